@@ -1,0 +1,1 @@
+"""The central aggregator and operations dashboard."""

@@ -1,0 +1,1 @@
+"""Hardware only: camera, barcode decoding, printer, serial scanner. No business rules."""

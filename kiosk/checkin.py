@@ -1,0 +1,214 @@
+"""Check-in rules: one check-in per person per site per day, ticket numbers, the queue's state machine.
+
+A check-in is one SQLite transaction that writes the record, its ticket, its first state change, its outbox entry
+and its print job. There is never a check-in without its outbox entry or its ticket print job, and the function
+returns only after the commit is durable: only then may a screen tell the citizen that it worked.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from drivers import system
+from kiosk.clock import Clock, Stamp
+from kiosk.config import KioskSection
+from kiosk.identity import Identity
+from kiosk.store import Store
+
+SCHEMA_VERSION = 1
+
+STATES = ("waiting", "called", "screened", "vaccinated", "observing", "done", "deferred", "left")
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "waiting": ("called", "deferred", "left"),
+    "called": ("waiting", "screened", "deferred", "left"),
+    "screened": ("vaccinated", "deferred", "left"),
+    "vaccinated": ("observing",),
+    "observing": ("done",),
+    "done": (),
+    "deferred": (),
+    "left": (),
+}
+SOURCES = ("camera", "serial", "screen", "staff")
+
+REFUSALS = {
+    "disk_full": ("Kiosk tạm thời không nhận đăng ký (bộ nhớ đầy). Vui lòng gặp nhân viên.",
+                  "The kiosk cannot take check-ins right now (storage full). Please see a staff member."),
+    "number_only_needs_details": ("Cần họ tên và ngày sinh. Vui lòng nhập tay hoặc gặp nhân viên.",
+                                  "Name and date of birth are needed. Please type them or see a staff member."),
+    "bad_transition": ("Không thể chuyển trạng thái này.", "This queue step is not allowed."),
+    "not_found": ("Không tìm thấy lượt đăng ký.", "Check-in not found."),
+}
+
+
+class CheckinRefused(Exception):
+    def __init__(self, code: str, detail: str = ""):
+        self.code = code
+        self.message_vi, self.message_en = REFUSALS[code]
+        super().__init__(f"{code}: {detail or self.message_en}")
+
+    def to_json(self) -> dict:
+        return {"ok": False, "error": {"code": self.code, "message_vi": self.message_vi, "message_en": self.message_en}}
+
+
+@dataclass(frozen=True)
+class CheckinResult:
+    checkin: dict  # the checkins row joined with its ticket (number, state, desk)
+    created: bool  # False: this person had already checked in today; the same ticket is returned
+
+    @property
+    def ticket(self) -> int:
+        return self.checkin["number"]
+
+
+TICKET_QUERY = """
+    SELECT c.*, t.number, t.state, t.desk, t.state_wall
+    FROM checkins c JOIN tickets t ON t.checkin_id = c.id
+"""
+
+
+class CheckinService:
+    def __init__(self, store: Store, settings: KioskSection, clock: Clock | None = None):
+        self.store = store
+        self.settings = settings
+        self.clock = clock or Clock(settings.utc_offset_hours)
+
+    # -- check-in ----------------------------------------------------------------------------------------------
+    def check_in(self, identity: Identity, source: str) -> CheckinResult:
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}")
+        if identity.number_only:
+            # A bare number has no name or birth date: the record could not be matched, so a person must add them.
+            raise CheckinRefused("number_only_needs_details")
+        day = self.clock.today().isoformat()
+        existing = self.find_today(identity.id_number, day)
+        if existing:
+            return CheckinResult(existing, created=False)
+        self._refuse_if_disk_full()
+        stamp = self.clock.stamp()
+        checkin_id = uuid.uuid4().hex
+        row = {
+            "id": checkin_id,
+            "site_id": self.settings.site_id,
+            "kiosk_id": self.settings.kiosk_id,
+            "day": day,
+            "id_number": identity.id_number,
+            "full_name": identity.full_name,
+            "dob": identity.dob.isoformat() if identity.dob else None,
+            "sex": identity.sex,
+            "address": identity.address if self.settings.keep_address else None,
+            "scan_kind": identity.kind,
+            "source": source,
+            **stamp.as_columns("created"),
+        }
+        with self.store.transaction() as db:
+            # Another thread (camera and serial scanner at once) may have checked the same person in meanwhile.
+            again = db.conn.execute(
+                "SELECT 1 FROM checkins WHERE site_id=? AND day=? AND id_number=?",
+                (row["site_id"], day, identity.id_number),
+            ).fetchone()
+            if not again:
+                number = db.conn.execute(
+                    "SELECT COALESCE(MAX(number), 0) + 1 FROM tickets WHERE site_id=? AND day=?",
+                    (row["site_id"], day),
+                ).fetchone()[0]
+                db["checkins"].insert(row)
+                db["tickets"].insert({"checkin_id": checkin_id, "site_id": row["site_id"], "day": day,
+                                      "number": number, "state": "waiting", "state_wall": stamp.wall})
+                _insert_state_change(db, checkin_id, None, "waiting", "kiosk:" + source, None, stamp)
+                enqueue(db, "checkins", checkin_record(row, number), stamp)
+                db["print_jobs"].insert({"kind": "ticket", "checkin_id": checkin_id, "copy": 0,
+                                         "state": "pending", "created_wall": stamp.wall,
+                                         "updated_wall": stamp.wall})
+        found = self.find_today(identity.id_number, day)
+        return CheckinResult(found, created=not again)
+
+    def _refuse_if_disk_full(self) -> None:
+        free, _total = system.disk_usage(self.store.path.parent)
+        if free < self.settings.min_free_mb * 1024 * 1024:
+            raise CheckinRefused("disk_full", f"{free // (1024 * 1024)} MB free")
+
+    # -- queries -----------------------------------------------------------------------------------------------
+    def find_today(self, id_number: str, day: str | None = None) -> dict | None:
+        return self.store.query_one(
+            TICKET_QUERY + " WHERE c.site_id=? AND c.day=? AND c.id_number=?",
+            (self.settings.site_id, day or self.clock.today().isoformat(), id_number),
+        )
+
+    def get(self, checkin_id: str) -> dict | None:
+        return self.store.query_one(TICKET_QUERY + " WHERE c.id=?", (checkin_id,))
+
+    def queue(self, day: str | None = None, states: tuple[str, ...] = STATES) -> list[dict]:
+        marks = ",".join("?" * len(states))
+        return self.store.query(
+            TICKET_QUERY + f" WHERE c.site_id=? AND c.day=? AND t.state IN ({marks}) ORDER BY t.number",
+            (self.settings.site_id, day or self.clock.today().isoformat(), *states),
+        )
+
+    # -- the queue's state machine -----------------------------------------------------------------------------
+    def transition(self, checkin_id: str, to_state: str, actor: str, reason: str | None = None,
+                   desk: str | None = None) -> dict:
+        stamp = self.clock.stamp()
+        with self.store.transaction() as db:
+            move(db, checkin_id, to_state, actor, stamp, reason=reason, desk=desk)
+        return self.get(checkin_id)
+
+    def call_next(self, desk: str, actor: str) -> dict | None:
+        """The lowest waiting ticket of today goes to `desk`; None when nobody waits."""
+        stamp = self.clock.stamp()
+        day = self.clock.today().isoformat()
+        with self.store.transaction() as db:
+            row = db.conn.execute(
+                "SELECT checkin_id FROM tickets WHERE site_id=? AND day=? AND state='waiting' ORDER BY number LIMIT 1",
+                (self.settings.site_id, day),
+            ).fetchone()
+            if row is None:
+                return None
+            move(db, row[0], "called", actor, stamp, desk=desk)
+        return self.get(row[0])
+
+
+def move(db, checkin_id: str, to_state: str, actor: str, stamp: Stamp, reason: str | None = None,
+         desk: str | None = None) -> None:
+    """One state change inside the caller's transaction (vaccination records move the queue in the same commit)."""
+    current = db.conn.execute("SELECT state FROM tickets WHERE checkin_id=?", (checkin_id,)).fetchone()
+    if current is None:
+        raise CheckinRefused("not_found", checkin_id)
+    if to_state not in TRANSITIONS[current[0]]:
+        raise CheckinRefused("bad_transition", f"{current[0]} → {to_state}")
+    db.conn.execute(
+        "UPDATE tickets SET state=?, state_wall=?, desk=COALESCE(?, desk) WHERE checkin_id=?",
+        (to_state, stamp.wall, desk, checkin_id),
+    )
+    _insert_state_change(db, checkin_id, current[0], to_state, actor, reason, stamp)
+
+
+def _insert_state_change(db, checkin_id, from_state, to_state, actor, reason, stamp: Stamp) -> None:
+    db["state_changes"].insert({"checkin_id": checkin_id, "from_state": from_state, "to_state": to_state,
+                                "actor": actor, "reason": reason, **stamp.as_columns("at")})
+
+
+def enqueue(db, stream: str, payload: dict, stamp: Stamp) -> None:
+    """Add a record to the sync outbox inside the caller's transaction."""
+    db["outbox"].insert({"record_id": payload["record_id"], "stream": stream,
+                         "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                         "created_wall": stamp.wall})
+
+
+def checkin_record(row: dict, ticket: int) -> dict:
+    """What central gets of a check-in: counts and timing, no personal data (it is not needed there)."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": "checkin",
+        "record_id": row["id"],
+        "site": row["site_id"],
+        "kiosk": row["kiosk_id"],
+        "day": row["day"],
+        "ticket": ticket,
+        "scan_kind": row["scan_kind"],
+        "source": row["source"],
+        "at": {"wall": row["created_wall"], "mono": row["created_mono"], "boot_id": row["created_boot_id"],
+               "clock_synced": bool(row["created_clock_synced"])},
+    }
+

@@ -1,0 +1,87 @@
+"""Core subcommands: parse-id, kiosk, checkin."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def add_config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML file (default: $VAXKIOSK_CONFIG or /etc/vaxkiosk/kiosk.toml)")
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("parse-id", help="read a scanned ID-card code (argument, or raw bytes on stdin) and print JSON")
+    p.add_argument("text", nargs="?", help="the scanned text; without it, raw bytes are read from stdin")
+    p.set_defaults(handler=cmd_parse_id)
+
+    p = sub.add_parser("kiosk", help="run the kiosk appliance")
+    add_config_arg(p)
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(handler=cmd_kiosk)
+
+    p = sub.add_parser("checkin", help="check a scanned code in to the local queue (no scanner needed)")
+    add_config_arg(p)
+    p.add_argument("text", nargs="?", help="the scanned text; without it, raw bytes are read from stdin")
+    p.add_argument("--source", default="staff", choices=["camera", "serial", "screen", "staff"])
+    p.set_defaults(handler=cmd_checkin)
+
+
+def _read_input(text: str | None) -> bytes | str:
+    return text if text is not None else sys.stdin.buffer.read()
+
+
+def emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def cmd_parse_id(args) -> int:
+    from kiosk.identity import parse
+
+    result = parse(_read_input(args.text))
+    emit(result.to_json())
+    return 0 if result.ok else 1
+
+
+def load_config_or_exit(path: str | None):
+    from kiosk.config import ConfigError, load
+
+    try:
+        return load(path)
+    except ConfigError as exc:
+        print(f"vaxkiosk: configuration error: {exc}", file=sys.stderr)
+        sys.exit(78)  # EX_CONFIG: systemd shows it, and Restart= does not loop on a broken file forever
+
+
+def cmd_kiosk(args) -> int:
+    from kiosk.app import App
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return App(load_config_or_exit(args.config)).run_forever()
+
+
+def cmd_checkin(args) -> int:
+    from kiosk.checkin import CheckinRefused, CheckinService
+    from kiosk.identity import Identity, mask_id, parse
+    from kiosk.store import Store
+
+    config = load_config_or_exit(args.config)
+    result = parse(_read_input(args.text))
+    if not isinstance(result, Identity):
+        emit(result.to_json() if not result.ok else {"ok": False, "error": {"code": "not_an_id_card"}})
+        return 1
+    store = Store(config.db_path)
+    try:
+        outcome = CheckinService(store, config.kiosk).check_in(result, args.source)
+    except CheckinRefused as exc:
+        emit(exc.to_json())
+        return 1
+    finally:
+        store.close()
+    row = outcome.checkin
+    emit({"ok": True, "created": outcome.created, "checkin_id": row["id"], "ticket": row["number"],
+          "day": row["day"], "id_number": mask_id(row["id_number"]), "state": row["state"]})
+    return 0

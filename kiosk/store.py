@@ -1,0 +1,218 @@
+"""The kiosk's single source of truth: one SQLite file in WAL mode, committed durably.
+
+Every part of the kiosk (scanner, web screens, printer worker, sync worker) reads its work from here and writes its
+results back; no part calls another's internals. Each thread gets its own connection; writes are serialised by
+SQLite (BEGIN IMMEDIATE + busy timeout), so a check-in never interleaves with another writer.
+
+Schema changes are forward migrations identified by name, applied in list order inside one transaction each.
+Tables belong to the module that owns their rules (see docs/architecture.md): checkins/tickets/state_changes to
+`kiosk.checkin`, outbox to `kiosk.sync`, print_jobs to `kiosk.printing`, audit_log to `kiosk.audit`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 10_000
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_core",
+        """
+        CREATE TABLE checkins (
+            id TEXT PRIMARY KEY,              -- random record id; central deduplicates by it
+            site_id TEXT NOT NULL,
+            kiosk_id TEXT NOT NULL,
+            day TEXT NOT NULL,                -- local calendar day, YYYY-MM-DD
+            id_number TEXT NOT NULL,
+            full_name TEXT,
+            dob TEXT,
+            sex TEXT,
+            address TEXT,                     -- only when [kiosk] keep_address = true
+            scan_kind TEXT NOT NULL,          -- cccd_qr | id_number | manual
+            source TEXT NOT NULL,             -- camera | serial | screen | staff
+            created_wall TEXT NOT NULL,
+            created_mono REAL NOT NULL,
+            created_boot_id TEXT NOT NULL,
+            created_clock_synced INTEGER NOT NULL,
+            UNIQUE (site_id, day, id_number)
+        );
+        CREATE TABLE tickets (
+            checkin_id TEXT PRIMARY KEY REFERENCES checkins(id),
+            site_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'waiting',
+            desk TEXT,
+            state_wall TEXT NOT NULL,
+            UNIQUE (site_id, day, number)
+        );
+        CREATE INDEX tickets_state ON tickets (site_id, day, state, number);
+        CREATE TABLE state_changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            checkin_id TEXT NOT NULL REFERENCES checkins(id),
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            reason TEXT,
+            at_wall TEXT NOT NULL,
+            at_mono REAL NOT NULL,
+            at_boot_id TEXT NOT NULL,
+            at_clock_synced INTEGER NOT NULL
+        );
+        CREATE INDEX state_changes_checkin ON state_changes (checkin_id);
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, -- delivery order
+            record_id TEXT NOT NULL UNIQUE,
+            stream TEXT NOT NULL,
+            payload TEXT NOT NULL,                 -- JSON, exactly what is published
+            created_wall TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_sent_wall TEXT,
+            delivered_wall TEXT
+        );
+        CREATE INDEX outbox_pending ON outbox (delivered_wall, seq);
+        CREATE TABLE print_jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- print order
+            kind TEXT NOT NULL,                    -- ticket | certificate
+            checkin_id TEXT NOT NULL REFERENCES checkins(id),
+            subject_id TEXT,                       -- the vaccination record of a certificate
+            copy INTEGER NOT NULL DEFAULT 0,       -- 0 = original, n = n-th reprint
+            state TEXT NOT NULL DEFAULT 'pending', -- pending | printing | done | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_wall TEXT NOT NULL,
+            updated_wall TEXT NOT NULL
+        );
+        CREATE INDEX print_jobs_pending ON print_jobs (state, id);
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at_wall TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT,
+            reason TEXT,
+            detail TEXT
+        );
+        """,
+    ),
+]
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.migrate()
+
+    # -- connections -------------------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: the WAL is fsynced at every commit, so a check-in acknowledged to a citizen survives a power cut.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection, wrapped by sqlite-utils."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite_utils.Database(self._connect())
+            self._local.db = db
+        return db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction: all or nothing, durable when the block returns."""
+        db = self.db
+        if db.conn.in_transaction:
+            raise StoreError("nested transaction: the outer block already owns the write lock")
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        else:
+            db.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
+        return [dict(r) for r in self.db.conn.execute(sql, params).fetchall()]
+
+    def query_one(self, sql: str, params: tuple | dict = ()) -> dict | None:
+        row = self.db.conn.execute(sql, params).fetchone()
+        return dict(row) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    # -- schema ------------------------------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply the migrations this file has not seen yet; returns their names."""
+        conn = self.db.conn
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_wall TEXT)")
+        done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+        unknown = done - {name for name, _ in MIGRATIONS}
+        if unknown:
+            raise StoreError(
+                f"{self.path}: written by a newer vaxkiosk (migrations {sorted(unknown)}); refusing to downgrade"
+            )
+        applied = []
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction():
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
+            applied.append(name)
+        return applied
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+
+    def integrity_check(self) -> str:
+        return self.db.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (executescript() would COMMIT the open transaction first)."""
+    statements, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            statements.append(buf)
+            buf = ""
+    if buf.strip():
+        statements.append(buf)
+    return statements

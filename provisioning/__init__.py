@@ -1,0 +1,1 @@
+"""Device enrolment, broker configuration, set-up and checks."""
