@@ -72,13 +72,15 @@ class Canvas:
         face = font(size, bold)
         ascent, descent = face.getmetrics()
         for line in wrap(text, face, self.inner - (2 * size // 3 if invert else 0)):
-            row = Image.new("1", (self.width, ascent + descent + size // 6), BLACK if invert else WHITE)
+            # Stacked marks on capitals (Ẩ, Ễ) rise above the font's ascent: measure the line, never clip a mark.
+            top = min(0, face.getbbox(line)[1]) - size // 12
+            row = Image.new("1", (self.width, ascent + descent - top + size // 12), BLACK if invert else WHITE)
             draw = ImageDraw.Draw(row)
             draw.fontmode = "1"  # no anti-aliasing: thermal dots are on or off
             length = face.getlength(line)
             x = {"left": self.margin, "center": (self.width - length) / 2,
                  "right": self.width - self.margin - length}[align]
-            draw.text((round(x), size // 12), line, font=face, fill=WHITE if invert else BLACK)
+            draw.text((round(x), -top), line, font=face, fill=WHITE if invert else BLACK)
             self.rows.append(row)
             self.lines.append(line)
 
