@@ -86,8 +86,12 @@ def cmd_print_sample(args) -> int:
         receipt = layouts.ticket(view, profile, paper)
         qr = None
     else:
-        from kiosk.certificates import sample_certificate_view
-
+        try:
+            from kiosk.certificates import sample_certificate_view
+        except ImportError as exc:
+            emit({"ok": False, "error": {"code": "certificates_unavailable",
+                                         "message_en": f"this build has no certificate module: {exc}"}})
+            return 3
         data_dir = args.data_dir or (str(config.data_dir) if config else tempfile.mkdtemp(prefix="vaxkiosk-sample-"))
         view = sample_certificate_view(identity, data_dir)
         receipt = layouts.certificate(view, profile, paper)
