@@ -7,6 +7,8 @@ segments into bytes with python-escpos for a given profile, using a command only
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -95,11 +97,23 @@ class ReceiptBuilder:
 
 
 def to_escpos(receipt: Receipt) -> bytes:
-    from escpos.constants import QR_ECLEVEL_M
     from escpos.printer import Dummy
 
     p = Dummy(profile=receipt.profile)
     p.hw("INIT")
+    # python-escpos print()s a notice to stdout for profiles without a known width: it would corrupt JSON output.
+    with contextlib.redirect_stdout(io.StringIO()):
+        _encode_segments(p, receipt)
+    if supports(receipt.profile, "paperPartCut") or supports(receipt.profile, "paperFullCut"):
+        p.cut(mode="PART")  # feeds past the cutter; a partial cut when the printer has one (the receipt stays)
+    else:
+        p.print_and_feed(5)  # no cutter: feed past the tear bar
+    return p.output
+
+
+def _encode_segments(p, receipt: Receipt) -> None:
+    from escpos.constants import QR_ECLEVEL_M
+
     for segment in receipt.segments:
         if isinstance(segment, Raster):
             if segment.image.width > receipt.width:
@@ -114,9 +128,4 @@ def to_escpos(receipt: Receipt) -> bytes:
             p.qr(segment.payload, native=True, size=segment.module, ec=QR_ECLEVEL_M)
             p.set(align="left")
             p.ln()
-    if supports(receipt.profile, "paperPartCut") or supports(receipt.profile, "paperFullCut"):
-        p.cut(mode="PART")  # feeds past the cutter, then cuts (partial when the printer has it: the receipt does not fall)
-    else:
-        p.print_and_feed(5)  # no cutter: feed past the tear bar
-    return p.output
 
