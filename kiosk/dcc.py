@@ -67,9 +67,11 @@ def vaccination_entry(dose: Dose) -> dict:
     }
 
 
-def build(full_name: str, dob: dt.date, dose: Dose) -> dict:
-    """The DCC of one dose (the specification puts exactly one vaccination entry in a certificate)."""
-    return {"ver": SCHEMA_VERSION, "nam": name_block(full_name), "dob": dob.isoformat(),
+def build(full_name: str, dob: dt.date | None, dose: Dose) -> dict:
+    """The DCC of one dose (the specification puts exactly one vaccination entry in a certificate).
+
+    An unknown birth date is the empty string, which the DCC schema allows."""
+    return {"ver": SCHEMA_VERSION, "nam": name_block(full_name), "dob": dob.isoformat() if dob else "",
             "v": [vaccination_entry(dose)]}
 
 

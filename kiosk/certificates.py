@@ -1,0 +1,231 @@
+"""Vaccination certificates: a stored dose → the printable view with its signed `HC1:` QR; reprints; a scanned
+certificate → the record (staff) or a verdict (citizen).
+
+The QR holds one dose (the DCC carries exactly one vaccination entry); the paper lists every dose on record here for
+the same person. The certificate identifier (UVCI, kiosk.vaccination.make_uvci) is fixed when the dose is recorded,
+so every reprint carries the same one; a reprint is signed again (fresh iat/exp) and audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk import audit, dcc, hcert
+from kiosk.clock import Clock
+from kiosk.identity import EARLIEST_TODAY, Identity, mask_id
+from kiosk.signing import Signer, local_signer
+from kiosk.store import Store
+from kiosk.vaccination import VaccinationInputError, make_uvci
+from kiosk.vaccines import VACCINES
+
+DEFAULT_VALIDITY_DAYS = 365
+SAMPLE_SITE = "DEV"
+
+# Verification reasons as a citizen reads them (Vietnamese first), keyed by kiosk.hcert.REASONS.
+VERDICTS: dict[str, tuple[str, str]] = {
+    "ok": ("Chứng nhận hợp lệ.", "The certificate is valid."),
+    "not_hc1": ("Đây không phải mã chứng nhận tiêm chủng.", "This is not a vaccination certificate code."),
+    "bad_base45": ("Mã chứng nhận bị hỏng, không đọc được.", "The certificate code is damaged and cannot be read."),
+    "bad_compression": ("Mã chứng nhận bị hỏng, không đọc được.", "The certificate code is damaged and cannot be read."),
+    "bad_cose": ("Mã chứng nhận bị hỏng, không đọc được.", "The certificate code is damaged and cannot be read."),
+    "bad_payload": ("Nội dung chứng nhận không đúng định dạng.", "The certificate content is not in the expected format."),
+    "no_kid": ("Chứng nhận không có mã khóa ký.", "The certificate does not name its signing key."),
+    "unknown_kid": ("Chứng nhận được ký bởi khóa không có trong danh sách tin cậy.",
+                    "The certificate is signed by a key that is not on the trust list."),
+    "unsupported_alg": ("Chứng nhận dùng thuật toán ký không được chấp nhận.",
+                        "The certificate uses a signature algorithm that is not accepted."),
+    "bad_signature": ("Chữ ký không hợp lệ: chứng nhận đã bị sửa đổi.",
+                      "The signature does not match: the certificate has been altered."),
+    "revoked": ("Khóa ký của chứng nhận đã bị thu hồi.", "The certificate's signing key has been revoked."),
+    "not_yet_valid": ("Chứng nhận chưa có hiệu lực (ngày cấp ở tương lai).",
+                      "The certificate is not valid yet (issued in the future)."),
+    "expired": ("Chứng nhận đã hết hạn.", "The certificate has expired."),
+    "signer_not_valid": ("Khóa ký không còn hiệu lực vào ngày cấp chứng nhận.",
+                         "The signing key was not valid on the day the certificate was issued."),
+}
+
+ERRORS = {
+    "not_found": ("Không tìm thấy mũi tiêm.", "No vaccination record found."),
+    "clock_not_set": ("Đồng hồ của kiosk chưa đúng, chưa thể ký chứng nhận.",
+                      "The kiosk clock is not set yet: the certificate cannot be signed."),
+}
+
+
+class CertificateError(Exception):
+    def __init__(self, code: str, detail: str = ""):
+        self.code = code
+        self.message_vi, self.message_en = ERRORS[code]
+        super().__init__(f"{code}: {detail or self.message_en}")
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """Everything the certificate layout prints; plain data, no keys, no store."""
+
+    full_name: str
+    dob: dt.date | None
+    masked_id: str
+    site_name: str
+    doses: list[dict]  # {"dose_number", "date" (date), "vaccine" (display name), "lot"}, oldest first
+    qr_payload: str  # the signed HC1: text
+    copy: int  # 0 = original, n = n-th reprint
+    uvci: str
+
+
+def signer_subject(site_id: str, kiosk_id: str = "") -> str:
+    return f"vaxkiosk {site_id}/{kiosk_id}" if kiosk_id else f"vaxkiosk {site_id}"
+
+
+def sign_dose(signer: Signer, full_name: str, dob: dt.date | None, dose: dcc.Dose, now: dt.datetime | None = None,
+              validity_days: int = DEFAULT_VALIDITY_DAYS) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if now.date() < EARLIEST_TODAY:
+        # A Pi that booted without network thinks it is 1970: the certificate would be born expired.
+        raise CertificateError("clock_not_set", now.isoformat())
+    claim_set = hcert.claims(dcc.build(full_name, dob, dose), issued=now,
+                             expires=now + dt.timedelta(days=validity_days))
+    return hcert.sign(claim_set, signer)
+
+
+# -- from the store ------------------------------------------------------------------------------------------
+RECORD_QUERY = """
+    SELECT v.*, c.full_name, c.dob, c.id_number, c.day
+    FROM vaccinations v JOIN checkins c ON c.id = v.checkin_id
+"""
+
+
+def _record(store: Store, vaccination_id: str) -> dict:
+    row = store.query_one(RECORD_QUERY + " WHERE v.id=?", (vaccination_id,))
+    if row is None:
+        raise CertificateError("not_found", vaccination_id)
+    return row
+
+
+def _dose_line(row: dict) -> dict:
+    vaccine = VACCINES.get(row["vaccine"])
+    return {"dose_number": row["dose_number"], "date": dt.date.fromisoformat(row["day"]),
+            "vaccine": vaccine.name if vaccine else row["vaccine"], "lot": row["lot"]}
+
+
+def certificate_view(store: Store, vaccination_id: str, copy: int | None = None, signer: Signer | None = None,
+                     now: dt.datetime | None = None, validity_days: int = DEFAULT_VALIDITY_DAYS) -> CertificateView:
+    """The printable certificate of one stored dose, signed now with this kiosk's key (the data dir's).
+
+    `copy` defaults to the latest certificate print job of this dose. The dose date is the local day of the
+    check-in (the injection follows it on the same visit).
+    """
+    row = _record(store, vaccination_id)
+    signer = signer or local_signer(store.path.parent, signer_subject(row["site_id"], row["kiosk_id"]))
+    if copy is None:
+        copy = store.query_one(
+            "SELECT COALESCE(MAX(copy), 0) AS n FROM print_jobs WHERE kind='certificate' AND subject_id=?",
+            (vaccination_id,))["n"]
+    dob = dt.date.fromisoformat(row["dob"]) if row["dob"] else None
+    dose = dcc.Dose(VACCINES[row["vaccine"]], row["dose_number"], dt.date.fromisoformat(row["day"]), row["uvci"])
+    history = store.query(RECORD_QUERY + " WHERE c.id_number=? AND v.administered_wall <= ? "
+                          "ORDER BY v.administered_wall", (row["id_number"], row["administered_wall"]))
+    return CertificateView(
+        full_name=row["full_name"] or "",
+        dob=dob,
+        masked_id=mask_id(row["id_number"]),
+        site_name=row["site_name"] or row["site_id"],
+        doses=[_dose_line(r) for r in history],
+        qr_payload=sign_dose(signer, row["full_name"] or "", dob, dose, now, validity_days),
+        copy=copy,
+        uvci=row["uvci"],
+    )
+
+
+def sample_certificate_view(identity: Identity, data_dir: str | os.PathLike, now: dt.datetime | None = None,
+                            site_name: str = "Điểm tiêm mẫu (sample site)") -> CertificateView:
+    """A certificate for a sample dose (nothing stored), signed with the data dir's key, created on first use."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    signer = local_signer(Path(data_dir), signer_subject(SAMPLE_SITE, "development"))
+    today = Clock().today()
+    uvci = make_uvci(SAMPLE_SITE, uuid.uuid4().hex)
+    dose = dcc.Dose(VACCINES["comirnaty"], 1, today, uvci)
+    return CertificateView(
+        full_name=identity.full_name or "",
+        dob=identity.dob,
+        masked_id=mask_id(identity.id_number),
+        site_name=site_name,
+        doses=[{"dose_number": 1, "date": today, "vaccine": dose.vaccine.name, "lot": "SAMPLE-001"}],
+        qr_payload=sign_dose(signer, identity.full_name or "", identity.dob, dose, now),
+        copy=0,
+        uvci=uvci,
+    )
+
+
+def request_certificate_reprint(store: Store, vaccination_id: str, actor: str, reason: str) -> dict:
+    """A new certificate print job for a stored dose: same UVCI, copy = previous highest + 1, audited."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise VaccinationInputError("reason_required")
+    stamp = Clock().stamp()
+    with store.transaction() as db:
+        row = db.conn.execute("SELECT checkin_id, uvci FROM vaccinations WHERE id=?", (vaccination_id,)).fetchone()
+        if row is None:
+            raise CertificateError("not_found", vaccination_id)
+        copy = db.conn.execute(
+            "SELECT COALESCE(MAX(copy), -1) + 1 FROM print_jobs WHERE kind='certificate' AND subject_id=?",
+            (vaccination_id,)).fetchone()[0]
+        job_id = db["print_jobs"].insert({
+            "kind": "certificate", "checkin_id": row[0], "subject_id": vaccination_id, "copy": copy,
+            "state": "pending", "created_wall": stamp.wall, "updated_wall": stamp.wall,
+        }).last_pk
+        audit.record(db, actor, "certificate_reprint", row[0], reason,
+                     {"vaccination_id": vaccination_id, "uvci": row[1], "copy": copy, "print_job": job_id},
+                     stamp=stamp)
+    return store.query_one("SELECT * FROM print_jobs WHERE id=?", (job_id,))
+
+
+def lookup_certificate(store: Store, text: str) -> dict | None:
+    """A scanned certificate → this kiosk's record of that dose, for a staff reprint; None if it is not ours.
+
+    The signature is not needed to find the record (the reprint is made from the store, not from the QR), but the
+    QR's date of birth must match the record, so a UVCI copied into another person's code finds nothing.
+    The ID number is returned masked only.
+    """
+    try:
+        decoded = hcert.decode(text)
+    except hcert.HcertError:
+        return None
+    entries = dcc.doses(decoded.dcc)
+    uvci = entries[0].get("ci") if entries else None
+    if not isinstance(uvci, str):
+        return None
+    row = store.query_one(RECORD_QUERY + " WHERE v.uvci=?", (uvci,))
+    if row is None or row["dob"] != decoded.dcc.get("dob"):
+        return None
+    row["masked_id"] = mask_id(row.pop("id_number"))
+    return row
+
+
+def citizen_verdict(verification: hcert.Verification) -> dict:
+    """What the citizen screen shows after a certificate scan: valid or not, why, in Vietnamese and English."""
+    vi, en = VERDICTS[verification.reason]
+    verdict = {"valid": verification.valid, "reason": verification.reason, "message_vi": vi, "message_en": en,
+               "name": None, "dob": None, "doses": []}
+    if verification.valid:  # the content of a code that failed verification is not shown as if it were true
+        summary = verification.to_json()
+        verdict |= {"name": summary["name"], "dob": summary["dob"],
+                    "doses": [{"dose_number": d.get("dn"), "series": d.get("sd"), "date": d.get("dt")}
+                              for d in summary["doses"]]}
+    return verdict
+
+
+def read_qr_image(path: str | os.PathLike) -> str | None:
+    """The text of the first QR code in an image file, from its raw bytes (no charset guessing), or None.
+
+    The one place that decodes certificate images; switch it to drivers.barcode when that is merged.
+    """
+    import zxingcpp
+    from PIL import Image
+
+    with Image.open(path) as image:
+        results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    return results[0].bytes.decode("utf-8", "replace") if results else None
