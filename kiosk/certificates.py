@@ -229,3 +229,11 @@ def read_qr_image(path: str | os.PathLike) -> str | None:
     with Image.open(path) as image:
         results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
     return results[0].bytes.decode("utf-8", "replace") if results else None
+
+
+def verify_scanned(text: str, data_dir: str | os.PathLike, at: dt.datetime | None = None) -> dict:
+    """A certificate scanned at the kiosk (KioskCode kind "certificate") → the citizen verdict, offline: trusts
+    this kiosk's key and the cached trust list."""
+    from kiosk.trustlist import trust_store
+
+    return citizen_verdict(hcert.verify(text, trust_store(data_dir), at))

@@ -194,3 +194,13 @@ def test_sample_certificate_on_a_development_machine(tmp_path):
     assert view.masked_id == "0641•••••234" and view.copy == 0 and view.uvci.startswith("URN:UVCI:01:VN:VXK/DEV/")
     assert hcert.verify(view.qr_payload, trust_store(tmp_path / "dev")).valid
     assert hcert.verify(view.qr_payload, trust_store(tmp_path / "elsewhere")).reason == "unknown_kid"
+
+
+def test_a_certificate_scanned_at_the_kiosk_is_checked_offline(site, store, kiosk_config):
+    from kiosk.certificates import verify_scanned
+
+    vac = vaccinate(site)
+    text = certificate_view(store, vac["id"]).qr_payload
+    verdict = verify_scanned(text, kiosk_config.data_dir)
+    assert verdict["valid"] and verdict["doses"][0]["dose_number"] == 1
+    assert verify_scanned(text[:-3], kiosk_config.data_dir)["valid"] is False
