@@ -107,6 +107,10 @@ class PrinterSection:
     profile: str = "TM-T88V"
     paper_mm: Literal[58, 80] = 80
     timeout: float = checked(_check_positive, default=5.0)
+    # How often the printer worker asks the printer for its status (and retries waiting jobs).
+    poll_seconds: float = checked(_check_positive, default=2.0)
+    # The ticket's estimated wait: people ahead in the queue × this.
+    minutes_per_person: float = checked(_check_positive, default=4.0)
 
 
 @dataclass(frozen=True)
