@@ -1,4 +1,5 @@
-"""Certificate subcommands: verify-cert (any DCC, offline) and sample-cert (sign a sample on this machine)."""
+"""Certificate subcommand: verify-cert (any DCC issuer, offline). A sample to verify comes from
+`vaxkiosk print-sample --kind certificate` (kiosk.printing.commands), signed with this machine's key."""
 
 from __future__ import annotations
 
@@ -7,9 +8,6 @@ import datetime as dt
 import sys
 
 from kiosk.commands import emit
-
-# An invented person (shared/domain/id-cards.md sample): never a real citizen's data.
-SAMPLE_CARD = "064195001234|230987654|Trần Thị Hồng Nhung|12081995|Nữ|Tổ 5, Phường Yên Đỗ, TP Pleiku, Gia Lai|03062021"
 
 
 def add_commands(sub) -> None:
@@ -24,12 +22,6 @@ def add_commands(sub) -> None:
     source.add_argument("text", nargs="?", help="the HC1: text")
     source.add_argument("--image", metavar="FILE", help="an image with the certificate QR code")
     p.set_defaults(handler=cmd_verify_cert)
-
-    p = sub.add_parser("sample-cert", help="sign a sample certificate with this machine's key (created on first "
-                                           "use) and print its HC1: text as JSON")
-    p.add_argument("--config", help="TOML file (default: as verify-cert)")
-    p.add_argument("--qr-png", metavar="FILE", help="also write the QR code as a PNG image")
-    p.set_defaults(handler=cmd_sample_cert)
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -70,21 +62,3 @@ def cmd_verify_cert(args) -> int:
     result = hcert.verify(text, trust, args.at)
     emit(result.to_json())
     return 0 if result.valid else 1
-
-
-def cmd_sample_cert(args) -> int:
-    import base64
-
-    import segno
-
-    from kiosk.certificates import sample_certificate_view
-    from kiosk.identity import parse
-    from kiosk.signing import kid_of, local_certificate
-
-    data_dir = _data_dir(args.config)
-    view = sample_certificate_view(parse(SAMPLE_CARD), data_dir)
-    if args.qr_png:
-        segno.make_qr(view.qr_payload, error="q").save(args.qr_png, scale=4, border=4)
-    emit({"qr_payload": view.qr_payload, "uvci": view.uvci, "data_dir": str(data_dir),
-          "kid": base64.b64encode(kid_of(local_certificate(data_dir))).decode("ascii")})
-    return 0

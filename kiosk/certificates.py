@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk import audit, dcc, hcert
+from kiosk import dcc, hcert
 from kiosk.clock import Clock
 from kiosk.identity import EARLIEST_TODAY, Identity, mask_id
+from kiosk.printing.layouts import CertificateView, DoseLine
 from kiosk.signing import Signer, local_signer
 from kiosk.store import Store
 from kiosk.vaccination import VaccinationInputError, make_uvci
@@ -62,18 +62,11 @@ class CertificateError(Exception):
         super().__init__(f"{code}: {detail or self.message_en}")
 
 
-@dataclass(frozen=True)
-class CertificateView:
-    """Everything the certificate layout prints; plain data, no keys, no store."""
+class RecordNotFound(CertificateError, LookupError):
+    """No such dose: the printer worker marks the job unprintable (it catches LookupError)."""
 
-    full_name: str
-    dob: dt.date | None
-    masked_id: str
-    site_name: str
-    doses: list[dict]  # {"dose_number", "date" (date), "vaccine" (display name), "lot"}, oldest first
-    qr_payload: str  # the signed HC1: text
-    copy: int  # 0 = original, n = n-th reprint
-    uvci: str
+    def __init__(self, detail: str = ""):
+        super().__init__("not_found", detail)
 
 
 def signer_subject(site_id: str, kiosk_id: str = "") -> str:
@@ -101,14 +94,14 @@ RECORD_QUERY = """
 def _record(store: Store, vaccination_id: str) -> dict:
     row = store.query_one(RECORD_QUERY + " WHERE v.id=?", (vaccination_id,))
     if row is None:
-        raise CertificateError("not_found", vaccination_id)
+        raise RecordNotFound(vaccination_id)
     return row
 
 
-def _dose_line(row: dict) -> dict:
+def _dose_line(row: dict) -> DoseLine:
     vaccine = VACCINES.get(row["vaccine"])
-    return {"dose_number": row["dose_number"], "date": dt.date.fromisoformat(row["day"]),
-            "vaccine": vaccine.name if vaccine else row["vaccine"], "lot": row["lot"]}
+    return DoseLine(row["dose_number"], dt.date.fromisoformat(row["day"]),
+                    vaccine.name if vaccine else row["vaccine"], row["lot"])
 
 
 def certificate_view(store: Store, vaccination_id: str, copy: int | None = None, signer: Signer | None = None,
@@ -136,7 +129,6 @@ def certificate_view(store: Store, vaccination_id: str, copy: int | None = None,
         doses=[_dose_line(r) for r in history],
         qr_payload=sign_dose(signer, row["full_name"] or "", dob, dose, now, validity_days),
         copy=copy,
-        uvci=row["uvci"],
     )
 
 
@@ -153,34 +145,25 @@ def sample_certificate_view(identity: Identity, data_dir: str | os.PathLike, now
         dob=identity.dob,
         masked_id=mask_id(identity.id_number),
         site_name=site_name,
-        doses=[{"dose_number": 1, "date": today, "vaccine": dose.vaccine.name, "lot": "SAMPLE-001"}],
+        doses=[DoseLine(1, today, dose.vaccine.name, "SAMPLE-001")],
         qr_payload=sign_dose(signer, identity.full_name or "", identity.dob, dose, now),
         copy=0,
-        uvci=uvci,
     )
 
 
 def request_certificate_reprint(store: Store, vaccination_id: str, actor: str, reason: str) -> dict:
-    """A new certificate print job for a stored dose: same UVCI, copy = previous highest + 1, audited."""
+    """A new certificate print job for a stored dose: same UVCI (the job points at the same record), copy =
+    previous highest + 1, audited ("print.reprint") in the same transaction by kiosk.printing.jobs."""
+    from kiosk.printing.jobs import request_reprint
+
     reason = (reason or "").strip()
     if not reason:
         raise VaccinationInputError("reason_required")
-    stamp = Clock().stamp()
-    with store.transaction() as db:
-        row = db.conn.execute("SELECT checkin_id, uvci FROM vaccinations WHERE id=?", (vaccination_id,)).fetchone()
-        if row is None:
-            raise CertificateError("not_found", vaccination_id)
-        copy = db.conn.execute(
-            "SELECT COALESCE(MAX(copy), -1) + 1 FROM print_jobs WHERE kind='certificate' AND subject_id=?",
-            (vaccination_id,)).fetchone()[0]
-        job_id = db["print_jobs"].insert({
-            "kind": "certificate", "checkin_id": row[0], "subject_id": vaccination_id, "copy": copy,
-            "state": "pending", "created_wall": stamp.wall, "updated_wall": stamp.wall,
-        }).last_pk
-        audit.record(db, actor, "certificate_reprint", row[0], reason,
-                     {"vaccination_id": vaccination_id, "uvci": row[1], "copy": copy, "print_job": job_id},
-                     stamp=stamp)
-    return store.query_one("SELECT * FROM print_jobs WHERE id=?", (job_id,))
+    latest = store.query_one("SELECT id FROM print_jobs WHERE kind='certificate' AND subject_id=? "
+                             "ORDER BY copy DESC LIMIT 1", (vaccination_id,))
+    if latest is None:  # no such dose, or its observation is not finished (no certificate was ever queued)
+        raise RecordNotFound(vaccination_id)
+    return request_reprint(store, latest["id"], actor, reason, Clock().stamp())
 
 
 def lookup_certificate(store: Store, text: str) -> dict | None:
@@ -219,16 +202,17 @@ def citizen_verdict(verification: hcert.Verification) -> dict:
 
 
 def read_qr_image(path: str | os.PathLike) -> str | None:
-    """The text of the first QR code in an image file, from its raw bytes (no charset guessing), or None.
+    """The text of the first QR code in an image file (raw bytes as UTF-8, no charset guessing), or None.
 
-    The one place that decodes certificate images; switch it to drivers.barcode when that is merged.
+    The one place that decodes certificate images: switch it to drivers.barcode (branch scan) when merged.
     """
-    import zxingcpp
     from PIL import Image
 
+    from drivers.escpos_render import decode_qr
+
     with Image.open(path) as image:
-        results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
-    return results[0].bytes.decode("utf-8", "replace") if results else None
+        found = decode_qr(image)
+    return found[0] if found else None
 
 
 def verify_scanned(text: str, data_dir: str | os.PathLike, at: dt.datetime | None = None) -> dict:

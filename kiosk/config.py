@@ -138,8 +138,6 @@ class MqttSection:
 
 @dataclass(frozen=True)
 class CertificatesSection:
-    # exp - iat of a signed certificate QR; a reprint is signed again with a fresh iat and the same UVCI.
-    validity_days: int = checked(_check_positive, default=365)
     # Central's trust list (signing certificates + revocations), cached in the data dir for offline verification.
     trust_list_url: str = ""
     # PEM certificate(s) of central's trust-list signer, installed at enrolment; the list is refused without it.

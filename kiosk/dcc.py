@@ -18,7 +18,7 @@ COUNTRY = "VN"
 # The Vietnamese issuer string is not published (shared/domain/vaccination.md); this one is ours, documented.
 ISSUER = "Ministry of Health of Viet Nam"
 MAX_NAME_CHARS = 80  # DCC schema: fn, fnt, gn, gnt
-_NOT_ICAO = re.compile(r"[^A-Z<]")
+_NOT_LETTER = re.compile(r"[^A-Z]")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ def icao_transliterate(text: str) -> str:
     bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
     words = re.split(r"[\s\-]+", bare.upper().strip())
     # Apostrophes, dots and any letter outside A-Z (a name written in another script) are left out.
-    return "<".join(w for w in (_NOT_ICAO.sub("", w) for w in words) if w)[:MAX_NAME_CHARS]
+    joined = "<".join(w for w in (_NOT_LETTER.sub("", w) for w in words) if w)
+    return joined[:MAX_NAME_CHARS].rstrip("<")
 
 
 def split_name(full_name: str) -> tuple[str, str]:

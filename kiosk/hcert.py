@@ -146,6 +146,9 @@ def _inflate(packed: bytes) -> bytes:
         raise HcertError("bad_compression", str(exc)) from None
     if inflater.unconsumed_tail:
         raise HcertError("bad_compression", f"inflates beyond {MAX_INFLATED_BYTES} bytes")
+    if not inflater.eof:
+        # A cut-off code can still inflate to the whole message; the missing checksum says it is damaged.
+        raise HcertError("bad_compression", "the zlib stream is incomplete")
     return data
 
 

@@ -1,4 +1,5 @@
-"""`vaxkiosk sample-cert` and `vaxkiosk verify-cert` as a technician or inspector runs them (real subprocesses)."""
+"""`vaxkiosk print-sample --kind certificate` → `escpos-render` → `vaxkiosk verify-cert`, as a technician or an
+inspector runs them (real subprocesses)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 
 import segno
 
-from tests.conftest import vaxkiosk, vaxkiosk_json, write_config
+from tests.conftest import SAMPLE_QR, vaxkiosk, vaxkiosk_json, write_config
 from tests.support.dcc_issuer import PS256, ExternalIssuer
 
 
@@ -15,20 +16,31 @@ def dev_env(tmp_path, name="dev") -> dict:
     return {"VAXKIOSK_DATA": str(tmp_path / name), "VAXKIOSK_CONFIG": "", "HOME": str(tmp_path / "home")}
 
 
-def test_sample_then_verify_on_the_same_machine(tmp_path):
-    png = tmp_path / "sample.png"
-    rc, sample = vaxkiosk_json("sample-cert", "--qr-png", str(png), env=dev_env(tmp_path))
-    assert rc == 0 and sample["qr_payload"].startswith("HC1:") and sample["data_dir"] == str(tmp_path / "dev")
+def print_sample(tmp_path, env, *extra) -> dict:
+    """The sample certificate printed to ESC/POS bytes, rendered to paper, the QR read off the paper."""
+    out = tmp_path / "certificate.bin"
+    rc, printed = vaxkiosk_json("print-sample", "--kind", "certificate", "--payload", SAMPLE_QR, "--profile",
+                                "TM-T88V", "--out", str(out), *extra, env=env)
+    assert rc == 0, printed
+    rc, paper = vaxkiosk_json("escpos-render", str(out), "--profile", "TM-T88V", "--out",
+                              str(tmp_path / "certificate.png"), env=env)
+    assert rc == 0 and paper["qr"] == printed["qr"]
+    return {"qr_payload": paper["qr"][0], "png": tmp_path / "certificate.png"}
+
+
+def test_print_sample_then_verify_on_the_same_machine(tmp_path):
+    sample = print_sample(tmp_path, dev_env(tmp_path))
+    assert (tmp_path / "dev" / "signing" / "dsc.pem").exists()  # created on first use in $VAXKIOSK_DATA
     rc, out = vaxkiosk_json("verify-cert", sample["qr_payload"], env=dev_env(tmp_path))
     assert rc == 0 and out["valid"] is True and out["reason"] == "ok"
-    assert out["kid"] == sample["kid"] and out["name"] == "Trần Thị Hồng Nhung" and out["dob"] == "1995-08-12"
-    assert out["doses"][0]["ci"] == sample["uvci"] and out["issued"]
-    rc, from_image = vaxkiosk_json("verify-cert", "--image", str(png), env=dev_env(tmp_path))
+    assert out["name"] == "Trần Thị Hồng Nhung" and out["dob"] == "1995-08-12" and out["issued"] and out["kid"]
+    assert out["doses"][0]["ci"].startswith("URN:UVCI:01:VN:VXK/DEV/") and out["doses"][0]["dn"] == 1
+    rc, from_image = vaxkiosk_json("verify-cert", "--image", str(sample["png"]), env=dev_env(tmp_path))
     assert rc == 0 and from_image["doses"] == out["doses"]
 
 
 def test_another_machine_does_not_trust_it_until_given_the_certificate(tmp_path):
-    _, sample = vaxkiosk_json("sample-cert", env=dev_env(tmp_path))
+    sample = print_sample(tmp_path, dev_env(tmp_path))
     rc, out = vaxkiosk_json("verify-cert", sample["qr_payload"], env=dev_env(tmp_path, "other"))
     assert (rc, out["valid"], out["reason"]) == (1, False, "unknown_kid")
     rc, out = vaxkiosk_json("verify-cert", "--trust", str(tmp_path / "dev" / "signing" / "dsc.pem"),
@@ -37,7 +49,7 @@ def test_another_machine_does_not_trust_it_until_given_the_certificate(tmp_path)
 
 
 def test_the_validation_clock(tmp_path):
-    _, sample = vaxkiosk_json("sample-cert", env=dev_env(tmp_path))
+    sample = print_sample(tmp_path, dev_env(tmp_path))
     rc, out = vaxkiosk_json("verify-cert", "--at", "2040-01-01T00:00:00Z", sample["qr_payload"],
                             env=dev_env(tmp_path))
     assert (rc, out["valid"], out["reason"]) == (1, False, "expired")
@@ -83,9 +95,8 @@ def test_not_a_certificate(tmp_path):
 
 def test_with_a_kiosk_configuration_the_kiosk_data_dir_is_used(tmp_path):
     config = write_config(tmp_path / "kiosk.toml", tmp_path / "kiosk-data")
-    rc, sample = vaxkiosk_json("sample-cert", "--config", str(config), env=dev_env(tmp_path))
-    assert rc == 0 and sample["data_dir"] == str(tmp_path / "kiosk-data")
-    assert (tmp_path / "kiosk-data" / "signing" / "dsc.pem").exists()
+    sample = print_sample(tmp_path, dev_env(tmp_path), "--config", str(config))
+    assert (tmp_path / "kiosk-data" / "signing" / "dsc.pem").exists() and not (tmp_path / "dev").exists()
     rc, _ = vaxkiosk_json("verify-cert", sample["qr_payload"], env={**dev_env(tmp_path),
                                                                    "VAXKIOSK_CONFIG": str(config)})
     assert rc == 0

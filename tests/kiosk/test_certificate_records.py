@@ -1,5 +1,6 @@
 """A dose from check-in to a verified certificate: the record and its outbox entry, the certificate print job, the
-printable view with its signed QR rendered to an image and read back, reprints, and scanning a certificate."""
+certificate printed through the printing path (ESC/POS bytes rendered back to an image by the strict renderer, the
+QR decoded from it), reprints, and scanning a certificate."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import json
 import os
 
 import pytest
-import segno
+
+from drivers.escpos_render import decode_qr, render_bytes
 
 from kiosk import audit, hcert
-from kiosk.certificates import (CertificateError, certificate_view, citizen_verdict, lookup_certificate,
-                                read_qr_image, request_certificate_reprint, sample_certificate_view, sign_dose)
+from kiosk.certificates import (CertificateError, RecordNotFound, certificate_view, citizen_verdict,
+                                lookup_certificate, request_certificate_reprint, sample_certificate_view, sign_dose)
 from kiosk.checkin import CheckinService
 from kiosk.clock import Clock
 from kiosk.identity import KioskCode, parse
+from kiosk.printing import layouts
+from kiosk.printing.receipt import to_escpos
+from kiosk.printing.render import render_job
 from kiosk.signing import ensure_signing_key, kid_of, local_certificate, signing_dir
 from kiosk.trustlist import trust_store
 from kiosk.vaccination import Injection, VaccinationInputError, VaccinationService
@@ -55,11 +60,11 @@ def vaccinate(site, dose_number=1, vaccine="comirnaty", lot=" fk1234 "):
     return vac
 
 
-def scan(view, tmp_path) -> str:
-    """Print stand-in until the print branch is merged: the QR rendered to a PNG, then read like a camera would."""
-    png = tmp_path / f"certificate-{view.uvci[-6:]}-{view.copy}.png"
-    segno.make_qr(view.qr_payload, error="q").save(png, scale=3, border=4)
-    return read_qr_image(png)
+def print_and_scan(view, profile="TM-T88V", paper=80) -> str:
+    """The certificate layout → ESC/POS bytes → the paper as the strict renderer draws it → the QR read off it."""
+    [paper_out] = render_bytes(to_escpos(layouts.certificate(view, profile, paper)), profile)
+    [text] = decode_qr(paper_out.image)
+    return text
 
 
 def test_a_dose_is_recorded_with_its_outbox_entry_and_certificate_job(site, store):
@@ -72,17 +77,30 @@ def test_a_dose_is_recorded_with_its_outbox_entry_and_certificate_job(site, stor
     assert [(j["subject_id"], j["copy"], j["state"]) for j in jobs] == [(vac["id"], 0, "pending")]
 
 
-def test_issue_print_scan_verify_gives_the_same_fields(site, store, kiosk_config, tmp_path):
+def test_the_certificate_view_of_a_dose(site, store):
     vac = vaccinate(site)
     view = certificate_view(store, vac["id"], now=START)
-    assert (view.full_name, view.dob, view.masked_id, view.copy, view.uvci) == (
-        "Trần Thị Hồng Nhung", dt.date(1995, 8, 12), "0641•••••234", 0, vac["uvci"])
+    assert (view.full_name, view.dob, view.masked_id, view.copy) == (
+        "Trần Thị Hồng Nhung", dt.date(1995, 8, 12), "0641•••••234", 0)
     assert view.site_name == "Trạm Y tế Phường Yên Đỗ"
-    assert view.doses == [{"dose_number": 1, "date": dt.date(2026, 11, 25),
-                           "vaccine": "Comirnaty (Pfizer-BioNTech)", "lot": "FK1234"}]
-    scanned = scan(view, tmp_path)
-    assert scanned == view.qr_payload
-    result = hcert.verify(scanned, trust_store(kiosk_config.data_dir), START)
+    assert view.doses == [layouts.DoseLine(1, dt.date(2026, 11, 25), "Comirnaty (Pfizer-BioNTech)", "FK1234")]
+    with pytest.raises(RecordNotFound):
+        certificate_view(store, "no-such-dose")
+
+
+@pytest.mark.parametrize("profile, paper", [("TM-T88V", 80), ("POS-5890", 58)])
+def test_issue_print_scan_verify_gives_the_same_fields(site, store, kiosk_config, profile, paper):
+    """The certificate job the dose queued, printed by the worker's own render function (TM-T88V: native QR),
+    or laid out for a 58 mm printer without native QR (raster QR)."""
+    import dataclasses
+
+    vac = vaccinate(site)
+    config = dataclasses.replace(kiosk_config, printer=dataclasses.replace(kiosk_config.printer, profile=profile,
+                                                                           paper_mm=paper))
+    job = store.query_one("SELECT * FROM print_jobs WHERE kind='certificate' AND subject_id=?", (vac["id"],))
+    [paper_out] = render_bytes(render_job(store, job, config, dt.timezone(dt.timedelta(hours=7))), profile)
+    [scanned] = decode_qr(paper_out.image)
+    result = hcert.verify(scanned, trust_store(kiosk_config.data_dir))
     assert (result.valid, result.reason) == (True, "ok")
     out = result.to_json()
     assert (out["name"], out["dob"]) == ("Trần Thị Hồng Nhung", "1995-08-12")
@@ -109,26 +127,26 @@ def test_the_paper_lists_earlier_doses_and_the_qr_holds_this_one(site, store, ki
     second = vaccinate(site, dose_number=2)
     assert first["uvci"] != second["uvci"]
     view = certificate_view(store, second["id"], now=site[2].at)
-    assert [(d["dose_number"], d["date"]) for d in view.doses] == [(1, dt.date(2026, 11, 25)),
+    assert [(d.dose_number, d.date) for d in view.doses] == [(1, dt.date(2026, 11, 25)),
                                                                   (2, dt.date(2027, 1, 24))]
-    result = hcert.verify(scan(view, tmp_path), trust_store(kiosk_config.data_dir), site[2].at)
+    result = hcert.verify(print_and_scan(view, "POS-5890", 58), trust_store(kiosk_config.data_dir), site[2].at)
     assert result.valid and [(d["dn"], d["ci"]) for d in result.to_json()["doses"]] == [(2, second["uvci"])]
 
 
-def test_reprints_keep_the_uvci_count_copies_and_are_audited(site, store, kiosk_config, tmp_path):
+def test_reprints_keep_the_uvci_count_copies_and_are_audited(site, store, kiosk_config):
     vac = vaccinate(site)
     first = request_certificate_reprint(store, vac["id"], "staff:an", "giấy bị ướt / paper got wet")
     second = request_certificate_reprint(store, vac["id"], "staff:an", "lost")
     assert (first["copy"], second["copy"]) == (1, 2)
     assert (second["kind"], second["subject_id"], second["state"]) == ("certificate", vac["id"], "pending")
     view = certificate_view(store, vac["id"], now=START)
-    assert (view.copy, view.uvci) == (2, vac["uvci"])
-    result = hcert.verify(scan(view, tmp_path), trust_store(kiosk_config.data_dir), START)
+    assert view.copy == 2
+    result = hcert.verify(print_and_scan(view), trust_store(kiosk_config.data_dir), START)
     assert result.valid and result.to_json()["doses"][0]["ci"] == vac["uvci"]
-    entries = [e for e in audit.entries(store, vac["checkin_id"]) if e["action"] == "certificate_reprint"]
+    entries = [e for e in audit.entries(store, vac["checkin_id"]) if e["action"] == "print.reprint"]
     assert [(e["actor"], e["reason"], json.loads(e["detail"])["copy"]) for e in reversed(entries)] == [
         ("staff:an", "giấy bị ướt / paper got wet", 1), ("staff:an", "lost", 2)]
-    assert all(json.loads(e["detail"])["uvci"] == vac["uvci"] for e in entries)
+    assert [json.loads(e["detail"])["reprint_job"] for e in reversed(entries)] == [first["id"], second["id"]]
 
 
 def test_a_reprint_needs_a_reason_and_a_record(site, store):
@@ -136,15 +154,14 @@ def test_a_reprint_needs_a_reason_and_a_record(site, store):
     with pytest.raises(VaccinationInputError) as exc:
         request_certificate_reprint(store, vac["id"], "staff:an", "  ")
     assert exc.value.code == "reason_required"
-    with pytest.raises(CertificateError) as exc:
+    with pytest.raises(RecordNotFound):
         request_certificate_reprint(store, "no-such-dose", "staff:an", "lost")
-    assert exc.value.code == "not_found"
     assert store.query_one("SELECT count(*) AS n FROM print_jobs WHERE copy > 0")["n"] == 0
 
 
-def test_staff_scan_a_certificate_to_find_the_record(site, store, tmp_path):
+def test_staff_scan_a_certificate_to_find_the_record(site, store):
     vac = vaccinate(site)
-    text = scan(certificate_view(store, vac["id"], now=START), tmp_path)
+    text = print_and_scan(certificate_view(store, vac["id"], now=START))
     assert isinstance(parse(text), KioskCode) and parse(text).kind == "certificate"
     record = lookup_certificate(store, text)
     assert (record["id"], record["uvci"], record["masked_id"]) == (vac["id"], vac["uvci"], "0641•••••234")
@@ -191,7 +208,8 @@ def test_no_certificate_is_signed_with_a_clock_from_1970(site, store, tmp_path):
 
 def test_sample_certificate_on_a_development_machine(tmp_path):
     view = sample_certificate_view(parse(SAMPLE_QR), tmp_path / "dev")
-    assert view.masked_id == "0641•••••234" and view.copy == 0 and view.uvci.startswith("URN:UVCI:01:VN:VXK/DEV/")
+    assert view.masked_id == "0641•••••234" and view.copy == 0
+    assert hcert.decode(view.qr_payload).dcc["v"][0]["ci"].startswith("URN:UVCI:01:VN:VXK/DEV/")
     assert hcert.verify(view.qr_payload, trust_store(tmp_path / "dev")).valid
     assert hcert.verify(view.qr_payload, trust_store(tmp_path / "elsewhere")).reason == "unknown_kid"
 

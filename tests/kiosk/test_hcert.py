@@ -145,6 +145,13 @@ def test_damaged_codes_have_their_reason(text, reason):
     assert (result.valid, result.reason) == (False, reason)
 
 
+def test_a_cut_off_code_is_damaged(signer):
+    """Without its checksum the zlib stream still inflates to the whole, correctly signed message."""
+    packed = base45.b45decode(issue(signer)[4:])
+    cut = "HC1:" + base45.b45encode(packed[:-2]).decode()
+    assert hcert.verify(cut, trusting(signer.certificate), NOW).reason == "bad_compression"
+
+
 def test_a_zip_bomb_is_refused():
     bomb = zlib.compress(b"\0" * (hcert.MAX_INFLATED_BYTES * 4))
     assert hcert.verify("HC1:" + base45.b45encode(bomb).decode(), hcert.TrustStore(), NOW).reason == \
