@@ -22,7 +22,8 @@ from kiosk.store import Store
 from kiosk.vaccination import VaccinationInputError, make_uvci
 from kiosk.vaccines import VACCINES
 
-DEFAULT_VALIDITY_DAYS = 365
+# exp - iat. A reprint is signed again (fresh iat/exp) with the same UVCI, so a lost paper never needs a new dose id.
+VALIDITY_DAYS = 365
 SAMPLE_SITE = "DEV"
 
 # Verification reasons as a citizen reads them (Vietnamese first), keyed by kiosk.hcert.REASONS.
@@ -73,14 +74,14 @@ def signer_subject(site_id: str, kiosk_id: str = "") -> str:
     return f"vaxkiosk {site_id}/{kiosk_id}" if kiosk_id else f"vaxkiosk {site_id}"
 
 
-def sign_dose(signer: Signer, full_name: str, dob: dt.date | None, dose: dcc.Dose, now: dt.datetime | None = None,
-              validity_days: int = DEFAULT_VALIDITY_DAYS) -> str:
+def sign_dose(signer: Signer, full_name: str, dob: dt.date | None, dose: dcc.Dose,
+              now: dt.datetime | None = None) -> str:
     now = now or dt.datetime.now(dt.timezone.utc)
     if now.date() < EARLIEST_TODAY:
         # A Pi that booted without network thinks it is 1970: the certificate would be born expired.
         raise CertificateError("clock_not_set", now.isoformat())
     claim_set = hcert.claims(dcc.build(full_name, dob, dose), issued=now,
-                             expires=now + dt.timedelta(days=validity_days))
+                             expires=now + dt.timedelta(days=VALIDITY_DAYS))
     return hcert.sign(claim_set, signer)
 
 
@@ -104,15 +105,15 @@ def _dose_line(row: dict) -> DoseLine:
                     vaccine.name if vaccine else row["vaccine"], row["lot"])
 
 
-def certificate_view(store: Store, vaccination_id: str, copy: int | None = None, signer: Signer | None = None,
-                     now: dt.datetime | None = None, validity_days: int = DEFAULT_VALIDITY_DAYS) -> CertificateView:
+def certificate_view(store: Store, vaccination_id: str, copy: int | None = None,
+                     now: dt.datetime | None = None) -> CertificateView:
     """The printable certificate of one stored dose, signed now with this kiosk's key (the data dir's).
 
     `copy` defaults to the latest certificate print job of this dose. The dose date is the local day of the
     check-in (the injection follows it on the same visit).
     """
     row = _record(store, vaccination_id)
-    signer = signer or local_signer(store.path.parent, signer_subject(row["site_id"], row["kiosk_id"]))
+    signer = local_signer(store.path.parent, signer_subject(row["site_id"], row["kiosk_id"]))
     if copy is None:
         copy = store.query_one(
             "SELECT COALESCE(MAX(copy), 0) AS n FROM print_jobs WHERE kind='certificate' AND subject_id=?",
@@ -123,11 +124,11 @@ def certificate_view(store: Store, vaccination_id: str, copy: int | None = None,
                           "ORDER BY v.administered_wall", (row["id_number"], row["administered_wall"]))
     return CertificateView(
         full_name=row["full_name"] or "",
-        dob=dob,
+        dob=dob or "",  # the layout prints a blank for an unknown date
         masked_id=mask_id(row["id_number"]),
         site_name=row["site_name"] or row["site_id"],
         doses=[_dose_line(r) for r in history],
-        qr_payload=sign_dose(signer, row["full_name"] or "", dob, dose, now, validity_days),
+        qr_payload=sign_dose(signer, row["full_name"] or "", dob, dose, now),
         copy=copy,
     )
 
@@ -142,7 +143,7 @@ def sample_certificate_view(identity: Identity, data_dir: str | os.PathLike, now
     dose = dcc.Dose(VACCINES["comirnaty"], 1, today, uvci)
     return CertificateView(
         full_name=identity.full_name or "",
-        dob=identity.dob,
+        dob=identity.dob or "",
         masked_id=mask_id(identity.id_number),
         site_name=site_name,
         doses=[DoseLine(1, today, dose.vaccine.name, "SAMPLE-001")],
@@ -182,7 +183,7 @@ def lookup_certificate(store: Store, text: str) -> dict | None:
     if not isinstance(uvci, str):
         return None
     row = store.query_one(RECORD_QUERY + " WHERE v.uvci=?", (uvci,))
-    if row is None or row["dob"] != decoded.dcc.get("dob"):
+    if row is None or (row["dob"] or "") != decoded.dcc.get("dob"):
         return None
     row["masked_id"] = mask_id(row.pop("id_number"))
     return row

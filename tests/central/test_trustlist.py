@@ -163,7 +163,8 @@ def test_the_refresher_part_keeps_working_through_an_outage(central, site_a, tmp
     anchor_file.write_bytes(anchor.public_bytes(Encoding.PEM))
     toml = f'[certificates]\ntrust_list_url = "{url}"\ntrust_anchor = "{anchor_file}"\nrefresh_minutes = 60\n'
     app = App(load(write_config(tmp_path / "kiosk.toml", tmp_path / "data", extra=toml)))
-    part = trustlist.make_part(app)
+    app.build()  # the kiosk's own part list (PART_FACTORIES) brings the refresher in
+    part = app.part("trustlist")
     part.start()  # the first refresh runs at once in the part's thread
     try:
         assert _eventually(lambda: part.health()["ok"]) and part.health()["last_error"] is None
