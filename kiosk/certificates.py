@@ -27,13 +27,15 @@ VALIDITY_DAYS = 365
 SAMPLE_SITE = "DEV"
 
 # Verification reasons as a citizen reads them (Vietnamese first), keyed by kiosk.hcert.REASONS.
+_DAMAGED = ("Mã chứng nhận bị hỏng, không đọc được.", "The certificate code is damaged and cannot be read.")
 VERDICTS: dict[str, tuple[str, str]] = {
     "ok": ("Chứng nhận hợp lệ.", "The certificate is valid."),
     "not_hc1": ("Đây không phải mã chứng nhận tiêm chủng.", "This is not a vaccination certificate code."),
-    "bad_base45": ("Mã chứng nhận bị hỏng, không đọc được.", "The certificate code is damaged and cannot be read."),
-    "bad_compression": ("Mã chứng nhận bị hỏng, không đọc được.", "The certificate code is damaged and cannot be read."),
-    "bad_cose": ("Mã chứng nhận bị hỏng, không đọc được.", "The certificate code is damaged and cannot be read."),
-    "bad_payload": ("Nội dung chứng nhận không đúng định dạng.", "The certificate content is not in the expected format."),
+    "bad_base45": _DAMAGED,
+    "bad_compression": _DAMAGED,
+    "bad_cose": _DAMAGED,
+    "bad_payload": ("Nội dung chứng nhận không đúng định dạng.",
+                    "The certificate content is not in the expected format."),
     "no_kid": ("Chứng nhận không có mã khóa ký.", "The certificate does not name its signing key."),
     "unknown_kid": ("Chứng nhận được ký bởi khóa không có trong danh sách tin cậy.",
                     "The certificate is signed by a key that is not on the trust list."),
