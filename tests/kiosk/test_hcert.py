@@ -191,3 +191,33 @@ def test_an_es256_header_on_an_rsa_key_is_refused():
         parts[0] = cbor2.dumps({1: -7, 4: issuer.kid})
 
     assert hcert.verify(_repack(text, claim_es256), trusting(issuer.certificate), NOW).reason == "bad_signature"
+
+
+def test_the_protected_kid_wins_over_an_unprotected_one(signer):
+    def decoy(parts):
+        parts[1] = {4: b"\xde\xad\xbe\xef\x00\x00\x00\x00"}
+
+    result = hcert.verify(_repack(issue(signer), decoy), trusting(signer.certificate), NOW)
+    assert result.valid and result.kid == kid_of(signer.certificate)
+
+
+VIETNAMESE_LETTERS = "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+
+
+@pytest.fixture(scope="module")
+def module_signer(tmp_path_factory):
+    return local_signer(tmp_path_factory.mktemp("site"), "vaxkiosk GL-01/k1")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet=VIETNAMESE_LETTERS + VIETNAMESE_LETTERS.upper(), min_size=1, max_size=8),
+                min_size=1, max_size=5))
+def test_any_vietnamese_name_survives_the_round_trip(module_signer, words):
+    signer = module_signer
+    name = " ".join(w.capitalize() for w in words)
+    dose = dcc.Dose(VACCINES["vero-cell"], 1, dt.date(2026, 11, 25), UVCI)
+    text = hcert.sign(hcert.claims(dcc.build(name, DOB, dose), NOW, NOW + dt.timedelta(days=1)), signer)
+    result = hcert.verify(text, trusting(signer.certificate), NOW)
+    assert result.valid and result.to_json()["name"] == name
+    nam = result.decoded.dcc["nam"]
+    assert nam["fnt"] == dcc.icao_transliterate(words[0].capitalize())
