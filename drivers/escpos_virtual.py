@@ -6,9 +6,11 @@ a connection for printers without a cutter) as `receipt-NNNN.png` plus `receipt-
 from the picture, the QR payloads as sent, the printer-font text runs). Errors go to `errors.log` and the log.
 
 Faults are set through the control file `DIR/control`, one word: `online` (default), `paper_near_end`,
-`paper_out`, `cover_open` or `offline`. It is re-read every 0.1 s. Like a real printer, it keeps what it receives
-while out of paper or with the cover open and prints it when the fault is cleared; `offline` is a printer switched
-off: connections are closed unanswered and whatever was waiting in its buffer is lost.
+`paper_out`, `cover_open`, `offline`, or `roll:N` (a roll with paper for N more receipts: the next one after that
+runs out of paper half-way). It is re-read every 0.1 s and acted on when it changes. Like a real printer, it keeps
+what it receives while out of paper or with the cover open and prints it when the fault is cleared (write `online`:
+new paper, cover closed); `offline` is a printer switched off: connections are closed unanswered and whatever was
+waiting in its buffer is lost. Like a printer on port 9100 it serves one connection at a time, in order.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class VirtualPrinter:
         self.out.mkdir(parents=True, exist_ok=True)
         self.control = self.out / "control"
         self.state = "online"
+        self.roll_left: int | None = None  # receipts of paper left on the roll; None: plenty
+        self._word = "online"
         self.held: list[PrintedReceipt] = []
         self.printed = len(list(self.out.glob("receipt-*.json")))
         self.errors = 0
@@ -61,7 +65,7 @@ class VirtualPrinter:
             if self.state == "offline":
                 conn.close()  # switched off: nobody answers
                 continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            self._serve(conn)  # one at a time, like the printer's single interface
         self._server.close()
 
     def stop(self) -> None:
@@ -76,15 +80,27 @@ class VirtualPrinter:
                 word = "online"
             except OSError:
                 word = self.state
-            if word not in STATES:
-                self._error(f"control file says {word!r}; expected one of {', '.join(STATES)}")
-                word = self.state
-            if word != self.state:
-                self._set_state(word)
+            if word != self._word:
+                self._word = word
+                self._control(word)
             time.sleep(0.1)
+
+    def _control(self, word: str) -> None:
+        if word.startswith("roll:") and word[5:].isdigit():
+            with self._lock:
+                self.roll_left = int(word[5:])
+            self._set_state("online")
+        elif word in STATES:
+            with self._lock:
+                self.roll_left = None
+            self._set_state(word)
+        else:
+            self._error(f"control file says {word!r}; expected one of {', '.join(STATES)} or roll:N")
 
     def _set_state(self, state: str) -> None:
         with self._lock:
+            if state == self.state:
+                return
             log.info("virtual printer: %s → %s", self.state, state)
             self.state = state
             if state == "offline" and self.held:
@@ -125,6 +141,12 @@ class VirtualPrinter:
     def _received(self, receipt: PrintedReceipt) -> None:
         with self._lock:
             self.held.append(receipt)
+            if self.roll_left is not None and self.state in PRINTING_STATES:
+                if self.roll_left == 0:
+                    log.info("virtual printer: the roll ran out in the middle of a receipt")
+                    self.state = "paper_out"
+                else:
+                    self.roll_left -= 1
             self._flush()
 
     def _flush(self) -> None:

@@ -35,7 +35,7 @@ def load_profile(name: str):
 
     try:
         return get_profile(name)
-    except NotSupported:
+    except (NotSupported, KeyError):  # python-escpos 3.1 raises a bare KeyError for an unknown name
         raise ProfileError(f"unknown printer profile {name!r} (see python-escpos capabilities)") from None
 
 

@@ -85,7 +85,12 @@ def cmd_print_sample(args) -> int:
         receipt = layouts.ticket(view, profile, paper)
         qr = None
     else:
-        from kiosk.certificates import sample_certificate_view
+        try:
+            from kiosk.certificates import sample_certificate_view
+        except ImportError as exc:
+            emit({"ok": False, "error": {"code": "certificates_unavailable",
+                                         "message_en": f"this build has no certificate module: {exc}"}})
+            return 3
         from kiosk.config import command_data_dir
 
         data_dir = args.data_dir or str(command_data_dir(args.config))

@@ -7,6 +7,7 @@ A reprint says so in a black banner (`BẢN IN LẠI`) with its count, so a seco
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kiosk.printing.receipt import Receipt, ReceiptBuilder
@@ -40,10 +41,10 @@ class CertificateView:
     """What a printed certificate shows; built by kiosk.certificates from the vaccination records."""
 
     full_name: str
-    dob: dt.date | str
+    dob: dt.date | str | None
     masked_id: str
     site_name: str
-    doses: list = field(default_factory=list)  # DoseLine-like objects: dose_number, date, vaccine, lot
+    doses: list = field(default_factory=list)  # DoseLine objects or dicts: dose_number, date, vaccine, lot
     qr_payload: str = ""
     copy: int = 0
 
@@ -54,7 +55,14 @@ def _sizes(width: int) -> tuple[int, int, int]:
     return max(15, body * 4 // 5), body, body * 13 // 10
 
 
-def _date(value: dt.date | str) -> str:
+def _field(item, name: str):
+    """A dose line's field, whether the certificate module hands over objects or dicts."""
+    return item[name] if isinstance(item, Mapping) else getattr(item, name)
+
+
+def _date(value: dt.date | str | None) -> str:
+    if value is None:
+        return "—"
     if isinstance(value, str):
         try:
             value = dt.date.fromisoformat(value[:10])
@@ -111,8 +119,9 @@ def certificate(view, profile: str, paper_mm: int, copy: int | None = None) -> R
     b.text(f"Số định danh / ID: {view.masked_id}", body)
     b.rule()
     for dose in view.doses:
-        b.text(f"Mũi {dose.dose_number} · Dose {dose.dose_number}: {_date(dose.date)}", body, bold=True)
-        b.text(f"{dose.vaccine} · Lô / Lot {dose.lot}", body)
+        number = _field(dose, "dose_number")
+        b.text(f"Mũi {number} · Dose {number}: {_date(_field(dose, 'date'))}", body, bold=True)
+        b.text(f"{_field(dose, 'vaccine')} · Lô / Lot {_field(dose, 'lot')}", body)
         b.gap(small // 2)
     b.text(f"Nơi tiêm / Site: {view.site_name}", body)
     b.rule()

@@ -56,8 +56,8 @@ def render_job(store: Store, job: dict, config, tz: dt.tzinfo) -> bytes:
             raise Unprintable(f"certificates are not available in this build: {exc}") from exc
         try:
             view = certificate_view(store, job["subject_id"])
-        except LookupError as exc:
-            raise Unprintable(f"vaccination record {job['subject_id']} not found: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - record missing, key unreadable...: this job cannot print as is
+            raise Unprintable(f"certificate of vaccination {job['subject_id']} cannot be built: {exc}") from exc
         receipt = layouts.certificate(view, printer.profile, printer.paper_mm, copy=job["copy"])
     else:
         raise Unprintable(f"unknown print job kind {job['kind']!r}")

@@ -70,6 +70,15 @@ def test_certificate_qr_decodes_to_the_exact_payload(profile, paper):
     assert "Mũi 2 · Dose 2: 25/11/2026" in receipt.lines
 
 
+def test_dose_lines_may_be_dicts_and_a_missing_birth_date_prints_a_dash():
+    view = layouts.CertificateView("Trần Thị Hồng Nhung", None, "0641•••••234", "Trạm Y tế",
+                                   [{"dose_number": 3, "date": dt.date(2026, 11, 25), "vaccine": "Spikevax",
+                                     "lot": "S-77"}], HC1_LIKE, 0)
+    receipt = layouts.certificate(view, "TM-T88V", 80)
+    assert "Mũi 3 · Dose 3: 25/11/2026" in receipt.lines and "Spikevax · Lô / Lot S-77" in receipt.lines
+    assert "Ngày sinh / Date of birth: —" in receipt.lines
+
+
 def test_a_reprint_says_so_with_its_count():
     assert not any("BẢN IN LẠI" in line for line in layouts.ticket(ticket_view(), "TM-T88V", 80).lines)
     assert "BẢN IN LẠI lần 2 · REPRINT #2" in layouts.ticket(ticket_view(copy=2), "TM-T88V", 80).lines
