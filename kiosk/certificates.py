@@ -76,12 +76,18 @@ def signer_subject(site_id: str, kiosk_id: str = "") -> str:
     return f"vaxkiosk {site_id}/{kiosk_id}" if kiosk_id else f"vaxkiosk {site_id}"
 
 
-def sign_dose(signer: Signer, full_name: str, dob: dt.date | None, dose: dcc.Dose,
-              now: dt.datetime | None = None) -> str:
+def signing_time(now: dt.datetime | None = None) -> dt.datetime:
+    """Now, if the clock can be believed. A Pi that booted without network thinks it is 1970: a certificate signed
+    then would be born expired, and a key created then would have a certificate valid only around 1970."""
     now = now or dt.datetime.now(dt.timezone.utc)
     if now.date() < EARLIEST_TODAY:
-        # A Pi that booted without network thinks it is 1970: the certificate would be born expired.
         raise CertificateError("clock_not_set", now.isoformat())
+    return now
+
+
+def sign_dose(signer: Signer, full_name: str, dob: dt.date | None, dose: dcc.Dose,
+              now: dt.datetime | None = None) -> str:
+    now = signing_time(now)
     claim_set = hcert.claims(dcc.build(full_name, dob, dose), issued=now,
                              expires=now + dt.timedelta(days=VALIDITY_DAYS))
     return hcert.sign(claim_set, signer)
@@ -115,6 +121,7 @@ def certificate_view(store: Store, vaccination_id: str, copy: int | None = None,
     check-in (the injection follows it on the same visit).
     """
     row = _record(store, vaccination_id)
+    now = signing_time(now)  # before the first key is made with a wrong clock
     signer = local_signer(store.path.parent, signer_subject(row["site_id"], row["kiosk_id"]))
     if copy is None:
         copy = store.query_one(
@@ -138,7 +145,7 @@ def certificate_view(store: Store, vaccination_id: str, copy: int | None = None,
 def sample_certificate_view(identity: Identity, data_dir: str | os.PathLike, now: dt.datetime | None = None,
                             site_name: str = "Điểm tiêm mẫu (sample site)") -> CertificateView:
     """A certificate for a sample dose (nothing stored), signed with the data dir's key, created on first use."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = signing_time(now)
     signer = local_signer(Path(data_dir), signer_subject(SAMPLE_SITE, "development"))
     today = Clock().today()
     uvci = make_uvci(SAMPLE_SITE, uuid.uuid4().hex)

@@ -11,6 +11,7 @@ Files, in `<data_dir>/signing/`: `dsc-key.pem` (PKCS#8, mode 0600) and `dsc.pem`
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import os
 from dataclasses import dataclass
@@ -48,11 +49,20 @@ def signing_dir(data_dir: str | os.PathLike) -> Path:
 def ensure_signing_key(data_dir: str | os.PathLike, subject: str):
     """(private key, certificate) of this data dir, created on first call. Idempotent; never replaces a key."""
     folder = signing_dir(data_dir)
+    if not (folder / CERT_FILE).exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        # The printer worker, a web request and a command may all ask first at once: one of them creates the key,
+        # the others wait and load it (two keys would leave certificates signed by a key nobody trusts).
+        with open(folder / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (folder / CERT_FILE).exists():
+                _create(folder, subject)
+    signer = load_signer(data_dir)
+    return signer.key, signer.certificate
+
+
+def _create(folder: Path, subject: str) -> None:
     key_path, cert_path = folder / KEY_FILE, folder / CERT_FILE
-    if key_path.exists() and cert_path.exists():
-        signer = load_signer(data_dir)
-        return signer.key, signer.certificate
-    folder.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = self_signed_certificate(key, subject)
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -60,7 +70,6 @@ def ensure_signing_key(data_dir: str | os.PathLike, subject: str):
     _write_atomic(key_path, key_pem, mode=0o600)
     # Written last: a crash in between leaves no certificate, so the next call starts again (nothing was signed).
     _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
-    return key, cert
 
 
 def self_signed_certificate(key, subject: str, now: dt.datetime | None = None,

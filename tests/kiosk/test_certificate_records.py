@@ -222,3 +222,19 @@ def test_a_certificate_scanned_at_the_kiosk_is_checked_offline(site, store, kios
     verdict = verify_scanned(text, kiosk_config.data_dir)
     assert verdict["valid"] and verdict["doses"][0]["dose_number"] == 1
     assert verify_scanned(text[:-3], kiosk_config.data_dir)["valid"] is False
+
+
+def test_with_a_1970_clock_no_key_is_made_either(site, store, kiosk_config):
+    vac = vaccinate(site)
+    with pytest.raises(CertificateError):
+        certificate_view(store, vac["id"], now=dt.datetime(1970, 1, 1, 0, 5, tzinfo=dt.timezone.utc))
+    assert local_certificate(kiosk_config.data_dir) is None
+
+
+def test_many_first_users_at_once_share_one_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        certs = list(pool.map(lambda _: ensure_signing_key(tmp_path / "new", "race")[1], range(16)))
+    assert len({kid_of(c) for c in certs}) == 1
+    assert kid_of(local_certificate(tmp_path / "new")) == kid_of(certs[0])
