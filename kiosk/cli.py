@@ -16,6 +16,7 @@ from kiosk import __version__
 COMMAND_MODULES = [
     "kiosk.commands",
     "kiosk.printing.commands",
+    "kiosk.cert_commands",
 ]
 
 

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 DEFAULT_PATH = "/etc/vaxkiosk/kiosk.toml"
 ENV_VAR = "VAXKIOSK_CONFIG"
+# Where commands keep their data on a machine without a configuration file (a developer's laptop).
+DATA_ENV_VAR = "VAXKIOSK_DATA"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
@@ -145,6 +147,17 @@ class MqttSection:
 
 
 @dataclass(frozen=True)
+class CertificatesSection:
+    # Central's trust list (signing certificates + revocations), cached in the data dir for offline verification.
+    trust_list_url: str = ""
+    # PEM certificate(s) of central's trust-list signer, installed at enrolment; the list is refused without it.
+    trust_anchor: str = ""
+    # CA bundle for an HTTPS trust_list_url signed by a private CA ("" = the system's CAs).
+    ca_file: str = ""
+    refresh_minutes: float = checked(_check_positive, default=60.0)
+
+
+@dataclass(frozen=True)
 class Config:
     kiosk: KioskSection
     camera: CameraSection = CameraSection()
@@ -152,6 +165,7 @@ class Config:
     printer: PrinterSection = PrinterSection()
     web: WebSection = WebSection()
     mqtt: MqttSection = MqttSection()
+    certificates: CertificatesSection = CertificatesSection()
     source: str = "<defaults>"
 
     @property
@@ -241,6 +255,19 @@ def from_dict(data: dict, source: str = "<dict>") -> Config:
 
 def resolve_path(explicit: str | None = None) -> Path:
     return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_ENV_VAR) or Path.home() / ".local" / "share" / "vaxkiosk")
+
+
+def command_data_dir(explicit: str | None = None) -> Path:
+    """The data dir of a command run by hand: the configured one when a configuration file is given or installed,
+    else $VAXKIOSK_DATA or ~/.local/share/vaxkiosk (a development machine)."""
+    path = resolve_path(explicit)
+    if explicit or os.environ.get(ENV_VAR) or path.exists():
+        return load(path).data_dir
+    return default_data_dir()
 
 
 def load(path: str | os.PathLike | None = None) -> Config:

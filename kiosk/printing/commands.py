@@ -16,7 +16,7 @@ def add_commands(sub) -> None:
     p.add_argument("--profile", help=f"python-escpos printer profile (default: from --config, else {DEFAULT_PROFILE})")
     p.add_argument("--paper", type=int, choices=[58, 80], help="paper width in mm (default: from the profile)")
     p.add_argument("--data-dir", help="where the certificate module keeps its keys (default: from --config, "
-                                      "else a temporary directory)")
+                                      "else $VAXKIOSK_DATA or ~/.local/share/vaxkiosk, so verify-cert trusts it)")
     p.add_argument("--out", required=True, help="file to write the bytes to")
     add_config_arg(p)
     p.set_defaults(handler=cmd_print_sample)
@@ -61,7 +61,6 @@ def _profile_error(exc) -> int:
 
 def cmd_print_sample(args) -> int:
     import datetime as dt
-    import tempfile
 
     from drivers.printer import ProfileError
     from kiosk.identity import Identity, mask_id, parse
@@ -92,7 +91,9 @@ def cmd_print_sample(args) -> int:
             emit({"ok": False, "error": {"code": "certificates_unavailable",
                                          "message_en": f"this build has no certificate module: {exc}"}})
             return 3
-        data_dir = args.data_dir or (str(config.data_dir) if config else tempfile.mkdtemp(prefix="vaxkiosk-sample-"))
+        from kiosk.config import command_data_dir
+
+        data_dir = args.data_dir or str(command_data_dir(args.config))
         view = sample_certificate_view(identity, data_dir)
         receipt = layouts.certificate(view, profile, paper)
         qr = view.qr_payload
