@@ -92,3 +92,11 @@ def test_segno_writes_byte_mode_without_eci():
     assert qr.mode == "byte"
     (found,) = zxingcpp.read_barcodes(clean_qr(SAMPLE_QR))
     assert found.symbology_identifier == "]Q1"  # ]Q2 would mean an ECI header is present
+
+
+@pytest.mark.parametrize("angle", [-20, 0, 20])
+def test_code128_tilted_like_a_card_held_by_hand(angle):
+    image = np.pad(code128("064195001234"), 120, constant_values=255)
+    h, w = image.shape
+    tilted = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1), (w, h), borderValue=255)
+    assert [c.text for c in make_decoder("zxing")(tilted)] == ["064195001234"]
