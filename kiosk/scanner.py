@@ -183,6 +183,7 @@ class CameraScanner:
             backoff = FIRST_BACKOFF_SECONDS
             if not self.camera_ok:
                 log.info("camera delivering frames from %s", self.source.description)
+                self.handler.events.publish("camera", {"ok": True, "error": None})
             self.camera_ok = True
             self._scan(frame)
 
@@ -203,6 +204,8 @@ class CameraScanner:
     def _camera_down(self, reason: str) -> None:
         if self.camera_ok or reason != self.last_error:
             log.warning("camera unavailable: %s", reason)
+        if self.camera_ok:  # the staff screen shows it; the citizen screen can switch to "please type"
+            self.handler.events.publish("camera", {"ok": False, "error": reason})
         self.camera_ok = False
         self.last_error = reason
         self.reopen_failures += 1

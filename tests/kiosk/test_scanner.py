@@ -116,6 +116,12 @@ def test_unplugged_camera_is_reported_and_reopened_when_back(camera_with):
     assert "unplugged" in scanner.health()["last_error"]
     cam.replug()
     wait_for(lambda: scanner.camera_ok, 10)
+    states = []
+    while not q.empty():
+        event = q.get()
+        if event.type == "camera":
+            states.append(event.data["ok"])
+    assert states == [True, False, True]  # the staff screen hears of the loss and of the recovery
 
 
 def test_unplugged_camera_leaves_the_serial_scanner_working(tmp_path):
