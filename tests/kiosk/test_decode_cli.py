@@ -52,3 +52,15 @@ def test_unreadable_file_is_reported_and_the_others_still_decoded(images, tmp_pa
 def test_unknown_backend_is_a_usage_error(images):
     proc = vaxkiosk("decode", "--backend", "opencv", next(iter(images)))
     assert proc.returncode == 2 and b"invalid choice" in proc.stderr
+
+
+def test_backend_names_agree_between_cli_config_and_driver():
+    import typing
+
+    from drivers.barcode import BACKENDS, DEFAULT_BACKEND
+    from kiosk.config import CameraSection
+    from kiosk.scan_commands import BACKEND_NAMES
+
+    decoder = typing.get_type_hints(CameraSection)["decoder"]
+    assert set(BACKEND_NAMES) == set(BACKENDS) == set(typing.get_args(decoder))
+    assert CameraSection().decoder == DEFAULT_BACKEND
