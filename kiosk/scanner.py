@@ -108,7 +108,8 @@ class ScanHandler:
     def health(self) -> dict:
         ms = sorted(self.commit_ms)
         return {"scans": self.scans, "last_scan_error": self.last_error,
-                "frame_to_commit_ms_p50": round(statistics.median(ms), 1) if ms else None}
+                "frame_to_commit_ms_p50": round(statistics.median(ms), 1) if ms else None,
+                "frame_to_commit_ms_max": round(ms[-1], 1) if ms else None}
 
 
 def _error(code: str, vi: str, en: str) -> dict:
@@ -132,7 +133,6 @@ class CameraScanner:
         self.decode_ms: collections.deque[float] = collections.deque(maxlen=100)
         self.frames_decoded = 0
         self.stalls = 0
-        self.reopen_failures = 0
         self.camera_ok = False
         self.last_error: str | None = None
 
@@ -172,8 +172,8 @@ class CameraScanner:
                 silent = time.monotonic() - last_frame_at
                 if silent > self.stall_seconds or not self.source.capturing:
                     self.stalls += 1
-                    self._camera_down(self.source.last_error if not self.source.capturing and self.source.last_error
-                                      else f"no frame for {silent:.1f} s")
+                    died = not self.source.capturing and self.source.last_error
+                    self._camera_down(died or f"no frame for {silent:.1f} s")
                     self.source.close()
                     opened_at = None
                     self._stop.wait(backoff)
@@ -208,7 +208,6 @@ class CameraScanner:
             self.handler.events.publish("camera", {"ok": False, "error": reason})
         self.camera_ok = False
         self.last_error = reason
-        self.reopen_failures += 1
 
     # -- what the screens and health checks see ------------------------------------------------------------------
     def latest_preview_jpeg(self) -> bytes | None:
