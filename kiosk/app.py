@@ -26,6 +26,8 @@ log = logging.getLogger("vaxkiosk")
 PART_FACTORIES: list[str] = [
     "kiosk.printing.worker:make_part",
     "kiosk.trustlist:make_part",
+    "kiosk.scanner:camera_part",
+    "kiosk.scanner:serial_part",
 ]
 
 

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "kiosk.commands",
     "kiosk.printing.commands",
     "kiosk.cert_commands",
+    "kiosk.scan_commands",
 ]
 
 

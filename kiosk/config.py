@@ -93,6 +93,8 @@ class CameraSection:
     repeat_seconds: float = checked(_check_positive, default=4.0)
     # A file source loops (the demo) or ends (tests).
     loop: bool = False
+    # Reopening a stalled or unplugged camera waits 0.5 s, then twice as long each failed time, up to this.
+    reopen_max_seconds: float = checked(_check_positive, default=30.0)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ class SerialSection:
     port: str = ""
     baudrate: int = checked(_check_positive, default=9600)
     # Most handheld scanners end a code with CR; some with LF or CR LF. Written as in TOML ("\r", "\n", "\r\n").
-    terminator: str = "\r"
+    terminator: str = checked(lambda v: None if v else 'a non-empty string such as "\\r"', default="\r")
+    # An unplugged scanner's port is tried again this often until it is back.
+    reconnect_seconds: float = checked(_check_positive, default=1.0)
 
 
 @dataclass(frozen=True)
