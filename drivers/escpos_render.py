@@ -56,10 +56,11 @@ def _mono(height: int) -> ImageFont.FreeTypeFont:
 
 def decode_qr(image: Image.Image) -> list[str]:
     """QR payloads found in the image, decoded from the raw bytes as UTF-8 (no charset guessing)."""
-    import zxingcpp
+    import numpy as np
 
-    results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
-    return [r.bytes.decode("utf-8", errors="replace") for r in results]
+    from drivers.barcode import QR, make_decoder
+
+    return [c.text for c in make_decoder("zxing")(np.asarray(image.convert("L"))) if c.format == QR]
 
 
 class EscposRenderer:

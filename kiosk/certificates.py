@@ -212,10 +212,7 @@ def citizen_verdict(verification: hcert.Verification) -> dict:
 
 
 def read_qr_image(path: str | os.PathLike) -> str | None:
-    """The text of the first QR code in an image file (raw bytes as UTF-8, no charset guessing), or None.
-
-    The one place that decodes certificate images: switch it to drivers.barcode (branch scan) when merged.
-    """
+    """The text of the first QR code in an image file (raw bytes as UTF-8, no charset guessing), or None."""
     from PIL import Image
 
     from drivers.escpos_render import decode_qr
