@@ -7,6 +7,7 @@ SIGTERM/SIGINT stop the parts in reverse order; everything they acknowledged is 
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 import signal
@@ -41,11 +42,18 @@ class Part(Protocol):
     def health(self) -> dict: ...
 
 
+def last_known_time(store: Store):
+    """The latest wall time this kiosk ever recorded: the clock's floor after a boot without a real-time clock."""
+    row = store.query_one("SELECT MAX(at_wall) AS wall FROM state_changes")
+    return dt.datetime.fromisoformat(row["wall"]) if row and row["wall"] else None
+
+
 class App:
     def __init__(self, config: Config):
         self.config = config
         self.clock = Clock(config.kiosk.utc_offset_hours)
         self.store = Store(config.db_path)
+        self.clock.set_floor(last_known_time(self.store))
         self.events = EventBus()
         self.checkins = CheckinService(self.store, config.kiosk, self.clock)
         self.parts: list[Part] = []
