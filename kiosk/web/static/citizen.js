@@ -19,7 +19,9 @@
   }
   function home() {
     clearTimeout(homeTimer);
-    if (document.body.dataset.screen === "record" || entryMode === "record") post("/record/stop", {});
+    if (document.body.dataset.recordOpen === "1") {
+      post("/record/stop", {}).then(() => { document.body.dataset.recordOpen = "0"; });
+    }
     entryMode = "checkin";
     recordToken = null;
     show("idle");
@@ -213,6 +215,7 @@
   async function openRecord() {
     entryMode = "record";
     await post("/record/start", {});
+    document.body.dataset.recordOpen = "1";
     $("record-body").innerHTML = `<p class="instruction">${T("Đưa mã QR trên thẻ căn cước vào trước camera để xem các mũi tiêm.", "Hold your ID card QR code in front of the camera to see your doses.")}</p>`;
     $("record-actions").innerHTML = button(T("Nhập số thẻ và ngày sinh", "Type ID number and birth date"), "record-type", "") + button(T("Quay lại", "Back"), "home", "danger");
     show("record");
