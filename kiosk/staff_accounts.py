@@ -65,6 +65,7 @@ class StaffAccounts:
             raise AccountError("bad_role", "Vai trò không hợp lệ.", f"The role must be one of {', '.join(ROLES)}.")
         check_pin_format(pin)
         stamp = self.clock.stamp()
+        locked_until = None
         with self.store.transaction() as db:
             if db.conn.execute("SELECT 1 FROM staff_accounts WHERE name=?", (name,)).fetchone():
                 raise AccountError("name_taken", "Tên này đã có tài khoản.", "This name already has an account.")
@@ -92,16 +93,16 @@ class StaffAccounts:
             raise locked_error(row["locked_until_wall"])
         ok = verify_pin(pin, row["pin_hash"] if row else hash_pin("0000"))
         stamp = self.clock.stamp()
+        locked_until = None
         with self.store.transaction() as db:
             if row is None:
-                audit.record(db, f"staff:?", "login_failed", None, None, stamp=stamp)
+                audit.record(db, "staff:?", "login_failed", None, None, stamp=stamp)
             elif ok:
                 db.conn.execute("UPDATE staff_accounts SET failed_attempts=0, locked_until_wall=NULL WHERE id=?",
                                 (row["id"],))
                 audit.record(db, f"staff:{row['name']}", "login", None, None, stamp=stamp)
             else:
                 failures = row["failed_attempts"] + 1
-                locked_until = None
                 if failures >= MAX_FAILURES:
                     locked_until = (now + dt.timedelta(minutes=LOCK_MINUTES)).isoformat(timespec="seconds")
                     failures = 0
@@ -109,8 +110,9 @@ class StaffAccounts:
                                 (failures, locked_until, row["id"]))
                 audit.record(db, f"staff:{row['name']}", "lockout" if locked_until else "login_failed", None, None,
                              stamp=stamp)
-                if locked_until:
-                    raise locked_error(locked_until)
+        # Raised after the commit: raising inside the block would roll the lock back.
+        if locked_until:
+            raise locked_error(locked_until)
         if not ok or row is None:
             raise AccountError("bad_login", "Sai tên hoặc mã PIN.", "Wrong name or PIN.")
         return {"id": row["id"], "name": row["name"], "role": row["role"]}

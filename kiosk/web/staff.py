@@ -223,7 +223,7 @@ def find(q: str) -> list[dict]:
         return app.store.query(base + "AND c.id_number LIKE ? ORDER BY c.day DESC LIMIT ?",
                                (site, f"%{q}%", SEARCH_LIMIT))
     wanted = fold(q)
-    rows = app.store.query(base + "ORDER BY c.day DESC, t.number")
+    rows = app.store.query(base + "ORDER BY c.day DESC, t.number", (site,))
     return [r for r in rows if wanted in fold(r["full_name"] or "")][:SEARCH_LIMIT]
 
 
