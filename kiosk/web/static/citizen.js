@@ -109,7 +109,10 @@
     body.dataset.code = (data.error || {}).code || "";
     show("result");
     playSound(sound);
-    document.body.dataset.lastScanShown = JSON.stringify({ at: data.at || null, shown: Date.now(), result: data.result });
+    // Stamped at the next frame (the screen has been drawn): bench/screens_latency.py reads it.
+    requestAnimationFrame(() => {
+      document.body.dataset.lastScanShown = JSON.stringify({ at: data.at || null, shown: Date.now(), result: data.result });
+    });
     homeAfter(sound === "success" ? RESULT_SECONDS.ok : RESULT_SECONDS.bad);
   }
 
