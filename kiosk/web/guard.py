@@ -9,7 +9,8 @@ import time
 
 from flask import abort, current_app, jsonify, redirect, request, session, url_for
 
-LOOPBACK = {"127.0.0.1", "::1"}
+# The kiosk's browser opens http://127.0.0.1:PORT/; with host = "::" the same client shows up IPv4-mapped.
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
 
 def kiosk():

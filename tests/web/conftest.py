@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -135,9 +134,3 @@ def axe_violations(page) -> list[dict]:
              "nodes": [n["target"] for n in v["nodes"]][:5]}
             for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
-
-def copy_to_docs() -> None:
-    docs = ROOT / "docs" / "screens"
-    docs.mkdir(parents=True, exist_ok=True)
-    for png in ARTIFACTS.glob("*.png"):
-        shutil.copy2(png, docs / png.name)
