@@ -70,20 +70,28 @@ def publish(app, data: dict) -> dict:
 
 
 def printer_ready(app) -> tuple[bool, str]:
-    """Integration point with the printer part (branch `print`): its health() says whether it can print now.
+    """Can the ticket of a check-in just made be printed now? (ready, why not)
 
-    No printer part (a kiosk without [printer] enabled, or the demo) counts as ready: the ticket stays queued in
-    print_jobs and the screen must not cry wolf on every check-in.
+    Integration point with the printer part (branch `print`): its health() says whether it can print, and the
+    printer worker marks a job it could not print as 'failed' in print_jobs. A kiosk without [printer] enabled
+    expects no ticket, so it never reports a printer problem.
     """
+    if not app.config.printer.enabled:
+        return True, ""
     part = app.part("printer")
     if part is None:
-        return True, ""
+        return False, "printer part not running"
     try:
         health = part.health()
     except Exception as exc:  # noqa: BLE001 - a broken printer part is a printer problem, not a failed check-in
-        return False, f"health failed: {exc}"
-    ok = health.get("ok", health.get("ready", True))
-    return bool(ok), str(health.get("status") or health.get("error") or "")
+        return False, f"printer health failed: {exc}"
+    if not health.get("ok", True):
+        return False, str(health.get("status") or health.get("error") or "printer not ready")
+    last = app.store.query_one("SELECT state, last_error FROM print_jobs WHERE kind='ticket' AND state IN "
+                               "('done', 'failed') ORDER BY id DESC LIMIT 1")
+    if last and last["state"] == "failed":
+        return False, last["last_error"] or "last ticket failed to print"
+    return True, ""
 
 
 class RecordCheck:

@@ -161,3 +161,32 @@ def test_technician_page_and_corrections_list(kiosk_server, page_at):
     page.click("text=Test print")
     assert "No printer part is running" in page.inner_text(".flash")
     screenshot(page, "staff-tech")
+
+
+def test_printer_problem_shows_the_number_on_screen_and_tells_staff(tmp_path, page_at):
+    from tests.support.net import free_port
+    from tests.web.conftest import Kiosk
+
+    # A printer is configured but nothing can print on it (its port is closed; in this branch no printer part).
+    k = Kiosk(tmp_path, extra=f"[printer]\nenabled = true\nbackend = \"network\"\nport = {free_port()}\n").start()
+    try:
+        k.add_staff("Lê Thị Mai", "staff", STAFF_PIN)
+        desk = page_at("large")
+        log_in(desk, k, "Lê Thị Mai", STAFF_PIN)
+        desk.wait_for_selector("body[data-live='1']")
+        citizen = page_at("small")
+        citizen.goto(k.url + "/")
+        citizen.wait_for_selector("body[data-live='1']")
+
+        event = k.scan(SAMPLE_QR)
+        assert event["result"] == "checked_in" and event["printer_problem"]["code"] == "printer_problem"
+        citizen.wait_for_selector("#result-body[data-result='checked_in'].warn")
+        assert citizen.inner_text("[data-testid=ticket]") == "1"
+        assert "nhân viên đã được báo" in citizen.inner_text(".what-to-do")
+        screenshot(citizen, "citizen-printer-problem")
+        desk.wait_for_selector("#alerts .alert:has-text('ticket 1')")
+        screenshot(desk, "staff-printer-alert")
+        with k.db() as db:  # the check-in itself stands; its ticket job waits for the printer
+            assert [tuple(r) for r in db.execute("SELECT kind, state FROM print_jobs")] == [("ticket", "pending")]
+    finally:
+        assert k.stop() == 0
