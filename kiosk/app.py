@@ -24,6 +24,7 @@ log = logging.getLogger("vaxkiosk")
 
 # "module:function" taking the App and returning a Part or None. Import is lazy: an unconfigured part costs nothing.
 PART_FACTORIES: list[str] = [
+    "kiosk.printing.worker:make_part",
     "kiosk.web:make_part",
 ]
 

@@ -43,6 +43,16 @@ def _check_port(value: int) -> str | None:
     return None if 0 <= value <= 65535 else "a TCP port number from 0 to 65535"
 
 
+def _check_printer_profile(value: str) -> str | None:
+    from drivers.printer import ProfileError, load_profile
+
+    try:
+        load_profile(value)
+    except ProfileError:
+        return "a python-escpos printer profile name such as TM-T88V, TM-T20II or POS-5890"
+    return None
+
+
 def checked(check, **kwargs):
     """A dataclass field with an extra validation function `check(value) -> problem | None`."""
     return field(metadata={"check": check}, **kwargs)
@@ -102,9 +112,13 @@ class PrinterSection:
     usb_product: int = 0
     device: str = ""
     baudrate: int = checked(_check_positive, default=19200)
-    profile: str = "TM-T88V"
+    profile: str = checked(_check_printer_profile, default="TM-T88V")
     paper_mm: Literal[58, 80] = 80
     timeout: float = checked(_check_positive, default=5.0)
+    # How often the printer worker asks the printer for its status (and retries waiting jobs).
+    poll_seconds: float = checked(_check_positive, default=2.0)
+    # The ticket's estimated wait: people ahead in the queue × this.
+    minutes_per_person: float = checked(_check_positive, default=4.0)
 
 
 @dataclass(frozen=True)

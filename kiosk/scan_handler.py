@@ -72,8 +72,8 @@ def publish(app, data: dict) -> dict:
 def printer_ready(app) -> tuple[bool, str]:
     """Can the ticket of a check-in just made be printed now? (ready, why not)
 
-    Integration point with the printer part (branch `print`): its health() says whether it can print, and the
-    printer worker marks a job it could not print as 'failed' in print_jobs. A kiosk without [printer] enabled
+    The printer part (kiosk.printing.worker) asks the printer for its status before every job; its health() says
+    whether it can print (paper out, cover open, offline or no answer cannot). A kiosk without [printer] enabled
     expects no ticket, so it never reports a printer problem.
     """
     if not app.config.printer.enabled:
@@ -85,13 +85,9 @@ def printer_ready(app) -> tuple[bool, str]:
         health = part.health()
     except Exception as exc:  # noqa: BLE001 - a broken printer part is a printer problem, not a failed check-in
         return False, f"printer health failed: {exc}"
-    if not health.get("ok", True):
-        return False, str(health.get("status") or health.get("error") or "printer not ready")
-    last = app.store.query_one("SELECT state, last_error FROM print_jobs WHERE kind='ticket' AND state IN "
-                               "('done', 'failed') ORDER BY id DESC LIMIT 1")
-    if last and last["state"] == "failed":
-        return False, last["last_error"] or "last ticket failed to print"
-    return True, ""
+    if health.get("ok", True):
+        return True, ""
+    return False, str(health.get("state") or health.get("last_error") or "printer not ready")
 
 
 class RecordCheck:

@@ -53,7 +53,7 @@ class Injection:
     def validated(self) -> "Injection":
         if self.vaccine not in VACCINES:
             raise VaccinationInputError("unknown_vaccine", repr(self.vaccine))
-        lot = " ".join(str(self.lot).split()).upper()
+        lot = "".join(str(self.lot).split()).upper()  # "fk 1234" as typed from a vial label is FK1234
         if not lot or len(lot) > MAX_LOT_CHARS or not all(c.isalnum() or c in "-/." for c in lot):
             raise VaccinationInputError("bad_lot")
         if not isinstance(self.dose_number, int) or not 1 <= self.dose_number <= MAX_DOSES:

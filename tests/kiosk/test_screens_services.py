@@ -100,4 +100,4 @@ def test_reprints_number_their_copies_and_are_audited(store, checkins, kiosk_con
     assert [(j["kind"], j["copy"]) for j in store.query("SELECT * FROM print_jobs ORDER BY id")] == [
         ("ticket", 0), ("ticket", 1), ("ticket", 2)]
     assert [(a["actor"], a["action"], a["reason"]) for a in store.query("SELECT * FROM audit_log ORDER BY id")] == [
-        ("staff:Mai", "reprint:ticket", "lost"), ("staff:Mai", "reprint:ticket", "lost again")]
+        ("staff:Mai", "print.reprint", "lost"), ("staff:Mai", "print.reprint", "lost again")]

@@ -69,7 +69,7 @@ def test_duplicate_checkin_shows_existing_ticket_and_reprints_it(kiosk_server, p
                            (again["checkin_id"],)).fetchall()
         tickets = db.execute("SELECT count(*) FROM tickets").fetchone()[0]
     assert [tuple(j) for j in jobs] == [("ticket", 0), ("ticket", 1)]
-    assert [tuple(a)[:2] for a in audit] == [("kiosk:citizen", "reprint:ticket")]
+    assert [tuple(a)[:2] for a in audit] == [("kiosk:citizen", "print.reprint")]
     assert tickets == 2  # the duplicate scan made no new ticket
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -108,7 +109,7 @@ def test_call_next_injection_observation_certificate_reprint_and_display(kiosk_s
     with kiosk_server.db() as db:
         jobs = [tuple(r) for r in db.execute(
             "SELECT kind, copy FROM print_jobs WHERE checkin_id=? ORDER BY id", (first["checkin_id"],))]
-        audit = db.execute("SELECT actor, reason FROM audit_log WHERE action='reprint:certificate'").fetchone()
+        audit = db.execute("SELECT actor, reason FROM audit_log WHERE action='print.reprint'").fetchone()
         vac = db.execute("SELECT vaccine, lot, dose_number, vaccinator FROM vaccinations").fetchone()
         outbox = [r[0] for r in db.execute("SELECT stream FROM outbox ORDER BY seq")]
     assert jobs == [("ticket", 0), ("certificate", 0), ("certificate", 1)]
@@ -164,13 +165,22 @@ def test_technician_page_and_corrections_list(kiosk_server, page_at):
 
 
 def test_printer_problem_shows_the_number_on_screen_and_tells_staff(tmp_path, page_at):
-    from tests.support.net import free_port
+    import json as _json
+    import urllib.request as _request
+
+    from tests.support.virtual_printer import VirtualPrinterProcess
     from tests.web.conftest import Kiosk
 
-    # A printer is configured but nothing can print on it (its port is closed; in this branch no printer part).
-    k = Kiosk(tmp_path, extra=f"[printer]\nenabled = true\nbackend = \"network\"\nport = {free_port()}\n").start()
+    printer = VirtualPrinterProcess(tmp_path / "printer").start(state="paper_out")
+    k = Kiosk(tmp_path, extra=f"[printer]\nenabled = true\nbackend = \"network\"\nport = {printer.port}\n"
+                              "poll_seconds = 0.2\n").start()
     try:
         k.add_staff("Lê Thị Mai", "staff", STAFF_PIN)
+        while True:  # the printer part has asked the printer and knows it is out of paper
+            with _request.urlopen(k.url + "/api/health", timeout=5) as resp:
+                if _json.loads(resp.read())["parts"]["printer"]["ok"] is False:
+                    break
+            time.sleep(0.1)
         desk = page_at("large")
         log_in(desk, k, "Lê Thị Mai", STAFF_PIN)
         desk.wait_for_selector("body[data-live='1']")
@@ -180,13 +190,23 @@ def test_printer_problem_shows_the_number_on_screen_and_tells_staff(tmp_path, pa
 
         event = k.scan(SAMPLE_QR)
         assert event["result"] == "checked_in" and event["printer_problem"]["code"] == "printer_problem"
+        assert event["printer_problem"]["detail"] == "paper_out"
         citizen.wait_for_selector("#result-body[data-result='checked_in'].warn")
         assert citizen.inner_text("[data-testid=ticket]") == "1"
         assert "nhân viên đã được báo" in citizen.inner_text(".what-to-do")
         screenshot(citizen, "citizen-printer-problem")
         desk.wait_for_selector("#alerts .alert:has-text('ticket 1')")
         screenshot(desk, "staff-printer-alert")
-        with k.db() as db:  # the check-in itself stands; its ticket job waits for the printer
+        with k.db() as db:  # the check-in itself stands; its ticket waits for paper
             assert [tuple(r) for r in db.execute("SELECT kind, state FROM print_jobs")] == [("ticket", "pending")]
+
+        printer.set_state("online")  # paper loaded: the waiting ticket prints, the next citizen sees no problem
+        while True:
+            with k.db() as db:
+                if db.execute("SELECT state FROM print_jobs").fetchone()[0] == "done":
+                    break
+            time.sleep(0.1)
+        assert "printer_problem" not in k.scan(SECOND_QR)
     finally:
         assert k.stop() == 0
+        printer.stop()
