@@ -2,8 +2,7 @@
 
 The camera and serial scanner parts, the citizen screen's manual entry and the test/demo hook `POST /api/scan` all
 call `handle_scan` (or `handle_identity` for typed details), so a simulated scan exercises exactly what a real one
-does. The returned dict is the `scan` event published on App.events; it carries the name as read (the citizen
-confirms it on screen) but the events bus never leaves the process except through the loopback-only citizen stream.
+does. The returned dict is the `scan` event published on App.events, in the shape of branch `scan`'s ScanHandler.
 
 While the citizen screen is in "record check" mode (see RecordCheck), a card scan looks up the person's doses
 instead of checking them in.
@@ -25,6 +24,15 @@ PRINTER_PROBLEM = ("Máy in đang gặp sự cố. Hãy nhớ số thứ tự tr
                    "The printer has a problem. Please remember the number on the screen; staff have been told.")
 
 
+def printer_problem(app) -> dict | None:
+    """What the citizen screen shows when the ticket of a check-in just made cannot be printed now."""
+    ok, why = printer_ready(app)
+    if ok:
+        return None
+    return {"code": "printer_problem", "message_vi": PRINTER_PROBLEM[0], "message_en": PRINTER_PROBLEM[1],
+            "detail": why}
+
+
 def handle_scan(app, raw: bytes | str, source: str) -> dict:
     """A raw scanned payload from `source` (camera | serial | screen | staff) → the published `scan` event data."""
     result = parse(raw)
@@ -34,30 +42,26 @@ def handle_scan(app, raw: bytes | str, source: str) -> dict:
 
 
 def handle_identity(app, result: Identity | KioskCode | ScanError, source: str) -> dict:
+    """The `scan` event of branch `scan` (kiosk/scanner.py, docs/scanning.md), same shape: no name, birth date or
+    address travels in events; the citizen screen reads the name by checkin_id from the loopback-only view."""
+    data = {"result": "error", "source": source, "ticket": None, "checkin_id": None, "kiosk_code_kind": None,
+            "error": None}
     if isinstance(result, ScanError):
-        return publish(app, {"result": "error", "error": result.to_json()["error"]})
+        return publish(app, {**data, "error": result.to_json()["error"]})
     if isinstance(result, KioskCode):
-        return publish(app, {"result": "kiosk_code", "kiosk_code_kind": result.kind})
+        return publish(app, {**data, "result": "kiosk_code", "kiosk_code_kind": result.kind})
     try:
         outcome = app.checkins.check_in(result, source)
     except CheckinRefused as exc:
-        return publish(app, {"result": "error", "error": exc.to_json()["error"]})
+        data = {**data, "error": exc.to_json()["error"]}
+        if exc.code == "number_only_needs_details":
+            data["id_number"] = result.id_number  # the screen pre-fills manual entry with it
+        return publish(app, data)
     row = outcome.checkin
-    data = {
-        "result": "checked_in" if outcome.created else "already_checked_in",
-        "ticket": row["number"],
-        "checkin_id": row["id"],
-        "state": row["state"],
-        "name": row["full_name"],
-        "id_masked": mask_id(row["id_number"]),
-    }
-    ok, why = printer_ready(app)
-    if outcome.created and not ok:
-        data["printer_problem"] = {"code": "printer_problem", "message_vi": PRINTER_PROBLEM[0],
-                                   "message_en": PRINTER_PROBLEM[1], "detail": why}
-        app.events.publish("staff_alert", {"code": "printer_problem", "ticket": row["number"], "detail": why})
-    log.info("scan from %s: %s ticket %s (%s)", source, data["result"], row["number"], mask_id(row["id_number"]))
-    event = publish(app, data)
+    log.info("scan from %s: %s ticket %s (%s)", source, "new" if outcome.created else "again", row["number"],
+             mask_id(row["id_number"]))
+    event = publish(app, {**data, "result": "checked_in" if outcome.created else "already_checked_in",
+                          "ticket": row["number"], "checkin_id": row["id"]})
     if outcome.created:
         app.events.publish("queue", {"checkin_id": row["id"], "ticket": row["number"], "state": row["state"],
                                      "desk": row["desk"]})

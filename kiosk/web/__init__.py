@@ -75,11 +75,16 @@ class WebPart:
         self.stopping = threading.Event()
         self.server = None
         self.thread: threading.Thread | None = None
+        self.alerts = None
         self.error: str | None = None
 
     def start(self) -> None:
         from waitress import create_server
 
+        from kiosk.web.alerts import PrinterAlerts
+
+        self.alerts = PrinterAlerts(self.kiosk, self.stopping)
+        self.alerts.start()
         settings = self.kiosk.config.web
         flask_app = create_app(self.kiosk)
         flask_app.config["STOPPING"] = self.stopping
@@ -116,6 +121,8 @@ class WebPart:
             self.server.close()
         if self.thread is not None:
             self.thread.join(timeout=3)
+        if self.alerts is not None:
+            self.alerts.join(timeout=3)
 
     def health(self) -> dict:
         alive = bool(self.thread and self.thread.is_alive())

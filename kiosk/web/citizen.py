@@ -11,7 +11,7 @@ from kiosk.checkin import CheckinRefused
 from kiosk.corrections import Corrections
 from kiosk.identity import check_number, error, from_manual, mask_id, parse_date
 from kiosk.reprints import reprint
-from kiosk.scan_handler import handle_identity, record_check
+from kiosk.scan_handler import handle_identity, printer_problem, record_check
 from kiosk.vaccination import VaccinationService
 from kiosk.vaccines import VACCINES
 from kiosk.web.guard import error_json, kiosk, loopback_json, loopback_or_technician
@@ -34,6 +34,18 @@ def manual_checkin():
     body = request.get_json(silent=True) or {}
     result = from_manual(str(body.get("id_number", "")), str(body.get("full_name", "")), str(body.get("dob", "")))
     return jsonify(handle_identity(kiosk(), result, "screen"))
+
+
+@bp.get("/checkin/<checkin_id>/view")
+@loopback_json
+def checkin_view(checkin_id: str):
+    """What the citizen confirms after a scan: the ticket and the name as read (never sent in events)."""
+    app = kiosk()
+    row = app.checkins.get(checkin_id)
+    if row is None or row["day"] != app.clock.today().isoformat():
+        return error_json(CheckinRefused("not_found"), 404)
+    return jsonify({"ok": True, "ticket": row["number"], "name": row["full_name"], "id_masked": mask_id(row["id_number"]),
+                    "state": row["state"], "printer_problem": printer_problem(app)})
 
 
 @bp.post("/checkin/reprint")

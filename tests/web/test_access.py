@@ -70,6 +70,11 @@ def test_event_stream_gives_names_only_to_the_kiosk_screen(kiosk_server):
         t.join(10)
         assert not t.is_alive()
     assert [e[0] for e in local] == ["scan", "queue"]
-    assert local[0][1]["name"] == "Trần Thị Hồng Nhung" and local[0][1]["ticket"] == event["ticket"]
+    assert local[0][1]["ticket"] == event["ticket"] and local[0][1]["result"] == "checked_in"
+    assert "Nhung" not in json.dumps(local, ensure_ascii=False)  # no names in events, even on the kiosk
     assert [e[0] for e in remote] == ["queue"]  # the wall display learns the ticket number only
     assert set(remote[0][1]) == {"checkin_id", "ticket", "state", "desk", "at"}
+    # The name as read comes from the kiosk screen's own view, refused to the site's network.
+    status, body = request(kiosk_server, "GET", f"/checkin/{event['checkin_id']}/view")
+    assert status == 200 and json.loads(body)["name"] == "Trần Thị Hồng Nhung"
+    assert request(kiosk_server, "GET", f"/checkin/{event['checkin_id']}/view", source="127.0.0.2")[0] == 403

@@ -125,6 +125,19 @@ def test_manual_entry_with_on_screen_keypad_checks_in(kiosk_server, page_at):
     assert tuple(row) == ("001090004321", "Nguyễn Văn An", "1990-02-01", "manual", "screen")
 
 
+def test_a_bare_id_number_opens_manual_entry_with_the_number_filled_in(kiosk_server, page_at):
+    page = page_at("small", axe=True)
+    open_citizen(page, kiosk_server)
+    event = kiosk_server.scan("064195001234")  # a handheld scanner reading only the number (Code 128 / old QR)
+    assert event["error"]["code"] == "number_only_needs_details" and event["id_number"] == "064195001234"
+    page.wait_for_selector("#manual:not(.hidden)")
+    assert page.inner_text("#f-id") == "064 195 001 234"
+    assert "active" in page.get_attribute("#f-name", "class")
+    assert "Cần họ tên và ngày sinh" in page.inner_text("#manual-msg")
+    screenshot(page, "citizen-number-only")
+    assert axe_violations(page) == []
+
+
 def test_manual_entry_refuses_what_a_scan_would_refuse(kiosk_server, page_at):
     page = page_at("large")
     open_citizen(page, kiosk_server)

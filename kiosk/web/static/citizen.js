@@ -60,7 +60,20 @@
   }
 
   // -- scan results ------------------------------------------------------------------------------------------
-  function showScan(data) {
+  // Events carry no names: the ticket and the name as read come from the kiosk's own loopback-only view.
+  async function showScan(data) {
+    if (data.result === "checked_in" || data.result === "already_checked_in") {
+      try {
+        const resp = await fetch(`/checkin/${encodeURIComponent(data.checkin_id)}/view`, { cache: "no-store" });
+        const view = await resp.json();
+        if (view.ok) data = { ...data, name: view.name, printer_problem: data.result === "checked_in" ? view.printer_problem : null };
+      } catch (e) { /* the ticket number from the event is still shown */ }
+    } else if (data.error && data.error.code === "number_only_needs_details") {
+      openEntry("checkin", data.id_number || "");
+      $("manual-msg").innerHTML = T(data.error.message_vi, data.error.message_en);
+      playSound("error");
+      return;
+    }
     const body = $("result-body");
     const actions = $("result-actions");
     const panel = body;
@@ -154,10 +167,11 @@
     $("f-name").classList.toggle("hidden", entryMode === "record");
   }
   function fieldsInOrder() { return entryMode === "record" ? ["id", "dob"] : ["id", "name", "dob"]; }
-  function openEntry(mode) {
+  function openEntry(mode, idNumber) {
     entryMode = mode;
-    values.id = values.name = values.dob = "";
-    field = "id";
+    values.id = idNumber || "";
+    values.name = values.dob = "";
+    field = values.id.length === 12 ? "name" : "id";
     $("manual-msg").textContent = "";
     render();
     show("manual");
@@ -286,13 +300,13 @@
     }
     const a = b.dataset.action;
     if (a === "home") home();
-    else if (a === "manual") openEntry("checkin");
+    else if (a === "manual") openEntry("checkin", "");
     else if (a === "reprint") reprint();
-    else if (a === "record-type") openEntry("record");
+    else if (a === "record-type") openEntry("record", "");
     else if (a === "fix-send") sendCorrection();
     else if (a && a.startsWith("fix-")) openCorrection(a.slice(4));
   });
-  $("go-manual").addEventListener("click", () => openEntry("checkin"));
+  $("go-manual").addEventListener("click", () => openEntry("checkin", ""));
   $("go-record").addEventListener("click", openRecord);
   $("manual-submit").addEventListener("click", submitEntry);
   $("lang").addEventListener("click", () => {
