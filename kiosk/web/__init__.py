@@ -88,11 +88,11 @@ class WebPart:
         settings = self.kiosk.config.web
         flask_app = create_app(self.kiosk)
         flask_app.config["STOPPING"] = self.stopping
-        # send_bytes=1: event-stream chunks go out as soon as they are written (a scan's feedback must not wait
-        # for a buffer to fill).
+        # waitress sends each chunk as soon as it is written (send_bytes defaults to 1): an event reaches the
+        # screen at once, it never waits for a buffer to fill.
         try:
             self.server = create_server(flask_app, host=settings.host, port=settings.port, threads=SERVER_THREADS,
-                                        send_bytes=1, channel_timeout=60, ident="vaxkiosk")
+                                        channel_timeout=60, ident="vaxkiosk")
         except OSError as exc:
             # A taken port must not stop check-ins from the scanner: the screens report it through health().
             self.error = f"cannot listen on {settings.host}:{settings.port}: {exc}"

@@ -56,7 +56,7 @@ def read_events(kiosk_server, source: str, until_type: str, out: list, ready: th
     conn.close()
 
 
-def test_event_stream_gives_names_only_to_the_kiosk_screen(kiosk_server):
+def test_events_carry_no_names_and_scan_events_stay_on_the_kiosk(kiosk_server):
     local, remote = [], []
     threads = []
     for source, out in (("127.0.0.1", local), ("127.0.0.2", remote)):
