@@ -60,12 +60,9 @@ def handle_identity(app, result: Identity | KioskCode | ScanError, source: str) 
     row = outcome.checkin
     log.info("scan from %s: %s ticket %s (%s)", source, "new" if outcome.created else "again", row["number"],
              mask_id(row["id_number"]))
-    event = publish(app, {**data, "result": "checked_in" if outcome.created else "already_checked_in",
-                          "ticket": row["number"], "checkin_id": row["id"]})
-    if outcome.created:
-        app.events.publish("queue", {"checkin_id": row["id"], "ticket": row["number"], "state": row["state"],
-                                     "desk": row["desk"]})
-    return event
+    # The web part's ScanWatcher turns a new check-in into the `queue` event the boards and the display follow.
+    return publish(app, {**data, "result": "checked_in" if outcome.created else "already_checked_in",
+                         "ticket": row["number"], "checkin_id": row["id"]})
 
 
 def publish(app, data: dict) -> dict:

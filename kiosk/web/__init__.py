@@ -75,16 +75,16 @@ class WebPart:
         self.stopping = threading.Event()
         self.server = None
         self.thread: threading.Thread | None = None
-        self.alerts = None
+        self.scan_watch = None
         self.error: str | None = None
 
     def start(self) -> None:
         from waitress import create_server
 
-        from kiosk.web.alerts import PrinterAlerts
+        from kiosk.web.scan_watch import ScanWatcher
 
-        self.alerts = PrinterAlerts(self.kiosk, self.stopping)
-        self.alerts.start()
+        self.scan_watch = ScanWatcher(self.kiosk, self.stopping)
+        self.scan_watch.start()
         settings = self.kiosk.config.web
         flask_app = create_app(self.kiosk)
         flask_app.config["STOPPING"] = self.stopping
@@ -121,8 +121,8 @@ class WebPart:
             self.server.close()
         if self.thread is not None:
             self.thread.join(timeout=3)
-        if self.alerts is not None:
-            self.alerts.join(timeout=3)
+        if self.scan_watch is not None:
+            self.scan_watch.join(timeout=3)
 
     def health(self) -> dict:
         alive = bool(self.thread and self.thread.is_alive())
