@@ -151,7 +151,7 @@ def token_expired():
 def dose_view(d: dict) -> dict:
     vaccine = VACCINES.get(d["vaccine"])
     return {"id": d["id"], "dose_number": d["dose_number"], "vaccine": vaccine.name if vaccine else d["vaccine"],
-            "lot": d["lot"], "day": d["day"]}
+            "lot": d["lot"], "day": "/".join(reversed(d["day"].split("-")))}  # dd/mm/yyyy, as on Vietnamese papers
 
 
 # -- camera preview ----------------------------------------------------------------------------------------------

@@ -182,3 +182,55 @@ def test_record_check_by_scan_and_correction_goes_to_the_outbox(kiosk_server, pa
     page.click("#record-actions [data-action=home]")
     page.wait_for_selector("body[data-record-open='0']")  # the screen has closed the record-check window
     assert kiosk_server.scan(SAMPLE_QR)["result"] == "checked_in"  # leaving the record check ends its window
+
+
+def test_record_check_by_typed_number_and_birth_date_shows_doses_and_files_a_wrong_dose(kiosk_server, page_at):
+    from kiosk.checkin import CheckinService
+    from kiosk.config import load
+    from kiosk.identity import parse
+    from kiosk.store import Store
+    from kiosk.vaccination import Injection, VaccinationService
+
+    # A dose recorded at this site earlier (the kiosk process and this test share the SQLite file, as parts do).
+    config = load(kiosk_server.config)
+    store = Store(config.db_path)
+    try:
+        checkin = CheckinService(store, config.kiosk).check_in(parse(SAMPLE_QR), "staff").checkin
+        vaccinations = VaccinationService(store, config.kiosk)
+        store.db.conn.execute("UPDATE tickets SET state='called' WHERE checkin_id=?", (checkin["id"],))
+        vaccinations.screen(checkin["id"], "eligible", "staff:test")
+        dose = vaccinations.record_injection(checkin["id"], Injection("comirnaty", "FK1234", 1, "Mai"), "staff:test")
+    finally:
+        store.close()
+
+    page = page_at("small", axe=True)
+    open_citizen(page, kiosk_server)
+    page.click("#go-record")
+    page.click("[data-action=record-type]")
+    assert page.is_hidden("#f-name")  # number and birth date only
+    type_keys(page, "064195001234")
+    page.click("#digits [data-key=next]")
+    type_keys(page, "12081995")
+    page.click("#digits [data-key=next]")
+    page.wait_for_selector("[data-testid=doses]")
+    assert page.locator("[data-testid=doses] tbody tr").all_inner_texts() == [
+        f"1\tComirnaty (Pfizer-BioNTech)\t{'/'.join(reversed(checkin['day'].split('-')))}\tFK1234"]
+    screenshot(page, "citizen-record-doses")
+    assert axe_violations(page) == []
+    page.click("[data-action=fix-wrong_dose]")
+    page.click("[data-reason='1']")  # wrong date
+    page.click("[data-action=fix-send]")
+    page.wait_for_selector("[data-testid=correction-sent]")
+    with kiosk_server.db() as db:
+        corr = db.execute("SELECT kind, vaccination_id, reason FROM corrections").fetchone()
+    assert tuple(corr) == ("wrong_dose", dose["id"], "Sai ngày tiêm")
+
+    # The same number with another birth date sees nothing.
+    page.click("#record-actions [data-action=home]")
+    page.click("#go-record")
+    page.click("[data-action=record-type]")
+    type_keys(page, "064195001234")
+    page.click("#digits [data-key=next]")
+    type_keys(page, "13081995")
+    page.click("#digits [data-key=next]")
+    page.wait_for_selector("[data-testid=no-doses]")
