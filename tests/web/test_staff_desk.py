@@ -8,7 +8,7 @@ import urllib.parse
 import urllib.request
 
 from tests.conftest import SAMPLE_QR
-from tests.web.conftest import STAFF_PIN, TECH_PIN, screenshot
+from tests.web.conftest import STAFF_PIN, TECH_PIN, axe_violations, screenshot
 from tests.web.test_citizen_screen import SECOND_QR
 
 
@@ -58,17 +58,18 @@ def test_call_next_injection_observation_certificate_reprint_and_display(kiosk_s
     first = kiosk_server.scan(SAMPLE_QR)
     kiosk_server.scan(SECOND_QR)
 
-    display = page_at("large")
+    display = page_at("large", axe=True)
     display.goto(kiosk_server.url + "/display/")
     display.wait_for_selector("body[data-live='1']")
     display.wait_for_selector("#next li")
     assert display.locator("#next li").all_inner_texts() == ["1", "2"]
     screenshot(display, "display-waiting")
 
-    page = page_at("large")
+    page = page_at("large", axe=True)
     log_in(page, kiosk_server, "Lê Thị Mai", STAFF_PIN)
     page.wait_for_selector("#board [data-ticket='2']")
     screenshot(page, "staff-board")
+    assert axe_violations(page) == []
 
     page.fill("#desk", "3")
     page.click("text=Call next")
@@ -80,6 +81,7 @@ def test_call_next_injection_observation_certificate_reprint_and_display(kiosk_s
     display.wait_for_function("() => document.body.dataset.lastSound === 'call'")
     assert display.locator("#next li").all_inner_texts() == ["2"]
     screenshot(display, "display-called")
+    assert axe_violations(display) == []
 
     page.click("text=Eligible")
     assert page.inner_text("[data-testid=state]") == "screened"
