@@ -114,14 +114,20 @@ def page_at(browser):
         ctx.close()
 
 
-def screenshot(page, name: str) -> Path:
-    """Saved under test-artifacts/screens/ (gitignored); `make screens-docs` copies them to docs/screens/."""
+def screenshot(page, name: str) -> list[Path]:
+    """The page as it is now, at both kiosk sizes (the layout reflows; the viewport is put back afterwards).
+
+    Saved under test-artifacts/screens/ (gitignored); `make screens-docs` copies them to docs/screens/."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    w = page.viewport_size["width"]
-    h = page.viewport_size["height"]
-    path = ARTIFACTS / f"{name}-{w}x{h}.png"
-    page.screenshot(path=str(path))
-    return path
+    original = page.viewport_size
+    paths = []
+    for w, h in SIZES.values():
+        page.set_viewport_size({"width": w, "height": h})
+        path = ARTIFACTS / f"{name}-{w}x{h}.png"
+        page.screenshot(path=str(path))
+        paths.append(path)
+    page.set_viewport_size(original)
+    return paths
 
 
 def axe_violations(page) -> list[dict]:
