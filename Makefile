@@ -4,14 +4,28 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 # Debian packages the kiosk, its tests and its demo need (checked one by one; only missing ones are installed).
-APT_PACKAGES := mosquitto mosquitto-clients libzbar0 fonts-dejavu-core chromium socat iproute2 systemd
+APT_PACKAGES := mosquitto mosquitto-clients libzbar0 fonts-dejavu-core chromium socat iproute2 systemd npm
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: deps system-deps python-deps test demo bench clean
+.PHONY: deps system-deps python-deps axe screens-docs test demo bench clean
 
-deps: system-deps python-deps
+deps: system-deps python-deps axe
+
+# axe-core (accessibility checks of the citizen screens, injected into Chromium by the web tests), project-local.
+AXE := .cache/node_modules/axe-core/axe.min.js
+AXE_VERSION := 4.14.1
+axe: $(AXE)
+
+$(AXE):
+	@mkdir -p .cache
+	npm install --no-audit --no-fund --prefix .cache axe-core@$(AXE_VERSION)
+
+# The screenshots the web tests leave in test-artifacts/screens/ become the ones docs/screens.md shows.
+screens-docs:
+	$(PY) -m pytest tests/web -q
+	mkdir -p docs/screens && cp test-artifacts/screens/*.png docs/screens/
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -40,4 +54,4 @@ bench: deps
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info .cache

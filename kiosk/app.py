@@ -29,6 +29,7 @@ PART_FACTORIES: list[str] = [
     "kiosk.trustlist:make_part",
     "kiosk.scanner:camera_part",
     "kiosk.scanner:serial_part",
+    "kiosk.web:make_part",
 ]
 
 

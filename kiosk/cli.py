@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "kiosk.printing.commands",
     "kiosk.cert_commands",
     "kiosk.scan_commands",
+    "kiosk.staff_accounts",
 ]
 
 

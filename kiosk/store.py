@@ -146,6 +146,35 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX print_jobs_subject ON print_jobs (subject_id, copy);
         """,
     ),
+    (
+        "0004_screens",
+        """
+        -- Citizens' correction requests (kiosk.corrections).
+        CREATE TABLE corrections (
+            id TEXT PRIMARY KEY,              -- random record id; central deduplicates by it
+            site_id TEXT NOT NULL,
+            kiosk_id TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            kind TEXT NOT NULL,               -- missing_dose | wrong_dose
+            vaccination_id TEXT,              -- the dose a wrong_dose request is about
+            reason TEXT NOT NULL,
+            filed_wall TEXT NOT NULL,
+            deadline_wall TEXT NOT NULL
+        );
+        CREATE INDEX corrections_site ON corrections (site_id, deadline_wall);
+        -- Staff desk accounts (kiosk.staff_accounts): personal PINs, stored as scrypt hashes.
+        CREATE TABLE staff_accounts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL,               -- staff | technician
+            pin_hash TEXT NOT NULL,           -- scrypt$n$r$p$salt_hex$hash_hex
+            failed_attempts INTEGER NOT NULL DEFAULT 0,
+            locked_until_wall TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_wall TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

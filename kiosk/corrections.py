@@ -1,0 +1,91 @@
+"""Citizens' correction requests on their vaccination record ("a dose is missing", "a dose is wrong").
+
+Filed at the kiosk, answered at central: one transaction writes the request and its outbox entry (stream
+"corrections"), so it reaches central exactly once. Central must answer within 48 hours (the deadline travels with it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from kiosk.checkin import CheckinRefused, enqueue
+from kiosk.clock import Clock
+from kiosk.config import KioskSection
+from kiosk.store import Store
+
+SCHEMA_VERSION = 1
+KINDS = ("missing_dose", "wrong_dose")
+MAX_REASON_CHARS = 300
+DEADLINE = dt.timedelta(hours=48)
+
+ERRORS = {
+    "bad_kind": ("Loại yêu cầu không hợp lệ.", "The kind of request is not valid."),
+    "reason_required": ("Vui lòng ghi ngắn gọn lý do (tối đa 300 ký tự).",
+                        "Please give a short reason (at most 300 characters)."),
+    "unknown_dose": ("Không tìm thấy mũi tiêm này trong hồ sơ.", "This dose is not in the record."),
+}
+
+
+class CorrectionRefused(CheckinRefused):
+    def __init__(self, code: str):
+        self.code = code
+        self.message_vi, self.message_en = ERRORS[code]
+        Exception.__init__(self, code)
+
+
+class Corrections:
+    def __init__(self, store: Store, settings: KioskSection, clock: Clock | None = None):
+        self.store = store
+        self.settings = settings
+        self.clock = clock or Clock(settings.utc_offset_hours)
+
+    def file(self, id_number: str, kind: str, reason: str, vaccination_id: str | None = None) -> dict:
+        if kind not in KINDS:
+            raise CorrectionRefused("bad_kind")
+        reason = " ".join(str(reason or "").split())
+        if not reason or len(reason) > MAX_REASON_CHARS:
+            raise CorrectionRefused("reason_required")
+        stamp = self.clock.stamp()
+        filed = dt.datetime.fromisoformat(stamp.wall)
+        row = {
+            "id": uuid.uuid4().hex,
+            "site_id": self.settings.site_id,
+            "kiosk_id": self.settings.kiosk_id,
+            "id_number": id_number,
+            "kind": kind,
+            "vaccination_id": vaccination_id or None,
+            "reason": reason,
+            "filed_wall": stamp.wall,
+            "deadline_wall": (filed + DEADLINE).isoformat(timespec="milliseconds"),
+        }
+        with self.store.transaction() as db:
+            if vaccination_id and not db.conn.execute(
+                "SELECT 1 FROM vaccinations v JOIN checkins c ON c.id = v.checkin_id WHERE v.id=? AND c.id_number=?",
+                (vaccination_id, id_number),
+            ).fetchone():
+                raise CorrectionRefused("unknown_dose")
+            db["corrections"].insert(row)
+            enqueue(db, "corrections", correction_record(row), stamp)
+        return row
+
+    def for_site(self, limit: int = 200) -> list[dict]:
+        return self.store.query("SELECT * FROM corrections WHERE site_id=? ORDER BY deadline_wall LIMIT ?",
+                                (self.settings.site_id, limit))
+
+
+def correction_record(row: dict) -> dict:
+    """What central gets: the ID number is needed to find the person's record there; no name or birth date."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": "correction",
+        "record_id": row["id"],
+        "site": row["site_id"],
+        "kiosk": row["kiosk_id"],
+        "id_number": row["id_number"],
+        "kind": row["kind"],
+        "vaccination_id": row["vaccination_id"],
+        "reason": row["reason"],
+        "filed_at": row["filed_wall"],
+        "deadline": row["deadline_wall"],
+    }

@@ -1,0 +1,146 @@
+"""One path for every scan, whoever reads it: parse → check in → tell the screens.
+
+The camera and serial scanner parts, the citizen screen's manual entry and the test/demo hook `POST /api/scan` all
+call `handle_scan` (or `handle_identity` for typed details), so a simulated scan exercises exactly what a real one
+does. The returned dict is the `scan` event published on App.events, in the shape of branch `scan`'s ScanHandler.
+
+While the citizen screen is in "record check" mode (see RecordCheck), a card scan looks up the person's doses
+instead of checking them in.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+
+from kiosk.checkin import CheckinRefused
+from kiosk.identity import Identity, KioskCode, ScanError, mask_id, parse
+
+log = logging.getLogger("vaxkiosk.scan")
+
+PRINTER_PROBLEM = ("Máy in đang gặp sự cố. Hãy nhớ số thứ tự trên màn hình; nhân viên đã được báo.",
+                   "The printer has a problem. Please remember the number on the screen; staff have been told.")
+
+
+def printer_problem(app) -> dict | None:
+    """What the citizen screen shows when the ticket of a check-in just made cannot be printed now."""
+    ok, why = printer_ready(app)
+    if ok:
+        return None
+    return {"code": "printer_problem", "message_vi": PRINTER_PROBLEM[0], "message_en": PRINTER_PROBLEM[1],
+            "detail": why}
+
+
+def handle_scan(app, raw: bytes | str, source: str) -> dict:
+    """A raw scanned payload from `source` (camera | serial | screen | staff) → the published `scan` event data."""
+    result = parse(raw)
+    if isinstance(result, Identity) and record_check(app).active():
+        return publish(app, record_check(app).found(result))
+    return handle_identity(app, result, source)
+
+
+def handle_identity(app, result: Identity | KioskCode | ScanError, source: str) -> dict:
+    """The `scan` event of branch `scan` (kiosk/scanner.py, docs/scanning.md), same shape: no name, birth date or
+    address travels in events; the citizen screen reads the name by checkin_id from the loopback-only view."""
+    data = {"result": "error", "source": source, "ticket": None, "checkin_id": None, "kiosk_code_kind": None,
+            "error": None}
+    if isinstance(result, ScanError):
+        return publish(app, {**data, "error": result.to_json()["error"]})
+    if isinstance(result, KioskCode):
+        return publish(app, {**data, "result": "kiosk_code", "kiosk_code_kind": result.kind})
+    try:
+        outcome = app.checkins.check_in(result, source)
+    except CheckinRefused as exc:
+        data = {**data, "error": exc.to_json()["error"]}
+        if exc.code == "number_only_needs_details":
+            data["id_number"] = result.id_number  # the screen pre-fills manual entry with it
+        return publish(app, data)
+    row = outcome.checkin
+    log.info("scan from %s: %s ticket %s (%s)", source, "new" if outcome.created else "again", row["number"],
+             mask_id(row["id_number"]))
+    # The web part's ScanWatcher turns a new check-in into the `queue` event the boards and the display follow.
+    return publish(app, {**data, "result": "checked_in" if outcome.created else "already_checked_in",
+                         "ticket": row["number"], "checkin_id": row["id"]})
+
+
+def publish(app, data: dict) -> dict:
+    app.events.publish("scan", data)
+    return data
+
+
+def printer_ready(app) -> tuple[bool, str]:
+    """Can the ticket of a check-in just made be printed now? (ready, why not)
+
+    The printer part (kiosk.printing.worker) asks the printer for its status before every job; its health() says
+    whether it can print (paper out, cover open, offline or no answer cannot). A kiosk without [printer] enabled
+    expects no ticket, so it never reports a printer problem.
+    """
+    if not app.config.printer.enabled:
+        return True, ""
+    part = app.part("printer")
+    if part is None:
+        return False, "printer part not running"
+    try:
+        health = part.health()
+    except Exception as exc:  # noqa: BLE001 - a broken printer part is a printer problem, not a failed check-in
+        return False, f"printer health failed: {exc}"
+    if health.get("ok", True):
+        return True, ""
+    return False, str(health.get("state") or health.get("last_error") or "printer not ready")
+
+
+class RecordCheck:
+    """The citizen screen's "check my record" window: scans look up doses for a short while, then check in again.
+
+    A lookup hands out a short-lived token bound to one ID number; only that token lets the screen read the doses
+    or file a correction, so a record is shown only to whoever just presented the card (or typed number + birth date).
+    """
+
+    WINDOW_SECONDS = 90
+    TOKEN_SECONDS = 300
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._until = 0.0
+        self._tokens: dict[str, tuple[str, float]] = {}
+
+    def open(self) -> None:
+        with self._lock:
+            self._until = time.monotonic() + self.WINDOW_SECONDS
+
+    def close(self) -> None:
+        with self._lock:
+            self._until = 0.0
+
+    def active(self) -> bool:
+        return time.monotonic() < self._until
+
+    def found(self, identity: Identity) -> dict:
+        return {"result": "record_lookup", "token": self.issue(identity.id_number),
+                "id_masked": mask_id(identity.id_number)}
+
+    def issue(self, id_number: str) -> str:
+        token = secrets.token_urlsafe(16)
+        now = time.monotonic()
+        with self._lock:
+            self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}
+            self._tokens[token] = (id_number, now + self.TOKEN_SECONDS)
+        return token
+
+    def id_number(self, token: str) -> str | None:
+        with self._lock:
+            entry = self._tokens.get(token or "")
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+
+_record_checks: dict[int, RecordCheck] = {}
+_record_lock = threading.Lock()
+
+
+def record_check(app) -> RecordCheck:
+    with _record_lock:
+        return _record_checks.setdefault(id(app), RecordCheck())

@@ -1,0 +1,133 @@
+"""The kiosk's screens: citizen self check-in (`/`), staff desk (`/staff`), waiting-room display (`/display`) and the
+JSON/SSE API they share (`/api`). A Flask app factory served by waitress as the `web` kiosk part.
+
+Server-rendered templates with a little plain JavaScript, no external assets: the kiosk works offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+
+from flask import Flask
+
+log = logging.getLogger("vaxkiosk.web")
+
+# Each open event stream or camera preview holds one server thread: citizen screen (2), display (1), a few desks.
+SERVER_THREADS = 24
+
+
+def create_app(kiosk) -> Flask:
+    """`kiosk` is the running kiosk.app.App (store, services, events, parts)."""
+    from kiosk.web import api, citizen, display, staff
+
+    flask_app = Flask(__name__)
+    flask_app.config.update(
+        KIOSK=kiosk,
+        SECRET_KEY=session_secret(kiosk.config.data_dir),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_NAME="vaxkiosk_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=kiosk.config.web.session_minutes),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    flask_app.jinja_env.globals["version"] = kiosk.version
+    flask_app.jinja_env.globals["site_name"] = kiosk.config.kiosk.site_name or kiosk.config.kiosk.site_id
+    for bp in (citizen.bp, staff.bp, display.bp, api.bp):
+        flask_app.register_blueprint(bp)
+
+    @flask_app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                                "frame-ancestors 'none'")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        return resp
+
+    return flask_app
+
+
+def session_secret(data_dir: Path) -> bytes:
+    """A per-kiosk key kept in the data directory, so staff sessions survive a restart of the kiosk process."""
+    path = Path(data_dir) / "web-session.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return key
+
+
+class WebPart:
+    name = "web"
+
+    def __init__(self, kiosk):
+        self.kiosk = kiosk
+        self.stopping = threading.Event()
+        self.server = None
+        self.thread: threading.Thread | None = None
+        self.scan_watch = None
+        self.error: str | None = None
+
+    def start(self) -> None:
+        from waitress import create_server
+
+        from kiosk.web.scan_watch import ScanWatcher
+
+        self.scan_watch = ScanWatcher(self.kiosk, self.stopping)
+        self.scan_watch.start()
+        settings = self.kiosk.config.web
+        flask_app = create_app(self.kiosk)
+        flask_app.config["STOPPING"] = self.stopping
+        # waitress sends each chunk as soon as it is written (send_bytes defaults to 1): an event reaches the
+        # screen at once, it never waits for a buffer to fill.
+        try:
+            self.server = create_server(flask_app, host=settings.host, port=settings.port, threads=SERVER_THREADS,
+                                        channel_timeout=60, ident="vaxkiosk")
+        except OSError as exc:
+            # A taken port must not stop check-ins from the scanner: the screens report it through health().
+            self.error = f"cannot listen on {settings.host}:{settings.port}: {exc}"
+            log.error("%s", self.error)
+            return
+        self.thread = threading.Thread(target=self._serve, name="web", daemon=True)
+        self.thread.start()
+        log.info("screens on http://%s:%s/", settings.host, self.port)
+
+    @property
+    def port(self) -> int:
+        return self.server.effective_port if self.server else self.kiosk.config.web.port
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except Exception as exc:  # noqa: BLE001 - reported through health(); the kiosk keeps checking people in
+            if not self.stopping.is_set():
+                self.error = str(exc)
+                log.exception("web server stopped")
+
+    def stop(self) -> None:
+        self.stopping.set()  # event streams end within a second
+        if self.server is not None:
+            self.server.task_dispatcher.shutdown(timeout=3)
+            self.server.close()
+        if self.thread is not None:
+            self.thread.join(timeout=3)
+        if self.scan_watch is not None:
+            self.scan_watch.join(timeout=3)
+
+    def health(self) -> dict:
+        alive = bool(self.thread and self.thread.is_alive())
+        return {"ok": alive and self.error is None, "port": self.port, "error": self.error}
+
+
+def make_part(kiosk) -> WebPart | None:
+    return WebPart(kiosk) if kiosk.config.web.enabled else None

@@ -1,0 +1,268 @@
+"""The staff desk: login, queue board, screening → injection → observation → certificate, search, reprints,
+corrections, technician page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+
+from kiosk.checkin import CheckinRefused
+from kiosk.corrections import Corrections
+from kiosk.identity import mask_id
+from kiosk.reprints import reprint
+from kiosk.staff_accounts import AccountError, StaffAccounts
+from kiosk.vaccination import Injection, VaccinationService
+from kiosk.vaccines import MAX_DOSES, VACCINES
+from kiosk.web.guard import check_csrf, csrf_token, current_staff, kiosk, staff_required, start_session
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+IN_PROGRESS = ("screened", "vaccinated", "observing")
+SEARCH_LIMIT = 50
+
+
+@bp.app_context_processor
+def inject():
+    return {"csrf_token": csrf_token, "staff_user": current_staff(), "mask_id": mask_id}
+
+
+def vaccinations():
+    app = kiosk()
+    return VaccinationService(app.store, app.config.kiosk, app.clock)
+
+
+def actor() -> str:
+    return f"staff:{current_staff()['name']}"
+
+
+def announce(row: dict | None) -> None:
+    if row:
+        kiosk().events.publish("queue", {"checkin_id": row["id"], "ticket": row["number"], "state": row["state"],
+                                         "desk": row["desk"]})
+
+
+# -- login -------------------------------------------------------------------------------------------------------
+@bp.route("/login", methods=["GET", "POST"], endpoint="login")
+def login_page():
+    accounts = StaffAccounts(kiosk().store, kiosk().clock)
+    if request.method == "POST":
+        check_csrf()
+        try:
+            user = accounts.authenticate(request.form.get("name", ""), request.form.get("pin", ""))
+        except AccountError as exc:
+            return render_template("staff_login.html", names=accounts.names(), error=exc), (
+                423 if exc.code == "locked" else 401)
+        start_session(user)
+        target = request.args.get("next", "")
+        return redirect(target if target.startswith("/staff") else url_for("staff.board"))
+    return render_template("staff_login.html", names=accounts.names(), error=None)
+
+
+@bp.post("/logout")
+def logout():
+    check_csrf()
+    session.clear()
+    return redirect(url_for("staff.login"))
+
+
+# -- queue board -------------------------------------------------------------------------------------------------
+@bp.get("/")
+@staff_required()
+def board():
+    return render_template("staff_board.html", **board_data())
+
+
+@bp.get("/board")
+@staff_required()
+def board_partial():
+    return render_template("_board.html", **board_data())
+
+
+def board_data() -> dict:
+    app = kiosk()
+    now = app.clock.now()
+    rows = app.checkins.queue()
+    for r in rows:
+        r["waited_min"] = minutes_since(r["created_wall"], now)
+        r["in_state_min"] = minutes_since(r["state_wall"], now)
+    vac = {v["checkin_id"]: v for v in app.store.query(
+        "SELECT checkin_id, observation_until FROM vaccinations WHERE site_id=?", (app.config.kiosk.site_id,))}
+    for r in rows:
+        if r["state"] == "observing" and r["id"] in vac:
+            left = dt.datetime.fromisoformat(vac[r["id"]]["observation_until"]) - now
+            r["observation_left_min"] = max(0, int(left.total_seconds() // 60) + (left.total_seconds() % 60 > 0))
+    return {
+        "waiting": [r for r in rows if r["state"] == "waiting"],
+        "called": [r for r in rows if r["state"] == "called"],
+        "in_progress": [r for r in rows if r["state"] in IN_PROGRESS],
+        "done_count": sum(r["state"] == "done" for r in rows),
+        "desk": session.get("desk", "1"),
+    }
+
+
+def minutes_since(wall: str, now: dt.datetime) -> int:
+    return max(0, int((now - dt.datetime.fromisoformat(wall)).total_seconds() // 60))
+
+
+@bp.post("/call-next")
+@staff_required()
+def call_next():
+    desk = " ".join(request.form.get("desk", "").split())[:8] or "1"
+    session["desk"] = desk
+    row = kiosk().checkins.call_next(desk, actor())
+    if row is None:
+        flash(("Không còn ai đang chờ.", "Nobody is waiting."))
+        return redirect(url_for("staff.board"))
+    announce(row)
+    return redirect(url_for("staff.checkin", checkin_id=row["id"]))
+
+
+# -- one citizen -------------------------------------------------------------------------------------------------
+@bp.get("/checkin/<checkin_id>")
+@staff_required()
+def checkin(checkin_id: str):
+    app = kiosk()
+    row = app.checkins.get(checkin_id)
+    if row is None:
+        abort(404)
+    vac = vaccinations().for_checkin(checkin_id)
+    observation_left = None
+    if vac and row["state"] == "observing":
+        observation_left = int((dt.datetime.fromisoformat(vac["observation_until"]) - app.clock.now()).total_seconds())
+    history = [h for h in vaccinations().history(row["id_number"]) if h["checkin_id"] != checkin_id]
+    prints = app.store.query("SELECT kind, copy, state, created_wall FROM print_jobs WHERE checkin_id=? ORDER BY id",
+                             (checkin_id,))
+    return render_template("staff_checkin.html", row=row, vac=vac, history=history, prints=prints,
+                           observation_left=observation_left, vaccines=VACCINES, max_doses=MAX_DOSES,
+                           next_dose=len(history) + 1)
+
+
+def act(checkin_id: str, action) -> object:
+    try:
+        action()
+    except CheckinRefused as exc:
+        flash((exc.message_vi, exc.message_en))
+    else:
+        announce(kiosk().checkins.get(checkin_id))
+    return redirect(url_for("staff.checkin", checkin_id=checkin_id))
+
+
+@bp.post("/checkin/<checkin_id>/screen")
+@staff_required()
+def screen(checkin_id: str):
+    return act(checkin_id, lambda: vaccinations().screen(
+        checkin_id, request.form.get("outcome", ""), actor(), request.form.get("reason")))
+
+
+@bp.post("/checkin/<checkin_id>/inject")
+@staff_required()
+def inject_dose(checkin_id: str):
+    try:
+        dose = int(request.form.get("dose_number", ""))
+    except ValueError:
+        dose = 0
+    injection = Injection(request.form.get("vaccine", ""), request.form.get("lot", ""), dose,
+                          request.form.get("vaccinator", ""))
+    return act(checkin_id, lambda: vaccinations().record_injection(checkin_id, injection, actor()))
+
+
+@bp.post("/checkin/<checkin_id>/finish")
+@staff_required()
+def finish(checkin_id: str):
+    return act(checkin_id, lambda: vaccinations().finish(checkin_id, actor(), request.form.get("early_reason")))
+
+
+@bp.post("/checkin/<checkin_id>/move")
+@staff_required()
+def move(checkin_id: str):
+    to_state = request.form.get("to_state", "")
+    if to_state not in ("waiting", "left"):
+        abort(400)
+    reason = (request.form.get("reason") or "").strip() or None
+    return act(checkin_id, lambda: kiosk().checkins.transition(checkin_id, to_state, actor(), reason))
+
+
+@bp.post("/checkin/<checkin_id>/reprint")
+@staff_required()
+def reprint_view(checkin_id: str):
+    app = kiosk()
+    try:
+        job = reprint(app.store, app.clock, request.form.get("kind", ""), checkin_id, actor(),
+                      request.form.get("reason", ""))
+    except CheckinRefused as exc:
+        flash((exc.message_vi, exc.message_en))
+    else:
+        flash((f"Đã gửi lệnh in lại (bản sao số {job['copy']}).", f"Reprint queued (copy {job['copy']})."))
+    return redirect(url_for("staff.checkin", checkin_id=checkin_id))
+
+
+# -- search, corrections -----------------------------------------------------------------------------------------
+@bp.get("/search")
+@staff_required()
+def search():
+    q = " ".join(request.args.get("q", "").split())
+    return render_template("staff_search.html", q=q, rows=find(q) if q else [])
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a Vietnamese name (đ counts as d)."""
+    decomposed = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def find(q: str) -> list[dict]:
+    app = kiosk()
+    base = ("SELECT c.*, t.number, t.state, t.desk FROM checkins c JOIN tickets t ON t.checkin_id=c.id "
+            "WHERE c.site_id=? ")
+    site = app.config.kiosk.site_id
+    if q.isdigit() and len(q) <= 5:
+        return app.store.query(base + "AND t.number=? AND c.day=? ", (site, int(q), app.clock.today().isoformat()))
+    if q.isdigit():
+        return app.store.query(base + "AND c.id_number LIKE ? ORDER BY c.day DESC LIMIT ?",
+                               (site, f"%{q}%", SEARCH_LIMIT))
+    wanted = fold(q)
+    rows = app.store.query(base + "ORDER BY c.day DESC, t.number", (site,))
+    return [r for r in rows if wanted in fold(r["full_name"] or "")][:SEARCH_LIMIT]
+
+
+@bp.get("/corrections")
+@staff_required()
+def corrections():
+    app = kiosk()
+    rows = Corrections(app.store, app.config.kiosk, app.clock).for_site()
+    now = app.clock.now()
+    for r in rows:
+        r["hours_left"] = round((dt.datetime.fromisoformat(r["deadline_wall"]) - now).total_seconds() / 3600, 1)
+    return render_template("staff_corrections.html", rows=rows)
+
+
+# -- technician --------------------------------------------------------------------------------------------------
+@bp.get("/tech")
+@staff_required(role="technician")
+def tech():
+    app = kiosk()
+    outbox = app.store.query_one("SELECT count(*) AS pending FROM outbox WHERE delivered_wall IS NULL")
+    jobs = app.store.query("SELECT state, count(*) AS n FROM print_jobs GROUP BY state")
+    from kiosk.web.citizen import camera_part
+
+    return render_template("staff_tech.html", health=app.health(), outbox=outbox, jobs=jobs,
+                           has_camera=camera_part(app) is not None, config=app.config)
+
+
+@bp.post("/tech/test-print")
+@staff_required(role="technician")
+def test_print():
+    """Integration point with branch `print`: the printer part's own test page."""
+    part = kiosk().part("printer")
+    if part is None or not hasattr(part, "test_print"):
+        flash(("Chưa có máy in được cấu hình.", "No printer part is running."))
+    else:
+        try:
+            part.test_print()
+        except Exception as exc:  # noqa: BLE001 - shown to the technician as it is
+            flash((f"In thử thất bại: {exc}", f"Test print failed: {exc}"))
+        else:
+            flash(("Đã gửi trang in thử.", "Test page sent."))
+    return redirect(url_for("staff.tech"))

@@ -1,0 +1,329 @@
+// Citizen screen: idle → (scan event | manual entry | record check) → result → idle on its own.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const RESULT_SECONDS = { ok: 12, bad: 15 };
+  const ENTRY_IDLE_SECONDS = 90;
+  let homeTimer = null;
+  let manualBusy = false;
+  let entryMode = "checkin";  // or "record": the same keypad, number + birth date only
+  let recordToken = null;
+
+  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const T = (vi, en) => `<span class="vi">${esc(vi)}</span><span class="en" lang="en">${esc(en)}</span>`;
+
+  // -- screens ---------------------------------------------------------------------------------------------
+  function show(id) {
+    for (const s of document.querySelectorAll(".screen")) s.classList.toggle("hidden", s.id !== id);
+    document.body.dataset.screen = id;
+  }
+  function home() {
+    clearTimeout(homeTimer);
+    if (document.body.dataset.recordOpen === "1") {
+      post("/record/stop", {}).then(() => { document.body.dataset.recordOpen = "0"; });
+    }
+    entryMode = "checkin";
+    recordToken = null;
+    show("idle");
+  }
+  function homeAfter(seconds) {
+    clearTimeout(homeTimer);
+    homeTimer = setTimeout(home, seconds * 1000);
+  }
+  function button(label, action, cls) {
+    return `<button type="button" class="${cls || ""}" data-action="${action}">${label}</button>`;
+  }
+
+  // -- what to do after each kind of error (the parser's message says what is wrong) --------------------------
+  const ADVICE = {
+    unreadable: ["Giữ thẻ yên, cách camera khoảng 15 cm, rồi thử lại.", "Hold the card still, about 15 cm from the camera, and try again."],
+    not_id: ["Hãy dùng mã QR ở mặt sau thẻ căn cước công dân.", "Please use the QR code on the back of your citizen ID card."],
+    invalid: ["Nếu thẻ của bạn đúng, hãy nhập tay hoặc gặp nhân viên.", "If your card is right, type your details or see a staff member."],
+    staff: ["Vui lòng gặp nhân viên tại bàn đón tiếp.", "Please see a staff member at the reception desk."],
+  };
+  function adviceFor(code) {
+    if (["empty", "not_utf8"].includes(code)) return ADVICE.unreadable;
+    if (["unsupported_code", "bad_field_count", "too_long", "reformatted_text", "kiosk_code"].includes(code)) return ADVICE.not_id;
+    if (["disk_full"].includes(code)) return ADVICE.staff;
+    return ADVICE.invalid;
+  }
+  const TITLES = {
+    unreadable: ["Chưa đọc được mã", "The code could not be read"],
+    not_id: ["Đây không phải mã QR thẻ căn cước", "This is not an ID card QR code"],
+    invalid: ["Thông tin trên thẻ không hợp lệ", "The ID details are not valid"],
+    staff: ["Chưa thể đăng ký", "Check-in is not possible right now"],
+  };
+  function titleFor(code) {
+    const advice = adviceFor(code);
+    const key = Object.keys(ADVICE).find((k) => ADVICE[k] === advice);
+    return TITLES[key];
+  }
+
+  // -- scan results ------------------------------------------------------------------------------------------
+  // Events carry no names: the ticket and the name as read come from the kiosk's own loopback-only view.
+  async function showScan(data) {
+    if (data.result === "checked_in" || data.result === "already_checked_in") {
+      try {
+        const resp = await fetch(`/checkin/${encodeURIComponent(data.checkin_id)}/view`, { cache: "no-store" });
+        const view = await resp.json();
+        if (view.ok) data = { ...data, name: view.name, printer_problem: data.result === "checked_in" ? view.printer_problem : null };
+      } catch (e) { /* the ticket number from the event is still shown */ }
+    } else if (data.error && data.error.code === "number_only_needs_details") {
+      openEntry("checkin", data.id_number || "");
+      $("manual-msg").innerHTML = T(data.error.message_vi, data.error.message_en);
+      playSound("error");
+      return;
+    }
+    const body = $("result-body");
+    const actions = $("result-actions");
+    const panel = body;
+    panel.className = "result";
+    let sound = "success";
+    if (data.result === "checked_in" && data.printer_problem) {
+      panel.classList.add("warn");
+      body.innerHTML = `<h2>${T("Đã đăng ký – máy in gặp sự cố", "Checked in – printer problem")}</h2>
+        <p>${T("Số thứ tự của bạn", "Your number")}</p><p class="big-ticket" data-testid="ticket">${esc(data.ticket)}</p>
+        <p class="name-as-read">${esc(data.name)}</p>
+        <p class="what-to-do">${T(data.printer_problem.message_vi, data.printer_problem.message_en)}</p>`;
+      actions.innerHTML = button(T("Xong", "Done"), "home", "primary");
+      sound = "error";
+    } else if (data.result === "checked_in") {
+      panel.classList.add("ok");
+      body.innerHTML = `<h2>${T("Đăng ký thành công", "You are checked in")}</h2>
+        <p>${T("Số thứ tự của bạn", "Your number")}</p><p class="big-ticket" data-testid="ticket">${esc(data.ticket)}</p>
+        <p class="name-as-read">${esc(data.name)}</p>
+        <p class="what-to-do">${T("Mời lấy phiếu bên dưới và ngồi chờ gọi số.", "Please take your ticket below and wait for your number.")}</p>
+        <p class="sub">${T("Nếu tên không đúng, vui lòng báo nhân viên.", "If the name is wrong, please tell a staff member.")}</p>`;
+      actions.innerHTML = button(T("Xong", "Done"), "home", "primary");
+    } else if (data.result === "already_checked_in") {
+      panel.classList.add("warn");
+      body.innerHTML = `<h2>${T("Bạn đã đăng ký hôm nay", "You already checked in today")}</h2>
+        <p>${T("Số thứ tự của bạn", "Your number")}</p><p class="big-ticket" data-testid="ticket">${esc(data.ticket)}</p>
+        <p class="name-as-read">${esc(data.name)}</p>
+        <p class="what-to-do" id="reprint-msg">${T("Không cần đăng ký lại. Mất phiếu? Bấm “In lại phiếu”.", "No need to check in again. Lost your ticket? Press “Reprint ticket”.")}</p>`;
+      actions.innerHTML = button(T("In lại phiếu", "Reprint ticket"), "reprint", "") + button(T("Xong", "Done"), "home", "primary");
+      actions.dataset.checkinId = data.checkin_id;
+    } else if (data.result === "record_lookup") {
+      loadRecord(data.token);
+      return;
+    } else {
+      const code = data.result === "kiosk_code" ? "kiosk_code" : (data.error || {}).code;
+      const title = titleFor(code);
+      const advice = adviceFor(code);
+      panel.classList.add("bad");
+      const detail = data.result === "kiosk_code"
+        ? T("Mã này là của giấy chứng nhận hoặc lịch hẹn, không phải thẻ căn cước.", "This code is from a certificate or appointment, not an ID card.")
+        : T(data.error.message_vi, data.error.message_en);
+      body.innerHTML = `<h2>${T(title[0], title[1])}</h2><p>${detail}</p><p class="what-to-do">${T(advice[0], advice[1])}</p>`;
+      actions.innerHTML = button(T("Nhập tay", "Type my details"), "manual", "") + button(T("Thử lại", "Try again"), "home", "primary");
+      sound = "error";
+    }
+    body.dataset.result = data.result;
+    body.dataset.code = (data.error || {}).code || "";
+    show("result");
+    playSound(sound);
+    // Stamped at the next frame (the screen has been drawn): bench/screens_latency.py reads it.
+    requestAnimationFrame(() => {
+      document.body.dataset.lastScanShown = JSON.stringify({ at: data.at || null, shown: Date.now(), result: data.result });
+    });
+    homeAfter(sound === "success" ? RESULT_SECONDS.ok : RESULT_SECONDS.bad);
+  }
+
+  async function post(url, body) {
+    const resp = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    let data = {};
+    try { data = await resp.json(); } catch (e) { data = { ok: false, error: { code: "http_" + resp.status, message_vi: "Có lỗi, vui lòng thử lại.", message_en: "Something went wrong, please try again." } }; }
+    return data;
+  }
+
+  async function reprint() {
+    const id = $("result-actions").dataset.checkinId;
+    const data = await post("/checkin/reprint", { checkin_id: id });
+    const msg = $("reprint-msg");
+    if (data.ok) {
+      msg.innerHTML = T("Đang in lại phiếu. Mời lấy phiếu bên dưới.", "Reprinting your ticket. Please take it below.");
+      playSound("success");
+    } else {
+      msg.innerHTML = T(data.error.message_vi, data.error.message_en);
+      playSound("error");
+    }
+    homeAfter(RESULT_SECONDS.ok);
+  }
+
+  // -- manual entry: one keypad for the number and the date, letters for the name ------------------------------
+  const values = { id: "", name: "", dob: "" };
+  let field = "id";
+  const TONE = /^[\u0300\u0301\u0303\u0309\u0323]$/;
+
+  function render() {
+    $("f-id").textContent = values.id.replace(/(\d{3})(?=\d)/g, "$1 ");
+    $("f-name").textContent = values.name;
+    const d = values.dob;
+    $("f-dob").textContent = [d.slice(0, 2), d.slice(2, 4), d.slice(4, 8)].filter(Boolean).join("/");
+    for (const f of ["id", "name", "dob"]) $("f-" + f).classList.toggle("active", f === field);
+    $("digits").classList.toggle("hidden", field === "name");
+    $("letters").classList.toggle("hidden", field !== "name");
+    $("f-name").previousElementSibling.classList.toggle("hidden", entryMode === "record");
+    $("f-name").classList.toggle("hidden", entryMode === "record");
+  }
+  function fieldsInOrder() { return entryMode === "record" ? ["id", "dob"] : ["id", "name", "dob"]; }
+  function openEntry(mode, idNumber) {
+    entryMode = mode;
+    values.id = idNumber || "";
+    values.name = values.dob = "";
+    field = values.id.length === 12 ? "name" : "id";
+    $("manual-msg").textContent = "";
+    render();
+    show("manual");
+    homeAfter(ENTRY_IDLE_SECONDS);
+  }
+  function press(key) {
+    homeAfter(ENTRY_IDLE_SECONDS);
+    const max = Number($("f-" + field).dataset.max);
+    if (key === "back") {
+      values[field] = Array.from(values[field].normalize("NFD").replace(/.$/u, "")).join("").normalize("NFC");
+    } else if (key === "next") {
+      const order = fieldsInOrder();
+      const i = order.indexOf(field);
+      if (i === order.length - 1) return submitEntry();
+      field = order[i + 1];
+    } else if (TONE.test(key)) {
+      // A tone mark goes on the vowel just typed (replacing its tone, if any): tap "Ô" then "á" for "Ố".
+      const base = values[field].normalize("NFD").replace(/[\u0300\u0301\u0303\u0309\u0323]+$/, "");
+      if (/[AEIOUY][\u0302\u0306\u031b]*$/.test(base)) values[field] = (base + key).normalize("NFC");
+    } else if (values[field].length < max) {
+      values[field] += key;
+    }
+    render();
+  }
+  function titleCase(name) {
+    return name.trim().split(/\s+/).map((w) => w.charAt(0) + w.slice(1).toLocaleLowerCase("vi")).join(" ");
+  }
+  function fieldForError(code) {
+    if (["bad_name"].includes(code)) return "name";
+    if (["bad_dob", "dob_in_future", "dob_too_old", "id_year_mismatch"].includes(code)) return "dob";
+    return "id";
+  }
+  async function submitEntry() {
+    if (manualBusy) return;
+    manualBusy = true;
+    try {
+      const dob = values.dob.length === 8 ? `${values.dob.slice(0, 2)}/${values.dob.slice(2, 4)}/${values.dob.slice(4)}` : values.dob;
+      if (entryMode === "record") {
+        const data = await post("/record/lookup", { id_number: values.id, dob });
+        if (data.ok) return loadRecord(data.token);
+        return entryError(data.error);
+      }
+      const data = await post("/checkin/manual", { id_number: values.id, full_name: titleCase(values.name), dob });
+      if (data.result === "error" && data.error) return entryError(data.error);
+      showScan(data);
+    } finally {
+      setTimeout(() => { manualBusy = false; }, 300);
+    }
+  }
+  function entryError(err) {
+    $("manual-msg").innerHTML = T(err.message_vi, err.message_en);
+    field = fieldForError(err.code);
+    render();
+    playSound("error");
+  }
+
+  // -- record check and corrections -----------------------------------------------------------------------------
+  async function openRecord() {
+    entryMode = "record";
+    await post("/record/start", {});
+    document.body.dataset.recordOpen = "1";
+    $("record-body").innerHTML = `<p class="instruction">${T("Đưa mã QR trên thẻ căn cước vào trước camera để xem các mũi tiêm.", "Hold your ID card QR code in front of the camera to see your doses.")}</p>`;
+    $("record-actions").innerHTML = button(T("Nhập số thẻ và ngày sinh", "Type ID number and birth date"), "record-type", "") + button(T("Quay lại", "Back"), "home", "danger");
+    show("record");
+    homeAfter(ENTRY_IDLE_SECONDS);
+  }
+  async function loadRecord(token) {
+    recordToken = token;
+    const resp = await fetch("/record/" + encodeURIComponent(token));
+    const data = await resp.json();
+    if (!data.ok) { $("record-body").innerHTML = `<p>${T(data.error.message_vi, data.error.message_en)}</p>`; show("record"); return; }
+    const rows = data.doses.map((d) => `<tr><td>${esc(d.dose_number)}</td><td>${esc(d.vaccine)}</td><td>${esc(d.day)}</td><td>${esc(d.lot)}</td></tr>`).join("");
+    $("record-body").innerHTML = `<p>${T("Số thẻ", "ID")}: <strong>${esc(data.id_masked)}</strong></p>` + (data.doses.length
+      ? `<table class="doses" data-testid="doses"><caption class="hidden">${T("Các mũi tiêm", "Doses")}</caption><thead><tr><th>${T("Mũi", "Dose")}</th><th>${T("Vắc xin", "Vaccine")}</th><th>${T("Ngày", "Date")}</th><th>${T("Số lô", "Lot")}</th></tr></thead><tbody>${rows}</tbody></table>`
+      : `<p data-testid="no-doses">${T("Chưa có mũi tiêm nào được ghi nhận tại điểm tiêm này.", "No doses are recorded at this site.")}</p>`);
+    $("record-actions").innerHTML = button(T("Báo thiếu mũi tiêm", "Report a missing dose"), "fix-missing_dose", "")
+      + (data.doses.length ? button(T("Báo sai mũi tiêm", "Report a wrong dose"), "fix-wrong_dose", "") : "")
+      + button(T("Xong", "Done"), "home", "primary");
+    $("record-actions").dataset.doses = JSON.stringify(data.doses);
+    show("record");
+    homeAfter(ENTRY_IDLE_SECONDS);
+  }
+  const REASONS = {
+    missing_dose: [["Tôi đã tiêm ở đây nhưng không thấy mũi này", "I had this dose here but it is not listed"]],
+    wrong_dose: [["Sai loại vắc xin", "Wrong vaccine"], ["Sai ngày tiêm", "Wrong date"], ["Sai số mũi", "Wrong dose number"]],
+  };
+  let correction = null;
+  function openCorrection(kind) {
+    const doses = JSON.parse($("record-actions").dataset.doses || "[]");
+    correction = { kind, reason: null, vaccination_id: kind === "wrong_dose" && doses.length === 1 ? doses[0].id : null };
+    const doseChoices = kind === "wrong_dose" && doses.length > 1
+      ? `<p>${T("Mũi nào?", "Which dose?")}</p><div class="choices">${doses.map((d) => `<button type="button" aria-pressed="false" data-dose="${esc(d.id)}">${esc(d.dose_number)} · ${esc(d.vaccine)}</button>`).join("")}</div>` : "";
+    $("record-body").innerHTML = `${doseChoices}<p>${T("Lý do", "Reason")}</p><div class="choices">${REASONS[kind].map((r, i) => `<button type="button" aria-pressed="false" data-reason="${i}">${T(r[0], r[1])}</button>`).join("")}</div>
+      <p class="sub">${T("Yêu cầu được gửi về trung tâm và sẽ được trả lời trong 48 giờ.", "The request goes to the central office and is answered within 48 hours.")}</p>`;
+    $("record-actions").innerHTML = button(T("Gửi yêu cầu", "Send request"), "fix-send", "primary") + button(T("Quay lại", "Back"), "home", "danger");
+  }
+  async function sendCorrection() {
+    if (!correction.reason || (correction.kind === "wrong_dose" && !correction.vaccination_id)) { playSound("error"); return; }
+    const data = await post("/record/correction", { token: recordToken, ...correction });
+    if (data.ok) {
+      $("record-body").innerHTML = `<div class="result ok"><h2 data-testid="correction-sent">${T("Đã gửi yêu cầu sửa", "Your request was sent")}</h2><p>${T("Trung tâm sẽ trả lời trong 48 giờ.", "The central office will answer within 48 hours.")}</p></div>`;
+      $("record-actions").innerHTML = button(T("Xong", "Done"), "home", "primary");
+      playSound("success");
+      homeAfter(RESULT_SECONDS.ok);
+    } else {
+      $("record-body").insertAdjacentHTML("beforeend", `<p class="what-to-do">${T(data.error.message_vi, data.error.message_en)}</p>`);
+      playSound("error");
+    }
+  }
+
+  // -- wiring -------------------------------------------------------------------------------------------------
+  document.addEventListener("click", (ev) => {
+    const b = ev.target.closest("button");
+    if (!b) return;
+    if (b.dataset.key !== undefined) return press(b.dataset.key);
+    if (b.dataset.field) { field = b.dataset.field; render(); return; }
+    if (b.dataset.reason !== undefined) {
+      correction.reason = REASONS[correction.kind][Number(b.dataset.reason)][0];
+      for (const x of document.querySelectorAll("[data-reason]")) x.setAttribute("aria-pressed", String(x === b));
+      return;
+    }
+    if (b.dataset.dose) {
+      correction.vaccination_id = b.dataset.dose;
+      for (const x of document.querySelectorAll("[data-dose]")) x.setAttribute("aria-pressed", String(x === b));
+      return;
+    }
+    const a = b.dataset.action;
+    if (a === "home") home();
+    else if (a === "manual") openEntry("checkin", "");
+    else if (a === "reprint") reprint();
+    else if (a === "record-type") openEntry("record", "");
+    else if (a === "fix-send") sendCorrection();
+    else if (a && a.startsWith("fix-")) openCorrection(a.slice(4));
+  });
+  $("go-manual").addEventListener("click", () => openEntry("checkin", ""));
+  $("go-record").addEventListener("click", openRecord);
+  $("manual-submit").addEventListener("click", submitEntry);
+  $("lang").addEventListener("click", () => {
+    const en = document.body.classList.toggle("lang-en");
+    document.documentElement.lang = en ? "en" : "vi";
+  });
+
+  const preview = $("preview");
+  preview.addEventListener("load", () => preview.classList.remove("hidden"));
+  preview.addEventListener("error", () => preview.classList.add("hidden"));
+  preview.src = "/camera.mjpeg";
+
+  const events = new EventSource("/api/events");
+  events.addEventListener("open", () => { document.body.dataset.live = "1"; });
+  events.addEventListener("scan", (ev) => {
+    if (manualBusy) return;  // the keypad's own answer is shown from its request
+    showScan(JSON.parse(ev.data));
+  });
+  show("idle");
+})();

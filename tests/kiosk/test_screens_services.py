@@ -1,0 +1,103 @@
+"""Corrections, staff accounts and reprints on a real SQLite file; the staff CLI as a subprocess."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from kiosk.checkin import CheckinRefused
+from kiosk.corrections import Corrections
+from kiosk.identity import parse
+from kiosk.reprints import reprint
+from kiosk.staff_accounts import MAX_FAILURES, AccountError, StaffAccounts
+from tests.conftest import SAMPLE_QR, vaxkiosk, write_config
+
+
+def test_correction_and_its_outbox_entry_commit_together(store, kiosk_config):
+    corrections = Corrections(store, kiosk_config.kiosk)
+    row = corrections.file("064195001234", "missing_dose", "  dose 2 given here   in May ")
+    out = store.query("SELECT stream, payload FROM outbox")
+    assert len(out) == 1 and out[0]["stream"] == "corrections"
+    payload = json.loads(out[0]["payload"])
+    assert payload == {"schema": 1, "type": "correction", "record_id": row["id"], "site": "GL-01", "kiosk": "k1",
+                       "id_number": "064195001234", "kind": "missing_dose", "vaccination_id": None,
+                       "reason": "dose 2 given here in May", "filed_at": row["filed_wall"],
+                       "deadline": row["deadline_wall"]}
+    filed = dt.datetime.fromisoformat(payload["filed_at"])
+    assert dt.datetime.fromisoformat(payload["deadline"]) - filed == dt.timedelta(hours=48)
+    assert [r["id"] for r in corrections.for_site()] == [row["id"]]
+
+
+@pytest.mark.parametrize("kind, reason, dose, code", [
+    ("other", "x", None, "bad_kind"),
+    ("missing_dose", "   ", None, "reason_required"),
+    ("missing_dose", "x" * 301, None, "reason_required"),
+    ("wrong_dose", "wrong lot", "not-a-dose-of-this-person", "unknown_dose"),
+])
+def test_bad_corrections_write_nothing(store, kiosk_config, kind, reason, dose, code):
+    with pytest.raises(CheckinRefused) as exc:
+        Corrections(store, kiosk_config.kiosk).file("064195001234", kind, reason, dose)
+    assert exc.value.code == code and exc.value.message_vi
+    assert store.query("SELECT * FROM corrections") == [] and store.query("SELECT * FROM outbox") == []
+
+
+def test_pin_is_hashed_and_account_locks_after_repeated_failures(store):
+    accounts = StaffAccounts(store)
+    accounts.add("Lê Thị Mai", "staff", "482913")
+    assert "482913" not in json.dumps(store.query("SELECT * FROM staff_accounts"))
+    assert accounts.authenticate("Lê Thị Mai", "482913")["role"] == "staff"
+    for attempt in range(MAX_FAILURES):
+        with pytest.raises(AccountError) as exc:
+            accounts.authenticate("Lê Thị Mai", "111111")
+        assert exc.value.code == ("locked" if attempt == MAX_FAILURES - 1 else "bad_login")
+    with pytest.raises(AccountError) as exc:
+        accounts.authenticate("Lê Thị Mai", "482913")
+    assert exc.value.code == "locked"
+    with pytest.raises(AccountError) as exc:
+        accounts.authenticate("Nobody", "482913")
+    assert exc.value.code == "bad_login"
+
+
+@pytest.mark.parametrize("name, role, pin, code", [
+    ("A", "admin", "1234", "bad_role"), ("A", "staff", "12", "bad_pin"), ("A", "staff", "12ab", "bad_pin"),
+    ("  ", "staff", "1234", "bad_name"),
+])
+def test_bad_accounts_are_refused(store, name, role, pin, code):
+    with pytest.raises(AccountError) as exc:
+        StaffAccounts(store).add(name, role, pin)
+    assert exc.value.code == code
+
+
+def test_staff_cli_prints_a_generated_pin_once_and_refuses_a_taken_name(tmp_path):
+    config = write_config(tmp_path / "kiosk.toml", tmp_path / "data")
+    proc = vaxkiosk("staff", "add", "--config", str(config), "--name", "Lê Thị Mai", "--role", "staff")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ok"] and len(out["pin"]) == 6 and out["pin"].isdigit()
+    again = vaxkiosk("staff", "add", "--config", str(config), "--name", "Lê Thị Mai", "--role", "technician",
+                     "--pin-stdin", input=b"123456\n")
+    assert again.returncode == 1 and json.loads(again.stdout)["error"]["code"] == "name_taken"
+    listed = [json.loads(line) for line in vaxkiosk("staff", "list", "--config", str(config)).stdout.splitlines()]
+    assert [(a["name"], a["role"]) for a in listed] == [("Lê Thị Mai", "staff")]
+    assert "pin_hash" not in listed[0]
+
+
+def test_reprints_number_their_copies_and_are_audited(store, checkins, kiosk_config):
+    from kiosk.clock import Clock
+
+    row = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
+    clock = Clock()
+    assert reprint(store, clock, "ticket", row["id"], "staff:Mai", "lost")["copy"] == 1
+    assert reprint(store, clock, "ticket", row["id"], "staff:Mai", "lost again")["copy"] == 2
+    with pytest.raises(CheckinRefused) as exc:
+        reprint(store, clock, "certificate", row["id"], "staff:Mai", "lost")
+    assert exc.value.code == "no_certificate"
+    with pytest.raises(CheckinRefused) as exc:
+        reprint(store, clock, "ticket", row["id"], "staff:Mai", " ")
+    assert exc.value.code == "reason_required"
+    assert [(j["kind"], j["copy"]) for j in store.query("SELECT * FROM print_jobs ORDER BY id")] == [
+        ("ticket", 0), ("ticket", 1), ("ticket", 2)]
+    assert [(a["actor"], a["action"], a["reason"]) for a in store.query("SELECT * FROM audit_log ORDER BY id")] == [
+        ("staff:Mai", "print.reprint", "lost"), ("staff:Mai", "print.reprint", "lost again")]
