@@ -1,8 +1,8 @@
 """One path for every scan, whoever reads it: parse → check in → tell the screens.
 
-The camera and serial scanner parts, the citizen screen's manual entry and the test/demo hook `POST /api/scan` all
-call `handle_scan` (or `handle_identity` for typed details), so a simulated scan exercises exactly what a real one
-does. The returned dict is the `scan` event published on App.events, in the shape of branch `scan`'s ScanHandler.
+The camera and serial scanner parts (kiosk.scanner.ScanHandler, which adds the repeat window), the citizen screen's
+manual entry and the test/demo hook `POST /api/scan` all end in `process`/`outcome`, so a simulated scan exercises
+exactly what a real one does. The returned dict is the `scan` event published on App.events.
 
 While the citizen screen is in "record check" mode (see RecordCheck), a card scan looks up the person's doses
 instead of checking them in.
@@ -33,41 +33,61 @@ def printer_problem(app) -> dict | None:
             "detail": why}
 
 
+SCAN_FAILED = ("Không xử lý được mã vừa quét. Vui lòng thử lại hoặc gặp nhân viên.",
+               "The scanned code could not be processed. Please try again or see a staff member.")
+
+
 def handle_scan(app, raw: bytes | str, source: str) -> dict:
     """A raw scanned payload from `source` (camera | serial | screen | staff) → the published `scan` event data."""
+    return process(raw, source, app.events, app.checkins, record_check(app))
+
+
+def process(raw: bytes | str, source: str, events, checkins, records: "RecordCheck | None" = None) -> dict:
+    """parse → (record lookup while the citizen screen asks for it | check-in) → one published `scan` event."""
     result = parse(raw)
-    if isinstance(result, Identity) and record_check(app).active():
-        return publish(app, record_check(app).found(result))
-    return handle_identity(app, result, source)
+    if isinstance(result, Identity) and records is not None and records.active():
+        data = records.found(result)
+    else:
+        data = outcome(result, source, checkins)
+    events.publish("scan", data)
+    return data
 
 
 def handle_identity(app, result: Identity | KioskCode | ScanError, source: str) -> dict:
-    """The `scan` event of branch `scan` (kiosk/scanner.py, docs/scanning.md), same shape: no name, birth date or
-    address travels in events; the citizen screen reads the name by checkin_id from the loopback-only view."""
+    """Typed details (manual entry) take the same path as a scan from the check-in on."""
+    data = outcome(result, source, app.checkins)
+    app.events.publish("scan", data)
+    return data
+
+
+def outcome(result: Identity | KioskCode | ScanError, source: str, checkins) -> dict:
+    """The `scan` event (docs/scanning.md): no name, birth date or address travels in events; the citizen screen
+    reads the name by checkin_id from the loopback-only view."""
     data = {"result": "error", "source": source, "ticket": None, "checkin_id": None, "kiosk_code_kind": None,
             "error": None}
     if isinstance(result, ScanError):
-        return publish(app, {**data, "error": result.to_json()["error"]})
+        log.info("%s scan refused: %s", source, result.code)
+        return {**data, "error": result.to_json()["error"]}
     if isinstance(result, KioskCode):
-        return publish(app, {**data, "result": "kiosk_code", "kiosk_code_kind": result.kind})
+        log.info("%s scan: kiosk code %s", source, result.kind)
+        return {**data, "result": "kiosk_code", "kiosk_code_kind": result.kind}
     try:
-        outcome = app.checkins.check_in(result, source)
+        checked = checkins.check_in(result, source)
     except CheckinRefused as exc:
+        log.info("%s scan of %s refused: %s", source, mask_id(result.id_number), exc.code)
         data = {**data, "error": exc.to_json()["error"]}
         if exc.code == "number_only_needs_details":
             data["id_number"] = result.id_number  # the screen pre-fills manual entry with it
-        return publish(app, data)
-    row = outcome.checkin
-    log.info("scan from %s: %s ticket %s (%s)", source, "new" if outcome.created else "again", row["number"],
-             mask_id(row["id_number"]))
+        return data
+    except Exception:  # noqa: BLE001 - a failed check-in is shown, and the scanner keeps going
+        log.exception("%s check-in of %s failed", source, mask_id(result.id_number))
+        return {**data, "error": {"code": "scan_failed", "message_vi": SCAN_FAILED[0], "message_en": SCAN_FAILED[1]}}
+    row = checked.checkin
+    log.info("%s scan: %s ticket %s (%s)", source, mask_id(row["id_number"]), row["number"],
+             "new" if checked.created else "again")
     # The web part's ScanWatcher turns a new check-in into the `queue` event the boards and the display follow.
-    return publish(app, {**data, "result": "checked_in" if outcome.created else "already_checked_in",
-                         "ticket": row["number"], "checkin_id": row["id"]})
-
-
-def publish(app, data: dict) -> dict:
-    app.events.publish("scan", data)
-    return data
+    return {**data, "result": "checked_in" if checked.created else "already_checked_in",
+            "ticket": row["number"], "checkin_id": row["id"]}
 
 
 def printer_ready(app) -> tuple[bool, str]:

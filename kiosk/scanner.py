@@ -29,15 +29,13 @@ import numpy as np
 from drivers.barcode import Code, Decoder, make_decoder, timed
 from drivers.camera import CameraError, Frame, FrameSource, open_source
 from drivers.serial_scanner import SerialLineReader, terminator_bytes
-from kiosk.checkin import CheckinRefused, CheckinService
+from kiosk.checkin import CheckinService
 from kiosk.config import ConfigError
 from kiosk.events import EventBus
-from kiosk.identity import Identity, KioskCode, ScanError, mask_id, parse
+from kiosk.scan_handler import RecordCheck, process, record_check
 
 log = logging.getLogger("vaxkiosk.scanner")
 
-SCAN_FAILED = ("Không xử lý được mã vừa quét. Vui lòng thử lại hoặc gặp nhân viên.",
-               "The scanned code could not be processed. Please try again or see a staff member.")
 FIRST_BACKOFF_SECONDS = 0.5
 PREVIEW_MAX_WIDTH = 640
 
@@ -49,8 +47,8 @@ class ScanHandler:
     camera for a minute is one scan, not 1,800."""
 
     def __init__(self, events: EventBus, checkins: CheckinService, source: str, repeat_seconds: float,
-                 now: Callable[[], float] = time.monotonic):
-        self.events, self.checkins, self.source = events, checkins, source
+                 now: Callable[[], float] = time.monotonic, records: RecordCheck | None = None):
+        self.events, self.checkins, self.source, self.records = events, checkins, source, records
         self.repeat_seconds, self.now = repeat_seconds, now
         self._seen: dict[bytes, float] = {}
         self._lock = threading.Lock()
@@ -69,51 +67,18 @@ class ScanHandler:
         if last is not None and now - last < self.repeat_seconds:
             return None
         self.scans += 1
-        data = self._outcome(parse(raw))
+        data = process(raw, self.source, self.events, self.checkins, self.records)
+        if data.get("error"):
+            self.last_error = data["error"]["code"]
         if seen_at is not None and data["result"] in ("checked_in", "already_checked_in"):
             self.commit_ms.append((time.monotonic() - seen_at) * 1000.0)
-        self.events.publish("scan", data)
         return data
-
-    def _outcome(self, result) -> dict:
-        data = {"result": "error", "source": self.source, "ticket": None, "checkin_id": None,
-                "kiosk_code_kind": None, "error": None}
-        if isinstance(result, ScanError):
-            self.last_error = result.code
-            log.info("%s scan refused: %s", self.source, result.code)
-            return {**data, "error": _error(result.code, result.message_vi, result.message_en)}
-        if isinstance(result, KioskCode):
-            log.info("%s scan: kiosk code %s", self.source, result.kind)
-            return {**data, "result": "kiosk_code", "kiosk_code_kind": result.kind}
-        assert isinstance(result, Identity)
-        try:
-            outcome = self.checkins.check_in(result, self.source)
-        except CheckinRefused as exc:
-            self.last_error = exc.code
-            log.info("%s scan of %s refused: %s", self.source, mask_id(result.id_number), exc.code)
-            data = {**data, "error": _error(exc.code, exc.message_vi, exc.message_en)}
-            if exc.code == "number_only_needs_details":
-                data["id_number"] = result.id_number  # shown on the screen to pre-fill manual entry
-            return data
-        except Exception as exc:  # noqa: BLE001 - a failed check-in is shown, and the scanner keeps going
-            self.last_error = f"scan_failed: {type(exc).__name__}"
-            log.exception("%s check-in of %s failed", self.source, mask_id(result.id_number))
-            return {**data, "error": _error("scan_failed", *SCAN_FAILED)}
-        row = outcome.checkin
-        log.info("%s scan: %s ticket %s (%s)", self.source, mask_id(row["id_number"]), row["number"],
-                 "new" if outcome.created else "again")
-        return {**data, "result": "checked_in" if outcome.created else "already_checked_in",
-                "ticket": row["number"], "checkin_id": row["id"]}
 
     def health(self) -> dict:
         ms = sorted(self.commit_ms)
         return {"scans": self.scans, "last_scan_error": self.last_error,
                 "frame_to_commit_ms_p50": round(statistics.median(ms), 1) if ms else None,
                 "frame_to_commit_ms_max": round(ms[-1], 1) if ms else None}
-
-
-def _error(code: str, vi: str, en: str) -> dict:
-    return {"code": code, "message_vi": vi, "message_en": en}
 
 
 class CameraScanner:
@@ -280,7 +245,7 @@ def camera_part(app) -> CameraScanner | None:
         source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.loop)
     except CameraError as exc:
         raise ConfigError(f"{app.config.source}: camera.source: {exc}") from None
-    handler = ScanHandler(app.events, app.checkins, "camera", cfg.repeat_seconds)
+    handler = ScanHandler(app.events, app.checkins, "camera", cfg.repeat_seconds, records=record_check(app))
     return CameraScanner(source, make_decoder(cfg.decoder), handler, cfg.stall_seconds, cfg.reopen_max_seconds)
 
 
@@ -290,6 +255,7 @@ def serial_part(app) -> SerialScanner | None:
         return None
     if not cfg.port:
         raise ConfigError(f"{app.config.source}: serial.port: missing (e.g. /dev/serial/by-id/usb-...)")
-    handler = ScanHandler(app.events, app.checkins, "serial", app.config.camera.repeat_seconds)
+    handler = ScanHandler(app.events, app.checkins, "serial", app.config.camera.repeat_seconds,
+                          records=record_check(app))
     return SerialScanner(lambda on_line: SerialLineReader(cfg.port, on_line, terminator_bytes(cfg.terminator),
                                                           cfg.baudrate, cfg.reconnect_seconds), handler)
