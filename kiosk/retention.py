@@ -27,9 +27,10 @@ def purge(store: Store, retention_days: int, utc_offset_hours: float = 7.0,
     outbox = Outbox(store)
     _count, oldest_waiting = outbox.backlog()
     if oldest_waiting:
-        # Never purge a visit whose records may still be waiting: stop at the day of the oldest undelivered entry.
-        waiting_day = dt.datetime.fromisoformat(oldest_waiting).astimezone(tz).date().isoformat()
-        before_day = min(before_day, waiting_day)
+        # Never purge a visit whose records may still be waiting: stop a day before the oldest undelivered entry
+        # (a day of margin: an entry written just after midnight may belong to the previous day's visit).
+        waiting_day = dt.datetime.fromisoformat(oldest_waiting).astimezone(tz).date() - dt.timedelta(days=1)
+        before_day = min(before_day, waiting_day.isoformat())
     with store.transaction() as db:
         deleted = _delete_with_dependents(db.conn, "checkins", "day < ?", (before_day,))
     deleted["outbox"] = outbox.purge_delivered(cutoff.isoformat(timespec="milliseconds"))
