@@ -225,6 +225,10 @@ class Store:
             if name in done:
                 continue
             with self.transaction():
+                # Another process opening the same file (two aggregators, the CLI beside the kiosk) may have
+                # applied it between our read and our write lock.
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                    continue
                 for statement in _statements(sql):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
