@@ -73,12 +73,12 @@ class Ingest:
         self.client.loop_start()
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
         self._stopping.set()
         self._wake.set()
         if self._thread:
-            self._thread.join(10)
+            self._thread.join(10)  # the writer commits what is buffered and acks it before the connection goes
+        self.client.disconnect()
+        self.client.loop_stop()
 
     def health(self) -> dict:
         return {"connected": self.connected.is_set(), "buffered": len(self._buffer), **self.stats}
@@ -111,10 +111,14 @@ class Ingest:
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
-            # Give a burst a moment to gather so one commit covers many messages.
+            # While messages keep coming, let them gather (up to batch_ms) so one commit covers many; a lone
+            # message is committed at once.
             deadline = time.monotonic() + self.settings.batch_ms / 1000
             while len(self._buffer) < self.settings.batch_max and time.monotonic() < deadline:
+                seen = len(self._buffer)
                 time.sleep(0.002)
+                if len(self._buffer) == seen:
+                    break
             raw = [self._buffer.popleft() for _ in range(min(len(self._buffer), self.settings.batch_max))]
             try:
                 self._process(raw)

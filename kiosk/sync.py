@@ -33,7 +33,7 @@ from kiosk.retention import purge
 
 log = logging.getLogger("vaxkiosk.sync")
 
-POLL_SECONDS = 0.05  # how soon a new outbox entry is noticed
+POLL_SECONDS = 0.02  # how soon a new outbox entry is noticed (an indexed look-up: cheap even on a Pi)
 QUEUE_CHECK_SECONDS = 1.0  # how often the queue is looked at for changes
 PURGE_SECONDS = 3600.0
 OFFLINE_PUBLISH_TIMEOUT = 2.0

@@ -78,10 +78,12 @@ def test_kiosk_killed_at_random_points_while_syncing_loses_and_duplicates_nothin
     made = check_in_many(config, 1000)
     with central(tmp_path, mosquitto.port) as (store, _ingest):
         kiosk = KioskProcess(config)
+        in_flight_at_kill = []
         try:
             for _ in range(6):
                 kiosk.start()
                 time.sleep(rng.uniform(0.4, 1.2))
+                in_flight_at_kill.append(_sent_not_acknowledged(config))
                 kiosk.kill()
                 more = check_in_many(config, 20, start=len(made))  # and check-ins go on between restarts
                 made += more
@@ -90,8 +92,21 @@ def test_kiosk_killed_at_random_points_while_syncing_loses_and_duplicates_nothin
             wait_for(lambda: outbox_undelivered(config) == 0, 15, what="every entry acknowledged")
             assert set(store.record_ids("k1", "checkins")) == set(made)
             assert tickets(store) == list(range(1, len(made) + 1))
+            # The kills did land while records were on their way (sent, not yet acknowledged).
+            assert any(in_flight_at_kill), (in_flight_at_kill, seed)
         finally:
             kiosk.kill()
+
+
+def _sent_not_acknowledged(config) -> int:
+    from kiosk.config import load
+    from kiosk.store import Store
+
+    store = Store(load(config).db_path)
+    try:
+        return store.query_one("SELECT count(*) AS n FROM outbox WHERE attempts > 0 AND delivered_wall IS NULL")["n"]
+    finally:
+        store.close()
 
 
 def test_5000_checkins_made_offline_drain_after_reconnection_while_health_keeps_flowing(tmp_path, mosquitto):
