@@ -106,7 +106,7 @@ class SyncPart:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
             return
-        client.subscribe([(self.topic("ack"), protocol.TOPICS["ack"][0]), (self.topic("cmd"), protocol.TOPICS["cmd"][0])])
+        client.subscribe([(self.topic(leaf), protocol.TOPICS[leaf][0]) for leaf in ("ack", "cmd")])
         qos, retain = protocol.TOPICS["status"]
         client.publish(self.topic("status"), self._status("online"), qos=qos, retain=retain)
         self.stats["connects"] += 1

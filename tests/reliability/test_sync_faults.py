@@ -138,3 +138,29 @@ def test_5000_checkins_made_offline_drain_after_reconnection_while_health_keeps_
 def _health_payloads(store) -> list[str]:
     return [r["payload"] for r in store._store.query("SELECT payload FROM health_history WHERE kiosk = 'k1' "
                                                      "ORDER BY id")]
+
+
+def test_records_stamped_before_the_clock_synchronised_are_corrected_from_the_same_boots_health(
+        tmp_path, mosquitto, monkeypatch):
+    config = sync_config(tmp_path, mosquitto.port)
+    monkeypatch.setenv("VAXKIOSK_CLOCK_SYNCED", "0")  # a Pi just booted, NTP not there yet
+    made = check_in_many(config, 50)
+    monkeypatch.delenv("VAXKIOSK_CLOCK_SYNCED")
+    with central(tmp_path, mosquitto.port) as (store, _ingest):
+        kiosk = KioskProcess(config, env={"VAXKIOSK_CLOCK_SYNCED": "1"}).start()  # NTP succeeded meanwhile
+        try:
+            wait_for(lambda: store.record_count("checkins") == 50, 20, what="50 records")
+            wait_for(lambda: {r["clock"] for r in store.records("checkins")} == {"corrected"}, 10,
+                     what="all corrected")
+            for row in store.records("checkins"):
+                # This machine's clock was right all along: offset + mono gives back the same instant.
+                assert abs(_epoch(row["at_wall"]) - _epoch(row["sent_wall"])) < 2.0
+            assert set(store.record_ids("k1", "checkins")) == set(made)
+        finally:
+            kiosk.kill()
+
+
+def _epoch(wall: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(wall).timestamp()
