@@ -75,18 +75,19 @@ def test_kiosk_killed_at_random_points_while_syncing_loses_and_duplicates_nothin
     rng = random.Random(seed)
     # A small window and a short ack timeout make the kills land mid-delivery (sent, not yet acknowledged).
     config = sync_config(tmp_path, mosquitto.port, max_inflight=10, ack_timeout=1.0)
-    made = check_in_many(config, 1000)
+    made = check_in_many(config, 600)
     with central(tmp_path, mosquitto.port) as (store, _ingest):
         kiosk = KioskProcess(config)
         in_flight_at_kill = []
         try:
-            for _ in range(6):
+            for run in range(1, 7):
                 kiosk.start()
-                time.sleep(rng.uniform(0.4, 1.2))
+                # Kill at a random point after the kiosk started syncing (not while Python is still importing).
+                wait_for(lambda: _connections(kiosk) >= run, 20, what="kiosk connected")
+                time.sleep(rng.uniform(0.0, 0.3))
                 in_flight_at_kill.append(_sent_not_acknowledged(config))
                 kiosk.kill()
-                more = check_in_many(config, 20, start=len(made))  # and check-ins go on between restarts
-                made += more
+                made += check_in_many(config, 100, start=len(made))  # check-ins go on between restarts
             kiosk.start()
             wait_for(lambda: store.record_count("checkins") == len(made), 45, what=f"all records (seed {seed})")
             wait_for(lambda: outbox_undelivered(config) == 0, 15, what="every entry acknowledged")
@@ -96,6 +97,10 @@ def test_kiosk_killed_at_random_points_while_syncing_loses_and_duplicates_nothin
             assert any(in_flight_at_kill), (in_flight_at_kill, seed)
         finally:
             kiosk.kill()
+
+
+def _connections(kiosk: KioskProcess) -> int:
+    return kiosk.log.read_text(errors="replace").count("vaxkiosk.sync: connected to")
 
 
 def _sent_not_acknowledged(config) -> int:
