@@ -52,6 +52,11 @@ class CentralApp:
     def health(self) -> dict:
         return {p.name: p.health() for p in self.parts}
 
+    def send_command(self, site: str, kiosk: str, command: str, args: dict | None = None) -> bool:
+        """For the web app: health_report, queue_report, reload, correction_outcome (see docs/protocol.md)."""
+        ingest = next(p for p in self.parts if p.name == "ingest")
+        return ingest.send_command(site, kiosk, command, args)
+
     def run_forever(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())

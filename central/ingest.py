@@ -24,7 +24,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.config import MqttSection
-from central.protocol import ProtocolError, ack_message, decode_inbound, subscriptions
+from central.protocol import ProtocolError, ack_message, cmd_message, decode_inbound, subscriptions
 from central.store import CentralStore, Inbound
 
 log = logging.getLogger("vaxkiosk.central.ingest")
@@ -82,6 +82,14 @@ class Ingest:
 
     def health(self) -> dict:
         return {"connected": self.connected.is_set(), "buffered": len(self._buffer), **self.stats}
+
+    def send_command(self, site: str, kiosk: str, command: str, args: dict | None = None) -> bool:
+        """Publish a command to a kiosk (docs/protocol.md, message `cmd`); False when not connected to the broker
+        (the caller shows it; a command is not queued for later)."""
+        if not self.connected.is_set():
+            return False
+        topic, payload, qos = cmd_message(site, kiosk, command, args)
+        return self.client.publish(topic, payload, qos=qos).rc == mqtt.MQTT_ERR_SUCCESS
 
     # -- paho callbacks (network thread: keep them short) ------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

@@ -99,7 +99,8 @@ def test_in_flight_records_are_bounded_and_leave_in_outbox_order_without_persona
     assert b"001090000001" not in everything and "Nguyễn".encode() not in everything
 
 
-def test_health_and_queue_reports_describe_the_kiosk_without_personal_data(kiosk_app, listener, mosquitto):
+def test_health_and_queue_reports_describe_the_kiosk_without_personal_data(kiosk_app, listener, mosquitto,
+                                                                          tmp_path):
     app = kiosk_app(health_interval=3600, queue_interval=0.1)
     for i in range(3):
         app.checkins.check_in(parse(qr(i)), "camera")
@@ -112,9 +113,9 @@ def test_health_and_queue_reports_describe_the_kiosk_without_personal_data(kiosk
     assert health["outbox_backlog"] >= 0 and health["parts"]["sync"]["connected"] is True
     assert health["config_rev"] != "none" and health["db_bytes"] > 0
     # Central asks for a report: it comes at once, not in an hour.
-    topic, payload, qos = cmd_message("GL-01", "k1", "health_report")
-    listener.publish(topic, payload, qos)
-    wait_for(lambda: len(listener.on("health")) == 2, 5, what="health on request")
+    with central(tmp_path, mosquitto.port) as (_store, ingest):
+        assert ingest.send_command("GL-01", "k1", "health_report")
+        wait_for(lambda: len(listener.on("health")) == 2, 5, what="health on request")
     everything = b"".join(p for t, p in listener.messages if "/records/" not in t)
     assert b"001090000001" not in everything and "Nguyễn".encode() not in everything
 
