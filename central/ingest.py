@@ -63,6 +63,8 @@ class Ingest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        # A bug in a callback is logged by paho instead of ending its network loop (and with it all sync).
+        client.suppress_exceptions = True
         return client
 
     # -- part interface ----------------------------------------------------------------------------------------

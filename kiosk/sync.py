@@ -60,6 +60,9 @@ class SyncPart:
         self.kiosk = app.config.kiosk.kiosk_id
         self.outbox = Outbox(app.store)
         self.config_rev = config_revision(app.config.source)
+        if self.settings.username and self.settings.username != self.kiosk:
+            log.error("[mqtt] username %r is not the kiosk id %r: the broker will refuse this kiosk's topics",
+                      self.settings.username, self.kiosk)
         self.connected = threading.Event()
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -72,7 +75,7 @@ class SyncPart:
         self._last_queue: dict | None = None
         self._health_now = self._queue_now = False
         self.stats = {"published": 0, "resent": 0, "acked": 0, "health_sent": 0, "queue_sent": 0,
-                      "connects": 0, "bad_messages": 0}
+                      "connects": 0, "bad_messages": 0, "refused_by_broker": 0}
         self._thread: threading.Thread | None = None
         self.client = self._make_client()
 
@@ -100,6 +103,9 @@ class SyncPart:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        # A bug in a callback is logged by paho instead of ending its network loop (and with it all sync).
+        client.suppress_exceptions = True
         return client
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -119,6 +125,14 @@ class SyncPart:
         self.connected.clear()
         if not self._stopping.is_set():
             log.warning("disconnected from the broker (%s); reconnecting with backoff", reason_code)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        # MQTT 5 tells a denied QoS 1 publish (reason 135: the ACL does not give this username that topic).
+        if reason_code.is_failure:
+            self.stats["refused_by_broker"] += 1
+            if self.stats["refused_by_broker"] in (1, 10, 100, 1000):
+                log.error("the broker refused a publish (%s); is [mqtt] username the kiosk id and enrolled?",
+                          reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
         # Network thread: decode and hand over; the worker does the SQL.

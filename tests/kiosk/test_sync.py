@@ -1,6 +1,8 @@
 """The sync part inside a real kiosk App, against a real Mosquitto and the real aggregator."""
 
+import getpass
 import json
+import subprocess
 import threading
 
 import paho.mqtt.client as mqtt
@@ -135,3 +137,25 @@ def test_malformed_acks_and_commands_are_ignored_and_other_commands_reach_the_sc
     assert sync.stats["bad_messages"] == 10
     checkin_id = app.checkins.check_in(parse(qr(9)), "camera").checkin["id"]
     wait_for(lambda: any(r["record_id"] == checkin_id for r in listener.on("records")), 5, what="still syncing")
+
+
+def test_a_kiosk_speaking_under_another_username_is_refused_by_the_broker_acl_and_says_so(tmp_path):
+    from tests.support.mosquitto import Mosquitto
+
+    folder = tmp_path / "acl-broker"
+    folder.mkdir()
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(folder / "passwd"), "k2", "secret"], check=True)
+    (folder / "acl").write_text("pattern readwrite vaxkiosk/v1/+/%u/#\n")
+    # `user`: started as root, Mosquitto would switch to its own user, which cannot read pytest's 0700 folders.
+    broker = Mosquitto(folder, extra_config=f"user {getpass.getuser()}\nallow_anonymous false\n"
+                                            f"password_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n").start()
+    app = App(load(sync_config(tmp_path, broker.port, username="k2", password="secret")))  # kiosk id is k1
+    app.start()
+    try:
+        sync = app.part("sync")
+        app.checkins.check_in(parse(qr(1)), "camera")
+        wait_for(lambda: sync.stats["refused_by_broker"] > 0, 10, what="the broker's refusal")
+        assert app.store.query_one("SELECT count(*) AS n FROM outbox WHERE delivered_wall IS NULL")["n"] == 1
+    finally:
+        app.stop()
+        broker.stop()
