@@ -275,13 +275,18 @@ class CentralStore:
 
     # -- reads -------------------------------------------------------------------------------------------------
     def fleet(self) -> list[dict]:
-        """Every kiosk with its site's place and its latest health decoded (None before the first)."""
+        """Every kiosk with its site's place and its latest health decoded (None before the first).
+
+        `silent_s` (seconds since any message) lets a reader distrust an "online" that the broker could not turn
+        into "lost": a broker restarted without persistence forgets the Last Will of a kiosk that died meanwhile."""
         rows = self._store.query(
             "SELECT k.*, s.name AS site_name, s.district, s.province FROM kiosks k LEFT JOIN sites s "
             "ON s.site = k.site ORDER BY k.site, k.kiosk")
+        now = dt.datetime.now(dt.timezone.utc).timestamp()
         for row in rows:
             row["health"] = json.loads(row["health"]) if row["health"] else None
             row["queue"] = json.loads(row["queue"]) if row["queue"] else None
+            row["silent_s"] = round(max(0.0, now - _epoch(row["last_seen"])), 1)
         return rows
 
     def kiosk(self, kiosk: str) -> dict | None:

@@ -85,7 +85,7 @@ def test_fleet_state_follows_status_and_health(central):
     central.apply([status("online"), health(backlog=3)])
     central.apply([health(backlog=5)])
     (k1,) = central.fleet()
-    assert k1["state"] == "online" and k1["health"]["outbox_backlog"] == 5
+    assert k1["state"] == "online" and k1["health"]["outbox_backlog"] == 5 and 0 <= k1["silent_s"] < 60
     assert [h["outbox_backlog"] for h in central.health_history("k1")] == [3, 5]
     assert central.health_history("k1")[0]["camera_fps"] == 12.5
     central.apply([status("lost")])
