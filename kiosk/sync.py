@@ -293,7 +293,10 @@ class SyncPart:
                 parts[part.name] = part.health()
             except Exception as exc:  # noqa: BLE001 - a broken part is itself health information
                 parts[part.name] = {"error": type(exc).__name__}
-        parts = json.loads(json.dumps(parts, default=str))  # anything a part returns becomes plain JSON
+        try:  # anything a part returns becomes plain JSON; NaN would make central refuse the whole report
+            parts = json.loads(json.dumps(parts, default=str, allow_nan=False))
+        except ValueError:
+            parts = {"error": "parts_health_not_json"}
         free, total = system.disk_usage(self.app.store.path.parent)
         backlog, oldest = self.outbox.backlog()
         payload = {
