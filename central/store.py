@@ -135,6 +135,16 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _printer_online(printer: dict) -> bool | None:
+    """The printer part's health (kiosk.printing.worker): {"state", "status": {"known", "online", ...}, ...}.
+    None when the printer could not say (no answer is not "online")."""
+    status = printer.get("status") if isinstance(printer.get("status"), dict) else printer
+    if status.get("known") is False:
+        return None
+    online = status.get("online")
+    return online if isinstance(online, bool) else None
+
+
 class CentralStore:
     def __init__(self, path: str | Path, utc_offset_hours: float = 7.0):
         self._store = Store(path, MIGRATIONS)
@@ -205,7 +215,7 @@ class CentralStore:
             "UPDATE kiosks SET health = ?, health_at = ?, version = ?, boot_id = ?, "
             "state_since = CASE WHEN state = 'online' THEN state_since ELSE ? END, state = 'online' "
             "WHERE kiosk = ?", (text, now, p["version"], p["at"]["boot_id"], now, msg.kiosk))
-        fps, online = camera.get("fps"), printer.get("online")
+        fps, online = camera.get("fps"), _printer_online(printer)
         db.conn.execute(
             "INSERT INTO health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, "
             "mem_used_pct, disk_used_pct, camera_fps, printer_online, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
