@@ -183,8 +183,10 @@ class StoreError(Exception):
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, migrations: list[tuple[str, str]] | None = None):
         self.path = Path(path)
+        # central.store reuses this class with its own schema; the kiosk's is the default.
+        self.migrations = MIGRATIONS if migrations is None else migrations
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -251,16 +253,20 @@ class Store:
         conn = self.db.conn
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_wall TEXT)")
         done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
-        unknown = done - {name for name, _ in MIGRATIONS}
+        unknown = done - {name for name, _ in self.migrations}
         if unknown:
             raise StoreError(
                 f"{self.path}: written by a newer vaxkiosk (migrations {sorted(unknown)}); refusing to downgrade"
             )
         applied = []
-        for name, sql in MIGRATIONS:
+        for name, sql in self.migrations:
             if name in done:
                 continue
             with self.transaction():
+                # Another process opening the same file (two aggregators, the CLI beside the kiosk) may have
+                # applied it between our read and our write lock.
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                    continue
                 for statement in _statements(sql):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
