@@ -110,8 +110,10 @@ class StoreError(Exception):
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, migrations: list[tuple[str, str]] | None = None):
         self.path = Path(path)
+        # Central's registry reuses this class with its own migration list in its own file.
+        self.migrations = MIGRATIONS if migrations is None else migrations
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -178,13 +180,13 @@ class Store:
         conn = self.db.conn
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_wall TEXT)")
         done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
-        unknown = done - {name for name, _ in MIGRATIONS}
+        unknown = done - {name for name, _ in self.migrations}
         if unknown:
             raise StoreError(
                 f"{self.path}: written by a newer vaxkiosk (migrations {sorted(unknown)}); refusing to downgrade"
             )
         applied = []
-        for name, sql in MIGRATIONS:
+        for name, sql in self.migrations:
             if name in done:
                 continue
             with self.transaction():

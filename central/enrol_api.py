@@ -1,0 +1,74 @@
+"""Central's enrolment endpoint: a kiosk trades a one-time code for its identity and MQTT credentials.
+
+    POST /api/v1/enrol   {"code": "ABCD-EFGH-JKMN"}
+    200 {"ok": true, "enrolment": {...}}                       (see enrolment_document)
+    400 {"ok": false, "error": {"code": "bad_request", ...}}
+    403 {"ok": false, "error": {"code": "code_unknown" | "code_used" | "code_expired", "message_vi", "message_en"}}
+
+The response is the only place the kiosk's MQTT password ever appears: it is never logged. Serve it over HTTPS
+(the central's reverse proxy): the code is a bearer secret until it is used.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Blueprint, jsonify, request
+
+from central.registry import Enrolment, Registry, RegistryRefused
+
+log = logging.getLogger("vaxkiosk.central.enrol")
+
+ENROL_PATH = "/api/v1/enrol"
+DOCUMENT_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class BrokerAccess:
+    """How kiosks reach the broker, as given to them at enrolment."""
+    host: str
+    port: int
+    ca_pem: str = ""  # the project CA when the broker listens with TLS; empty for plain MQTT (loopback tests)
+
+
+def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: str) -> dict:
+    """The enrolment as the kiosk stores it; the same document is the offline bundle's content."""
+    return {
+        "schema": DOCUMENT_SCHEMA,
+        "kiosk_id": enrolment.kiosk_id,
+        "site": {"id": enrolment.site_id, "name": enrolment.site_name},
+        "central_url": central_url,
+        "mqtt": {"host": access.host, "port": access.port, "username": enrolment.kiosk_id,
+                 "password": enrolment.mqtt_password, "tls_ca_pem": access.ca_pem},
+    }
+
+
+def make_blueprint(registry: Registry, access: BrokerAccess, central_url: str = "") -> Blueprint:
+    """`central_url`: the address kiosks use for central (default: the one the request came in on)."""
+    bp = Blueprint("enrol", __name__)
+
+    @bp.post(ENROL_PATH)
+    def enrol():
+        body = request.get_json(silent=True)
+        code = body.get("code") if isinstance(body, dict) else None
+        if not isinstance(code, str) or not code.strip() or len(code) > 64:
+            return jsonify({"ok": False, "error": {"code": "bad_request",
+                                                   "message_vi": "Yêu cầu phải có mã cài đặt.",
+                                                   "message_en": "The request must carry a set-up code."}}), 400
+        try:
+            enrolment = registry.redeem(code)
+        except RegistryRefused as exc:
+            log.warning("enrolment refused from %s: %s", request.remote_addr, exc.code)
+            return jsonify(exc.to_json()), 403
+        log.info("kiosk %s enrolled at site %s", enrolment.kiosk_id, enrolment.site_id)
+        url = central_url or request.host_url.rstrip("/")
+        return jsonify({"ok": True, "enrolment": enrolment_document(enrolment, access, url)})
+
+    @bp.after_request
+    def no_store(response):
+        # Credentials must not sit in any proxy or browser cache.
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return bp

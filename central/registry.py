@@ -1,0 +1,245 @@
+"""Central's device registry: sites, kiosks (active or revoked) and one-time enrolment codes.
+
+An enrolment code is bound to a site, expires, and can be redeemed once; redeeming it registers a new kiosk with its
+own MQTT password. Only hashes are stored: the code (SHA-256, it is random and short-lived) and the MQTT password
+(Mosquitto `$7$`). Every change to the set of active kiosks rewrites the broker's password file and reloads the
+broker (provisioning.broker), so a revoked kiosk loses its broker access at once.
+
+The registry keeps its own SQLite file and migration list (REGISTRY_MIGRATIONS) through kiosk.store.Store; when
+central/store.py exists the integrator may fold these tables into it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.config import _check_id
+from kiosk.store import Store
+from provisioning import broker
+
+DEFAULT_PATH = "/var/lib/vaxkiosk-central/registry.db"
+DEFAULT_EXPIRY = dt.timedelta(hours=24)
+ENROL_PREFIX = "VXK1:ENROL:"
+# No 0/O, 1/I/L: the code is read aloud and typed on a kiosk's touch screen.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12  # ~59 bits: enough for a one-time code valid for hours
+
+REGISTRY_MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_registry",
+        """
+        CREATE TABLE sites (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL DEFAULT '',
+            created_wall TEXT NOT NULL
+        );
+        CREATE TABLE devices (
+            kiosk_id TEXT PRIMARY KEY,         -- also the MQTT username and client id
+            site_id TEXT NOT NULL REFERENCES sites(id),
+            state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'revoked')),
+            password_hash TEXT NOT NULL,       -- Mosquitto $7$ hash; the password itself went to the kiosk only
+            enrolled_wall TEXT NOT NULL,
+            enrolled_via TEXT NOT NULL,        -- 'code' | 'bundle'
+            revoked_wall TEXT,
+            revoked_reason TEXT
+        );
+        CREATE INDEX devices_site ON devices (site_id, state);
+        CREATE TABLE enrol_codes (
+            code_hash TEXT PRIMARY KEY,        -- SHA-256 of the normalised code
+            site_id TEXT NOT NULL REFERENCES sites(id),
+            created_wall TEXT NOT NULL,
+            expires_wall TEXT NOT NULL,
+            used_wall TEXT,
+            used_by TEXT REFERENCES devices(kiosk_id)
+        );
+        """,
+    ),
+]
+
+# Refusals a technician sees: code → (Vietnamese, English). Codes are stable (HTTP API, CLI, tests).
+REFUSALS: dict[str, tuple[str, str]] = {
+    "code_unknown": ("Mã cài đặt không đúng. Vui lòng kiểm tra lại hoặc xin mã mới.",
+                     "Unknown set-up code. Check it or ask for a new one."),
+    "code_used": ("Mã cài đặt này đã được dùng. Vui lòng xin mã mới.",
+                  "This set-up code has already been used. Ask for a new one."),
+    "code_expired": ("Mã cài đặt đã hết hạn. Vui lòng xin mã mới.",
+                     "This set-up code has expired. Ask for a new one."),
+    "unknown_site": ("Không có điểm tiêm này trong hệ thống.", "No such site in the registry."),
+    "unknown_kiosk": ("Không có máy kiosk này trong hệ thống.", "No such kiosk in the registry."),
+    "bad_site_id": ("Mã điểm tiêm không hợp lệ.",
+                    "Invalid site id (letters, digits, '-' or '_', 1-63 characters)."),
+}
+
+
+class RegistryRefused(Exception):
+    def __init__(self, code: str, detail: str = ""):
+        self.code = code
+        self.message_vi, self.message_en = REFUSALS[code]
+        self.detail = detail
+        super().__init__(f"{code}: {self.message_en}" + (f" ({detail})" if detail else ""))
+
+    def to_json(self) -> dict:
+        return {"ok": False, "error": {"code": self.code, "message_vi": self.message_vi,
+                                       "message_en": self.message_en}}
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What a kiosk receives once, when it enrols. `mqtt_password` exists nowhere else."""
+    kiosk_id: str
+    site_id: str
+    site_name: str
+    mqtt_password: str
+
+
+def normalise_code(code: str) -> str:
+    """What the technician typed → the canonical code: case, spaces and dashes do not matter."""
+    return re.sub(r"[\s-]", "", code).upper()
+
+
+def format_code(code: str) -> str:
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def _hash_code(code: str) -> str:
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
+
+
+def enrol_qr_text(central_url: str, code: str) -> str:
+    """The text of the enrolment QR (kiosk.identity recognises the prefix)."""
+    return f"{ENROL_PREFIX}{central_url.rstrip('/')}|{format_code(code)}"
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Registry:
+    def __init__(self, path: str | Path, broker_files: broker.BrokerFiles,
+                 central_password_hash: str | None = None, now=None):
+        self.store = Store(path, migrations=REGISTRY_MIGRATIONS)
+        self.broker_files = broker_files
+        # Central's own broker login; when None the existing entry in the password file is kept.
+        self.central_password_hash = central_password_hash
+        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- sites -------------------------------------------------------------------------------------------------
+    def add_site(self, site_id: str, name: str = "") -> None:
+        if _check_id(site_id):
+            raise RegistryRefused("bad_site_id", site_id)
+        with self.store.transaction() as db:
+            db.conn.execute("INSERT INTO sites (id, name, created_wall) VALUES (?, ?, ?) "
+                            "ON CONFLICT (id) DO UPDATE SET name = CASE WHEN excluded.name = '' THEN name "
+                            "ELSE excluded.name END", (site_id, name, _iso(self._now())))
+
+    def site(self, site_id: str) -> dict | None:
+        return self.store.query_one("SELECT * FROM sites WHERE id = ?", (site_id,))
+
+    # -- codes -------------------------------------------------------------------------------------------------
+    def create_code(self, site_id: str, expires_in: dt.timedelta = DEFAULT_EXPIRY) -> tuple[str, dt.datetime]:
+        """A new one-time code for `site_id`: (code, expiry). The site must exist (add_site)."""
+        if not self.site(site_id):
+            raise RegistryRefused("unknown_site", site_id)
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        expires = self._now() + expires_in
+        with self.store.transaction() as db:
+            db.conn.execute("INSERT INTO enrol_codes (code_hash, site_id, created_wall, expires_wall) "
+                            "VALUES (?, ?, ?, ?)", (_hash_code(code), site_id, _iso(self._now()), _iso(expires)))
+        return code, expires
+
+    def redeem(self, code: str) -> Enrolment:
+        """Use a code: registers a new kiosk of its site and returns its credentials. Refuses used/expired/unknown."""
+        with self.store.transaction() as db:
+            row = db.conn.execute("SELECT * FROM enrol_codes WHERE code_hash = ?", (_hash_code(code),)).fetchone()
+            if row is None:
+                raise RegistryRefused("code_unknown")
+            if row["used_wall"]:
+                raise RegistryRefused("code_used")
+            if dt.datetime.fromisoformat(row["expires_wall"]) <= self._now():
+                raise RegistryRefused("code_expired")
+            enrolment = self._register(db, row["site_id"], "code")
+            db.conn.execute("UPDATE enrol_codes SET used_wall = ?, used_by = ? WHERE code_hash = ?",
+                            (_iso(self._now()), enrolment.kiosk_id, row["code_hash"]))
+        self.sync_broker()
+        return enrolment
+
+    def enrol_directly(self, site_id: str) -> Enrolment:
+        """Register a kiosk without a code: the offline bundle, made by an operator at central."""
+        if not self.site(site_id):
+            raise RegistryRefused("unknown_site", site_id)
+        with self.store.transaction() as db:
+            enrolment = self._register(db, site_id, "bundle")
+        self.sync_broker()
+        return enrolment
+
+    def _register(self, db, site_id: str, via: str) -> Enrolment:
+        site = db.conn.execute("SELECT * FROM sites WHERE id = ?", (site_id,)).fetchone()
+        count = db.conn.execute("SELECT count(*) FROM devices WHERE site_id = ?", (site_id,)).fetchone()[0]
+        # Readable ids (site + sequence) that never repeat, revoked kiosks included.
+        n = count + 1
+        while db.conn.execute("SELECT 1 FROM devices WHERE kiosk_id = ?", (f"{site_id}-k{n:02d}",)).fetchone():
+            n += 1
+        kiosk_id = f"{site_id}-k{n:02d}"
+        password = broker.new_password()
+        db.conn.execute("INSERT INTO devices (kiosk_id, site_id, password_hash, enrolled_wall, enrolled_via) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (kiosk_id, site_id, broker.hash_password(password), _iso(self._now()), via))
+        return Enrolment(kiosk_id, site_id, site["name"], password)
+
+    # -- devices -----------------------------------------------------------------------------------------------
+    def device(self, kiosk_id: str) -> dict | None:
+        return self.store.query_one("SELECT kiosk_id, site_id, state, enrolled_wall, enrolled_via, revoked_wall, "
+                                    "revoked_reason FROM devices WHERE kiosk_id = ?", (kiosk_id,))
+
+    def devices(self, site_id: str | None = None) -> list[dict]:
+        where, params = ("WHERE site_id = ?", (site_id,)) if site_id else ("", ())
+        return self.store.query("SELECT kiosk_id, site_id, state, enrolled_wall, enrolled_via, revoked_wall "
+                                f"FROM devices {where} ORDER BY kiosk_id", params)
+
+    def is_active(self, kiosk_id: str, site_id: str) -> bool:
+        """Central's check on every message: the kiosk is active and publishes under its own site."""
+        row = self.device(kiosk_id)
+        return bool(row) and row["state"] == "active" and row["site_id"] == site_id
+
+    def revoke(self, kiosk_id: str, reason: str = "") -> bool:
+        """Revoke a kiosk; returns whether the running broker was told to reload (its connection is then cut)."""
+        with self.store.transaction() as db:
+            updated = db.conn.execute("UPDATE devices SET state = 'revoked', revoked_wall = ?, revoked_reason = ? "
+                                      "WHERE kiosk_id = ? AND state = 'active'",
+                                      (_iso(self._now()), reason, kiosk_id)).rowcount
+            if not updated and not db.conn.execute("SELECT 1 FROM devices WHERE kiosk_id = ?",
+                                                   (kiosk_id,)).fetchone():
+                raise RegistryRefused("unknown_kiosk", kiosk_id)
+        return self.sync_broker()
+
+    # -- broker ------------------------------------------------------------------------------------------------
+    def broker_users(self) -> dict[str, str]:
+        users = {r["kiosk_id"]: r["password_hash"]
+                 for r in self.store.query("SELECT kiosk_id, password_hash FROM devices WHERE state = 'active'")}
+        central_hash = self.central_password_hash or self._existing_central_hash()
+        if central_hash:
+            users[broker.CENTRAL_USER] = central_hash
+        return users
+
+    def _existing_central_hash(self) -> str | None:
+        try:
+            for line in self.broker_files.password_file.read_text().splitlines():
+                name, _, hashed = line.partition(":")
+                if name == broker.CENTRAL_USER:
+                    return hashed
+        except FileNotFoundError:
+            pass
+        return None
+
+    def sync_broker(self) -> bool:
+        """Rewrite password file + ACL from the registry and reload the broker."""
+        self.broker_files.write(self.broker_users())
+        return self.broker_files.reload()
