@@ -15,6 +15,8 @@ from kiosk import __version__
 
 COMMAND_MODULES = [
     "kiosk.commands",
+    "provisioning.commands",
+    "central.registry_commands",
 ]
 
 
