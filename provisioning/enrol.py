@@ -173,6 +173,25 @@ def existing_config(config_path: Path, force: bool) -> dict:
     return existing
 
 
+def install_document(document: dict, config_path: str | os.PathLike, force: bool = False,
+                     data_dir: str = DEFAULT_DATA_DIR) -> Provisioned:
+    config_path = Path(config_path)
+    existing = existing_config(config_path, force)
+    try:
+        data, ca_pem = config_from_document(document, existing, config_path, data_dir)
+    except ConfigError as exc:
+        raise EnrolError("central_error", str(exc)) from None
+    try:
+        if ca_pem:
+            write_atomic(Path(data["mqtt"]["tls_ca"]), ca_pem, 0o644)
+        write_atomic(config_path, toml_text(data))
+    except OSError as exc:
+        raise EnrolError("cannot_write_config", f"{config_path}: {exc.strerror}") from None
+    m = document["mqtt"]
+    return Provisioned(document["kiosk_id"], document["site"]["id"], document["site"].get("name", ""), config_path,
+                       f"{m['host']}:{m['port']}")
+
+
 # -- entry points --------------------------------------------------------------------------------------------------
 
 def enrol_with_code(central_url: str, code: str, config_path: str | os.PathLike, force: bool = False,

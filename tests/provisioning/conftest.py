@@ -1,0 +1,99 @@
+"""Central's side for provisioning tests: a registry, a real Mosquitto using the generated password file and ACL,
+and the enrolment blueprint served by waitress on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from waitress.server import create_server
+
+from central.enrol_api import BrokerAccess, make_blueprint
+from central.registry import Registry
+from provisioning import broker
+from tests.support.mosquitto import Mosquitto
+from tests.support.net import wait_port
+
+SITE = "GL-01"
+SITE_NAME = "Trạm Y tế Phường Yên Đỗ"
+
+
+@dataclass
+class Central:
+    registry: Registry
+    broker: Mosquitto
+    url: str
+    password: str
+    broker_dir: Path
+    pid_file: Path
+
+    @property
+    def registry_args(self) -> list[str]:
+        """The CLI options that point `vaxkiosk central ...` at this registry and broker."""
+        return ["--registry", str(self.registry.store.path), "--broker-dir", str(self.broker_dir),
+                "--broker-pid-file", str(self.pid_file)]
+
+
+def broker_readable_dir() -> Path:
+    # Mosquitto started as root drops to its own user and re-reads the password file as that user on SIGHUP:
+    # the files live where it can reach them, as in production (/var/lib/vaxkiosk-central/broker).
+    path = Path(tempfile.mkdtemp(prefix="vxk-broker-", dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+def start_broker(broker_dir: Path, extra: str = "") -> Mosquitto:
+    run_dir = broker_dir / "run"
+    run_dir.mkdir()
+    try:
+        os.chown(run_dir, pwd.getpwnam("mosquitto").pw_uid, -1)  # its log file
+    except (KeyError, PermissionError):
+        pass
+    files = broker.BrokerFiles(broker_dir)
+    conf = broker.broker_conf_text(files.password_file, files.acl_file, []) + extra
+    return Mosquitto(run_dir, extra_config=conf).start()
+
+
+class Served:
+    """A Flask app served by waitress in a thread, on a free loopback port."""
+
+    def __init__(self, app: Flask):
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=4)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_port(self.server.effective_port)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+
+    def close(self) -> None:
+        # Closed from inside waitress's own loop: closing its sockets from here would break the select() it sits in.
+        self.server.trigger.pull_trigger(self.server.close)
+        self.thread.join(10)
+        self.server.task_dispatcher.shutdown()
+
+
+@pytest.fixture
+def central(tmp_path):
+    broker_dir = broker_readable_dir()
+    pid_file = broker_dir / "mosquitto.pid"
+    password = broker.new_password()
+    registry = Registry(tmp_path / "registry.db", broker.BrokerFiles(broker_dir, pid_file),
+                        central_password_hash=broker.hash_password(password))
+    registry.add_site(SITE, SITE_NAME)
+    registry.sync_broker()
+    mosq = start_broker(broker_dir)
+    pid_file.write_text(str(mosq.proc.pid))
+    app = Flask("central-test")
+    app.register_blueprint(make_blueprint(registry, BrokerAccess("127.0.0.1", mosq.port)))
+    server = Served(app)
+    yield Central(registry, mosq, server.url, password, broker_dir, pid_file)
+    server.close()
+    mosq.stop()
+    registry.close()
+    shutil.rmtree(broker_dir, ignore_errors=True)
