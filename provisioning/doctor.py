@@ -113,8 +113,8 @@ def check_decoder(config: Config, frames: list) -> Check:
     except (ValueError, ImportError, OSError) as exc:
         return Check("decoder", FAIL, f"{config.camera.decoder}: cannot load: {exc}")
     sample = "VXK1:DOCTOR:Nữ"
-    qr = segno.make(sample, error="m", micro=False)
-    image = np.array(qr.to_pil(scale=6, border=4).convert("L"))
+    modules = np.array([list(row) for row in segno.make(sample, error="m", micro=False).matrix], dtype=np.uint8)
+    image = np.kron(np.pad(255 - 255 * modules, 4, constant_values=255), np.ones((6, 6), dtype=np.uint8))
     if not any(code.text == sample for code in decode(image)):
         return Check("decoder", FAIL, f"{config.camera.decoder}: could not read a clean test QR")
     seen = sum(1 for frame in frames if decode(frame))
@@ -156,7 +156,7 @@ def check_printer(config: Config, test_print: bool) -> Check:
     try:
         device.open()
     except Exception as exc:  # noqa: BLE001 - python-escpos raises its own error types per backend
-        return Check("printer", FAIL, f"{where}: cannot open: {exc}")
+        return Check("printer", FAIL, f"{where}: cannot open: {' '.join(str(exc).split())}")
     try:
         online, paper = _status(device, DLE_EOT_PRINTER), _status(device, DLE_EOT_PAPER)
         # No answer is "unknown", never "fine": CUPS-like backends and dead printers both say nothing.
