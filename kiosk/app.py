@@ -24,7 +24,9 @@ from kiosk.watchdog import Notifier, unhealthy_parts
 log = logging.getLogger("vaxkiosk")
 
 # "module:function" taking the App and returning a Part or None. Import is lazy: an unconfigured part costs nothing.
-PART_FACTORIES: list[str] = []
+PART_FACTORIES: list[str] = [
+    "kiosk.sync:make_part",
+]
 
 
 class Part(Protocol):

@@ -15,8 +15,10 @@ from kiosk import __version__
 
 COMMAND_MODULES = [
     "kiosk.commands",
-    "provisioning.commands",
+    "central.commands",
+    # After central.commands: adds the registry's subcommands under `vaxkiosk central`.
     "central.registry_commands",
+    "provisioning.commands",
 ]
 
 
