@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Blueprint, jsonify, request
 
@@ -30,6 +31,22 @@ class BrokerAccess:
     host: str
     port: int
     ca_pem: str = ""  # the project CA when the broker listens with TLS; empty for plain MQTT (loopback tests)
+
+
+def broker_access(settings) -> BrokerAccess:
+    """From central.registry.RegistrySection: what kiosks are told about the broker."""
+    ca_pem = Path(settings.broker_ca).read_text() if settings.broker_ca else ""
+    return BrokerAccess(settings.broker_host, settings.broker_port, ca_pem)
+
+
+def blueprint_from_config(config) -> Blueprint | None:
+    """For the dashboard app (branch centralweb): the enrolment endpoint when central.toml has [registry]."""
+    from central.registry import registry_from_config
+
+    registry = registry_from_config(config)
+    if registry is None:
+        return None
+    return make_blueprint(registry, broker_access(registry.settings), registry.settings.central_url)
 
 
 def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: str) -> dict:

@@ -5,8 +5,8 @@ own MQTT password. Only hashes are stored: the code (SHA-256, it is random and s
 (Mosquitto `$7$`). Every change to the set of active kiosks rewrites the broker's password file and reloads the
 broker (provisioning.broker), so a revoked kiosk loses its broker access at once.
 
-The registry keeps its own SQLite file and migration list (REGISTRY_MIGRATIONS) through kiosk.store.Store; when
-central/store.py exists the integrator may fold these tables into it.
+Its tables (devices, enrol_codes; sites is shared with the dashboard) are in central.db, migration "0002_registry"
+of central.store. Settings: the [registry] section of central.toml (RegistrySection).
 """
 
 from __future__ import annotations
@@ -18,48 +18,16 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.config import _check_id
+from central.store import MIGRATIONS
+from kiosk.config import _check_id, _check_port, build_section, checked
 from kiosk.store import Store
 from provisioning import broker
 
-DEFAULT_PATH = "/var/lib/vaxkiosk-central/registry.db"
 DEFAULT_EXPIRY = dt.timedelta(hours=24)
 ENROL_PREFIX = "VXK1:ENROL:"
 # No 0/O, 1/I/L: the code is read aloud and typed on a kiosk's touch screen.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12  # ~59 bits: enough for a one-time code valid for hours
-
-REGISTRY_MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "0001_registry",
-        """
-        CREATE TABLE sites (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL DEFAULT '',
-            created_wall TEXT NOT NULL
-        );
-        CREATE TABLE devices (
-            kiosk_id TEXT PRIMARY KEY,         -- also the MQTT username and client id
-            site_id TEXT NOT NULL REFERENCES sites(id),
-            state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'revoked')),
-            password_hash TEXT NOT NULL,       -- Mosquitto $7$ hash; the password itself went to the kiosk only
-            enrolled_wall TEXT NOT NULL,
-            enrolled_via TEXT NOT NULL,        -- 'code' | 'bundle'
-            revoked_wall TEXT,
-            revoked_reason TEXT
-        );
-        CREATE INDEX devices_site ON devices (site_id, state);
-        CREATE TABLE enrol_codes (
-            code_hash TEXT PRIMARY KEY,        -- SHA-256 of the normalised code
-            site_id TEXT NOT NULL REFERENCES sites(id),
-            created_wall TEXT NOT NULL,
-            expires_wall TEXT NOT NULL,
-            used_wall TEXT,
-            used_by TEXT REFERENCES devices(kiosk_id)
-        );
-        """,
-    ),
-]
 
 # Refusals a technician sees: code → (Vietnamese, English). Codes are stable (HTTP API, CLI, tests).
 REFUSALS: dict[str, tuple[str, str]] = {
@@ -86,6 +54,36 @@ class RegistryRefused(Exception):
     def to_json(self) -> dict:
         return {"ok": False, "error": {"code": self.code, "message_vi": self.message_vi,
                                        "message_en": self.message_en}}
+
+
+@dataclass(frozen=True)
+class RegistrySection:
+    """[registry] in central.toml. Present = this central enrols kiosks and ingest accepts only enrolled ones."""
+    # Where the Mosquitto password file and ACL are written (the broker's config points at them).
+    broker_dir: str = "/var/lib/vaxkiosk-central/broker"
+    # The broker to SIGHUP after a change; "" when the vaxkiosk-broker-reload.path unit reloads it instead.
+    broker_pid_file: str = "/run/mosquitto/mosquitto.pid"
+    # What kiosks are told at enrolment: central's address (put in the QR), the broker's address and its CA.
+    central_url: str = ""
+    broker_host: str = ""
+    broker_port: int = checked(_check_port, default=8883)
+    broker_ca: str = ""
+
+
+def registry_settings(config) -> RegistrySection | None:
+    """The [registry] section of a central.config.Config, validated; None when the section is absent."""
+    table = config.other.get("registry")
+    return None if table is None else build_section(RegistrySection, table, "registry", config.source)
+
+
+def registry_from_config(config) -> "Registry | None":
+    settings = registry_settings(config)
+    if settings is None:
+        return None
+    files = broker.BrokerFiles(settings.broker_dir, settings.broker_pid_file or None)
+    # Central's own broker login comes from [mqtt] password: it is written to the password file with the kiosks'.
+    central_hash = broker.hash_password(config.mqtt.password) if config.mqtt.password else None
+    return Registry(config.db_path, files, central_password_hash=central_hash, settings=settings)
 
 
 @dataclass(frozen=True)
@@ -121,8 +119,9 @@ def _iso(t: dt.datetime) -> str:
 
 class Registry:
     def __init__(self, path: str | Path, broker_files: broker.BrokerFiles,
-                 central_password_hash: str | None = None, now=None):
-        self.store = Store(path, migrations=REGISTRY_MIGRATIONS)
+                 central_password_hash: str | None = None, now=None, settings: RegistrySection | None = None):
+        self.store = Store(path, MIGRATIONS)
+        self.settings = settings or RegistrySection()
         self.broker_files = broker_files
         # Central's own broker login; when None the existing entry in the password file is kept.
         self.central_password_hash = central_password_hash
@@ -132,16 +131,20 @@ class Registry:
         self.store.close()
 
     # -- sites -------------------------------------------------------------------------------------------------
-    def add_site(self, site_id: str, name: str = "") -> None:
+    def add_site(self, site_id: str, name: str = "", district: str = "", province: str = "") -> None:
+        """Register or update a site; empty fields keep what is there."""
         if _check_id(site_id):
             raise RegistryRefused("bad_site_id", site_id)
         with self.store.transaction() as db:
-            db.conn.execute("INSERT INTO sites (id, name, created_wall) VALUES (?, ?, ?) "
-                            "ON CONFLICT (id) DO UPDATE SET name = CASE WHEN excluded.name = '' THEN name "
-                            "ELSE excluded.name END", (site_id, name, _iso(self._now())))
+            db.conn.execute("INSERT INTO sites (site, name, district, province) VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT (site) DO UPDATE SET "
+                            "name = coalesce(nullif(excluded.name, ''), name), "
+                            "district = coalesce(nullif(excluded.district, ''), district), "
+                            "province = coalesce(nullif(excluded.province, ''), province)",
+                            (site_id, name, district, province))
 
     def site(self, site_id: str) -> dict | None:
-        return self.store.query_one("SELECT * FROM sites WHERE id = ?", (site_id,))
+        return self.store.query_one("SELECT * FROM sites WHERE site = ?", (site_id,))
 
     # -- codes -------------------------------------------------------------------------------------------------
     def create_code(self, site_id: str, expires_in: dt.timedelta = DEFAULT_EXPIRY) -> tuple[str, dt.datetime]:
@@ -181,7 +184,7 @@ class Registry:
         return enrolment
 
     def _register(self, db, site_id: str, via: str) -> Enrolment:
-        site = db.conn.execute("SELECT * FROM sites WHERE id = ?", (site_id,)).fetchone()
+        site = db.conn.execute("SELECT * FROM sites WHERE site = ?", (site_id,)).fetchone()
         count = db.conn.execute("SELECT count(*) FROM devices WHERE site_id = ?", (site_id,)).fetchone()[0]
         # Readable ids (site + sequence) that never repeat, revoked kiosks included.
         n = count + 1
@@ -192,7 +195,7 @@ class Registry:
         db.conn.execute("INSERT INTO devices (kiosk_id, site_id, password_hash, enrolled_wall, enrolled_via) "
                         "VALUES (?, ?, ?, ?, ?)",
                         (kiosk_id, site_id, broker.hash_password(password), _iso(self._now()), via))
-        return Enrolment(kiosk_id, site_id, site["name"], password)
+        return Enrolment(kiosk_id, site_id, site["name"] or "", password)
 
     # -- devices -----------------------------------------------------------------------------------------------
     def device(self, kiosk_id: str) -> dict | None:
@@ -204,9 +207,10 @@ class Registry:
         return self.store.query("SELECT kiosk_id, site_id, state, enrolled_wall, enrolled_via, revoked_wall "
                                 f"FROM devices {where} ORDER BY kiosk_id", params)
 
-    def is_active(self, kiosk_id: str, site_id: str) -> bool:
-        """Central's check on every message: the kiosk is active and publishes under its own site."""
-        row = self.device(kiosk_id)
+    def is_enrolled(self, site_id: str, kiosk_id: str) -> bool:
+        """Ingest's check on every message (central.ingest.KioskRegistry): the kiosk is active and publishes under
+        its own site. The broker's ACL binds the kiosk id only (`+` for the site level), so this check is needed."""
+        row = self.store.query_one("SELECT site_id, state FROM devices WHERE kiosk_id = ?", (kiosk_id,))
         return bool(row) and row["state"] == "active" and row["site_id"] == site_id
 
     def revoke(self, kiosk_id: str, reason: str = "") -> bool:

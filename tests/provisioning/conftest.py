@@ -32,13 +32,21 @@ class Central:
     url: str
     password: str
     broker_dir: Path
-    pid_file: Path
+    config_path: Path
 
     @property
     def registry_args(self) -> list[str]:
-        """The CLI options that point `vaxkiosk central ...` at this registry and broker."""
-        return ["--registry", str(self.registry.store.path), "--broker-dir", str(self.broker_dir),
-                "--broker-pid-file", str(self.pid_file)]
+        """The CLI options that point `vaxkiosk central ...` at this central."""
+        return ["--config", str(self.config_path)]
+
+
+def write_central_toml(path: Path, data_dir: Path, password: str, broker_dir: Path, pid_file: Path,
+                       central_url: str, broker_host: str, broker_port: int, broker_ca: str = "") -> Path:
+    path.write_text(f'[central]\ndata_dir = "{data_dir}"\n\n[mqtt]\npassword = "{password}"\n\n'
+                    f'[registry]\nbroker_dir = "{broker_dir}"\nbroker_pid_file = "{pid_file}"\n'
+                    f'central_url = "{central_url}"\nbroker_host = "{broker_host}"\nbroker_port = {broker_port}\n'
+                    f'broker_ca = "{broker_ca}"\n', encoding="utf-8")
+    return path
 
 
 def broker_readable_dir() -> Path:
@@ -83,7 +91,7 @@ def central(tmp_path):
     broker_dir = broker_readable_dir()
     pid_file = broker_dir / "mosquitto.pid"
     password = broker.new_password()
-    registry = Registry(tmp_path / "registry.db", broker.BrokerFiles(broker_dir, pid_file),
+    registry = Registry(tmp_path / "central" / "central.db", broker.BrokerFiles(broker_dir, pid_file),
                         central_password_hash=broker.hash_password(password))
     registry.add_site(SITE, SITE_NAME)
     registry.sync_broker()
@@ -92,7 +100,9 @@ def central(tmp_path):
     app = Flask("central-test")
     app.register_blueprint(make_blueprint(registry, BrokerAccess("127.0.0.1", mosq.port)))
     server = Served(app)
-    yield Central(registry, mosq, server.url, password, broker_dir, pid_file)
+    config_path = write_central_toml(tmp_path / "central.toml", tmp_path / "central", password, broker_dir, pid_file,
+                                     server.url, "127.0.0.1", mosq.port)
+    yield Central(registry, mosq, server.url, password, broker_dir, config_path)
     server.close()
     mosq.stop()
     registry.close()

@@ -34,8 +34,7 @@ def kiosk_probe(config, will: bool = True) -> Probe:
 
 
 def enrol_code(central, *extra: str) -> dict:
-    code, out = vaxkiosk_json("central", "enrol-code", "--site", SITE, "--central-url", central.url, "--json",
-                              *central.registry_args, *extra)
+    code, out = vaxkiosk_json("central", "enrol-code", "--site", SITE, "--json", *central.registry_args, *extra)
     assert code == 0, out
     return out
 
@@ -185,7 +184,6 @@ def test_a_provisioned_kiosk_is_not_overwritten_without_force(central, tmp_path)
 def test_offline_bundle_provisions_a_kiosk(central, tmp_path):
     bundle = tmp_path / "usb" / "GL-01.vxkbundle"
     code, out = vaxkiosk_json("central", "enrol-bundle", "--site", SITE, "--out", str(bundle), "--json",
-                              "--broker-host", "127.0.0.1", "--broker-port", str(central.broker.port),
                               *central.registry_args)
     assert code == 0 and stat.S_IMODE(bundle.stat().st_mode) == 0o600
     config_path = tmp_path / "kiosk.toml"

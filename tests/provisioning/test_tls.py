@@ -11,7 +11,7 @@ import pytest
 
 from provisioning import broker
 from tests.conftest import vaxkiosk_json
-from tests.provisioning.conftest import SITE, broker_readable_dir
+from tests.provisioning.conftest import SITE, broker_readable_dir, write_central_toml
 from tests.provisioning.mqtt_probe import Probe
 from tests.support.mosquitto import Mosquitto
 from tests.support.net import free_port, wait_port
@@ -22,14 +22,15 @@ def tls_central(tmp_path):
     broker_dir = broker_readable_dir()
     tls_port = free_port()
     pid_file = broker_dir / "mosquitto.pid"
-    registry_args = ["--registry", str(tmp_path / "registry.db"), "--broker-dir", str(broker_dir),
-                     "--broker-pid-file", str(pid_file)]
+    config = write_central_toml(tmp_path / "central.toml", tmp_path / "central", "central-secret", broker_dir,
+                                pid_file, "https://central.example.vn", "localhost", tls_port,
+                                str(broker_dir / "tls" / "ca.pem"))
+    registry_args = ["--config", str(config)]
     code, out = vaxkiosk_json("central", "add-site", "--site", SITE, "--name", "Trạm Y tế", "--json", *registry_args)
     assert code == 0, out
     conf = broker_dir / "vaxkiosk.conf"
     code, out = vaxkiosk_json("central", "broker-config", "--conf", str(conf), "--tls-listen", f"127.0.0.1:{tls_port}",
-                              "--tls-host", "127.0.0.1", "--tls-host", "localhost", "--central-password-file",
-                              str(tmp_path / "central.pw"), "--json", *registry_args)
+                              "--tls-host", "127.0.0.1", "--tls-host", "localhost", "--json", *registry_args)
     assert code == 0, out
     run_dir = broker_dir / "run"
     mosq = Mosquitto(run_dir, extra_config=conf.read_text()).start()
@@ -43,8 +44,7 @@ def tls_central(tmp_path):
 def test_kiosk_connects_over_tls_verifying_the_project_ca(tls_central, tmp_path):
     bundle = tmp_path / "bundle.json"
     code, out = vaxkiosk_json("central", "enrol-bundle", "--site", SITE, "--out", str(bundle), "--json",
-                              "--broker-host", "localhost", "--broker-port", str(tls_central["port"]),
-                              "--broker-ca", str(tls_central["ca"]), *tls_central["registry_args"])
+                              *tls_central["registry_args"])
     assert code == 0, out
     config = tmp_path / "etc" / "kiosk.toml"
     code, out = vaxkiosk_json("provision", "--bundle", str(bundle), "--config", str(config), "--json",
