@@ -222,6 +222,10 @@ class Registry:
             if not updated and not db.conn.execute("SELECT 1 FROM devices WHERE kiosk_id = ?",
                                                    (kiosk_id,)).fetchone():
                 raise RegistryRefused("unknown_kiosk", kiosk_id)
+            # The fleet view must not keep showing it online: the broker closes its connection without publishing
+            # its Last Will (the revoked user may no longer publish), and ingest now rejects anything from it.
+            db.conn.execute("UPDATE kiosks SET state = 'revoked', state_since = ? WHERE kiosk = ?",
+                            (_iso(self._now()), kiosk_id))
         return self.sync_broker()
 
     # -- broker ------------------------------------------------------------------------------------------------

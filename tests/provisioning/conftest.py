@@ -42,7 +42,9 @@ class Central:
 
 def write_central_toml(path: Path, data_dir: Path, password: str, broker_dir: Path, pid_file: Path,
                        central_url: str, broker_host: str, broker_port: int, broker_ca: str = "") -> Path:
-    path.write_text(f'[central]\ndata_dir = "{data_dir}"\n\n[mqtt]\npassword = "{password}"\n\n'
+    """central.toml for `vaxkiosk central` and its registry subcommands; central itself logs in on broker_port."""
+    path.write_text(f'[central]\ndata_dir = "{data_dir}"\n\n'
+                    f'[mqtt]\nport = {broker_port}\npassword = "{password}"\nkeepalive = 5\n\n'
                     f'[registry]\nbroker_dir = "{broker_dir}"\nbroker_pid_file = "{pid_file}"\n'
                     f'central_url = "{central_url}"\nbroker_host = "{broker_host}"\nbroker_port = {broker_port}\n'
                     f'broker_ca = "{broker_ca}"\n', encoding="utf-8")
