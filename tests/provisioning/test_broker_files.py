@@ -1,0 +1,68 @@
+"""Broker files as Mosquitto's own tools read and write them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.error
+import urllib.request
+
+from provisioning import broker
+from tests.conftest import ROOT
+from tests.provisioning.conftest import SITE
+
+
+def test_password_hashes_match_mosquitto_passwd(tmp_path):
+    passwd = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "k1", "Mật khẩu-1"], check=True)
+    theirs = passwd.read_text().strip().split(":", 1)[1]
+    assert broker.verify_password("Mật khẩu-1", theirs)
+    assert not broker.verify_password("wrong", theirs)
+    ours = broker.hash_password("Mật khẩu-1")
+    assert ours.startswith("$7$101$") and broker.verify_password("Mật khẩu-1", ours)
+
+
+def test_acl_gives_kiosks_only_their_own_topics():
+    acl = broker.acl_text().splitlines()
+    patterns = [line for line in acl if line.startswith("pattern ")]
+    assert patterns and all("vaxkiosk/v1/+/%u/" in line for line in patterns)
+    assert "pattern read vaxkiosk/v1/+/%u/ack" in acl and "pattern write vaxkiosk/v1/+/%u/ack" not in acl
+
+
+def test_conf_has_the_settings_the_fleet_relies_on(tmp_path):
+    files = broker.BrokerFiles(tmp_path)
+    conf = broker.broker_conf_text(files.password_file, files.acl_file, [broker.Listener(8883, "", "ca", "c", "k")])
+    for line in ("allow_anonymous false", "use_username_as_clientid true", f"password_file {files.password_file}",
+                 f"max_queued_messages {broker.MAX_QUEUED_MESSAGES}", "listener 8883", "certfile c"):
+        assert line in conf.splitlines()
+
+
+def test_enrol_endpoint_refuses_malformed_requests_and_is_never_cached(central):
+    def post(body: bytes):
+        request = urllib.request.Request(central.url + "/api/v1/enrol", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers, json.loads(exc.read())
+
+    for body in (b"", b"[]", b'{"code": 5}', b'{"code": "   "}', json.dumps({"code": "x" * 100}).encode()):
+        status, headers, out = post(body)
+        assert (status, out["error"]["code"]) == (400, "bad_request")
+        assert headers["Cache-Control"] == "no-store"
+    code, _ = central.registry.create_code(SITE)
+    status, headers, out = post(json.dumps({"code": code}).encode())
+    assert status == 200 and headers["Cache-Control"] == "no-store"
+    assert out["enrolment"]["mqtt"]["username"] == out["enrolment"]["kiosk_id"]
+
+
+def test_installer_is_valid_bash_and_installs_files_that_exist():
+    script = ROOT / "provisioning" / "install-pi.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text()
+    for relative in ("systemd/vaxkiosk-kiosk.service", "systemd/vaxkiosk-browser.service",
+                     "systemd/vaxkiosk-central.service", "systemd/vaxkiosk-broker-reload.path",
+                     "systemd/vaxkiosk-broker-reload.service", "systemd/mosquitto.service.d/vaxkiosk.conf",
+                     "provisioning/udev/60-vaxkiosk.rules", "provisioning/udev/blacklist-usblp.conf"):
+        assert f"$SRC/{relative}" in text and (ROOT / relative).exists(), relative
