@@ -49,6 +49,19 @@ def blueprint_from_config(config) -> Blueprint | None:
     return make_blueprint(registry, broker_access(registry.settings), registry.settings.central_url)
 
 
+def new_code_view(registry: Registry, site_id: str, expires_in=None) -> dict:
+    """For the dashboard's "new set-up code" page: the code as text and the enrolment QR as inline SVG.
+    Raises RegistryRefused (unknown_site) like the CLI."""
+    import segno
+
+    from central.registry import DEFAULT_EXPIRY, enrol_qr_text, format_code
+
+    code, expires = registry.create_code(site_id, expires_in or DEFAULT_EXPIRY)
+    qr_text = enrol_qr_text(registry.settings.central_url, code)
+    return {"site": site_id, "code": format_code(code), "expires": expires.isoformat(timespec="seconds"),
+            "qr_text": qr_text, "qr_svg": segno.make(qr_text, error="m").svg_inline(scale=4)}
+
+
 def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: str) -> dict:
     """The enrolment as the kiosk stores it; the same document is the offline bundle's content."""
     return {

@@ -66,3 +66,21 @@ def test_installer_is_valid_bash_and_installs_files_that_exist():
                      "systemd/vaxkiosk-broker-reload.service", "systemd/mosquitto.service.d/vaxkiosk.conf",
                      "provisioning/udev/60-vaxkiosk.rules", "provisioning/udev/blacklist-usblp.conf"):
         assert f"$SRC/{relative}" in text and (ROOT / relative).exists(), relative
+
+
+def test_dashboard_code_view_and_the_kiosk_camera_path(central):
+    import cv2
+    import numpy as np
+    import segno
+
+    from central.enrol_api import new_code_view
+    from drivers.barcode import make_decoder
+    from kiosk.identity import parse
+
+    view = new_code_view(central.registry, SITE)
+    assert view["qr_svg"].startswith("<svg") and view["code"] in view["qr_text"]
+    assert parse(view["qr_text"]).kind == "enrolment"
+    # The kiosk's decoder reads the enrolment text (URL, '|', dashes) back from its QR, byte for byte.
+    modules = np.array([list(r) for r in segno.make(view["qr_text"], error="m").matrix], dtype=np.uint8)
+    image = np.kron(np.pad(255 - 255 * modules, 4, constant_values=255), np.ones((5, 5), dtype=np.uint8))
+    assert [c.text for c in make_decoder("zxing")(cv2.merge([image] * 3))] == [view["qr_text"]]
