@@ -171,7 +171,8 @@ class Registry:
             enrolment = self._register(db, row["site_id"], "code")
             db.conn.execute("UPDATE enrol_codes SET used_wall = ?, used_by = ? WHERE code_hash = ?",
                             (_iso(self._now()), enrolment.kiosk_id, row["code_hash"]))
-        self.sync_broker()
+            self._write_broker_files()
+        self.broker_files.reload()
         return enrolment
 
     def enrol_directly(self, site_id: str) -> Enrolment:
@@ -180,7 +181,8 @@ class Registry:
             raise RegistryRefused("unknown_site", site_id)
         with self.store.transaction() as db:
             enrolment = self._register(db, site_id, "bundle")
-        self.sync_broker()
+            self._write_broker_files()
+        self.broker_files.reload()
         return enrolment
 
     def _register(self, db, site_id: str, via: str) -> Enrolment:
@@ -226,7 +228,8 @@ class Registry:
             # its Last Will (the revoked user may no longer publish), and ingest now rejects anything from it.
             db.conn.execute("UPDATE kiosks SET state = 'revoked', state_since = ? WHERE kiosk = ?",
                             (_iso(self._now()), kiosk_id))
-        return self.sync_broker()
+            self._write_broker_files()
+        return self.broker_files.reload()
 
     # -- broker ------------------------------------------------------------------------------------------------
     def broker_users(self) -> dict[str, str]:
@@ -247,7 +250,13 @@ class Registry:
             pass
         return None
 
+    def _write_broker_files(self) -> None:
+        # Called inside the write transaction: two processes enrolling at once (CLI, dashboard) write the files in
+        # the order of their commits, so the file always matches the registry. A failed write rolls the change back.
+        self.broker_files.write(self.broker_users())
+
     def sync_broker(self) -> bool:
         """Rewrite password file + ACL from the registry and reload the broker."""
-        self.broker_files.write(self.broker_users())
+        with self.store.transaction():
+            self._write_broker_files()
         return self.broker_files.reload()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import tomllib
 import urllib.error
 import urllib.request
@@ -27,6 +28,7 @@ ENROL_PREFIX = "VXK1:ENROL:"
 ENROL_PATH = "/api/v1/enrol"
 DOCUMENT_SCHEMA = 1
 DEFAULT_DATA_DIR = "/var/lib/vaxkiosk"
+SERVICE_USER = "vaxkiosk"  # systemd/vaxkiosk-kiosk.service User=
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "not_enrol_code": ("Đây không phải mã cài đặt kiosk.", "This is not a kiosk set-up code."),
@@ -158,6 +160,17 @@ def config_from_document(document: dict, existing: dict, config_path: Path, data
     return data, ca_pem
 
 
+def _give_to_service_user(path: Path) -> None:
+    # `sudo vaxkiosk provision` runs as root; the kiosk service runs as SERVICE_USER and must read its 0600 file.
+    if os.geteuid() != 0:
+        return
+    try:
+        user = pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        return  # not installed by install-pi.sh (a test, a developer machine): leave it to whoever runs the kiosk
+    os.chown(path, user.pw_uid, user.pw_gid)
+
+
 def existing_config(config_path: Path, force: bool) -> dict:
     """The sections already in the file (kept on re-provisioning); refuses an already provisioned kiosk."""
     try:
@@ -185,6 +198,7 @@ def install_document(document: dict, config_path: str | os.PathLike, force: bool
         if ca_pem:
             write_atomic(Path(data["mqtt"]["tls_ca"]), ca_pem, 0o644)
         write_atomic(config_path, toml_text(data))
+        _give_to_service_user(config_path)
     except OSError as exc:
         raise EnrolError("cannot_write_config", f"{config_path}: {exc.strerror}") from None
     m = document["mqtt"]

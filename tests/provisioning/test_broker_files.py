@@ -84,3 +84,26 @@ def test_dashboard_code_view_and_the_kiosk_camera_path(central):
     modules = np.array([list(r) for r in segno.make(view["qr_text"], error="m").matrix], dtype=np.uint8)
     image = np.kron(np.pad(255 - 255 * modules, 4, constant_values=255), np.ones((5, 5), dtype=np.uint8))
     assert [c.text for c in make_decoder("zxing")(cv2.merge([image] * 3))] == [view["qr_text"]]
+
+
+def test_concurrent_enrolments_from_two_processes_all_reach_the_password_file(central):
+    """The CLI and the dashboard enrol at the same time: the password file still lists every active kiosk."""
+    import threading
+
+    from central.registry import Registry
+
+    codes = [central.registry.create_code(SITE)[0] for _ in range(16)]
+    other = Registry(central.registry.store.path, central.registry.broker_files,
+                     central_password_hash=central.registry.central_password_hash)
+    try:
+        workers = [threading.Thread(target=lambda reg=reg, mine=codes[i::2]: [reg.redeem(c) for c in mine])
+                   for i, reg in enumerate((central.registry, other))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+    finally:
+        other.close()
+    users = {line.split(":", 1)[0] for line in central.registry.broker_files.password_file.read_text().splitlines()}
+    assert users == {d["kiosk_id"] for d in central.registry.devices()} | {"central"}
+    assert len(users) == 17
