@@ -15,6 +15,9 @@ from kiosk import __version__
 
 COMMAND_MODULES = [
     "kiosk.commands",
+    "kiosk.printing.commands",
+    "kiosk.cert_commands",
+    "kiosk.scan_commands",
     "central.commands",
     # After central.commands: adds the registry's subcommands under `vaxkiosk central`.
     "central.registry_commands",
