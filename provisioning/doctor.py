@@ -7,11 +7,9 @@ stopped (only one process can own the camera).
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from kiosk.config import Config, ConfigError, load
 
@@ -19,8 +17,6 @@ PASS, FAIL, SKIP = "pass", "fail", "skip"
 FRAMES_NEEDED = 3
 CAMERA_TIMEOUT = 10.0
 BROKER_TIMEOUT = 10.0
-# ESC/POS real-time status (DLE EOT n): n=1 printer, n=4 paper roll sensor.
-DLE_EOT_PRINTER, DLE_EOT_PAPER = b"\x10\x04\x01", b"\x10\x04\x04"
 
 
 @dataclass(frozen=True)
@@ -67,38 +63,34 @@ def check_clock() -> Check:
 
 # -- camera and decoder ------------------------------------------------------------------------------------------
 
-def _frames(source: str, count: int, timeout: float) -> list:
-    """Up to `count` frames from a camera source; a folder of images and a video file count as sources."""
-    import cv2
-
-    path = Path(source)
-    if path.is_dir():
-        images = [cv2.imread(str(p)) for p in sorted(path.iterdir()) if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
-        return [img for img in images if img is not None][:count]
-    capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
-    frames, deadline = [], time.monotonic() + timeout
-    try:
-        while capture.isOpened() and len(frames) < count and time.monotonic() < deadline:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(frame)
-    finally:
-        capture.release()
-    return frames
-
-
 def check_camera(config: Config) -> tuple[Check, list]:
+    """Frames arrive from the configured source (drivers.camera: V4L2, picamera2, a video file or image folder)."""
     if not config.camera.enabled:
         return Check("camera", SKIP, "camera not enabled in [camera]"), []
-    if not config.camera.source:
-        return Check("camera", FAIL, "[camera] source is empty"), []
-    frames = _frames(config.camera.source, FRAMES_NEEDED, CAMERA_TIMEOUT)
+    from drivers.camera import CameraError, open_source
+
+    c = config.camera
+    try:
+        source = open_source(c.source, c.width, c.height, c.fps, loop=False)
+        source.open()
+    except CameraError as exc:
+        return Check("camera", FAIL, f"{exc} (unplugged, wrong path, or used by another process?)"), []
+    frames, deadline = [], time.monotonic() + CAMERA_TIMEOUT
+    try:
+        while len(frames) < FRAMES_NEEDED and time.monotonic() < deadline:
+            frame = source.read(timeout=0.5)
+            if frame is not None:
+                frames.append(frame.image)
+            elif not source.capturing:
+                break  # the device failed or the file ended
+    finally:
+        source.close()
     if len(frames) < FRAMES_NEEDED:
-        return Check("camera", FAIL, f"{config.camera.source}: {len(frames)} of {FRAMES_NEEDED} frames arrived "
-                                     f"(unplugged, wrong path, or used by another process?)"), frames
+        why = source.last_error or "no more frames"
+        return Check("camera", FAIL, f"{c.source}: {len(frames)} of {FRAMES_NEEDED} frames arrived ({why}; "
+                                     "unplugged, wrong path, or used by another process?)"), frames
     h, w = frames[0].shape[:2]
-    return Check("camera", PASS, f"{config.camera.source}: frames arrive ({w}×{h})"), frames
+    return Check("camera", PASS, f"{c.source}: frames arrive ({w}×{h})"), frames
 
 
 def check_decoder(config: Config, frames: list) -> Check:
@@ -124,55 +116,40 @@ def check_decoder(config: Config, frames: list) -> Check:
 
 # -- printer -----------------------------------------------------------------------------------------------------
 
-def _printer(config: Config):
-    from escpos import printer
+def test_slip(config: Config) -> bytes:
+    """A short slip in the kiosk's own rendering (Vietnamese as raster) with a QR the technician can scan."""
+    from kiosk.printing.receipt import ReceiptBuilder, to_escpos
 
-    p = config.printer
-    if p.backend == "network":
-        return printer.Network(p.host, p.port, timeout=p.timeout, profile=p.profile)
-    if p.backend == "usb":
-        return printer.Usb(p.usb_vendor, p.usb_product, timeout=int(p.timeout * 1000), profile=p.profile)
-    if p.backend == "serial":
-        return printer.Serial(p.device, baudrate=p.baudrate, timeout=p.timeout, profile=p.profile)
-    return None
-
-
-def _status(device, query: bytes) -> int | None:
-    try:
-        answer = device.query_status(query)
-    except (OSError, socket.timeout):
-        return None
-    return answer[0] if answer else None
+    b = ReceiptBuilder(config.printer.profile, config.printer.paper_mm)
+    b.text("Kiểm tra máy in / printer test", 28, bold=True, align="center")
+    b.text(f"{config.kiosk.site_id} · {config.kiosk.kiosk_id}", 24, align="center")
+    b.qr(f"VXK1:DOCTOR:{config.kiosk.kiosk_id}")
+    return to_escpos(b.finish())
 
 
 def check_printer(config: Config, test_print: bool) -> Check:
+    """Status through drivers.printer (DLE EOT); no answer is "unknown", never "fine"."""
     if not config.printer.enabled:
         return Check("printer", SKIP, "printer not enabled in [printer]")
-    device = _printer(config)
-    if device is None:
-        return Check("printer", SKIP, f"backend {config.printer.backend!r} has no status to ask")
-    where = (f"{config.printer.host}:{config.printer.port}" if config.printer.backend == "network"
-             else config.printer.device or f"usb {config.printer.usb_vendor:04x}:{config.printer.usb_product:04x}")
-    try:
-        device.open()
-    except Exception as exc:  # noqa: BLE001 - python-escpos raises its own error types per backend
-        return Check("printer", FAIL, f"{where}: cannot open: {' '.join(str(exc).split())}")
-    try:
-        online, paper = _status(device, DLE_EOT_PRINTER), _status(device, DLE_EOT_PAPER)
-        # No answer is "unknown", never "fine": CUPS-like backends and dead printers both say nothing.
-        if online is None or paper is None:
-            return Check("printer", FAIL, f"{where}: no status answer (printer off, or the backend cannot report)")
-        if online & 0x08:
-            return Check("printer", FAIL, f"{where}: printer is offline (cover open or error)")
-        if paper & 0x60 == 0x60:
-            return Check("printer", FAIL, f"{where}: paper out")
-        if test_print:
-            device.text("vaxkiosk doctor: test print OK\n")
-            device.cut()
-        low = ", paper low" if paper & 0x0C == 0x0C else ""
-        return Check("printer", PASS, f"{where}: online{low}" + (", test page sent" if test_print else ""))
-    finally:
-        device.close()
+    from drivers.printer import Printer, PrinterError
+
+    printer = Printer(config.printer)
+    where = printer.describe()
+    if not printer.reports_status:
+        return Check("printer", SKIP, f"{where}: this backend cannot report status")
+    status = printer.status()
+    if not status.known:
+        return Check("printer", FAIL, f"{' '.join(status.detail.split())} (printer off, cable, or hung)")
+    if not status.can_print:
+        return Check("printer", FAIL, f"{where}: {status.state.replace('_', ' ')}")
+    note = ", paper near end" if status.state == "paper_near_end" else ""
+    if test_print:
+        try:
+            printer.send(test_slip(config))
+        except PrinterError as exc:
+            return Check("printer", FAIL, f"test print: {exc}")
+        note += ", test slip sent"
+    return Check("printer", PASS, f"{where}: online{note}")
 
 
 # -- broker ------------------------------------------------------------------------------------------------------
