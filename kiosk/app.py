@@ -19,7 +19,7 @@ from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.events import EventBus
 from kiosk.store import Store
-from kiosk.watchdog import Notifier, unhealthy_parts
+from kiosk.watchdog import Notifier, stalled_parts
 
 log = logging.getLogger("vaxkiosk")
 
@@ -85,12 +85,12 @@ class App:
         return {p.name: p.health() for p in self.parts}
 
     def supervise(self, notifier: Notifier) -> None:
-        """One turn of the main loop: ping systemd's watchdog only while every part reports healthy."""
-        sick = unhealthy_parts(self.health())
+        """One turn of the main loop: ping systemd's watchdog only while no part reports its loop stalled."""
+        sick = stalled_parts(self.health())
         if sick:
-            notifier.status("unhealthy: " + ", ".join(sick))
+            notifier.status("stalled: " + ", ".join(sick))
             if sick != self._last_sick:
-                log.warning("parts unhealthy, watchdog not pinged: %s", ", ".join(sick))
+                log.warning("parts stalled, watchdog not pinged (systemd will restart us): %s", ", ".join(sick))
         else:
             notifier.ping()
             if self._last_sick:

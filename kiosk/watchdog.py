@@ -3,6 +3,10 @@
 systemd passes $NOTIFY_SOCKET (a unix datagram socket; a leading '@' means the abstract namespace) and, with
 WatchdogSec=, $WATCHDOG_USEC. The kiosk pings only while every part reports healthy, so a stuck loop gets the
 process restarted by systemd instead of a kiosk that looks alive and does nothing.
+
+The key is "alive", not "ok": parts already use "ok" for their device (printer out of paper, camera unplugged,
+trust list not loaded yet), and a restart cures none of those. A part sets "alive": false only when its own loop has
+stopped making progress, the one thing a restart does cure.
 """
 
 from __future__ import annotations
@@ -54,6 +58,6 @@ class Notifier:
         return self.notify("STOPPING=1")
 
 
-def unhealthy_parts(health: dict[str, dict]) -> list[str]:
-    """Parts whose health says `"ok": false`. A part that reports no "ok" key is taken to be running."""
-    return [name for name, h in health.items() if isinstance(h, dict) and h.get("ok") is False]
+def stalled_parts(health: dict[str, dict]) -> list[str]:
+    """Parts whose health says `"alive": false`. A part that reports no "alive" key is taken to be running."""
+    return [name for name, h in health.items() if isinstance(h, dict) and h.get("alive") is False]

@@ -1,4 +1,4 @@
-"""sd_notify over a real unix datagram socket: READY=1 at start, WATCHDOG=1 only while the parts are healthy."""
+"""sd_notify over a real unix datagram socket: READY=1 at start, WATCHDOG=1 only while no part's loop is stalled."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from kiosk.app import App
-from kiosk.watchdog import Notifier, unhealthy_parts
+from kiosk.watchdog import Notifier, stalled_parts
 from tests.conftest import ROOT, write_config
 
 
@@ -59,17 +59,18 @@ class Part:
     name = "sync"
 
     def __init__(self):
-        self.ok = True
+        self.alive = True
+        self.device_ok = True
 
     def start(self): ...
 
     def stop(self): ...
 
     def health(self) -> dict:
-        return {"ok": self.ok, "detail": "loop alive" if self.ok else "no progress"}
+        return {"alive": self.alive, "ok": self.device_ok}
 
 
-def test_watchdog_is_pinged_only_while_every_part_is_healthy(notify_socket, kiosk_config):
+def test_watchdog_is_pinged_only_while_no_part_is_stalled(notify_socket, kiosk_config):
     path, sock = notify_socket
     sock.settimeout(0.5)
     notifier = Notifier({"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "2000000"})
@@ -79,7 +80,10 @@ def test_watchdog_is_pinged_only_while_every_part_is_healthy(notify_socket, kios
 
     app.supervise(notifier)
     assert sock.recv(4096) == b"WATCHDOG=1"
-    part.ok = False
+    part.device_ok = False  # printer out of paper, camera unplugged: a restart would not help, keep pinging
+    app.supervise(notifier)
+    assert sock.recv(4096) == b"WATCHDOG=1"
+    part.alive = False
     app.supervise(notifier)
     app.supervise(notifier)
     sent = []
@@ -88,8 +92,8 @@ def test_watchdog_is_pinged_only_while_every_part_is_healthy(notify_socket, kios
             sent.append(sock.recv(4096).decode())
     except socket.timeout:
         pass
-    assert sent == ["STATUS=unhealthy: sync", "STATUS=unhealthy: sync"]  # no WATCHDOG=1: systemd will restart us
-    part.ok = True
+    assert sent == ["STATUS=stalled: sync", "STATUS=stalled: sync"]  # no WATCHDOG=1: systemd will restart us
+    part.alive = True
     app.supervise(notifier)
     assert sock.recv(4096) == b"WATCHDOG=1"
     assert sock.recv(4096) == b"STATUS=running"
@@ -118,5 +122,5 @@ def test_abstract_socket_address(tmp_path):
         sock.close()
 
 
-def test_unhealthy_parts():
-    assert unhealthy_parts({"a": {"ok": True}, "b": {"queue": 3}, "c": {"ok": False}}) == ["c"]
+def test_stalled_parts():
+    assert stalled_parts({"a": {"alive": True}, "b": {"ok": False}, "c": {"alive": False}}) == ["c"]
