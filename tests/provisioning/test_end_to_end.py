@@ -242,3 +242,23 @@ def _session_expiry(seconds: int):
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = seconds
     return props
+
+
+def test_operator_commands_in_text_mode(central):
+    proc = vaxkiosk("central", "enrol-code", "--site", SITE, "--expires-in", "2h", *central.registry_args)
+    out = proc.stdout.decode()
+    assert proc.returncode == 0 and "set-up code for site GL-01" in out and central.url in out
+    assert "█" in out or "▀" in out  # segno's terminal QR, drawn with block characters
+    proc = vaxkiosk("central", "enrol-code", "--site", "NOPE", *central.registry_args)
+    assert proc.returncode == 1 and "No such site" in proc.stderr.decode()
+    proc = vaxkiosk("central", "enrol-code", "--site", SITE, "--expires-in", "soon", *central.registry_args)
+    assert proc.returncode == 2 and "duration" in proc.stderr.decode()
+
+    enrolled = central.registry.redeem(central.registry.create_code(SITE)[0])
+    listing = vaxkiosk("central", "devices", *central.registry_args).stdout.decode()
+    assert enrolled.kiosk_id in listing and "active" in listing
+    # Without a [registry] section the registry commands refuse to guess where the broker files are.
+    bare = central.config_path.with_name("bare.toml")
+    bare.write_text('[central]\ndata_dir = "/tmp/nowhere"\n')
+    proc = vaxkiosk("central", "devices", "--config", str(bare))
+    assert proc.returncode == 78 and "[registry]" in proc.stderr.decode()
