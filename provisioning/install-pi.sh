@@ -21,7 +21,7 @@ if [ "$ROLE" = kiosk ] && [ "$(uname -m)" != aarch64 ]; then
 fi
 
 echo "==> Debian packages"
-COMMON="python3 python3-venv python3-dev libzbar0 fonts-dejavu-core chrony"
+COMMON="python3 python3-venv python3-dev libzbar0 fonts-dejavu-core chrony rsync"
 KIOSK_PKGS="cage chromium-browser libcamera-apps python3-picamera2 mosquitto-clients"
 CENTRAL_PKGS="mosquitto mosquitto-clients"
 apt-get update -qq
