@@ -66,8 +66,10 @@ def add_commands(sub) -> None:
     p = csub.add_parser("broker-config", help="write Mosquitto's vaxkiosk config, password file, ACL, TLS files")
     _registry_args(p)
     p.add_argument("--conf", required=True, help="e.g. /etc/mosquitto/conf.d/vaxkiosk.conf")
-    p.add_argument("--listen", action="append", default=[], metavar="[ADDR:]PORT", help="plain MQTT listener")
-    p.add_argument("--tls-listen", action="append", default=[], metavar="[ADDR:]PORT", help="TLS listener")
+    p.add_argument("--central-listen", action="append", default=[], metavar="[ADDR:]PORT",
+                   help="plain listener for central's aggregator processes (e.g. 127.0.0.1:1883)")
+    p.add_argument("--listen", action="append", default=[], metavar="[ADDR:]PORT", help="plain kiosk listener")
+    p.add_argument("--tls-listen", action="append", default=[], metavar="[ADDR:]PORT", help="TLS kiosk listener")
     p.add_argument("--tls-host", action="append", default=[], help="broker name(s)/IP(s) in its certificate")
     p.set_defaults(handler=cmd_broker_config)
 
@@ -215,7 +217,8 @@ def cmd_broker_config(args) -> int:
     from provisioning import broker
 
     def action(registry):
-        listeners = [_listener(s) for s in args.listen]
+        listeners = ([_listener(s, kiosks=False) for s in args.central_listen]
+                     + [_listener(s) for s in args.listen])
         if args.tls_listen:
             if not args.tls_host:
                 print("vaxkiosk: --tls-listen needs --tls-host (the names kiosks use for the broker)", file=sys.stderr)

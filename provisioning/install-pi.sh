@@ -81,8 +81,8 @@ else
     install -m 0644 "$SRC/systemd/mosquitto.service.d/vaxkiosk.conf" /etc/systemd/system/mosquitto.service.d/
     systemctl daemon-reload
     echo
-    echo "Next: sudo -u vaxkiosk-central vaxkiosk central broker-config --conf /etc/mosquitto/conf.d/vaxkiosk.conf \\"
-    echo "        --tls-listen 8883 --tls-host central.example.vn --central-password-file /etc/vaxkiosk/central-mqtt.pw"
-    echo "      (the conf.d file must be writable by vaxkiosk-central, or run that one command as root)"
+    echo "Next: write /etc/vaxkiosk/central.toml ([central], [mqtt] port = 1883 and password, [registry]), then"
+    echo "      sudo vaxkiosk central broker-config --conf /etc/mosquitto/conf.d/vaxkiosk.conf \\"
+    echo "        --central-listen 127.0.0.1:1883 --tls-listen 8883 --tls-host central.example.vn"
     echo "      systemctl enable --now mosquitto vaxkiosk-broker-reload.path vaxkiosk-central"
 fi

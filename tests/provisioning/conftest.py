@@ -19,7 +19,7 @@ from central.enrol_api import BrokerAccess, make_blueprint
 from central.registry import Registry
 from provisioning import broker
 from tests.support.mosquitto import Mosquitto
-from tests.support.net import wait_port
+from tests.support.net import free_port, wait_port
 
 SITE = "GL-01"
 SITE_NAME = "Trạm Y tế Phường Yên Đỗ"
@@ -33,6 +33,7 @@ class Central:
     password: str
     broker_dir: Path
     config_path: Path
+    central_port: int  # the broker's listener for central's processes (the support class's port is for kiosks)
 
     @property
     def registry_args(self) -> list[str]:
@@ -41,10 +42,11 @@ class Central:
 
 
 def write_central_toml(path: Path, data_dir: Path, password: str, broker_dir: Path, pid_file: Path,
-                       central_url: str, broker_host: str, broker_port: int, broker_ca: str = "") -> Path:
-    """central.toml for `vaxkiosk central` and its registry subcommands; central itself logs in on broker_port."""
+                       central_url: str, broker_host: str, broker_port: int, broker_ca: str = "",
+                       central_port: int = 0) -> Path:
+    """central.toml for `vaxkiosk central` and its registry subcommands; broker_port is what kiosks are told."""
     path.write_text(f'[central]\ndata_dir = "{data_dir}"\n\n'
-                    f'[mqtt]\nport = {broker_port}\npassword = "{password}"\nkeepalive = 5\n\n'
+                    f'[mqtt]\nport = {central_port or broker_port}\npassword = "{password}"\nkeepalive = 5\n\n'
                     f'[registry]\nbroker_dir = "{broker_dir}"\nbroker_pid_file = "{pid_file}"\n'
                     f'central_url = "{central_url}"\nbroker_host = "{broker_host}"\nbroker_port = {broker_port}\n'
                     f'broker_ca = "{broker_ca}"\n', encoding="utf-8")
@@ -67,8 +69,9 @@ def start_broker(broker_dir: Path, extra: str = "") -> Mosquitto:
     except (KeyError, PermissionError):
         pass
     files = broker.BrokerFiles(broker_dir)
-    conf = broker.broker_conf_text(files.password_file, files.acl_file, []) + extra
-    return Mosquitto(run_dir, extra_config=conf).start()
+    # The support class writes its own first listener: it becomes a kiosk listener through the auth lines below.
+    conf = broker.global_conf_lines() + broker.listener_auth_lines(files.password_file, files.acl_file, kiosks=True)
+    return Mosquitto(run_dir, extra_config="\n".join(conf) + "\n" + extra).start()
 
 
 class Served:
@@ -97,14 +100,18 @@ def central(tmp_path):
                         central_password_hash=broker.hash_password(password))
     registry.add_site(SITE, SITE_NAME)
     registry.sync_broker()
-    mosq = start_broker(broker_dir)
+    central_port = free_port()
+    files = registry.broker_files
+    central_listener = broker.Listener(central_port, "127.0.0.1", kiosks=False)
+    mosq = start_broker(broker_dir, "\n".join(central_listener.lines(files.password_file, files.acl_file)) + "\n")
+    wait_port(central_port)
     pid_file.write_text(str(mosq.proc.pid))
     app = Flask("central-test")
     app.register_blueprint(make_blueprint(registry, BrokerAccess("127.0.0.1", mosq.port)))
     server = Served(app)
     config_path = write_central_toml(tmp_path / "central.toml", tmp_path / "central", password, broker_dir, pid_file,
-                                     server.url, "127.0.0.1", mosq.port)
-    yield Central(registry, mosq, server.url, password, broker_dir, config_path)
+                                     server.url, "127.0.0.1", mosq.port, central_port=central_port)
+    yield Central(registry, mosq, server.url, password, broker_dir, config_path, central_port)
     server.close()
     mosq.stop()
     registry.close()

@@ -13,8 +13,9 @@ WAIT = 10.0
 
 class Probe:
     def __init__(self, username: str, password: str, port: int, host: str = "127.0.0.1", ca: str | None = None,
-                 will: tuple[str, bytes] | None = None):
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=username, protocol=mqtt.MQTTv5)
+                 will: tuple[str, bytes] | None = None, client_id: str | None = None):
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or username,
+                                  protocol=mqtt.MQTTv5)
         self.client.username_pw_set(username, password)
         if ca:
             self.client.tls_set(ca_certs=ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)

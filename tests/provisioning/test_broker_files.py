@@ -31,10 +31,17 @@ def test_acl_gives_kiosks_only_their_own_topics():
 
 def test_conf_has_the_settings_the_fleet_relies_on(tmp_path):
     files = broker.BrokerFiles(tmp_path)
-    conf = broker.broker_conf_text(files.password_file, files.acl_file, [broker.Listener(8883, "", "ca", "c", "k")])
-    for line in ("allow_anonymous false", "use_username_as_clientid true", f"password_file {files.password_file}",
-                 f"max_queued_messages {broker.MAX_QUEUED_MESSAGES}", "listener 8883", "certfile c"):
+    listeners = [broker.Listener(1883, "127.0.0.1", kiosks=False),
+                 broker.Listener(8883, "", cafile="ca", certfile="c", keyfile="k")]
+    conf = broker.broker_conf_text(files.password_file, files.acl_file, listeners)
+    central_block, kiosk_block = conf.split("\n\nlistener ")[1:]
+    for line in ("per_listener_settings true", f"max_queued_messages {broker.MAX_QUEUED_MESSAGES}"):
         assert line in conf.splitlines()
+    for block in (central_block, kiosk_block):
+        assert "allow_anonymous false" in block and f"password_file {files.password_file}" in block
+        assert f"acl_file {files.acl_file}" in block
+    assert "use_username_as_clientid false" in central_block and "certfile" not in central_block
+    assert "use_username_as_clientid true" in kiosk_block and "certfile c" in kiosk_block
 
 
 def test_enrol_endpoint_refuses_malformed_requests_and_is_never_cached(central):

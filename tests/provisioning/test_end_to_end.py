@@ -21,8 +21,8 @@ from tests.provisioning.mqtt_probe import Probe
 ROOT = "vaxkiosk/v1"
 
 
-def central_probe(central) -> Probe:
-    return Probe(broker.CENTRAL_USER, central.password, central.broker.port).connect()
+def central_probe(central, client_id: str = "central-test") -> Probe:
+    return Probe(broker.CENTRAL_USER, central.password, central.central_port, client_id=client_id).connect()
 
 
 def kiosk_probe(config, will: bool = True) -> Probe:
@@ -204,7 +204,7 @@ def test_offline_bundle_provisions_a_kiosk(central, tmp_path):
 def test_queue_limits_keep_every_record_for_an_offline_central(central):
     """Queue limits are high: a slow central loses nothing (checked with 5000 QoS 1 records while offline)."""
     enrolment = central.registry.redeem(central.registry.create_code(SITE)[0])
-    slow = Probe(broker.CENTRAL_USER, central.password, central.broker.port)
+    slow = Probe(broker.CENTRAL_USER, central.password, central.central_port, client_id="central-slow")
     slow.client.connect(slow.host, slow.port, clean_start=False,
                         properties=_session_expiry(3600))
     slow.client.loop_start()
@@ -220,7 +220,7 @@ def test_queue_limits_keep_every_record_for_an_offline_central(central):
     kiosk.publish(topic, b"last")
     kiosk.close()
 
-    back = Probe(broker.CENTRAL_USER, central.password, central.broker.port)
+    back = Probe(broker.CENTRAL_USER, central.password, central.central_port, client_id="central-slow")
     back.client.connect(back.host, back.port, clean_start=False, properties=_session_expiry(3600))
     back.client.loop_start()
     received = []
@@ -262,3 +262,25 @@ def test_operator_commands_in_text_mode(central):
     bare.write_text('[central]\ndata_dir = "/tmp/nowhere"\n')
     proc = vaxkiosk("central", "devices", "--config", str(bare))
     assert proc.returncode == 78 and "[registry]" in proc.stderr.decode()
+
+
+def test_aggregators_share_a_login_but_kiosks_cannot(central):
+    """Central's listener keeps each aggregator's own client id; the kiosk listener forces id = username."""
+    first, second = central_probe(central, "central-1"), central_probe(central, "central-2")
+    enrolment = central.registry.redeem(central.registry.create_code(SITE)[0])
+    port = central.broker.port
+    kiosk = Probe(enrolment.kiosk_id, enrolment.mqtt_password, port, client_id="mine").connect()
+    clone = Probe(enrolment.kiosk_id, enrolment.mqtt_password, port, client_id="another").connect()
+    assert clone.accepted and kiosk.disconnected.wait(10)  # one connection per kiosk id
+    second.publish(f"{ROOT}/{SITE}/{enrolment.kiosk_id}/cmd", b"{}")  # round trip on the central listener
+    assert not first.disconnected.is_set() and not second.disconnected.is_set()
+    # Central's listener is no back door: a kiosk's login there gets the same ACL.
+    sneaky = Probe(enrolment.kiosk_id, enrolment.mqtt_password, central.central_port, client_id="x").connect()
+    first.subscribe(f"{ROOT}/#")
+    sneaky.publish(f"{ROOT}/{SITE}/other-kiosk/records/checkins", b"{}")
+    sneaky.publish(f"{ROOT}/{SITE}/{enrolment.kiosk_id}/health", b"{}")
+    assert [t for t, _ in first.until(f"{ROOT}/{SITE}/{enrolment.kiosk_id}/health")] == [
+        f"{ROOT}/{SITE}/{enrolment.kiosk_id}/health"]
+    kiosk.client.loop_stop()
+    for probe in (first, second, clone, sneaky):
+        probe.close()
