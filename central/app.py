@@ -76,7 +76,10 @@ def build_registry(app: CentralApp) -> KioskRegistry | None:
     """HOOK for the device registry (branch `prov`): return a function (site, kiosk) -> bool that says whether the
     kiosk is enrolled at that site; ingest rejects other kiosks' messages with reason `unknown_kiosk`.
     None (no registry configured) accepts every kiosk the broker let in."""
-    return None
+    from central.registry import registry_from_config
+
+    registry = registry_from_config(app.config)
+    return registry.is_enrolled if registry else None
 
 
 def build_web(app: CentralApp):

@@ -97,6 +97,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0002_registry",
+        # central.registry: enrolled kiosks (MQTT users) and one-time enrolment codes. Only hashes are stored.
+        """
+        CREATE TABLE devices (
+            kiosk_id TEXT PRIMARY KEY,             -- also the MQTT username and client id
+            site_id TEXT NOT NULL REFERENCES sites(site),
+            state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'revoked')),
+            password_hash TEXT NOT NULL,           -- Mosquitto $7$ hash; the password itself went to the kiosk only
+            enrolled_wall TEXT NOT NULL,
+            enrolled_via TEXT NOT NULL,            -- code | bundle
+            revoked_wall TEXT,
+            revoked_reason TEXT
+        );
+        CREATE INDEX devices_site ON devices (site_id, state);
+        CREATE TABLE enrol_codes (
+            code_hash TEXT PRIMARY KEY,            -- SHA-256 of the normalised code
+            site_id TEXT NOT NULL REFERENCES sites(site),
+            created_wall TEXT NOT NULL,
+            expires_wall TEXT NOT NULL,
+            used_wall TEXT,
+            used_by TEXT REFERENCES devices(kiosk_id)
+        );
+        """,
+    ),
 ]
 
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}

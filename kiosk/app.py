@@ -20,6 +20,7 @@ from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.events import EventBus
 from kiosk.store import Store
+from kiosk.watchdog import Notifier, stalled_parts
 
 log = logging.getLogger("vaxkiosk")
 
@@ -61,6 +62,7 @@ class App:
         self.parts: list[Part] = []
         self.stopping = threading.Event()
         self.version = __version__
+        self._last_sick: list[str] = []
 
     def part(self, name: str) -> Part | None:
         return next((p for p in self.parts if p.name == name), None)
@@ -91,14 +93,31 @@ class App:
     def health(self) -> dict:
         return {p.name: p.health() for p in self.parts}
 
-    def run_forever(self) -> int:
+    def supervise(self, notifier: Notifier) -> None:
+        """One turn of the main loop: ping systemd's watchdog only while no part reports its loop stalled."""
+        sick = stalled_parts(self.health())
+        if sick:
+            notifier.status("stalled: " + ", ".join(sick))
+            if sick != self._last_sick:
+                log.warning("parts stalled, watchdog not pinged (systemd will restart us): %s", ", ".join(sick))
+        else:
+            notifier.ping()
+            if self._last_sick:
+                notifier.status("running")
+        self._last_sick = sick
+
+    def run_forever(self, notifier: Notifier | None = None) -> int:
+        notifier = notifier or Notifier()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
         self.start()
+        notifier.ready("running")
+        interval = min(1.0, notifier.ping_interval or 1.0)
         try:
-            while not self.stopping.wait(1.0):
-                pass
+            while not self.stopping.wait(interval):
+                self.supervise(notifier)
         finally:
             log.info("stopping")
+            notifier.stopping()
             self.stop()
         return 0

@@ -15,11 +15,14 @@ from kiosk import __version__
 
 COMMAND_MODULES = [
     "kiosk.commands",
-    "central.commands",
     "kiosk.printing.commands",
     "kiosk.cert_commands",
     "kiosk.scan_commands",
     "kiosk.staff_accounts",
+    "central.commands",
+    # After central.commands: adds the registry's subcommands under `vaxkiosk central`.
+    "central.registry_commands",
+    "provisioning.commands",
 ]
 
 

@@ -1,0 +1,104 @@
+"""Central's enrolment endpoint: a kiosk trades a one-time code for its identity and MQTT credentials.
+
+    POST /api/v1/enrol   {"code": "ABCD-EFGH-JKMN"}
+    200 {"ok": true, "enrolment": {...}}                       (see enrolment_document)
+    400 {"ok": false, "error": {"code": "bad_request", ...}}
+    403 {"ok": false, "error": {"code": "code_unknown" | "code_used" | "code_expired", "message_vi", "message_en"}}
+
+The response is the only place the kiosk's MQTT password ever appears: it is never logged. Serve it over HTTPS
+(the central's reverse proxy): the code is a bearer secret until it is used.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, jsonify, request
+
+from central.registry import Enrolment, Registry, RegistryRefused
+
+log = logging.getLogger("vaxkiosk.central.enrol")
+
+ENROL_PATH = "/api/v1/enrol"
+DOCUMENT_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class BrokerAccess:
+    """How kiosks reach the broker, as given to them at enrolment."""
+    host: str
+    port: int
+    ca_pem: str = ""  # the project CA when the broker listens with TLS; empty for plain MQTT (loopback tests)
+
+
+def broker_access(settings) -> BrokerAccess:
+    """From central.registry.RegistrySection: what kiosks are told about the broker."""
+    ca_pem = Path(settings.broker_ca).read_text() if settings.broker_ca else ""
+    return BrokerAccess(settings.broker_host, settings.broker_port, ca_pem)
+
+
+def blueprint_from_config(config) -> Blueprint | None:
+    """For the dashboard app (branch centralweb): the enrolment endpoint when central.toml has [registry]."""
+    from central.registry import registry_from_config
+
+    registry = registry_from_config(config)
+    if registry is None:
+        return None
+    return make_blueprint(registry, broker_access(registry.settings), registry.settings.central_url)
+
+
+def new_code_view(registry: Registry, site_id: str, expires_in=None) -> dict:
+    """For the dashboard's "new set-up code" page: the code as text and the enrolment QR as inline SVG.
+    Raises RegistryRefused (unknown_site) like the CLI."""
+    import segno
+
+    from central.registry import DEFAULT_EXPIRY, enrol_qr_text, format_code
+
+    code, expires = registry.create_code(site_id, expires_in or DEFAULT_EXPIRY)
+    qr_text = enrol_qr_text(registry.settings.central_url, code)
+    return {"site": site_id, "code": format_code(code), "expires": expires.isoformat(timespec="seconds"),
+            "qr_text": qr_text, "qr_svg": segno.make(qr_text, error="m").svg_inline(scale=4)}
+
+
+def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: str) -> dict:
+    """The enrolment as the kiosk stores it; the same document is the offline bundle's content."""
+    return {
+        "schema": DOCUMENT_SCHEMA,
+        "kiosk_id": enrolment.kiosk_id,
+        "site": {"id": enrolment.site_id, "name": enrolment.site_name},
+        "central_url": central_url,
+        "mqtt": {"host": access.host, "port": access.port, "username": enrolment.kiosk_id,
+                 "password": enrolment.mqtt_password, "tls_ca_pem": access.ca_pem},
+    }
+
+
+def make_blueprint(registry: Registry, access: BrokerAccess, central_url: str = "") -> Blueprint:
+    """`central_url`: the address kiosks use for central (default: the one the request came in on)."""
+    bp = Blueprint("enrol", __name__)
+
+    @bp.post(ENROL_PATH)
+    def enrol():
+        body = request.get_json(silent=True)
+        code = body.get("code") if isinstance(body, dict) else None
+        if not isinstance(code, str) or not code.strip() or len(code) > 64:
+            return jsonify({"ok": False, "error": {"code": "bad_request",
+                                                   "message_vi": "Yêu cầu phải có mã cài đặt.",
+                                                   "message_en": "The request must carry a set-up code."}}), 400
+        try:
+            enrolment = registry.redeem(code)
+        except RegistryRefused as exc:
+            log.warning("enrolment refused from %s: %s", request.remote_addr, exc.code)
+            return jsonify(exc.to_json()), 403
+        log.info("kiosk %s enrolled at site %s", enrolment.kiosk_id, enrolment.site_id)
+        url = central_url or request.host_url.rstrip("/")
+        return jsonify({"ok": True, "enrolment": enrolment_document(enrolment, access, url)})
+
+    @bp.after_request
+    def no_store(response):
+        # Credentials must not sit in any proxy or browser cache.
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return bp

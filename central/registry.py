@@ -1,0 +1,262 @@
+"""Central's device registry: sites, kiosks (active or revoked) and one-time enrolment codes.
+
+An enrolment code is bound to a site, expires, and can be redeemed once; redeeming it registers a new kiosk with its
+own MQTT password. Only hashes are stored: the code (SHA-256, it is random and short-lived) and the MQTT password
+(Mosquitto `$7$`). Every change to the set of active kiosks rewrites the broker's password file and reloads the
+broker (provisioning.broker), so a revoked kiosk loses its broker access at once.
+
+Its tables (devices, enrol_codes; sites is shared with the dashboard) are in central.db, migration "0002_registry"
+of central.store. Settings: the [registry] section of central.toml (RegistrySection).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from central.store import MIGRATIONS
+from kiosk.config import _check_id, _check_port, build_section, checked
+from kiosk.store import Store
+from provisioning import broker
+
+DEFAULT_EXPIRY = dt.timedelta(hours=24)
+ENROL_PREFIX = "VXK1:ENROL:"
+# No 0/O, 1/I/L: the code is read aloud and typed on a kiosk's touch screen.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12  # ~59 bits: enough for a one-time code valid for hours
+
+# Refusals a technician sees: code → (Vietnamese, English). Codes are stable (HTTP API, CLI, tests).
+REFUSALS: dict[str, tuple[str, str]] = {
+    "code_unknown": ("Mã cài đặt không đúng. Vui lòng kiểm tra lại hoặc xin mã mới.",
+                     "Unknown set-up code. Check it or ask for a new one."),
+    "code_used": ("Mã cài đặt này đã được dùng. Vui lòng xin mã mới.",
+                  "This set-up code has already been used. Ask for a new one."),
+    "code_expired": ("Mã cài đặt đã hết hạn. Vui lòng xin mã mới.",
+                     "This set-up code has expired. Ask for a new one."),
+    "unknown_site": ("Không có điểm tiêm này trong hệ thống.", "No such site in the registry."),
+    "unknown_kiosk": ("Không có máy kiosk này trong hệ thống.", "No such kiosk in the registry."),
+    "bad_site_id": ("Mã điểm tiêm không hợp lệ.",
+                    "Invalid site id (letters, digits, '-' or '_', 1-63 characters)."),
+}
+
+
+class RegistryRefused(Exception):
+    def __init__(self, code: str, detail: str = ""):
+        self.code = code
+        self.message_vi, self.message_en = REFUSALS[code]
+        self.detail = detail
+        super().__init__(f"{code}: {self.message_en}" + (f" ({detail})" if detail else ""))
+
+    def to_json(self) -> dict:
+        return {"ok": False, "error": {"code": self.code, "message_vi": self.message_vi,
+                                       "message_en": self.message_en}}
+
+
+@dataclass(frozen=True)
+class RegistrySection:
+    """[registry] in central.toml. Present = this central enrols kiosks and ingest accepts only enrolled ones."""
+    # Where the Mosquitto password file and ACL are written (the broker's config points at them).
+    broker_dir: str = "/var/lib/vaxkiosk-central/broker"
+    # The broker to SIGHUP after a change; "" when the vaxkiosk-broker-reload.path unit reloads it instead.
+    broker_pid_file: str = "/run/mosquitto/mosquitto.pid"
+    # What kiosks are told at enrolment: central's address (put in the QR), the broker's address and its CA.
+    central_url: str = ""
+    broker_host: str = ""
+    broker_port: int = checked(_check_port, default=8883)
+    broker_ca: str = ""
+
+
+def registry_settings(config) -> RegistrySection | None:
+    """The [registry] section of a central.config.Config, validated; None when the section is absent."""
+    table = config.other.get("registry")
+    return None if table is None else build_section(RegistrySection, table, "registry", config.source)
+
+
+def registry_from_config(config) -> "Registry | None":
+    settings = registry_settings(config)
+    if settings is None:
+        return None
+    files = broker.BrokerFiles(settings.broker_dir, settings.broker_pid_file or None)
+    # Central's own broker login comes from [mqtt] password: it is written to the password file with the kiosks'.
+    central_hash = broker.hash_password(config.mqtt.password) if config.mqtt.password else None
+    return Registry(config.db_path, files, central_password_hash=central_hash, settings=settings)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What a kiosk receives once, when it enrols. `mqtt_password` exists nowhere else."""
+    kiosk_id: str
+    site_id: str
+    site_name: str
+    mqtt_password: str
+
+
+def normalise_code(code: str) -> str:
+    """What the technician typed → the canonical code: case, spaces and dashes do not matter."""
+    return re.sub(r"[\s-]", "", code).upper()
+
+
+def format_code(code: str) -> str:
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def _hash_code(code: str) -> str:
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
+
+
+def enrol_qr_text(central_url: str, code: str) -> str:
+    """The text of the enrolment QR (kiosk.identity recognises the prefix)."""
+    return f"{ENROL_PREFIX}{central_url.rstrip('/')}|{format_code(code)}"
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Registry:
+    def __init__(self, path: str | Path, broker_files: broker.BrokerFiles,
+                 central_password_hash: str | None = None, now=None, settings: RegistrySection | None = None):
+        self.store = Store(path, MIGRATIONS)
+        self.settings = settings or RegistrySection()
+        self.broker_files = broker_files
+        # Central's own broker login; when None the existing entry in the password file is kept.
+        self.central_password_hash = central_password_hash
+        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- sites -------------------------------------------------------------------------------------------------
+    def add_site(self, site_id: str, name: str = "", district: str = "", province: str = "") -> None:
+        """Register or update a site; empty fields keep what is there."""
+        if _check_id(site_id):
+            raise RegistryRefused("bad_site_id", site_id)
+        with self.store.transaction() as db:
+            db.conn.execute("INSERT INTO sites (site, name, district, province) VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT (site) DO UPDATE SET "
+                            "name = coalesce(nullif(excluded.name, ''), name), "
+                            "district = coalesce(nullif(excluded.district, ''), district), "
+                            "province = coalesce(nullif(excluded.province, ''), province)",
+                            (site_id, name, district, province))
+
+    def site(self, site_id: str) -> dict | None:
+        return self.store.query_one("SELECT * FROM sites WHERE site = ?", (site_id,))
+
+    # -- codes -------------------------------------------------------------------------------------------------
+    def create_code(self, site_id: str, expires_in: dt.timedelta = DEFAULT_EXPIRY) -> tuple[str, dt.datetime]:
+        """A new one-time code for `site_id`: (code, expiry). The site must exist (add_site)."""
+        if not self.site(site_id):
+            raise RegistryRefused("unknown_site", site_id)
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        expires = self._now() + expires_in
+        with self.store.transaction() as db:
+            db.conn.execute("INSERT INTO enrol_codes (code_hash, site_id, created_wall, expires_wall) "
+                            "VALUES (?, ?, ?, ?)", (_hash_code(code), site_id, _iso(self._now()), _iso(expires)))
+        return code, expires
+
+    def redeem(self, code: str) -> Enrolment:
+        """Use a code: registers a new kiosk of its site and returns its credentials. Refuses used/expired/unknown."""
+        with self.store.transaction() as db:
+            row = db.conn.execute("SELECT * FROM enrol_codes WHERE code_hash = ?", (_hash_code(code),)).fetchone()
+            if row is None:
+                raise RegistryRefused("code_unknown")
+            if row["used_wall"]:
+                raise RegistryRefused("code_used")
+            if dt.datetime.fromisoformat(row["expires_wall"]) <= self._now():
+                raise RegistryRefused("code_expired")
+            enrolment = self._register(db, row["site_id"], "code")
+            db.conn.execute("UPDATE enrol_codes SET used_wall = ?, used_by = ? WHERE code_hash = ?",
+                            (_iso(self._now()), enrolment.kiosk_id, row["code_hash"]))
+            self._write_broker_files()
+        self.broker_files.reload()
+        return enrolment
+
+    def enrol_directly(self, site_id: str) -> Enrolment:
+        """Register a kiosk without a code: the offline bundle, made by an operator at central."""
+        if not self.site(site_id):
+            raise RegistryRefused("unknown_site", site_id)
+        with self.store.transaction() as db:
+            enrolment = self._register(db, site_id, "bundle")
+            self._write_broker_files()
+        self.broker_files.reload()
+        return enrolment
+
+    def _register(self, db, site_id: str, via: str) -> Enrolment:
+        site = db.conn.execute("SELECT * FROM sites WHERE site = ?", (site_id,)).fetchone()
+        count = db.conn.execute("SELECT count(*) FROM devices WHERE site_id = ?", (site_id,)).fetchone()[0]
+        # Readable ids (site + sequence) that never repeat, revoked kiosks included.
+        n = count + 1
+        while db.conn.execute("SELECT 1 FROM devices WHERE kiosk_id = ?", (f"{site_id}-k{n:02d}",)).fetchone():
+            n += 1
+        kiosk_id = f"{site_id}-k{n:02d}"
+        password = broker.new_password()
+        db.conn.execute("INSERT INTO devices (kiosk_id, site_id, password_hash, enrolled_wall, enrolled_via) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (kiosk_id, site_id, broker.hash_password(password), _iso(self._now()), via))
+        return Enrolment(kiosk_id, site_id, site["name"] or "", password)
+
+    # -- devices -----------------------------------------------------------------------------------------------
+    def device(self, kiosk_id: str) -> dict | None:
+        return self.store.query_one("SELECT kiosk_id, site_id, state, enrolled_wall, enrolled_via, revoked_wall, "
+                                    "revoked_reason FROM devices WHERE kiosk_id = ?", (kiosk_id,))
+
+    def devices(self, site_id: str | None = None) -> list[dict]:
+        where, params = ("WHERE site_id = ?", (site_id,)) if site_id else ("", ())
+        return self.store.query("SELECT kiosk_id, site_id, state, enrolled_wall, enrolled_via, revoked_wall "
+                                f"FROM devices {where} ORDER BY kiosk_id", params)
+
+    def is_enrolled(self, site_id: str, kiosk_id: str) -> bool:
+        """Ingest's check on every message (central.ingest.KioskRegistry): the kiosk is active and publishes under
+        its own site. The broker's ACL binds the kiosk id only (`+` for the site level), so this check is needed."""
+        row = self.store.query_one("SELECT site_id, state FROM devices WHERE kiosk_id = ?", (kiosk_id,))
+        return bool(row) and row["state"] == "active" and row["site_id"] == site_id
+
+    def revoke(self, kiosk_id: str, reason: str = "") -> bool:
+        """Revoke a kiosk; returns whether the running broker was told to reload (its connection is then cut)."""
+        with self.store.transaction() as db:
+            updated = db.conn.execute("UPDATE devices SET state = 'revoked', revoked_wall = ?, revoked_reason = ? "
+                                      "WHERE kiosk_id = ? AND state = 'active'",
+                                      (_iso(self._now()), reason, kiosk_id)).rowcount
+            if not updated and not db.conn.execute("SELECT 1 FROM devices WHERE kiosk_id = ?",
+                                                   (kiosk_id,)).fetchone():
+                raise RegistryRefused("unknown_kiosk", kiosk_id)
+            # The fleet view must not keep showing it online: the broker closes its connection without publishing
+            # its Last Will (the revoked user may no longer publish), and ingest now rejects anything from it.
+            db.conn.execute("UPDATE kiosks SET state = 'revoked', state_since = ? WHERE kiosk = ?",
+                            (_iso(self._now()), kiosk_id))
+            self._write_broker_files()
+        return self.broker_files.reload()
+
+    # -- broker ------------------------------------------------------------------------------------------------
+    def broker_users(self) -> dict[str, str]:
+        users = {r["kiosk_id"]: r["password_hash"]
+                 for r in self.store.query("SELECT kiosk_id, password_hash FROM devices WHERE state = 'active'")}
+        central_hash = self.central_password_hash or self._existing_central_hash()
+        if central_hash:
+            users[broker.CENTRAL_USER] = central_hash
+        return users
+
+    def _existing_central_hash(self) -> str | None:
+        try:
+            for line in self.broker_files.password_file.read_text().splitlines():
+                name, _, hashed = line.partition(":")
+                if name == broker.CENTRAL_USER:
+                    return hashed
+        except FileNotFoundError:
+            pass
+        return None
+
+    def _write_broker_files(self) -> None:
+        # Called inside the write transaction: two processes enrolling at once (CLI, dashboard) write the files in
+        # the order of their commits, so the file always matches the registry. A failed write rolls the change back.
+        self.broker_files.write(self.broker_users())
+
+    def sync_broker(self) -> bool:
+        """Rewrite password file + ACL from the registry and reload the broker."""
+        with self.store.transaction():
+            self._write_broker_files()
+        return self.broker_files.reload()

@@ -1,0 +1,241 @@
+"""`vaxkiosk central <add-site | enrol-code | enrol-bundle | revoke | devices | broker-config>`: registry operations.
+
+These are subcommands of `vaxkiosk central` (whose own handler runs the aggregator, central.commands). They read
+central.toml: the database ([central] data_dir), central's broker password ([mqtt]) and [registry].
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import sys
+
+
+def central_subparsers(sub):
+    """The sub-parsers of `vaxkiosk central` (the aggregator's command, central.commands), created on first use."""
+    central = sub.choices["central"]
+    for action in central._actions:  # argparse has no public accessor for an existing subparsers action
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return central.add_subparsers(dest="central_command", metavar="REGISTRY_COMMAND")
+
+
+def _registry_args(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: `vaxkiosk central --config F revoke ...` (the parent's option) must not be reset by this default.
+    p.add_argument("--config", default=argparse.SUPPRESS,
+                   help="central.toml (default: $VAXKIOSK_CENTRAL_CONFIG or /etc/vaxkiosk/central.toml)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (for scripts and tests)")
+
+
+def add_commands(sub) -> None:
+    csub = central_subparsers(sub)
+
+    p = csub.add_parser("add-site", help="register a vaccination site (or rename it)")
+    _registry_args(p)
+    p.add_argument("--site", required=True)
+    p.add_argument("--name", default="")
+    p.add_argument("--district", default="")
+    p.add_argument("--province", default="")
+    p.set_defaults(handler=cmd_add_site)
+
+    p = csub.add_parser("enrol-code", help="create a one-time enrolment code for a site (text + QR)")
+    _registry_args(p)
+    p.add_argument("--site", required=True)
+    p.add_argument("--expires-in", default="24h", type=parse_duration, help="e.g. 30m, 8h, 2d (default 24h)")
+    p.set_defaults(handler=cmd_enrol_code)
+
+    p = csub.add_parser("enrol-bundle", help="enrol a kiosk now and write its offline enrolment bundle (secret!)")
+    _registry_args(p)
+    p.add_argument("--site", required=True)
+    p.add_argument("--out", required=True, help="bundle file to write (mode 0600); carry it to the kiosk")
+    p.set_defaults(handler=cmd_enrol_bundle)
+
+    p = csub.add_parser("revoke", help="revoke a kiosk: its broker access ends at once")
+    _registry_args(p)
+    p.add_argument("--kiosk", required=True)
+    p.add_argument("--reason", default="")
+    p.set_defaults(handler=cmd_revoke)
+
+    p = csub.add_parser("devices", help="list registered kiosks")
+    _registry_args(p)
+    p.add_argument("--site")
+    p.set_defaults(handler=cmd_devices)
+
+    p = csub.add_parser("broker-config", help="write Mosquitto's vaxkiosk config, password file, ACL, TLS files")
+    _registry_args(p)
+    p.add_argument("--conf", required=True, help="e.g. /etc/mosquitto/conf.d/vaxkiosk.conf")
+    p.add_argument("--central-listen", action="append", default=[], metavar="[ADDR:]PORT",
+                   help="plain listener for central's aggregator processes (e.g. 127.0.0.1:1883)")
+    p.add_argument("--listen", action="append", default=[], metavar="[ADDR:]PORT", help="plain kiosk listener")
+    p.add_argument("--tls-listen", action="append", default=[], metavar="[ADDR:]PORT", help="TLS kiosk listener")
+    p.add_argument("--tls-host", action="append", default=[], help="broker name(s)/IP(s) in its certificate")
+    p.set_defaults(handler=cmd_broker_config)
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if not m or int(m.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a duration like 30m, 8h or 2d")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return dt.timedelta(seconds=int(m.group(1)) * unit)
+
+
+class NotConfigured(Exception):
+    pass
+
+
+def open_registry(args):
+    from central.config import load
+    from central.registry import registry_from_config
+
+    config = load(getattr(args, "config", None))
+    registry = registry_from_config(config)
+    if registry is None:
+        raise NotConfigured(f"{config.source}: no [registry] section: this central does not enrol kiosks")
+    if not config.mqtt.password:
+        raise NotConfigured(f"{config.source}: [mqtt] password is empty: central's broker login is written "
+                            "to the password file with the kiosks'")
+    return registry
+
+
+def _refused(args, exc) -> int:
+    if args.json:
+        print(json.dumps(exc.to_json(), ensure_ascii=False))
+    else:
+        print(f"vaxkiosk: {exc.message_vi} / {exc.message_en}" + (f" ({exc.detail})" if exc.detail else ""),
+              file=sys.stderr)
+    return 1
+
+
+def _run(args, action) -> int:
+    from central.registry import RegistryRefused
+    from kiosk.config import ConfigError
+
+    try:
+        registry = open_registry(args)
+    except (ConfigError, NotConfigured) as exc:
+        print(f"vaxkiosk: configuration error: {exc}", file=sys.stderr)
+        return 78
+    try:
+        return action(registry)
+    except RegistryRefused as exc:
+        return _refused(args, exc)
+    finally:
+        registry.close()
+
+
+def cmd_add_site(args) -> int:
+    def action(registry):
+        registry.add_site(args.site, args.name, args.district, args.province)
+        print(json.dumps({"ok": True, "site": registry.site(args.site)}, ensure_ascii=False) if args.json
+              else f"site {args.site} registered")
+        return 0
+    return _run(args, action)
+
+
+def cmd_enrol_code(args) -> int:
+    import segno
+
+    from central.registry import enrol_qr_text, format_code
+
+    def action(registry):
+        central_url = registry.settings.central_url
+        if not central_url:
+            print("vaxkiosk: [registry] central_url is empty: the QR tells the kiosk where central is",
+                  file=sys.stderr)
+            return 78
+        code, expires = registry.create_code(args.site, args.expires_in)
+        qr_text = enrol_qr_text(central_url, code)
+        if args.json:
+            print(json.dumps({"ok": True, "site": args.site, "code": format_code(code),
+                              "expires": expires.isoformat(timespec="seconds"), "qr_text": qr_text}))
+            return 0
+        print(f"Mã cài đặt / set-up code for site {args.site}:  {format_code(code)}")
+        print(f"Hết hạn / expires: {expires.isoformat(timespec='minutes')}  (dùng một lần / one use)")
+        print(f"Central: {central_url}")
+        segno.make(qr_text, error="m").terminal(out=sys.stdout, compact=True)
+        return 0
+    return _run(args, action)
+
+
+def cmd_enrol_bundle(args) -> int:
+    from pathlib import Path
+
+    from central.enrol_api import broker_access, enrolment_document
+    from provisioning.files import write_atomic
+
+    def action(registry):
+        enrolment = registry.enrol_directly(args.site)
+        document = enrolment_document(enrolment, broker_access(registry.settings), registry.settings.central_url)
+        write_atomic(Path(args.out), json.dumps(document, ensure_ascii=False, indent=1).encode())
+        result = {"ok": True, "kiosk_id": enrolment.kiosk_id, "site": args.site, "bundle": args.out}
+        print(json.dumps(result) if args.json else
+              f"kiosk {enrolment.kiosk_id} enrolled; bundle written to {args.out} (it holds the kiosk's password: "
+              "carry it on a USB stick, delete it after `vaxkiosk provision --bundle`)")
+        return 0
+    return _run(args, action)
+
+
+def cmd_revoke(args) -> int:
+    def action(registry):
+        reloaded = registry.revoke(args.kiosk, args.reason)
+        if args.json:
+            print(json.dumps({"ok": True, "kiosk_id": args.kiosk, "broker_reloaded": reloaded}))
+        else:
+            print(f"kiosk {args.kiosk} revoked; password removed from {registry.broker_files.password_file}")
+            print("broker reloaded: its connection is closed now" if reloaded else
+                  "broker NOT signalled (no pid file or no permission): the vaxkiosk-broker-reload.path unit "
+                  "reloads it; check with `systemctl status vaxkiosk-broker-reload.path`")
+        return 0
+    return _run(args, action)
+
+
+def cmd_devices(args) -> int:
+    def action(registry):
+        devices = registry.devices(args.site)
+        if args.json:
+            print(json.dumps({"ok": True, "devices": devices}))
+        else:
+            for d in devices:
+                print(f"{d['kiosk_id']:<24} {d['site_id']:<16} {d['state']:<8} enrolled {d['enrolled_wall']}")
+        return 0
+    return _run(args, action)
+
+
+def _listener(spec: str, **tls):
+    from provisioning.broker import Listener
+
+    address, _, port = spec.rpartition(":")
+    return Listener(int(port), address, **tls)
+
+
+def cmd_broker_config(args) -> int:
+    from pathlib import Path
+
+    from provisioning import broker
+
+    def action(registry):
+        listeners = ([_listener(s, kiosks=False) for s in args.central_listen]
+                     + [_listener(s) for s in args.listen])
+        if args.tls_listen:
+            if not args.tls_host:
+                print("vaxkiosk: --tls-listen needs --tls-host (the names kiosks use for the broker)", file=sys.stderr)
+                return 2
+            tls_dir = registry.broker_files.directory / "tls"
+            ca_pem, ca_key = tls_dir / "ca.pem", tls_dir / "ca.key"
+            if not ca_pem.exists():  # the CA is made once: every kiosk already trusts it
+                broker.make_ca(tls_dir)
+            cert, key = broker.make_server_cert(tls_dir, ca_pem, ca_key, args.tls_host)
+            listeners += [_listener(s, cafile=str(ca_pem), certfile=str(cert), keyfile=str(key))
+                          for s in args.tls_listen]
+        registry.broker_files.write_conf(args.conf, listeners)
+        reloaded = registry.sync_broker()
+        result = {"ok": True, "conf": args.conf, "password_file": str(registry.broker_files.password_file),
+                  "acl_file": str(registry.broker_files.acl_file), "broker_reloaded": reloaded}
+        if args.tls_listen:
+            result["ca"] = str(Path(registry.broker_files.directory) / "tls" / "ca.pem")
+        print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+        return 0
+    return _run(args, action)
