@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import asdict
 
 from kiosk.checkin import CheckinRefused, enqueue
 from kiosk.clock import Clock
@@ -66,7 +67,7 @@ class Corrections:
             ).fetchone():
                 raise CorrectionRefused("unknown_dose")
             db["corrections"].insert(row)
-            enqueue(db, "corrections", correction_record(row), stamp)
+            enqueue(db, "corrections", correction_record(row, stamp), stamp)
         return row
 
     def for_site(self, limit: int = 200) -> list[dict]:
@@ -74,7 +75,7 @@ class Corrections:
                                 (self.settings.site_id, limit))
 
 
-def correction_record(row: dict) -> dict:
+def correction_record(row: dict, stamp) -> dict:
     """What central gets: the ID number is needed to find the person's record there; no name or birth date."""
     return {
         "schema": SCHEMA_VERSION,
@@ -88,4 +89,5 @@ def correction_record(row: dict) -> dict:
         "reason": row["reason"],
         "filed_at": row["filed_wall"],
         "deadline": row["deadline_wall"],
+        "at": asdict(stamp),
     }

@@ -21,6 +21,8 @@ def test_correction_and_its_outbox_entry_commit_together(store, kiosk_config):
     out = store.query("SELECT stream, payload FROM outbox")
     assert len(out) == 1 and out[0]["stream"] == "corrections"
     payload = json.loads(out[0]["payload"])
+    at = payload.pop("at")
+    assert at["wall"] == row["filed_wall"] and at["boot_id"] and isinstance(at["clock_synced"], bool)
     assert payload == {"schema": 1, "type": "correction", "record_id": row["id"], "site": "GL-01", "kiosk": "k1",
                        "id_number": "064195001234", "kind": "missing_dose", "vaccination_id": None,
                        "reason": "dose 2 given here in May", "filed_at": row["filed_wall"],
