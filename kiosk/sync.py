@@ -30,6 +30,7 @@ from kiosk import protocol
 from kiosk.checkin import queue_stats
 from kiosk.outbox import Outbox
 from kiosk.retention import purge
+from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.sync")
 
@@ -169,7 +170,8 @@ class SyncPart:
         self.client.loop_stop()
 
     def health(self) -> dict:
-        return {"connected": self.connected.is_set(), "inflight": len(self._inflight), **self.stats}
+        return {"alive": thread_alive(self._thread), "connected": self.connected.is_set(),
+                "inflight": len(self._inflight), **self.stats}
 
     # -- worker ------------------------------------------------------------------------------------------------
     def _run(self) -> None:
