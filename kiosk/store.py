@@ -110,6 +110,9 @@ class StoreError(Exception):
 
 
 class Store:
+    # Central's stores reuse this class with their own list.
+    migrations: list[tuple[str, str]] = MIGRATIONS
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,13 +181,13 @@ class Store:
         conn = self.db.conn
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_wall TEXT)")
         done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
-        unknown = done - {name for name, _ in MIGRATIONS}
+        unknown = done - {name for name, _ in self.migrations}
         if unknown:
             raise StoreError(
                 f"{self.path}: written by a newer vaxkiosk (migrations {sorted(unknown)}); refusing to downgrade"
             )
         applied = []
-        for name, sql in MIGRATIONS:
+        for name, sql in self.migrations:
             if name in done:
                 continue
             with self.transaction():
