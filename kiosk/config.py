@@ -62,6 +62,8 @@ class KioskSection:
     retention_days: int = checked(_check_positive, default=30)
     # Vietnam has one time zone and no daylight saving; the "day" of a check-in is the local calendar day.
     utc_offset_hours: float = 7.0
+    # Decision 3588/QĐ-BYT: at least 30 minutes of observation after an injection before the certificate.
+    observation_minutes: float = checked(_check_positive, default=30.0)
 
 
 @dataclass(frozen=True)

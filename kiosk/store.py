@@ -102,6 +102,41 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0002_vaccinations",
+        """
+        CREATE TABLE screenings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            checkin_id TEXT NOT NULL REFERENCES checkins(id),
+            outcome TEXT NOT NULL,            -- eligible | postponed | referred
+            reason TEXT,
+            actor TEXT NOT NULL,
+            at_wall TEXT NOT NULL
+        );
+        CREATE TABLE vaccinations (
+            id TEXT PRIMARY KEY,              -- random record id; central deduplicates by it
+            checkin_id TEXT NOT NULL REFERENCES checkins(id),
+            site_id TEXT NOT NULL,
+            kiosk_id TEXT NOT NULL,
+            dose_number INTEGER NOT NULL,
+            vaccine TEXT NOT NULL,            -- key of kiosk.vaccines.VACCINES
+            product TEXT NOT NULL,            -- EU DCC mp
+            manufacturer TEXT NOT NULL,       -- EU DCC ma
+            vaccine_type TEXT NOT NULL,       -- EU DCC vp
+            lot TEXT NOT NULL,
+            vaccinator TEXT NOT NULL,
+            screening_outcome TEXT NOT NULL,
+            uvci TEXT NOT NULL UNIQUE,        -- certificate identifier, the same on every reprint
+            administered_wall TEXT NOT NULL,
+            administered_mono REAL NOT NULL,
+            administered_boot_id TEXT NOT NULL,
+            administered_clock_synced INTEGER NOT NULL,
+            observation_until TEXT NOT NULL,
+            observation_end_wall TEXT,
+            UNIQUE (checkin_id)
+        );
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,207 @@
+"""Screening, injection and observation: the vaccination record of one dose.
+
+Each step is one transaction that moves the queue, writes the record, its audit entry and (for the injection) its
+outbox entry, so the record reaches central exactly once. Finishing the observation queues the certificate print job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from kiosk import audit
+from kiosk.checkin import CheckinRefused, enqueue, move
+from kiosk.clock import Clock
+from kiosk.config import KioskSection
+from kiosk.store import Store
+from kiosk.vaccines import MAX_DOSES, TARGET_DISEASE, VACCINES
+
+SCHEMA_VERSION = 1
+SCREENING_OUTCOMES = ("eligible", "postponed", "referred")
+MAX_LOT_CHARS = 40
+MAX_PERSON_CHARS = 80
+
+INPUT_ERRORS = {
+    "unknown_vaccine": ("Vắc xin không có trong danh mục.", "This vaccine is not in the list."),
+    "bad_lot": ("Số lô không hợp lệ.", "The lot number is not valid."),
+    "bad_dose_number": (f"Mũi tiêm phải từ 1 đến {MAX_DOSES}.", f"The dose number must be 1 to {MAX_DOSES}."),
+    "bad_vaccinator": ("Cần tên người tiêm.", "The vaccinator's name is needed."),
+    "bad_outcome": ("Kết quả khám sàng lọc không hợp lệ.", "The screening outcome is not valid."),
+    "reason_required": ("Cần ghi lý do.", "A reason is required."),
+    "observation_not_over": ("Chưa đủ thời gian theo dõi sau tiêm.", "The observation period is not over yet."),
+    "not_vaccinated": ("Lượt này chưa có mũi tiêm.", "No injection is recorded for this check-in."),
+}
+
+
+class VaccinationInputError(CheckinRefused):
+    """A staff form value that cannot be recorded; carries a stable code and bilingual message."""
+
+    def __init__(self, code: str, detail: str = ""):
+        self.code = code
+        self.message_vi, self.message_en = INPUT_ERRORS[code]
+        Exception.__init__(self, f"{code}: {detail or self.message_en}")
+
+
+@dataclass(frozen=True)
+class Injection:
+    vaccine: str
+    lot: str
+    dose_number: int
+    vaccinator: str
+
+    def validated(self) -> "Injection":
+        if self.vaccine not in VACCINES:
+            raise VaccinationInputError("unknown_vaccine", repr(self.vaccine))
+        lot = "".join(str(self.lot).split()).upper()  # "fk 1234" as typed from a vial label is FK1234
+        if not lot or len(lot) > MAX_LOT_CHARS or not all(c.isalnum() or c in "-/." for c in lot):
+            raise VaccinationInputError("bad_lot")
+        if not isinstance(self.dose_number, int) or not 1 <= self.dose_number <= MAX_DOSES:
+            raise VaccinationInputError("bad_dose_number")
+        vaccinator = " ".join(str(self.vaccinator).split())
+        if not vaccinator or len(vaccinator) > MAX_PERSON_CHARS:
+            raise VaccinationInputError("bad_vaccinator")
+        return Injection(self.vaccine, lot, self.dose_number, vaccinator)
+
+
+class VaccinationService:
+    def __init__(self, store: Store, settings: KioskSection, clock: Clock | None = None):
+        self.store = store
+        self.settings = settings
+        self.clock = clock or Clock(settings.utc_offset_hours)
+
+    def screen(self, checkin_id: str, outcome: str, actor: str, reason: str | None = None) -> None:
+        if outcome not in SCREENING_OUTCOMES:
+            raise VaccinationInputError("bad_outcome", repr(outcome))
+        reason = (reason or "").strip() or None
+        if outcome != "eligible" and not reason:
+            raise VaccinationInputError("reason_required")
+        stamp = self.clock.stamp()
+        with self.store.transaction() as db:
+            move(db, checkin_id, "screened" if outcome == "eligible" else "deferred", actor, stamp, reason=reason)
+            db["screenings"].insert({"checkin_id": checkin_id, "outcome": outcome, "reason": reason,
+                                     "actor": actor, "at_wall": stamp.wall})
+            audit.record(db, actor, f"screening:{outcome}", checkin_id, reason, stamp=stamp)
+
+    def record_injection(self, checkin_id: str, injection: Injection, actor: str) -> dict:
+        """screened → vaccinated → observing, with the record and its outbox entry, in one commit."""
+        injection = injection.validated()
+        vaccine = VACCINES[injection.vaccine]
+        stamp = self.clock.stamp()
+        vaccination_id = uuid.uuid4().hex
+        observation_until = (dt.datetime.fromisoformat(stamp.wall)
+                             + dt.timedelta(minutes=self.settings.observation_minutes))
+        with self.store.transaction() as db:
+            person = db.conn.execute("SELECT * FROM checkins WHERE id=?", (checkin_id,)).fetchone()
+            if person is None:
+                raise CheckinRefused("not_found", checkin_id)
+            screening = db.conn.execute(
+                "SELECT outcome FROM screenings WHERE checkin_id=? ORDER BY id DESC LIMIT 1", (checkin_id,)
+            ).fetchone()
+            move(db, checkin_id, "vaccinated", actor, stamp)
+            move(db, checkin_id, "observing", actor, stamp)
+            row = {
+                "id": vaccination_id,
+                "checkin_id": checkin_id,
+                "site_id": self.settings.site_id,
+                "kiosk_id": self.settings.kiosk_id,
+                "dose_number": injection.dose_number,
+                "vaccine": vaccine.code,
+                "product": vaccine.product,
+                "manufacturer": vaccine.manufacturer,
+                "vaccine_type": vaccine.vaccine_type,
+                "lot": injection.lot,
+                "vaccinator": injection.vaccinator,
+                "screening_outcome": screening[0] if screening else "eligible",
+                "uvci": make_uvci(self.settings.site_id, vaccination_id),
+                **stamp.as_columns("administered"),
+                "observation_until": observation_until.isoformat(timespec="milliseconds"),
+            }
+            db["vaccinations"].insert(row)
+            enqueue(db, "vaccinations", vaccination_record(row, dict(person)), stamp)
+            audit.record(db, actor, "injection", checkin_id, None,
+                         {"vaccination_id": vaccination_id, "vaccine": vaccine.code, "lot": injection.lot,
+                          "dose": injection.dose_number}, stamp=stamp)
+        return self.get(vaccination_id)
+
+    def finish(self, checkin_id: str, actor: str, early_reason: str | None = None) -> dict:
+        """observing → done; queues the certificate print job. Early only with a reason (audited)."""
+        stamp = self.clock.stamp()
+        with self.store.transaction() as db:
+            vac = db.conn.execute("SELECT id, observation_until FROM vaccinations WHERE checkin_id=?",
+                                  (checkin_id,)).fetchone()
+            if vac is None:
+                raise VaccinationInputError("not_vaccinated")
+            early = dt.datetime.fromisoformat(stamp.wall) < dt.datetime.fromisoformat(vac[1])
+            if early and not (early_reason or "").strip():
+                raise VaccinationInputError("observation_not_over")
+            move(db, checkin_id, "done", actor, stamp, reason=early_reason if early else None)
+            db.conn.execute("UPDATE vaccinations SET observation_end_wall=? WHERE id=?", (stamp.wall, vac[0]))
+            db["print_jobs"].insert({"kind": "certificate", "checkin_id": checkin_id, "subject_id": vac[0],
+                                     "copy": 0, "state": "pending", "created_wall": stamp.wall,
+                                     "updated_wall": stamp.wall})
+            audit.record(db, actor, "observation_end", checkin_id, early_reason if early else None, stamp=stamp)
+        return self.get(vac[0])
+
+    def get(self, vaccination_id: str) -> dict | None:
+        return self.store.query_one("SELECT * FROM vaccinations WHERE id=?", (vaccination_id,))
+
+    def for_checkin(self, checkin_id: str) -> dict | None:
+        return self.store.query_one("SELECT * FROM vaccinations WHERE checkin_id=?", (checkin_id,))
+
+    def history(self, id_number: str) -> list[dict]:
+        """Doses on record at this kiosk for one person, oldest first (the citizen's record check)."""
+        return self.store.query(
+            "SELECT v.*, c.full_name, c.dob, c.day FROM vaccinations v JOIN checkins c ON c.id = v.checkin_id "
+            "WHERE c.id_number=? ORDER BY v.administered_wall", (id_number,),
+        )
+
+
+def make_uvci(site_id: str, vaccination_id: str) -> str:
+    """`URN:UVCI:01:VN:VXK/<SITE>/<ID>#<check>`: the EU UVCI structure with a Luhn mod 36 check character.
+
+    The issuer part names this system and the site, the unique part is the record id, so every dose has its own
+    identifier and a reprint carries the same one.
+    """
+    body = f"URN:UVCI:01:VN:VXK/{site_id.upper()}/{vaccination_id[:16].upper()}"
+    return f"{body}#{luhn_mod_n(body)}"
+
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def luhn_mod_n(text: str) -> str:
+    """Luhn mod N over the alphanumeric characters of `text` (separators skipped), N = 36."""
+    n = len(_ALPHABET)
+    codes = [_ALPHABET.index(c) for c in text.upper() if c in _ALPHABET]
+    factor, total = 2, 0
+    for code in reversed(codes):
+        addend = factor * code
+        factor = 1 if factor == 2 else 2
+        total += addend // n + addend % n
+    return _ALPHABET[(n - total % n) % n]
+
+
+def vaccination_record(row: dict, person: dict) -> dict:
+    """What central gets of a dose: the person's ID number, name, birth date and sex are needed there to match the
+    national population database; the address is not sent."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "type": "vaccination",
+        "record_id": row["id"],
+        "site": row["site_id"],
+        "kiosk": row["kiosk_id"],
+        "checkin_id": row["checkin_id"],
+        "person": {"id_number": person["id_number"], "full_name": person["full_name"], "dob": person["dob"],
+                   "sex": person["sex"]},
+        "dose_number": row["dose_number"],
+        "vaccine": {"code": row["vaccine"], "tg": TARGET_DISEASE, "mp": row["product"], "ma": row["manufacturer"],
+                    "vp": row["vaccine_type"]},
+        "lot": row["lot"],
+        "vaccinator": row["vaccinator"],
+        "screening": row["screening_outcome"],
+        "uvci": row["uvci"],
+        "observation_until": row["observation_until"],
+        "at": {"wall": row["administered_wall"], "mono": row["administered_mono"],
+               "boot_id": row["administered_boot_id"], "clock_synced": bool(row["administered_clock_synced"])},
+    }
