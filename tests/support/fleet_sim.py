@@ -126,6 +126,7 @@ class SimKiosk:
         return self.checkins.check_in(parse(qr(n)), "camera").checkin["id"]
 
     def vaccinate(self, checkin_id: str) -> None:
+        self.checkins.transition(checkin_id, "called", "doctor", desk="1")
         self.vaccinations.screen(checkin_id, "eligible", "doctor")
         self.vaccinations.record_injection(checkin_id, Injection("comirnaty", "FK1234", 1, "Y tá Lan"), "nurse")
 
