@@ -21,7 +21,8 @@ def sparkline(values: list[float | None], width: int = 240, height: int = 48, la
     return Markup(
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(label)}: last {last:g}, max {hi:g}">{title}'
-        f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{coords}"/></svg>'
+        f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{coords}"/>'
+        f'<text x="{width - 2}" y="12" text-anchor="end">{last:g} (max {hi:g})</text></svg>'
     )
 
 
