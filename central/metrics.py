@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from central import alerts, fleet
+from central.monitor import LAG_BUCKETS
 
 
 def _line(name: str, value, labels: dict | None = None) -> str:
@@ -30,9 +31,14 @@ def render(store, stats) -> str:
     out += ["# HELP vaxkiosk_central_duplicate_records_total Records received again (already counted).",
             "# TYPE vaxkiosk_central_duplicate_records_total counter",
             _line("vaxkiosk_central_duplicate_records_total", stats.duplicates),
-            "# HELP vaxkiosk_central_lag_seconds Kiosk time stamp to central commit, recent messages.",
-            "# TYPE vaxkiosk_central_lag_seconds summary"]
-    out += [_line("vaxkiosk_central_lag_seconds", f"{v:.3f}", {"quantile": q}) for q, v in stats.lag_quantiles().items()]
+            "# HELP vaxkiosk_central_lag_seconds Kiosk time stamp to central commit (skewed by unsynchronised clocks).",
+            "# TYPE vaxkiosk_central_lag_seconds histogram"]
+    cumulative = 0
+    for bound, n in zip([*LAG_BUCKETS, "+Inf"], stats.lag_buckets):
+        cumulative += n
+        out.append(_line("vaxkiosk_central_lag_seconds_bucket", cumulative, {"le": bound}))
+    out += [_line("vaxkiosk_central_lag_seconds_sum", f"{stats.lag_sum:.3f}"),
+            _line("vaxkiosk_central_lag_seconds_count", cumulative)]
     out += ["# HELP vaxkiosk_central_monitor_start_time_seconds When the fleet monitor started (rate() needs it).",
             "# TYPE vaxkiosk_central_monitor_start_time_seconds gauge",
             _line("vaxkiosk_central_monitor_start_time_seconds", f"{stats.started:.0f}")]

@@ -11,6 +11,7 @@ Malformed or hostile messages are counted by reason and dropped; nothing a kiosk
 
 from __future__ import annotations
 
+import bisect
 import collections
 import json
 import logging
@@ -34,23 +35,26 @@ BATCH_MAX = 1000
 BATCH_WAIT = 0.05
 
 
+# Upper bounds (seconds) of the lag histogram: a histogram (not quantiles) so that scrapes of several monitor
+# processes can be added up and two scrapes subtracted (bench/fleet.py does both).
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
 class Stats:
-    """Counters for /metrics; updated from the MQTT and writer threads (ints under the GIL, a lock for the rest)."""
+    """Counters for /metrics; written by the writer thread only (the MQTT thread counts overloads)."""
 
     def __init__(self):
         self.received = collections.Counter()   # kind → messages accepted
         self.rejected = collections.Counter()   # reason → messages dropped
         self.duplicates = 0
-        self.lags = collections.deque(maxlen=10_000)  # seconds from the kiosk's stamp to central's commit
+        # Seconds from the kiosk's time stamp to central's commit; the last slot counts lags above every bound.
+        self.lag_buckets = [0] * (len(LAG_BUCKETS) + 1)
+        self.lag_sum = 0.0
         self.started = time.time()
-        self.lock = threading.Lock()
 
-    def lag_quantiles(self) -> dict[str, float]:
-        with self.lock:
-            lags = sorted(self.lags)
-        if not lags:
-            return {}
-        return {q: lags[min(len(lags) - 1, int(float(q) * len(lags)))] for q in ("0.5", "0.9", "0.99")}
+    def observe_lag(self, seconds: float) -> None:
+        self.lag_buckets[bisect.bisect_left(LAG_BUCKETS, seconds)] += 1
+        self.lag_sum += seconds
 
 
 class Monitor:
@@ -82,7 +86,7 @@ class Monitor:
         if reason.is_failure:
             log.warning("broker refused the fleet monitor: %s", reason)
             return
-        subs = [(t, 1) for t in telemetry.STATUS_TOPICS] + [(telemetry.RECORD_TOPIC, 1)]
+        subs = [(t, 1) for t in telemetry.RETAINED_TOPICS + telemetry.SHARED_TOPICS]
         client.subscribe(subs)
         self.connected.set()
         log.info("fleet monitor connected to %s:%s", self.config.ops.mqtt_host, self.config.ops.mqtt_port)
@@ -129,7 +133,7 @@ class Monitor:
                 self.stats.rejected["store_error"] += len(parsed)
 
     def _apply(self, parsed) -> None:
-        lags, changed = [], set()
+        stamps, changed = [], set()
         with self.store.transaction() as db:
             now = time.time()
             for msg, received in parsed:
@@ -147,9 +151,10 @@ class Monitor:
                 self.stats.received[msg.kind] += 1
                 at = telemetry.wall_time(msg.data)
                 if at is not None:
-                    lags.append(max(0.0, now - at.timestamp()))
-        with self.stats.lock:
-            self.stats.lags.extend(lags)
+                    stamps.append(at.timestamp())
+        committed = time.time()
+        for stamp in stamps:
+            self.stats.observe_lag(max(0.0, committed - stamp))
         self._notify(changed)
 
     def _notify(self, changed: set) -> None:

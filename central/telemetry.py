@@ -23,10 +23,12 @@ _TOPIC = re.compile(rf"^{PREFIX}/(?P<site>{_ID})/(?P<kiosk>{_ID})/"
                     rf"(?P<kind>status|health|queue|records/(?P<stream>{'|'.join(STREAMS)}))$")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# Subscriptions of the fleet monitor. Records go through its own shared group: the aggregator's group "central"
-# receives its own copy, so the dashboard never takes a record away from the aggregator.
-STATUS_TOPICS = [f"{PREFIX}/+/+/status", f"{PREFIX}/+/+/health", f"{PREFIX}/+/+/queue"]
-RECORD_TOPIC = f"$share/central-ops/{PREFIX}/+/+/records/#"
+# Subscriptions of the fleet monitor. Retained topics (status, queue) need normal subscriptions: a broker does not
+# hand retained messages to shared ones, and a restarted monitor must see every kiosk's last status at once.
+# Health and records are spread over the monitor processes through their own shared group "central-ops": the
+# aggregator's group "central" receives its own copy of each record, so the dashboard never takes one away from it.
+RETAINED_TOPICS = [f"{PREFIX}/+/+/status", f"{PREFIX}/+/+/queue"]
+SHARED_TOPICS = [f"$share/central-ops/{PREFIX}/+/+/health", f"$share/central-ops/{PREFIX}/+/+/records/#"]
 
 
 def cmd_topic(site: str, kiosk: str) -> str:
