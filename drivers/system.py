@@ -43,12 +43,17 @@ def clock_synchronized() -> bool:
     if forced in ("0", "1"):
         return forced == "1"
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         tx = _Timex()
-        state = libc.adjtimex(ctypes.byref(tx))
+        state = _libc().adjtimex(ctypes.byref(tx))
         return state not in (-1, TIME_ERROR)
     except (OSError, AttributeError):
         return False
+
+
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    # find_library runs ldconfig in a subprocess: once per process, not once per time stamp.
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def cpu_temperature() -> float | None:

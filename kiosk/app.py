@@ -23,7 +23,9 @@ from kiosk.store import Store
 log = logging.getLogger("vaxkiosk")
 
 # "module:function" taking the App and returning a Part or None. Import is lazy: an unconfigured part costs nothing.
-PART_FACTORIES: list[str] = []
+PART_FACTORIES: list[str] = [
+    "kiosk.sync:make_part",
+]
 
 
 class Part(Protocol):

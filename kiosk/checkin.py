@@ -212,3 +212,29 @@ def checkin_record(row: dict, ticket: int) -> dict:
                "clock_synced": bool(row["created_clock_synced"])},
     }
 
+
+
+SERVED = ("screened", "vaccinated", "observing", "done")
+
+
+def queue_stats(store: Store, site_id: str, day: str, now_wall: str) -> dict:
+    """The queue of a day in numbers, without personal data (published to central by the sync part)."""
+    counts = store.query_one(
+        f"""SELECT COALESCE(SUM(state = 'waiting'), 0) AS waiting, COALESCE(SUM(state = 'called'), 0) AS called,
+                  COALESCE(SUM(state IN ({','.join('?' * len(SERVED))})), 0) AS served_today,
+                  COALESCE(MAX(number), 0) AS last_ticket
+           FROM tickets WHERE site_id = ? AND day = ?""", (*SERVED, site_id, day))
+    waits = store.query_one(
+        """SELECT AVG(wait) AS avg_wait_s FROM (
+               SELECT (julianday(MIN(s.at_wall)) - julianday(c.created_wall)) * 86400 AS wait
+               FROM checkins c JOIN state_changes s ON s.checkin_id = c.id AND s.to_state = 'called'
+               WHERE c.site_id = ? AND c.day = ? GROUP BY c.id)""", (site_id, day))
+    longest = store.query_one(
+        """SELECT MAX((julianday(?) - julianday(c.created_wall)) * 86400) AS longest_wait_s
+           FROM checkins c JOIN tickets t ON t.checkin_id = c.id
+           WHERE c.site_id = ? AND c.day = ? AND t.state = 'waiting'""", (now_wall, site_id, day))
+    return {**counts, "avg_wait_s": _rounded(waits["avg_wait_s"]), "longest_wait_s": _rounded(longest["longest_wait_s"])}
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(max(seconds, 0.0), 1)

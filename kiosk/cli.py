@@ -15,6 +15,7 @@ from kiosk import __version__
 
 COMMAND_MODULES = [
     "kiosk.commands",
+    "central.commands",
     "central.ops_commands",
 ]
 

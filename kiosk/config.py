@@ -120,14 +120,22 @@ class MqttSection:
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = checked(_check_port, default=1883)
+    # Empty: the kiosk id (the broker's ACL lets a kiosk use only topics carrying its own id as username).
     username: str = ""
     password: str = ""
+    # A CA file turns TLS on (port 8883 by convention).
     tls_ca: str = ""
+    # The broker publishes the Last Will ("lost") after 1.5 × keepalive without a packet.
     keepalive: int = checked(_check_positive, default=30)
     health_interval: float = checked(_check_positive, default=30.0)
+    # Queue state is sent when it changes, at most this often.
+    queue_interval: float = checked(_check_positive, default=5.0)
     # An outbox entry not acknowledged by central within this time is sent again.
     ack_timeout: float = checked(_check_positive, default=30.0)
+    # Records sent and not yet acknowledged, at most; bounds memory and lets health through during a drain.
     max_inflight: int = checked(_check_positive, default=100)
+    # Reconnection backoff doubles from 1 s up to this.
+    reconnect_max_delay: float = checked(_check_positive, default=60.0)
 
 
 @dataclass(frozen=True)

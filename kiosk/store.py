@@ -145,11 +145,10 @@ class StoreError(Exception):
 
 
 class Store:
-    # Central's stores reuse this class with their own list.
-    migrations: list[tuple[str, str]] = MIGRATIONS
-
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, migrations: list[tuple[str, str]] | None = None):
         self.path = Path(path)
+        # central.store reuses this class with its own schema; the kiosk's is the default.
+        self.migrations = MIGRATIONS if migrations is None else migrations
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -226,6 +225,10 @@ class Store:
             if name in done:
                 continue
             with self.transaction():
+                # Another process opening the same file (two aggregators, the CLI beside the kiosk) may have
+                # applied it between our read and our write lock.
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                    continue
                 for statement in _statements(sql):
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))

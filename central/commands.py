@@ -1,0 +1,27 @@
+"""Subcommand `vaxkiosk central`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("central", help="run central: the aggregator (ingest) and the operations web app")
+    p.add_argument("--config", help="TOML file (default: $VAXKIOSK_CENTRAL_CONFIG or /etc/vaxkiosk/central.toml)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(handler=cmd_central)
+
+
+def cmd_central(args) -> int:
+    from central.app import CentralApp
+    from central.config import load
+    from kiosk.config import ConfigError
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        print(f"vaxkiosk: configuration error: {exc}", file=sys.stderr)
+        return 78
+    return CentralApp(config).run_forever()

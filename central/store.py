@@ -1,0 +1,373 @@
+"""Central's storage: fleet state, health history, records by stream, ingest rejects. The only module of central
+that writes SQL, so that a PostgreSQL backend can replace it behind the same methods.
+
+SQLite in WAL mode (the kiosk's Store class with central's own migrations). Writes come in batches: the ingest
+collects messages for a few milliseconds and `apply()` commits them in one transaction, so the fsync that makes an
+acknowledgement honest is paid once per batch, not per message. Several ingest processes may share the file
+(MQTT shared subscription): SQLite serialises their write transactions.
+
+Times are stored as ISO 8601 UTC strings; `day` and `hour` of a record are local (utc_offset_hours) and computed
+from the corrected time, so per-day and per-hour counts do not depend on a kiosk's clock being right.
+
+Clock correction: a kiosk stamps each event with wall time, monotonic time, boot id and "synchronised or not".
+Every synchronised stamp of a boot teaches its offset (wall − mono). A record stamped while unsynchronised gets
+at_wall = offset + mono as soon as the offset of its boot is known (now or later) and clock = 'corrected'; until
+then clock = 'unsynced' and at_wall is what the kiosk sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.store import Store
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_central",
+        """
+        CREATE TABLE sites (                       -- filled by the registry (prov); unknown sites count as such
+            site TEXT PRIMARY KEY,
+            name TEXT,
+            district TEXT,
+            province TEXT
+        );
+        CREATE TABLE kiosks (
+            kiosk TEXT PRIMARY KEY,                -- the MQTT username: unique across the fleet
+            site TEXT NOT NULL,
+            state TEXT NOT NULL,                   -- online | offline | lost | unknown (seen, no status yet)
+            state_since TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            boot_id TEXT,
+            version TEXT,
+            health TEXT,                           -- latest health payload, JSON
+            health_at TEXT,
+            queue TEXT,                            -- latest queue payload, JSON
+            queue_day TEXT,
+            queue_waiting INTEGER,
+            queue_avg_wait_s REAL
+        );
+        CREATE INDEX kiosks_site ON kiosks (site);
+        CREATE TABLE health_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kiosk TEXT NOT NULL,
+            received TEXT NOT NULL,
+            outbox_backlog INTEGER,
+            outbox_oldest_s REAL,
+            cpu_temp_c REAL,
+            load REAL,
+            mem_used_pct REAL,
+            disk_used_pct REAL,
+            camera_fps REAL,
+            printer_online INTEGER,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX health_history_kiosk ON health_history (kiosk, id);
+        CREATE TABLE records (
+            record_id TEXT PRIMARY KEY,            -- deduplication: a resent record is ignored
+            stream TEXT NOT NULL,                  -- checkins | vaccinations | corrections | print_events
+            site TEXT NOT NULL,
+            kiosk TEXT NOT NULL,
+            day TEXT NOT NULL,                     -- local day of at_wall
+            hour INTEGER NOT NULL,                 -- local hour of at_wall
+            at_wall TEXT NOT NULL,                 -- best known UTC time of the event
+            sent_wall TEXT NOT NULL,               -- the kiosk's wall clock as sent
+            mono REAL NOT NULL,
+            boot_id TEXT NOT NULL,
+            clock TEXT NOT NULL,                   -- synced | corrected | unsynced
+            print_kind TEXT,                       -- print_events: ticket | certificate
+            print_state TEXT,                      -- print_events: done | failed
+            received TEXT NOT NULL,                -- central's commit time (UTC)
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX records_day ON records (day, stream, site);
+        CREATE INDEX records_unsynced ON records (boot_id) WHERE clock = 'unsynced';
+        CREATE TABLE boots (
+            boot_id TEXT PRIMARY KEY,
+            kiosk TEXT NOT NULL,
+            offset_s REAL NOT NULL,                -- wall (epoch seconds) − monotonic, from a synchronised stamp
+            learned TEXT NOT NULL
+        );
+        CREATE TABLE rejects (
+            reason TEXT PRIMARY KEY,
+            count INTEGER NOT NULL,
+            last TEXT NOT NULL
+        );
+        """,
+    ),
+]
+
+STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}
+
+
+@dataclass
+class Inbound:
+    """One validated message from a kiosk (see central.protocol.decode_inbound)."""
+
+    site: str
+    kiosk: str
+    leaf: str  # status | health | queue | records
+    payload: dict
+    stream: str | None = None
+
+
+@dataclass
+class Applied:
+    """What a batch did: record ids to acknowledge per (site, kiosk) — new and duplicate alike, since a resend
+    means the kiosk missed the previous ack — and how many records were new."""
+
+    acks: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    new_records: int = 0
+    duplicates: int = 0
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _epoch(wall: str) -> float:
+    return dt.datetime.fromisoformat(wall).timestamp()
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class CentralStore:
+    def __init__(self, path: str | Path, utc_offset_hours: float = 7.0):
+        self._store = Store(path, MIGRATIONS)
+        self.path = self._store.path
+        self.tz = dt.timezone(dt.timedelta(hours=utc_offset_hours))
+
+    def close(self) -> None:
+        self._store.close()
+
+    def today(self) -> str:
+        return dt.datetime.now(self.tz).date().isoformat()
+
+    def _local(self, wall: str) -> tuple[str, int]:
+        local = dt.datetime.fromisoformat(wall).astimezone(self.tz)
+        return local.date().isoformat(), local.hour
+
+    # -- writes ------------------------------------------------------------------------------------------------
+    def apply(self, batch: list[Inbound], rejects: dict[str, int] | None = None) -> Applied:
+        """Commit a batch of validated messages (and reject counts) in one durable transaction."""
+        result = Applied()
+        now = utc_now()
+        with self._store.transaction() as db:
+            learned: set[str] = set()
+            for msg in batch:
+                self._touch_kiosk(db, msg, now)
+                stamp = msg.payload.get("at")
+                if stamp and stamp["clock_synced"]:
+                    if self._learn_offset(db, msg.kiosk, stamp, now):
+                        learned.add(stamp["boot_id"])
+                if msg.leaf == "status":
+                    self._status(db, msg, now)
+                elif msg.leaf == "health":
+                    self._health(db, msg, now)
+                elif msg.leaf == "queue":
+                    self._queue(db, msg)
+                elif msg.leaf == "records":
+                    new = self._record(db, msg, now)
+                    result.new_records += new
+                    result.duplicates += not new
+                    result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
+            for boot_id in learned:
+                self._correct_boot(db, boot_id)
+            for reason, n in (rejects or {}).items():
+                db.conn.execute(
+                    "INSERT INTO rejects VALUES (?, ?, ?) ON CONFLICT(reason) DO UPDATE "
+                    "SET count = count + excluded.count, last = excluded.last", (reason, n, now))
+        return result
+
+    def _touch_kiosk(self, db, msg: Inbound, now: str) -> None:
+        db.conn.execute(
+            "INSERT INTO kiosks (kiosk, site, state, state_since, last_seen) VALUES (?, ?, 'unknown', ?, ?) "
+            "ON CONFLICT(kiosk) DO UPDATE SET site = excluded.site, last_seen = excluded.last_seen",
+            (msg.kiosk, msg.site, now, now))
+
+    def _status(self, db, msg: Inbound, now: str) -> None:
+        p = msg.payload
+        db.conn.execute(
+            "UPDATE kiosks SET state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?, "
+            "boot_id = ?, version = COALESCE(?, version) WHERE kiosk = ?",
+            (p["state"], now, p["state"], p["boot_id"], p.get("version"), msg.kiosk))
+
+    def _health(self, db, msg: Inbound, now: str) -> None:
+        p = msg.payload
+        camera, printer = p.get("camera") or {}, p.get("printer") or {}
+        text = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
+        # A health message proves the kiosk is connected, even if its retained "online" was missed.
+        db.conn.execute(
+            "UPDATE kiosks SET health = ?, health_at = ?, version = ?, boot_id = ?, "
+            "state_since = CASE WHEN state = 'online' THEN state_since ELSE ? END, state = 'online' "
+            "WHERE kiosk = ?", (text, now, p["version"], p["at"]["boot_id"], now, msg.kiosk))
+        fps, online = camera.get("fps"), printer.get("online")
+        db.conn.execute(
+            "INSERT INTO health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, "
+            "mem_used_pct, disk_used_pct, camera_fps, printer_online, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"), p["load"],
+             p.get("mem_used_pct"), p["disk_used_pct"], fps if isinstance(fps, (int, float)) else None,
+             int(online) if isinstance(online, bool) else None, text))
+
+    def _queue(self, db, msg: Inbound) -> None:
+        p = msg.payload
+        db.conn.execute(
+            "UPDATE kiosks SET queue = ?, queue_day = ?, queue_waiting = ?, queue_avg_wait_s = ? WHERE kiosk = ?",
+            (json.dumps(p, separators=(",", ":")), p["day"], p["waiting"], p.get("avg_wait_s"), msg.kiosk))
+
+    def _learn_offset(self, db, kiosk: str, stamp: dict, now: str) -> bool:
+        """Remember the boot's clock offset; True the first time it is learned for this boot."""
+        offset = _epoch(stamp["wall"]) - stamp["mono"]
+        cur = db.conn.execute(
+            "INSERT INTO boots VALUES (?, ?, ?, ?) ON CONFLICT(boot_id) DO NOTHING",
+            (stamp["boot_id"], kiosk, offset, now))
+        return cur.rowcount == 1
+
+    def _offset(self, db, boot_id: str) -> float | None:
+        row = db.conn.execute("SELECT offset_s FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()
+        return row[0] if row else None
+
+    def _record(self, db, msg: Inbound, now: str) -> bool:
+        p, at = msg.payload, msg.payload["at"]
+        wall, clock = at["wall"], "synced"
+        if not at["clock_synced"]:
+            offset = self._offset(db, at["boot_id"])
+            wall, clock = (_iso(offset + at["mono"]), "corrected") if offset is not None else (wall, "unsynced")
+        day, hour = self._local(wall)
+        is_print = msg.stream == "print_events"
+        cur = db.conn.execute(
+            "INSERT INTO records (record_id, stream, site, kiosk, day, hour, at_wall, sent_wall, mono, boot_id, "
+            "clock, print_kind, print_state, received, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(record_id) DO NOTHING",
+            (p["record_id"], msg.stream, msg.site, msg.kiosk, day, hour, wall, at["wall"], at["mono"],
+             at["boot_id"], clock, p.get("kind") if is_print else None, p.get("state") if is_print else None,
+             now, json.dumps(p, ensure_ascii=False, separators=(",", ":"))))
+        return cur.rowcount == 1
+
+    def _correct_boot(self, db, boot_id: str) -> None:
+        offset = self._offset(db, boot_id)
+        rows = db.conn.execute("SELECT record_id, mono FROM records WHERE boot_id = ? AND clock = 'unsynced'",
+                               (boot_id,)).fetchall()
+        for record_id, mono in rows:
+            wall = _iso(offset + mono)
+            day, hour = self._local(wall)
+            db.conn.execute("UPDATE records SET at_wall = ?, day = ?, hour = ?, clock = 'corrected' "
+                            "WHERE record_id = ?", (wall, day, hour, record_id))
+
+    def count_rejects(self, rejects: dict[str, int]) -> None:
+        if rejects:
+            self.apply([], rejects)
+
+    def upsert_site(self, site: str, name: str = "", district: str = "", province: str = "") -> None:
+        with self._store.transaction() as db:
+            db.conn.execute("INSERT INTO sites VALUES (?, ?, ?, ?) ON CONFLICT(site) DO UPDATE SET "
+                            "name = excluded.name, district = excluded.district, province = excluded.province",
+                            (site, name, district, province))
+
+    def prune_health(self, keep_days: float) -> int:
+        cutoff = _iso(dt.datetime.now(dt.timezone.utc).timestamp() - keep_days * 86400)
+        with self._store.transaction() as db:
+            return db.conn.execute("DELETE FROM health_history WHERE received < ?", (cutoff,)).rowcount
+
+    # -- reads -------------------------------------------------------------------------------------------------
+    def fleet(self) -> list[dict]:
+        """Every kiosk with its site's place and its latest health decoded (None before the first)."""
+        rows = self._store.query(
+            "SELECT k.*, s.name AS site_name, s.district, s.province FROM kiosks k LEFT JOIN sites s "
+            "ON s.site = k.site ORDER BY k.site, k.kiosk")
+        for row in rows:
+            row["health"] = json.loads(row["health"]) if row["health"] else None
+            row["queue"] = json.loads(row["queue"]) if row["queue"] else None
+        return rows
+
+    def kiosk(self, kiosk: str) -> dict | None:
+        return next((k for k in self.fleet() if k["kiosk"] == kiosk), None)
+
+    def health_history(self, kiosk: str, limit: int = 120) -> list[dict]:
+        """The latest `limit` health rows of a kiosk, oldest first (for small charts); payload not included."""
+        rows = self._store.query(
+            "SELECT id, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, mem_used_pct, disk_used_pct, "
+            "camera_fps, printer_online FROM health_history WHERE kiosk = ? ORDER BY id DESC LIMIT ?",
+            (kiosk, limit))
+        return rows[::-1]
+
+    _COUNTS = """
+        SUM(r.stream = 'checkins') AS checked_in,
+        SUM(r.stream = 'vaccinations') AS vaccinated,
+        SUM(r.stream = 'print_events' AND r.print_kind = 'certificate' AND r.print_state = 'done') AS certificates,
+        SUM(r.stream = 'corrections') AS corrections
+    """
+
+    def counts(self, level: str = "site", day: str | None = None) -> list[dict]:
+        """Today's (or `day`'s) totals per site, district or province, with people waiting now and average wait.
+
+        Keys: the level's name (`site`/`district`/`province`), checked_in, vaccinated, certificates, corrections,
+        waiting, avg_wait_s. Sites unknown to the registry have district/province '?'."""
+        if level not in ("site", "district", "province"):
+            raise ValueError(f"unknown level {level!r}")
+        day = day or self.today()
+        key = "r.site" if level == "site" else f"COALESCE(s.{level}, '?')"
+        kkey = "k.site" if level == "site" else f"COALESCE(s.{level}, '?')"
+        totals = self._store.query(
+            f"SELECT {key} AS key, {self._COUNTS} FROM records r LEFT JOIN sites s ON s.site = r.site "
+            f"WHERE r.day = ? GROUP BY key", (day,))
+        waiting = self._store.query(
+            f"SELECT {kkey} AS key, SUM(k.queue_waiting) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
+            f"FROM kiosks k LEFT JOIN sites s ON s.site = k.site WHERE k.queue_day = ? GROUP BY key", (day,))
+        out: dict[str, dict] = {}
+        zero = {"checked_in": 0, "vaccinated": 0, "certificates": 0, "corrections": 0, "waiting": 0,
+                "avg_wait_s": None}
+        for row in totals + waiting:
+            entry = out.setdefault(row["key"], {level: row["key"], **zero})
+            entry.update({k: (v or 0) if k != "avg_wait_s" else v for k, v in row.items() if k != "key"})
+        return [out[k] for k in sorted(out)]
+
+    def hourly(self, day: str | None = None, level: str | None = None, key: str | None = None) -> list[dict]:
+        """Per local hour of `day`: checked_in, vaccinated, certificates, corrections; optionally for one
+        site/district/province (`level`, `key`)."""
+        where, params = "r.day = ?", [day or self.today()]
+        if level:
+            if level not in ("site", "district", "province"):
+                raise ValueError(f"unknown level {level!r}")
+            where += " AND " + ("r.site = ?" if level == "site" else f"s.{level} = ?")
+            params.append(key)
+        return self._store.query(
+            f"SELECT r.hour AS hour, {self._COUNTS} FROM records r LEFT JOIN sites s ON s.site = r.site "
+            f"WHERE {where} GROUP BY r.hour ORDER BY r.hour", tuple(params))
+
+    def records(self, stream: str, day: str | None = None, site: str | None = None, limit: int = 1000) -> list[dict]:
+        """Stored records of a stream, newest first, payload decoded (it may hold personal data: vaccinations)."""
+        where, params = "stream = ?", [stream]
+        if day:
+            where, params = where + " AND day = ?", params + [day]
+        if site:
+            where, params = where + " AND site = ?", params + [site]
+        rows = self._store.query(f"SELECT * FROM records WHERE {where} ORDER BY at_wall DESC LIMIT ?",
+                                 (*params, limit))
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return rows
+
+    def record_count(self, stream: str | None = None, kiosk: str | None = None) -> int:
+        where, params = "1", []
+        if stream:
+            where, params = where + " AND stream = ?", params + [stream]
+        if kiosk:
+            where, params = where + " AND kiosk = ?", params + [kiosk]
+        return self._store.query_one(f"SELECT count(*) AS n FROM records WHERE {where}", tuple(params))["n"]
+
+    def record_ids(self, kiosk: str, stream: str) -> list[str]:
+        return [r["record_id"] for r in self._store.query(
+            "SELECT record_id FROM records WHERE kiosk = ? AND stream = ?", (kiosk, stream))]
+
+    def rejects(self) -> dict[str, int]:
+        return {r["reason"]: r["count"] for r in self._store.query("SELECT reason, count FROM rejects")}
+
+    def ingest_totals(self) -> dict[str, int]:
+        """Records stored per stream (all days): for /metrics."""
+        return {r["stream"]: r["n"] for r in self._store.query(
+            "SELECT stream, count(*) AS n FROM records GROUP BY stream")}

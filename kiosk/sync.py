@@ -1,0 +1,325 @@
+"""The sync part: outbox → MQTT → central's application ack; health and queue telemetry; central's commands.
+
+Threads: paho's network thread (connect, reconnect with backoff, callbacks that only hand data over) and one sync
+worker that does everything else, so a check-in never waits for the network: it commits its outbox entry and the
+worker picks it up from the store within `POLL_SECONDS`.
+
+Delivery (docs/protocol.md, "Delivery of records"): entries are published in seq order, QoS 1, at most
+max_inflight of them unacknowledged; an entry becomes delivered only when central's ack names it; unacknowledged
+entries go again after ack_timeout and after every reconnection (paho keeps its session in memory only, and the
+broker may have restarted). Central deduplicates, so resending is always safe. Health is published between two
+bounded fills of the window, so a long backlog cannot starve it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from drivers import system
+from kiosk import protocol
+from kiosk.checkin import queue_stats
+from kiosk.outbox import Outbox
+from kiosk.retention import purge
+
+log = logging.getLogger("vaxkiosk.sync")
+
+POLL_SECONDS = 0.05  # how soon a new outbox entry is noticed
+QUEUE_CHECK_SECONDS = 1.0  # how often the queue is looked at for changes
+PURGE_SECONDS = 3600.0
+OFFLINE_PUBLISH_TIMEOUT = 2.0
+
+
+def make_part(app) -> "SyncPart | None":
+    return SyncPart(app) if app.config.mqtt.enabled else None
+
+
+def config_revision(source: str) -> str:
+    try:
+        return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:12]
+    except OSError:
+        return "none"
+
+
+class SyncPart:
+    name = "sync"
+
+    def __init__(self, app):
+        self.app = app
+        self.settings = app.config.mqtt
+        self.site = app.config.kiosk.site_id
+        self.kiosk = app.config.kiosk.kiosk_id
+        self.outbox = Outbox(app.store)
+        self.config_rev = config_revision(app.config.source)
+        self.connected = threading.Event()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._acks: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[dict] = queue.SimpleQueue()
+        self._reconnected = threading.Event()
+        self._inflight: dict[str, tuple[int, float]] = {}  # record_id -> (seq, monotonic time sent)
+        self._sent_up_to = 0  # highest seq published since the last (re)connection
+        self._last_health = self._last_queue_check = self._last_queue_sent = self._last_purge = -1e9
+        self._last_queue: dict | None = None
+        self._health_now = self._queue_now = False
+        self.stats = {"published": 0, "resent": 0, "acked": 0, "health_sent": 0, "queue_sent": 0,
+                      "connects": 0, "bad_messages": 0}
+        self._thread: threading.Thread | None = None
+        self.client = self._make_client()
+
+    # -- MQTT client -------------------------------------------------------------------------------------------
+    def topic(self, leaf: str, stream: str | None = None) -> str:
+        return protocol.topic(self.site, self.kiosk, leaf, stream)
+
+    def _status(self, state: str, with_stamp: bool = True) -> bytes:
+        payload = {"schema": protocol.SCHEMA, "site": self.site, "kiosk": self.kiosk, "state": state,
+                   "boot_id": system.boot_id(), "version": self.app.version}
+        if with_stamp:
+            payload["at"] = self._stamp()
+        return protocol.encode("status", payload)
+
+    def _make_client(self) -> mqtt.Client:
+        # Client id = username = kiosk id: the broker can pin one connection per kiosk.
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.kiosk, protocol=mqtt.MQTTv5)
+        client.username_pw_set(self.settings.username or self.kiosk, self.settings.password or None)
+        if self.settings.tls_ca:
+            client.tls_set(ca_certs=self.settings.tls_ca)
+        qos, retain = protocol.TOPICS["status"]
+        client.will_set(self.topic("status"), self._status("lost", with_stamp=False), qos=qos, retain=retain)
+        client.reconnect_delay_set(1, max(1, int(self.settings.reconnect_max_delay)))
+        client.max_inflight_messages_set(self.settings.max_inflight)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("broker refused the connection: %s", reason_code)
+            return
+        client.subscribe([(self.topic("ack"), protocol.TOPICS["ack"][0]), (self.topic("cmd"), protocol.TOPICS["cmd"][0])])
+        qos, retain = protocol.TOPICS["status"]
+        client.publish(self.topic("status"), self._status("online"), qos=qos, retain=retain)
+        self.stats["connects"] += 1
+        self._reconnected.set()
+        self.connected.set()
+        self._wake.set()
+        log.info("connected to %s:%s as %s", self.settings.host, self.settings.port, self.kiosk)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        if not self._stopping.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting with backoff", reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        # Network thread: decode and hand over; the worker does the SQL.
+        try:
+            if message.topic == self.topic("ack"):
+                self._acks.put(protocol.decode("ack", message.payload)["record_ids"])
+            elif message.topic == self.topic("cmd"):
+                self._commands.put(protocol.decode("cmd", message.payload))
+        except protocol.ProtocolError as exc:
+            self.stats["bad_messages"] += 1
+            log.warning("ignored a malformed message on %s: %s", message.topic, exc.reason)
+        self._wake.set()
+
+    # -- part interface ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+        self._thread.start()
+        self.client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(10)
+        if self.connected.is_set():
+            qos, retain = protocol.TOPICS["status"]
+            info = self.client.publish(self.topic("status"), self._status("offline"), qos=qos, retain=retain)
+            try:
+                info.wait_for_publish(OFFLINE_PUBLISH_TIMEOUT)
+            except (RuntimeError, ValueError):
+                pass
+        self.client.disconnect()  # a clean DISCONNECT: the broker discards the Last Will
+        self.client.loop_stop()
+
+    def health(self) -> dict:
+        return {"connected": self.connected.is_set(), "inflight": len(self._inflight), **self.stats}
+
+    # -- worker ------------------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        # Losing the last few ack marks to a power cut only causes resends (deduplicated), so this connection
+        # trades the per-commit fsync for fewer SD card writes.
+        self.app.store.db.conn.execute("PRAGMA synchronous=NORMAL")
+        while not self._stopping.is_set():
+            try:
+                self._step()
+            except Exception:  # noqa: BLE001 - the worker must outlive any one failure (disk, broker, bug)
+                log.exception("sync step failed; retrying")
+                self._stopping.wait(1.0)
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        self._take_acks()
+        self._take_commands()
+        if now - self._last_purge >= PURGE_SECONDS:
+            self._last_purge = now
+            purge(self.app.store, self.app.config.kiosk.retention_days, self.app.config.kiosk.utc_offset_hours)
+        if not self.connected.is_set():
+            return
+        if self._reconnected.is_set():
+            self._reconnected.clear()
+            # Whatever was in flight may be gone with the old connection: send it all again, in order.
+            self._inflight.clear()
+            self._sent_up_to = 0
+        if self._health_now or now - self._last_health >= self.settings.health_interval:
+            self._health_now = False
+            self._last_health = now
+            self._publish_health()
+        if self._queue_now or now - self._last_queue_check >= QUEUE_CHECK_SECONDS:
+            self._last_queue_check = now
+            self._maybe_publish_queue(now)
+        self._resend_expired(now)
+        self._fill_window(now)
+
+    def _take_acks(self) -> None:
+        ids: list[str] = []
+        while not self._acks.empty():
+            ids.extend(self._acks.get())
+        if ids:
+            self.stats["acked"] += self.outbox.mark_delivered(ids)
+            for rid in ids:
+                self._inflight.pop(rid, None)
+
+    def _take_commands(self) -> None:
+        while not self._commands.empty():
+            cmd = self._commands.get()
+            command = cmd["command"]
+            log.info("command %s (%s) from central", command, cmd["cmd_id"])
+            if command == "health_report":
+                self._health_now = True
+            elif command == "queue_report":
+                self._queue_now = True
+                self._last_queue = None  # publish even if nothing changed
+            else:
+                # reload, correction_outcome: for the part that owns them (through the store / events).
+                self.app.events.publish("central_command", {"command": command, "cmd_id": cmd["cmd_id"],
+                                                            "args": cmd.get("args") or {}})
+
+    def _publish(self, entry: dict) -> None:
+        qos = protocol.TOPICS["records"][0]
+        self.client.publish(self.topic("records", entry["stream"]), entry["payload"].encode("utf-8"), qos=qos)
+
+    def _fill_window(self, now: float) -> None:
+        room = self.settings.max_inflight - len(self._inflight)
+        if room <= 0:
+            return
+        entries = self.outbox.pending(self._sent_up_to, room)
+        for entry in entries:
+            self._publish(entry)
+            self._inflight[entry["record_id"]] = (entry["seq"], now)
+            self._sent_up_to = entry["seq"]
+        if entries:
+            self.stats["published"] += len(entries)
+            self.outbox.mark_sent([e["seq"] for e in entries])
+
+    def _resend_expired(self, now: float) -> None:
+        expired = [rid for rid, (_seq, sent) in self._inflight.items() if now - sent >= self.settings.ack_timeout]
+        if not expired:
+            return
+        entries = self.outbox.by_record_ids(expired)
+        delivered = set(expired) - {e["record_id"] for e in entries}
+        for rid in delivered:  # acknowledged meanwhile (e.g. before a restart)
+            self._inflight.pop(rid, None)
+        for entry in entries:
+            self._publish(entry)
+            self._inflight[entry["record_id"]] = (entry["seq"], now)
+        if entries:
+            self.stats["resent"] += len(entries)
+            log.info("resent %d records not acknowledged within %.0f s", len(entries), self.settings.ack_timeout)
+            self.outbox.mark_sent([e["seq"] for e in entries])
+
+    # -- telemetry ---------------------------------------------------------------------------------------------
+    def _stamp(self) -> dict:
+        s = self.app.clock.stamp()
+        return {"wall": s.wall, "mono": s.mono, "boot_id": s.boot_id, "clock_synced": s.clock_synced}
+
+    def _publish_health(self) -> None:
+        qos, retain = protocol.TOPICS["health"]
+        payload = self.health_payload()
+        try:
+            raw = protocol.encode("health", payload)
+        except protocol.ProtocolError as exc:
+            # A part reporting too much must not silence the rest of the health report.
+            log.warning("health report refused (%s); sending it without the parts' details", exc.reason)
+            raw = protocol.encode("health", {**payload, "camera": None, "printer": None,
+                                             "parts": {"error": exc.reason}})
+        self.client.publish(self.topic("health"), raw, qos=qos, retain=retain)
+        self.stats["health_sent"] += 1
+
+    def health_payload(self) -> dict:
+        parts = {}
+        for part in self.app.parts:
+            if part is self:
+                continue
+            try:
+                parts[part.name] = part.health()
+            except Exception as exc:  # noqa: BLE001 - a broken part is itself health information
+                parts[part.name] = {"error": type(exc).__name__}
+        parts = json.loads(json.dumps(parts, default=str))  # anything a part returns becomes plain JSON
+        free, total = system.disk_usage(self.app.store.path.parent)
+        backlog, oldest = self.outbox.backlog()
+        payload = {
+            "schema": protocol.SCHEMA, "site": self.site, "kiosk": self.kiosk, "at": self._stamp(),
+            "uptime_s": round(system.uptime_seconds(), 1),
+            "load": round(system.load_average(), 2),
+            "cpu_temp_c": system.cpu_temperature(),
+            "mem_used_pct": system.memory_used_percent(),
+            "disk_free_mb": round(free / 2**20, 1),
+            "disk_used_pct": round(100.0 * (1 - free / total), 1) if total else 0.0,
+            "db_bytes": self.app.store.size_bytes(),
+            "outbox_backlog": backlog,
+            "outbox_oldest_s": _age_seconds(oldest),
+            "version": self.app.version,
+            "config_rev": self.config_rev,
+            "camera": parts.pop("camera", None) or parts.pop("scanner", None),
+            "printer": parts.pop("printer", None),
+            "parts": {**parts, "sync": self.health()},
+        }
+        return {k: v for k, v in payload.items() if v is not None}
+
+    def _maybe_publish_queue(self, now: float) -> None:
+        stamp = self._stamp()
+        day = self.app.clock.today().isoformat()
+        stats = {"day": day, **queue_stats(self.app.store, self.site, day, stamp["wall"])}
+        # longest_wait_s grows every second by itself: a change of the queue is a change of the other numbers.
+        changed = {k: v for k, v in stats.items() if k != "longest_wait_s"} != (
+            {k: v for k, v in self._last_queue.items() if k != "longest_wait_s"} if self._last_queue else None)
+        if not (self._queue_now or changed and now - self._last_queue_sent >= self.settings.queue_interval):
+            return
+        self._queue_now = False
+        payload = {"schema": protocol.SCHEMA, "site": self.site, "kiosk": self.kiosk, "at": stamp,
+                   **{k: v for k, v in stats.items() if v is not None}}
+        qos, retain = protocol.TOPICS["queue"]
+        self.client.publish(self.topic("queue"), protocol.encode("queue", payload), qos=qos, retain=retain)
+        self._last_queue, self._last_queue_sent = stats, now
+        self.stats["queue_sent"] += 1
+
+
+def _age_seconds(wall: str | None) -> float | None:
+    if not wall:
+        return None
+    return round(max(0.0, (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(wall)).total_seconds()), 1)

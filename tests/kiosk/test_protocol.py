@@ -1,0 +1,131 @@
+"""kiosk/protocol.py against docs/protocol.md, and validation of hostile input on both ends."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from central.protocol import ack_message, cmd_message, decode_inbound
+from kiosk import protocol
+from kiosk.protocol import ProtocolError
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+HEADING = re.compile(r"^### (message|record stream|object) `(\w+)`")
+ROW = re.compile(r"^\| `(\w+)` \| ([\w\[\]]+) \| (yes|no) \| *(\d*) *\|")
+
+
+def documented_tables() -> dict[tuple[str, str], dict[str, tuple[str, bool, int | None]]]:
+    tables, current = {}, None
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if m := HEADING.match(line):
+            current = tables.setdefault((m[1], m[2]), {})
+        elif line.startswith("## "):
+            current = None
+        elif current is not None and (m := ROW.match(line)):
+            current[m[1]] = (m[2], m[3] == "yes", int(m[4]) if m[4] else None)
+    return tables
+
+
+def as_table(fields: dict) -> dict:
+    return {name: (f.type, f.required, f.max_len if f.type in ("str", "list[str]") else None)
+            for name, f in fields.items()}
+
+
+def test_docs_and_code_describe_the_same_payloads():
+    code = {("message", k): as_table(v) for k, v in protocol.MESSAGES.items()}
+    code |= {("record stream", k): as_table(v) for k, v in protocol.RECORD_FIELDS.items()}
+    code[("object", "stamp")] = as_table(protocol.STAMP)
+    assert documented_tables() == code
+
+
+def test_docs_list_every_topic_with_its_qos_and_retain_flag():
+    text = DOC.read_text(encoding="utf-8")
+    for leaf, (qos, retained) in protocol.TOPICS.items():
+        suffix = "records/<stream>" if leaf == "records" else leaf
+        row = re.search(rf"^\| `vaxkiosk/v1/<site>/<kiosk>/{re.escape(suffix)}` \| [^|]+ \| (\d) \| (yes|no) \|",
+                        text, re.M)
+        assert row, leaf
+        assert (int(row[1]), row[2] == "yes") == (qos, retained), leaf
+    assert protocol.subscription("records", shared=True) in text
+
+
+def stamp(**kw):
+    return {"wall": "2026-11-25T03:00:00.000+00:00", "mono": 1234.5, "boot_id": "b-1", "clock_synced": True, **kw}
+
+
+def checkin(**kw):
+    return {"schema": 1, "type": "checkin", "record_id": "abc123", "site": "GL-01", "kiosk": "k1", "day": "2026-11-25",
+            "ticket": 7, "scan_kind": "cccd_qr", "source": "camera", "at": stamp(), **kw}
+
+
+TOPIC = "vaxkiosk/v1/GL-01/k1/records/checkins"
+
+
+def test_a_valid_record_round_trips():
+    where, payload = decode_inbound(TOPIC, protocol.encode("record", checkin(), "checkins"))
+    assert (where.site, where.kiosk, where.stream) == ("GL-01", "k1", "checkins")
+    assert payload["ticket"] == 7
+
+
+@pytest.mark.parametrize("topic, raw, reason", [
+    (TOPIC, b"{not json", "bad_json"),
+    (TOPIC, b"[1,2]", "not_an_object"),
+    (TOPIC, b'{"schema":1,"x":NaN}', "bad_json"),
+    (TOPIC, json.dumps(checkin(schema=2)).encode(), "bad_schema"),
+    (TOPIC, json.dumps(checkin(ticket="7")).encode(), "bad_type"),
+    (TOPIC, json.dumps(checkin(ticket=True)).encode(), "bad_type"),
+    (TOPIC, json.dumps({**checkin(), "ticket": None}).encode(), "missing_field"),
+    (TOPIC, json.dumps(checkin(record_id="a/b")).encode(), "bad_value"),
+    (TOPIC, json.dumps(checkin(type="vaccination")).encode(), "bad_value"),
+    (TOPIC, json.dumps(checkin(kiosk="k2")).encode(), "kiosk_mismatch"),
+    (TOPIC, json.dumps(checkin(site="HN-01")).encode(), "kiosk_mismatch"),
+    (TOPIC, json.dumps(checkin(at=stamp(wall="yesterday"))).encode(), "bad_time"),
+    (TOPIC, json.dumps(checkin(at=stamp(wall="2026-11-25T03:00:00"))).encode(), "bad_time"),
+    (TOPIC, json.dumps(checkin(at=stamp(mono=-1))).encode(), "bad_time"),
+    (TOPIC, json.dumps(checkin(at=stamp(wall="9999-12-31T23:59:59+00:00"))).encode(), "bad_time"),
+    (TOPIC, json.dumps(checkin(pad="x" * 20000)).encode(), "too_large"),
+    (TOPIC, json.dumps(checkin(scan_kind="x" * 17)).encode(), "too_long"),
+    ("vaxkiosk/v1/GL-01/k1/records/secrets", json.dumps(checkin()).encode(), "bad_topic"),
+    ("vaxkiosk/v1/GL-01/k1/ack", b'{"schema":1,"record_ids":["a"]}', "bad_topic"),
+    ("vaxkiosk/v1/GL 01/k1/health", b"{}", "bad_topic"),
+    ("other/GL-01/k1/health", b"{}", "bad_topic"),
+    ("vaxkiosk/v1/GL-01/k1/health/extra", b"{}", "bad_topic"),
+    (TOPIC, b"[" * 100000 + b"]" * 100000, "too_large"),
+    (TOPIC, b"\xff\xfe", "bad_json"),
+])
+def test_malformed_messages_are_refused_with_a_stable_reason(topic, raw, reason):
+    with pytest.raises(ProtocolError) as caught:
+        decode_inbound(topic, raw)
+    assert caught.value.reason == reason
+
+
+def test_central_builds_messages_the_kiosk_accepts():
+    topic, raw, qos = ack_message("GL-01", "k1", ["a", "b"])
+    assert (topic, qos) == ("vaxkiosk/v1/GL-01/k1/ack", 1)
+    assert protocol.decode("ack", raw)["record_ids"] == ["a", "b"]
+    topic, raw, qos = cmd_message("GL-01", "k1", "health_report")
+    assert topic.endswith("/k1/cmd") and protocol.decode("cmd", raw)["command"] == "health_report"
+    with pytest.raises(ProtocolError):
+        cmd_message("GL-01", "k1", "format_disk")
+    with pytest.raises(ProtocolError):
+        ack_message("GL-01", "k1", [f"id{i}" for i in range(501)])
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                           max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["status", "health", "queue", "records/checkins", "records/print_events", "ack"]),
+       st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()),
+                 st.dictionaries(st.sampled_from(list(checkin())), json_values).map(
+                     lambda d: json.dumps({**checkin(), **d}).encode())))
+def test_any_input_is_either_accepted_or_refused_with_protocol_error(leaf, raw):
+    try:
+        decode_inbound(f"vaxkiosk/v1/GL-01/k1/{leaf}", raw)
+    except ProtocolError as exc:
+        assert exc.reason

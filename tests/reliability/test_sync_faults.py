@@ -1,0 +1,125 @@
+"""Whole-system sync faults (issue 6): real kiosk processes, a real Mosquitto, the real aggregator.
+
+Each test checks the end state central must reach: exactly the records the kiosks committed, each once."""
+
+import json
+import random
+import signal
+import threading
+import time
+
+import pytest
+
+from tests.support.mosquitto import Mosquitto
+from tests.support.sync import (KioskProcess, central, check_in_many, outbox_undelivered, sync_config, wait_for)
+
+pytestmark = pytest.mark.slow
+
+
+def tickets(store, kiosk="k1") -> list[int]:
+    return sorted(r["payload"]["ticket"] for r in store.records("checkins", limit=100_000) if r["kiosk"] == kiosk)
+
+
+def test_last_will_marks_a_killed_or_frozen_kiosk_lost_and_a_clean_exit_offline(tmp_path, mosquitto):
+    keepalive = 2
+    with central(tmp_path, mosquitto.port) as (store, _ingest):
+        kiosk = KioskProcess(sync_config(tmp_path, mosquitto.port, keepalive=keepalive)).start()
+        try:
+            wait_for(lambda: (store.kiosk("k1") or {}).get("state") == "online", 15, what="online")
+            kiosk.kill()
+            # The broker sees the socket close (kill -9) or, at worst, 1.5 × keepalive of silence.
+            wait_for(lambda: store.kiosk("k1")["state"] == "lost", 1.5 * keepalive + 1, what="lost after kill -9")
+
+            kiosk.start()
+            wait_for(lambda: store.kiosk("k1")["state"] == "online", 15, what="online again")
+            # A frozen process keeps its socket open: only the keep-alive can tell.
+            kiosk.proc.send_signal(signal.SIGSTOP)
+            try:
+                wait_for(lambda: store.kiosk("k1")["state"] == "lost", 1.5 * keepalive + 2, what="lost when frozen")
+            finally:
+                kiosk.proc.send_signal(signal.SIGCONT)
+            wait_for(lambda: store.kiosk("k1")["state"] == "online", 15, what="online after thaw")
+            assert kiosk.stop() == 0
+            wait_for(lambda: store.kiosk("k1")["state"] == "offline", 5, what="offline after a clean stop")
+        finally:
+            kiosk.kill()
+
+
+def test_broker_stopped_mid_burst_of_1000_checkins_central_ends_with_exactly_1000(tmp_path, mosquitto):
+    config = sync_config(tmp_path, mosquitto.port, ack_timeout=2.0)
+    restarted = None
+    with central(tmp_path, mosquitto.port) as (store, _ingest):
+        kiosk = KioskProcess(config).start()
+        try:
+            made: list[str] = []
+            burst = threading.Thread(target=lambda: made.extend(check_in_many(config, 1000)))
+            burst.start()
+            wait_for(lambda: store.record_count("checkins") >= 200, 30, what="first records at central")
+            mosquitto.stop()
+            time.sleep(1.0)
+            restarted = Mosquitto(mosquitto.workdir, port=mosquitto.port).start()
+            burst.join(60)
+            assert len(made) == 1000
+            wait_for(lambda: store.record_count("checkins") == 1000, 45, what="1000 at central")
+            wait_for(lambda: outbox_undelivered(config) == 0, 15, what="every entry acknowledged")
+            assert set(store.record_ids("k1", "checkins")) == set(made)
+            assert tickets(store) == list(range(1, 1001))  # no gaps, no duplicates
+        finally:
+            kiosk.kill()
+            if restarted:
+                restarted.stop()
+
+
+def test_kiosk_killed_at_random_points_while_syncing_loses_and_duplicates_nothing(tmp_path, mosquitto):
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    # A small window and a short ack timeout make the kills land mid-delivery (sent, not yet acknowledged).
+    config = sync_config(tmp_path, mosquitto.port, max_inflight=10, ack_timeout=1.0)
+    made = check_in_many(config, 1000)
+    with central(tmp_path, mosquitto.port) as (store, _ingest):
+        kiosk = KioskProcess(config)
+        try:
+            for _ in range(6):
+                kiosk.start()
+                time.sleep(rng.uniform(0.4, 1.2))
+                kiosk.kill()
+                more = check_in_many(config, 20, start=len(made))  # and check-ins go on between restarts
+                made += more
+            kiosk.start()
+            wait_for(lambda: store.record_count("checkins") == len(made), 45, what=f"all records (seed {seed})")
+            wait_for(lambda: outbox_undelivered(config) == 0, 15, what="every entry acknowledged")
+            assert set(store.record_ids("k1", "checkins")) == set(made)
+            assert tickets(store) == list(range(1, len(made) + 1))
+        finally:
+            kiosk.kill()
+
+
+def test_5000_checkins_made_offline_drain_after_reconnection_while_health_keeps_flowing(tmp_path, mosquitto):
+    config = sync_config(tmp_path, mosquitto.port, health_interval=1.0, max_inflight=50)
+    restarted = None
+    with central(tmp_path, mosquitto.port) as (store, _ingest):
+        kiosk = KioskProcess(config).start()
+        try:
+            wait_for(lambda: (store.kiosk("k1") or {}).get("health"), 15, what="first health")
+            mosquitto.stop()
+            made = check_in_many(config, 5000)  # the kiosk is running, the network is gone
+            restarted = Mosquitto(mosquitto.workdir, port=mosquitto.port).start()
+            wait_for(lambda: store.record_count("checkins") == 5000, 60, what="5000 at central")
+            health = [json.loads(h) for h in _health_payloads(store)]
+            during = [h for h in health if h["outbox_backlog"] > 0]
+            # Health went on while the backlog drained: reports show it shrinking, and they were not starved.
+            assert len(during) >= 2, [h["outbox_backlog"] for h in health]
+            backlogs = [h["outbox_backlog"] for h in during]
+            assert backlogs == sorted(backlogs, reverse=True) and backlogs[0] > backlogs[-1]
+            wait_for(lambda: outbox_undelivered(config) == 0, 15, what="every entry acknowledged")
+            assert set(store.record_ids("k1", "checkins")) == set(made)
+            assert tickets(store) == list(range(1, 5001))
+        finally:
+            kiosk.kill()
+            if restarted:
+                restarted.stop()
+
+
+def _health_payloads(store) -> list[str]:
+    return [r["payload"] for r in store._store.query("SELECT payload FROM health_history WHERE kiosk = 'k1' "
+                                                     "ORDER BY id")]
