@@ -1,13 +1,10 @@
-"""Fleet alerts: rules over each kiosk's state and latest health, raised and cleared by `evaluate`, acknowledged
+"""Fleet alerts (kept in ops.db): rules over each kiosk's state and latest health, raised and cleared by `evaluate`, acknowledged
 by operations staff. An alert keeps the time it was first seen while its condition holds; when the condition ends
 it is cleared (kept for the history), and a new occurrence is a new alert."""
 
 from __future__ import annotations
 
-import json
-
 from central.ops_config import AlertsSection
-from central.telemetry import health_fields
 
 SCHEMA = """
 CREATE TABLE alerts (
@@ -40,35 +37,34 @@ TITLES = {
 
 
 def conditions(kiosk: dict, limits: AlertsSection, now: float) -> dict[str, str]:
-    """code → detail for every rule this kiosk breaks now (a kiosks row from central.fleet)."""
+    """code → detail for every rule this kiosk breaks now (a view from central.fleet)."""
     found: dict[str, str] = {}
     if kiosk["state"] == "lost" and now - kiosk["state_since"] >= limits.lost_after_seconds:
         found["kiosk_lost"] = f"lost for {int(now - kiosk['state_since'])} s"
-    if kiosk["state"] != "online" or not kiosk.get("health"):
+    if kiosk["state"] != "online":
         return found  # the last health of a kiosk that is away says nothing about now
-    f = health_fields(json.loads(kiosk["health"]))
-    if f["paper"] == "out":
+    if kiosk["paper"] in ("out", "empty", "end"):
         found["printer_paper_out"] = "paper out"
-    if f["printer"] == "offline":
+    if kiosk["printer"] == "offline":
         found["printer_offline"] = "printer offline"
-    if f["backlog"] is not None and f["backlog"] > limits.backlog_max:
-        found["outbox_backlog"] = f"{int(f['backlog'])} records waiting (limit {limits.backlog_max})"
-    if f["oldest_age_s"] is not None and f["oldest_age_s"] > limits.backlog_age_max_seconds:
-        found["outbox_age"] = f"oldest unsent {int(f['oldest_age_s'])} s (limit {int(limits.backlog_age_max_seconds)} s)"
-    if f["clock_synced"] is False:
+    if kiosk["backlog"] is not None and kiosk["backlog"] > limits.backlog_max:
+        found["outbox_backlog"] = f"{int(kiosk['backlog'])} records waiting (limit {limits.backlog_max})"
+    age = kiosk["oldest_age_s"]
+    if age is not None and age > limits.backlog_age_max_seconds:
+        found["outbox_age"] = f"oldest unsent {int(age)} s (limit {int(limits.backlog_age_max_seconds)} s)"
+    if kiosk["clock_synced"] is False:
         found["clock_unsynced"] = "clock not synchronised"
-    if f["disk_used_pct"] is not None and f["disk_used_pct"] > limits.disk_used_max_percent:
-        found["disk_full"] = f"disk {f['disk_used_pct']:.0f}% used (limit {limits.disk_used_max_percent:.0f}%)"
-    if f["camera_enabled"] and (f["camera_fps"] or 0) <= 0:
+    if kiosk["disk_used_pct"] is not None and kiosk["disk_used_pct"] > limits.disk_used_max_percent:
+        found["disk_full"] = f"disk {kiosk['disk_used_pct']:.0f}% used (limit {limits.disk_used_max_percent:.0f}%)"
+    if kiosk["camera_enabled"] and (kiosk["camera_fps"] or 0) <= 0:
         found["camera_no_frames"] = "0 frames per second"
     return found
 
 
-def evaluate(conn, limits: AlertsSection, now: float) -> tuple[int, int]:
-    """Raise new alerts and clear ended ones, inside the caller's transaction; returns (raised, cleared)."""
+def evaluate(conn, kiosks: list[dict], limits: AlertsSection, now: float) -> tuple[int, int]:
+    """Raise new alerts and clear ended ones in ops.db (caller's transaction); returns (raised, cleared)."""
     current: dict[tuple[str, str], tuple[str, str]] = {}
-    for k in conn.execute("SELECT * FROM kiosks").fetchall():
-        k = dict(k)
+    for k in kiosks:
         for code, detail in conditions(k, limits, now).items():
             current[(k["kiosk"], code)] = (k["site"], detail)
     active = {(r[0], r[1]): r[2] for r in

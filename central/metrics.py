@@ -1,9 +1,13 @@
-"""Prometheus text exposition of the operations side: fleet by state, active alerts, ingest, rejections, lag."""
+"""Prometheus text for central: fleet by state, active alerts, records stored (ingest rate = rate() of it),
+rejected messages by reason, end-to-end lag of recent records.
+
+Everything is read from the databases, so the figures are the same whichever central process is scraped."""
 
 from __future__ import annotations
 
-from central import alerts, fleet
-from central.monitor import LAG_BUCKETS
+import time
+
+from central import alerts, fleet, queries
 
 
 def _line(name: str, value, labels: dict | None = None) -> str:
@@ -11,35 +15,27 @@ def _line(name: str, value, labels: dict | None = None) -> str:
     return f"{name}{{{label}}} {value}" if label else f"{name} {value}"
 
 
-def render(store, stats) -> str:
-    out = [
-        "# HELP vaxkiosk_central_kiosks Kiosks by connection state.",
-        "# TYPE vaxkiosk_central_kiosks gauge",
-        *(_line("vaxkiosk_central_kiosks", n, {"state": s}) for s, n in fleet.counts_by_state(store).items()),
-        "# HELP vaxkiosk_central_alerts_active Alerts raised and not cleared, by code.",
-        "# TYPE vaxkiosk_central_alerts_active gauge",
-    ]
-    active = alerts.active_counts(store)
+def render(ops) -> str:
+    now = time.time()
+    views = fleet.fleet(ops.store, ops.config.site_by_id, ops.config.alerts.silent_after_seconds, now)
+    active = alerts.active_counts(ops.ops_store)
+    out = ["# HELP vaxkiosk_central_kiosks Kiosks by connection state.", "# TYPE vaxkiosk_central_kiosks gauge"]
+    out += [_line("vaxkiosk_central_kiosks", n, {"state": s}) for s, n in fleet.counts_by_state(views).items()]
+    out += ["# HELP vaxkiosk_central_alerts_active Alerts raised and not cleared, by code.",
+            "# TYPE vaxkiosk_central_alerts_active gauge"]
     out += [_line("vaxkiosk_central_alerts_active", active.get(code, 0), {"code": code}) for code in alerts.TITLES]
-    out += ["# HELP vaxkiosk_central_messages_total Messages accepted by the fleet monitor, by kind.",
-            "# TYPE vaxkiosk_central_messages_total counter"]
-    out += [_line("vaxkiosk_central_messages_total", stats.received.get(k, 0), {"kind": k})
-            for k in ("status", "health", "queue", "record")]
-    out += ["# HELP vaxkiosk_central_rejected_total Messages dropped as malformed or hostile, by reason.",
+    out += ["# HELP vaxkiosk_central_records_total Records stored (deduplicated), by stream.",
+            "# TYPE vaxkiosk_central_records_total counter"]
+    totals = ops.store.ingest_totals()
+    out += [_line("vaxkiosk_central_records_total", totals.get(s, 0), {"stream": s})
+            for s in ("checkins", "vaccinations", "corrections", "print_events")]
+    out += ["# HELP vaxkiosk_central_rejected_total Messages refused by the aggregator, by reason.",
             "# TYPE vaxkiosk_central_rejected_total counter"]
-    out += [_line("vaxkiosk_central_rejected_total", n, {"reason": r}) for r, n in sorted(stats.rejected.items())]
-    out += ["# HELP vaxkiosk_central_duplicate_records_total Records received again (already counted).",
-            "# TYPE vaxkiosk_central_duplicate_records_total counter",
-            _line("vaxkiosk_central_duplicate_records_total", stats.duplicates),
-            "# HELP vaxkiosk_central_lag_seconds Kiosk time stamp to central commit (skewed by unsynchronised clocks).",
-            "# TYPE vaxkiosk_central_lag_seconds histogram"]
-    cumulative = 0
-    for bound, n in zip([*LAG_BUCKETS, "+Inf"], stats.lag_buckets):
-        cumulative += n
-        out.append(_line("vaxkiosk_central_lag_seconds_bucket", cumulative, {"le": bound}))
-    out += [_line("vaxkiosk_central_lag_seconds_sum", f"{stats.lag_sum:.3f}"),
-            _line("vaxkiosk_central_lag_seconds_count", cumulative)]
-    out += ["# HELP vaxkiosk_central_monitor_start_time_seconds When the fleet monitor started (rate() needs it).",
-            "# TYPE vaxkiosk_central_monitor_start_time_seconds gauge",
-            _line("vaxkiosk_central_monitor_start_time_seconds", f"{stats.started:.0f}")]
+    out += [_line("vaxkiosk_central_rejected_total", n, {"reason": r}) for r, n in sorted(ops.store.rejects().items())]
+    lags = queries.recent_lags(ops.store.path, 300.0, now)
+    out += ["# HELP vaxkiosk_central_lag_seconds Kiosk send time to central commit, records of the last 5 minutes.",
+            "# TYPE vaxkiosk_central_lag_seconds summary"]
+    out += [_line("vaxkiosk_central_lag_seconds", f"{queries.quantile(lags, q):.3f}", {"quantile": q})
+            for q in (0.5, 0.9, 0.99) if lags]
+    out += [_line("vaxkiosk_central_lag_seconds_count", len(lags))]
     return "\n".join(out) + "\n"

@@ -1,20 +1,17 @@
-"""Settings of the operations side of central (dashboard, alerts, fleet telemetry), validated like the kiosk's.
+"""Settings of the operations side of central (dashboard, alerts, sites, users), validated like the kiosk's.
 
-They live in the central TOML file next to the aggregator's sections:
+They live in the central TOML file next to the aggregator's [central] and [mqtt] (central/config.py, which hands
+these sections over in Config.other):
 
-    [ops]      data_dir, MQTT connection of the fleet monitor
     [web]      listen address, session length, cookie secret, API token
     [alerts]   thresholds
     [[sites]]  id, name, district, province (3-digit code from kiosk/provinces.csv)
     [[users]]  name, password_hash (`vaxkiosk central-password` prints one)
-
-Sections this module does not own are left to their owners (the aggregator's loader validates them).
 """
 
 from __future__ import annotations
 
 import csv
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,19 +34,6 @@ def _check_province(value: str) -> str | None:
 
 def _check_percent(value: float) -> str | None:
     return None if 0 < value <= 100 else "a percentage above 0 and at most 100"
-
-
-@dataclass(frozen=True)
-class OpsSection:
-    data_dir: str = "/var/lib/vaxkiosk-central"
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = checked(_check_port, default=1883)
-    mqtt_username: str = "central"
-    mqtt_password: str = ""
-    # A stable id keeps the broker session (and the records queued in it) across a restart of the fleet monitor.
-    mqtt_client_id: str = "central-ops"
-    # Health history kept for the kiosk detail charts.
-    health_history_hours: float = checked(_check_positive, default=24.0)
 
 
 @dataclass(frozen=True)
@@ -97,7 +81,6 @@ class User:
 
 @dataclass(frozen=True)
 class OpsConfig:
-    ops: OpsSection = OpsSection()
     web: WebSection = WebSection()
     alerts: AlertsSection = AlertsSection()
     sites: tuple[Site, ...] = ()
@@ -105,16 +88,8 @@ class OpsConfig:
     source: str = "<defaults>"
     site_by_id: dict = field(default_factory=dict, compare=False, repr=False)
 
-    @property
-    def data_dir(self) -> Path:
-        return Path(self.ops.data_dir)
 
-    @property
-    def db_path(self) -> Path:
-        return self.data_dir / "ops.db"
-
-
-TABLES = {"ops": OpsSection, "web": WebSection, "alerts": AlertsSection}
+TABLES = {"web": WebSection, "alerts": AlertsSection}
 ARRAYS = {"sites": Site, "users": User}
 
 
@@ -134,14 +109,3 @@ def from_dict(data: dict, source: str = "<dict>") -> OpsConfig:
     config = OpsConfig(**sections, **arrays, source=source)
     config.site_by_id.update({s.id: s for s in config.sites})
     return config
-
-
-def load(path: str | Path) -> OpsConfig:
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such configuration file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return from_dict(data, source=str(p))

@@ -1,28 +1,22 @@
-"""The operations database (ops.db): fleet state, health history, alerts, corrections and record counts.
+"""ops.db: what the operations side adds to the aggregator's data: alerts and correction decisions.
 
-Kept apart from the aggregator's record store: telemetry writes (health every few seconds from every kiosk) never
-contend with record commits, and the operations side can be rebuilt from the streams without touching the records.
-Each table's SQL lives in the module that owns its rules; this module only lists the migrations in order.
+Kept in its own SQLite file next to central.db (the aggregator's, written only by central.store): the dashboard's
+writes (alert evaluation every few seconds, staff decisions) never take the write lock that record commits need,
+and the two schemas evolve on their own branches without touching each other's migrations.
 """
 
 from __future__ import annotations
 
-from central import alerts, corrections, fleet, numbers
+from pathlib import Path
+
+from central import alerts, corrections
 from kiosk.store import Store
 
 OPS_MIGRATIONS: list[tuple[str, str]] = [
-    ("0001_fleet", fleet.SCHEMA),
-    ("0002_alerts", alerts.SCHEMA),
-    ("0003_numbers", numbers.SCHEMA),
-    ("0004_corrections", corrections.SCHEMA),
+    ("0001_alerts", alerts.SCHEMA),
+    ("0002_correction_decisions", corrections.SCHEMA),
 ]
 
 
-class OpsStore(Store):
-    migrations = OPS_MIGRATIONS
-
-    def _connect(self):
-        conn = super()._connect()
-        # Telemetry can be re-sent by the kiosks; a power cut may lose the last second of it, never corrupt the file.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
+def open_ops_store(path: str | Path) -> Store:
+    return Store(path, OPS_MIGRATIONS)

@@ -8,11 +8,11 @@ import secrets
 
 from flask import Flask
 
-from central.telemetry import VIETNAM
 
 
 def create_app(ops) -> Flask:
-    """`ops` gives config (OpsConfig), store (OpsStore), events (EventBus), monitor (for stats and publishing)."""
+    """`ops` is the central.ops.OpsService: config (OpsConfig), store (the aggregator's CentralStore), ops_store
+    (alerts, decisions), events (EventBus), ticker (sends commands to kiosks)."""
     app = Flask(__name__)
     web = ops.config.web
     app.config.update(
@@ -30,7 +30,9 @@ def create_app(ops) -> Flask:
     auth.init(app)
     for bp in (auth.bp, pages.bp, api.bp, stream.bp):
         app.register_blueprint(bp)
-    app.jinja_env.filters.update(clock=_clock, ago=_ago, duration=_duration)
+    tz = ops.store.tz  # the sites' local time (Vietnam: UTC+7)
+    app.jinja_env.filters.update(clock=lambda ts, with_date=False: _clock(ts, tz, with_date), ago=_ago,
+                                 duration=_duration)
     app.jinja_env.globals["now"] = lambda: dt.datetime.now(dt.timezone.utc).timestamp()
 
     @app.after_request
@@ -44,10 +46,10 @@ def create_app(ops) -> Flask:
     return app
 
 
-def _clock(ts: float | None, with_date: bool = False) -> str:
+def _clock(ts: float | None, tz: dt.tzinfo, with_date: bool = False) -> str:
     if ts is None:
         return "—"
-    t = dt.datetime.fromtimestamp(ts, VIETNAM)
+    t = dt.datetime.fromtimestamp(ts, tz)
     return t.strftime("%d/%m %H:%M:%S" if with_date else "%H:%M:%S")
 
 

@@ -16,36 +16,28 @@ def _ops():
     return current_app.extensions["ops"]
 
 
-def _iso(ts: float | None) -> str | None:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds") if ts else None
-
-
 @bp.get("/api/fleet")
 @machine_readable
 def api_fleet():
     ops = _ops()
-    rows = fleet.fleet(ops.store, ops.config.site_by_id)
-    for r in rows:
-        r["last_seen"], r["state_since"] = _iso(r["last_seen"]), _iso(r["state_since"])
-    return jsonify(rows)
+    views = fleet.fleet(ops.store, ops.config.site_by_id, ops.config.alerts.silent_after_seconds, time.time())
+    return jsonify([fleet.api_row(v) for v in views])
 
 
 @bp.get("/api/sites")
 @machine_readable
 def api_sites():
     ops = _ops()
-    return jsonify(numbers.site_counts(ops.store, ops.config.site_by_id, numbers.today(time.time())))
+    return jsonify(numbers.site_counts(ops.store, ops.config.site_by_id))
 
 
 @bp.get("/metrics")
 @machine_readable
 def prometheus():
     ops = _ops()
-    return Response(metrics.render(ops.store, ops.monitor.stats), mimetype="text/plain; version=0.0.4")
+    return Response(metrics.render(ops), mimetype="text/plain; version=0.0.4")
 
 
 @bp.get("/healthz")
 def healthz():
-    return jsonify({"ok": True, "monitor": _ops().monitor.health()})
+    return jsonify({"ok": True, **_ops().health()})

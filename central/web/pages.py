@@ -14,6 +14,8 @@ from central.web.charts import hourly_bars, sparkline
 
 bp = Blueprint("pages", __name__)
 
+HISTORY_SAMPLES = 360  # an hour of health at the kiosk's default 10 s interval
+
 
 def _ops():
     return current_app.extensions["ops"]
@@ -45,7 +47,7 @@ def _selected_sites(sites, f: dict) -> list:
 def fleet_page():
     ops = _ops()
     f = _filters()
-    rows = fleet.fleet(ops.store, ops.config.site_by_id, **f)
+    rows = fleet.fleet(ops.store, ops.config.site_by_id, ops.config.alerts.silent_after_seconds, time.time(), **f)
     counts = {s: sum(1 for r in rows if r["state"] == s) for s in ("online", "lost", "offline")}
     return _render("fleet.html", rows=rows, counts=counts, f=f, choices=_filter_choices(ops.config.sites))
 
@@ -54,34 +56,35 @@ def fleet_page():
 @login_required
 def kiosk_page(kiosk: str):
     ops = _ops()
-    k = fleet.one(ops.store, kiosk, ops.config.site_by_id)
-    if k is None:
+    row = ops.store.kiosk(kiosk)
+    if row is None:
         abort(404)
-    hours = 1
-    samples = fleet.history(ops.store, kiosk, since_seconds=hours * 3600)
+    k = fleet.view(row, ops.config.site_by_id, ops.config.alerts.silent_after_seconds, time.time())
+    samples = ops.store.health_history(kiosk, limit=HISTORY_SAMPLES)
     charts = {
         label: sparkline([s[col] for s in samples], label=label)
-        for col, label in (("backlog", "Outbox backlog"), ("oldest_age_s", "Oldest unsent (s)"),
+        for col, label in (("outbox_backlog", "Outbox backlog"), ("outbox_oldest_s", "Oldest unsent (s)"),
                            ("camera_fps", "Camera fps"), ("disk_used_pct", "Disk used %"),
-                           ("cpu_temp_c", "CPU °C"))
+                           ("cpu_temp_c", "CPU °C"), ("load", "Load"))
     }
-    kiosk_alerts = [a for a in alerts.listing(ops.store) if a["kiosk"] == kiosk]
-    return _render("kiosk.html", k=k, charts=charts, samples=len(samples), hours=hours, alerts=kiosk_alerts)
+    kiosk_alerts = [a for a in alerts.listing(ops.ops_store) if a["kiosk"] == kiosk]
+    since = fleet.epoch(samples[0]["received"]) if samples else None
+    return _render("kiosk.html", k=k, charts=charts, samples=len(samples), since=since, alerts=kiosk_alerts)
 
 
 @bp.get("/alerts")
 @login_required
 def alerts_page():
     ops = _ops()
-    return _render("alerts.html", active=alerts.listing(ops.store), cleared=alerts.listing(ops.store, active=False,
-                                                                                            limit=50))
+    return _render("alerts.html", active=alerts.listing(ops.ops_store),
+                   cleared=alerts.listing(ops.ops_store, active=False, limit=50))
 
 
 @bp.post("/alerts/<int:alert_id>/ack")
 @login_required
 def alert_ack(alert_id: int):
     ops = _ops()
-    with ops.store.transaction() as db:
+    with ops.ops_store.transaction() as db:
         alerts.acknowledge(db.conn, alert_id, session["user"], time.time())
     ops.events.publish("changed", {"what": ["alerts"]})
     return redirect(url_for("pages.alerts_page"))
@@ -89,9 +92,8 @@ def alert_ack(alert_id: int):
 
 def _numbers(level: str, f: dict):
     ops = _ops()
-    day = numbers.today(time.time())
-    chosen = _selected_sites(ops.config.sites, f)
-    ids = {s.id for s in chosen}
+    day = ops.store.today()
+    ids = {s.id for s in _selected_sites(ops.config.sites, f)}
     rows = [r for r in numbers.site_counts(ops.store, ops.config.site_by_id, day) if r["site"] in ids]
     return day, numbers.rollup(rows, level), numbers.per_hour(ops.store, day, sorted(ids))
 
@@ -134,7 +136,7 @@ def numbers_csv():
 @login_required
 def corrections_page():
     ops = _ops()
-    rows = corrections.listing(ops.store, time.time())
+    rows = corrections.listing(ops.store, ops.ops_store, time.time())
     return _render("corrections.html", rows=rows, reasons=corrections.REASONS)
 
 
@@ -146,12 +148,13 @@ def correction_decide(record_id: str):
     text = request.form.get("reason", "").strip()
     reason = text if reason_code in ("", "other") else corrections.REASONS.get(reason_code, ("", ""))[0] + (
         f" — {text}" if text else "")
+    record = next((r for r in ops.store.records("corrections", limit=5000) if r["record_id"] == record_id), None)
     try:
-        with ops.store.transaction() as db:
-            corrections.decide(db.conn, record_id, request.form.get("state", ""), reason, session["user"], time.time())
+        with ops.ops_store.transaction() as db:
+            corrections.decide(db.conn, record, request.form.get("state", ""), reason, session["user"], time.time())
     except corrections.DecisionRefused as exc:
         flash(f"{exc.message_vi} / {exc.message_en}")
     else:
-        ops.monitor.send_outcomes()  # now if the broker is there; the ticker retries otherwise
+        ops.ticker.send_outcomes()  # now if the broker is there; the ticker retries otherwise
     ops.events.publish("changed", {"what": ["corrections"]})
     return redirect(url_for("pages.corrections_page"))

@@ -27,11 +27,14 @@ def events():
     def generate():
         try:
             yield "retry: 3000\n: connected\n\n"
-            while time.monotonic() < until:
+            quiet_since = time.monotonic()
+            while time.monotonic() < until and not ops.stopping.is_set():
                 try:
-                    ev = q.get(timeout=min(15.0, max(0.1, until - time.monotonic())))
+                    ev = q.get(timeout=1.0)
                 except queue.Empty:
-                    yield ": keep-alive\n\n"
+                    if time.monotonic() - quiet_since > 15:
+                        yield ": keep-alive\n\n"  # proxies close silent connections
+                        quiet_since = time.monotonic()
                     continue
                 yield f"id: {ev.id}\nevent: {ev.type}\ndata: {json.dumps(ev.data)}\n\n"
         finally:
