@@ -25,7 +25,7 @@ from central.protocol import cmd_message
 log = logging.getLogger("vaxkiosk.central.ops")
 
 PRUNE_EVERY = 3600.0
-WATCH_EVERY = 0.5
+WATCH_EVERY = 2.0  # screens re-read at most this often: with hundreds of kiosks something changes every instant
 
 
 class Ticker:

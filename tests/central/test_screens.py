@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.central.conftest import PASSWORD, wait_for
+from tests.central.conftest import (PASSWORD, EdgeStatus, check_in, outbox_empty, stop_kiosk, vaccinate,
+                                   wait_for)
+from tests.central.test_web import file_correction
 
 SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -27,37 +29,32 @@ def page(tmp_path):
         browser.close()
 
 
-def populate(ops, kiosks):
-    fleet = [kiosks(site, f"{site.lower()}-k{i}") for site in ("GL-01", "GL-02", "HN-01") for i in range(1, 4)]
+def populate(kiosk_apps):
+    printers = {}
+    apps = []
     n = 0
-    for j, k in enumerate(fleet):
+    for j, (site, kid) in enumerate((site, f"{site.lower()}-k{i}") for site in ("GL-01", "GL-02", "HN-01")
+                                    for i in range(1, 4)):
+        printers[kid] = EdgeStatus("printer", online=True, paper="ok")
+        app = kiosk_apps(site, kid, printers[kid], EdgeStatus("camera", fps=14.5 + j % 3, last_frame_age_s=0.1))
         ids = []
         for _ in range(3 + 2 * j):
             n += 1
-            ids.append(k.check_in(n))
+            ids.append(check_in(app, n))
         for cid in ids[: j + 1]:
-            k.vaccinate(cid)
-        k.publish_outbox()
-        k.queue()
-        k.certificate_printed()
-    for k in fleet[:6]:
-        k.health()
-    fleet[6].health(printer={"paper": "out"})
-    fleet[7].health(disk={"used_pct": 94.0}, outbox={"backlog": 120, "oldest_age_s": 1800})
-    fleet[8].shut_down()
-    fleet[0].send("records/corrections", {"schema": 1, "type": "correction", "record_id": "e" * 32, "site": "GL-01",
-                                          "kiosk": fleet[0].kiosk, "id_number": "064195001234",
-                                          "problem": "dose 2 missing", "dose": 2}, qos=1)
-    wait_for(lambda: len(ops.store.query("SELECT * FROM alerts WHERE cleared_at IS NULL")) >= 3, what="alerts")
-    for _ in range(3):  # a little health history for the charts
-        fleet[0].health(outbox={"backlog": 5, "oldest_age_s": 30})
-        time.sleep(0.05)
-    return fleet
+            vaccinate(app, cid)
+        apps.append(app)
+    printers["hn-01-k1"].status.update(paper="out")
+    file_correction(apps[0], check_in(apps[0], 999), "dose", "dose 2 missing")
+    stop_kiosk(apps[-1])
+    return apps, printers
 
 
-def test_pages_in_chromium(ops, kiosks, page):
-    fleet = populate(ops, kiosks)
-    base = f"http://127.0.0.1:{ops.web_port}"
+def test_pages_in_chromium(central, kiosk_apps, page):
+    apps, printers = populate(kiosk_apps)
+    wait_for(lambda: ("hn-01-k1", "printer_paper_out") in central.active_alerts(), 15, what="paper alert")
+    wait_for(lambda: all(outbox_empty(a) for a in apps[:-1]), 20, what="records delivered")
+    base = f"http://127.0.0.1:{central.port}"
     page.goto(base + "/")
     assert "/login" in page.url
     page.screenshot(path=str(SCREENS / "central-login.png"))
@@ -68,13 +65,14 @@ def test_pages_in_chromium(ops, kiosks, page):
     page.wait_for_selector("#live-state:has-text('live')")
     page.screenshot(path=str(SCREENS / "central-fleet.png"), full_page=True)
 
-    # Live: a kiosk's printer runs out of paper; the open page shows it without a reload.
+    # Live: another kiosk's printer runs out of paper; the open page shows it without a reload.
     assert page.locator("td.bad:has-text('out')").count() == 1
-    fleet[1].health(printer={"paper": "out"})
+    printers["gl-01-k2"].status.update(paper="out")
     page.locator("td.bad:has-text('out')").nth(1).wait_for(timeout=15000)
 
-    page.click(f"a:has-text('{fleet[0].kiosk}')")
-    page.wait_for_selector("svg.spark polyline")
+    time.sleep(2)  # a few more health reports for the charts
+    page.click("a:has-text('gl-01-k1')")
+    page.wait_for_selector("svg.spark polyline", state="attached")
     page.screenshot(path=str(SCREENS / "central-kiosk.png"), full_page=True)
 
     page.goto(base + "/alerts")
@@ -93,6 +91,5 @@ def test_pages_in_chromium(ops, kiosks, page):
     page.select_option("select[name=state]", "approved")
     page.click("button:has-text('Lưu')")
     page.wait_for_selector("text=approved")
-    wait_for(lambda: fleet[0].commands, what="outcome delivered")
     for name in ("login", "fleet", "kiosk", "alerts", "numbers", "corrections"):
         assert (SCREENS / f"central-{name}.png").stat().st_size > 10_000
