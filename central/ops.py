@@ -38,15 +38,22 @@ class OpsService:
         # The aggregator's sites table gets the configured places (the registry, when merged, may fill it too).
         for s in self.config.sites:
             self.store.upsert_site(s.id, s.name, s.district, s.province)
-        self.ticker.start()
         from waitress import create_server
 
         from central.web import create_app
 
         web = self.config.web
-        # Each open dashboard holds one thread for its event stream: enough threads for a room of screens.
-        self.server = create_server(create_app(self), host=web.host, port=web.port, threads=24,
-                                    channel_timeout=web.sse_seconds + 30, ident="vaxkiosk-central")
+        try:
+            # Each open dashboard holds one thread for its event stream: enough threads for a room of screens.
+            self.server = create_server(create_app(self), host=web.host, port=web.port, threads=24,
+                                        channel_timeout=web.sse_seconds + 30, ident="vaxkiosk-central")
+        except OSError as exc:
+            # Several `vaxkiosk central` processes on one machine share one config: the first to bind serves the
+            # dashboard (and evaluates alerts), the others are ingest workers.
+            log.warning("dashboard port %s:%s not available (%s): this process is an ingest worker only",
+                        web.host, web.port, exc.strerror)
+            return
+        self.ticker.start()
         self._thread = threading.Thread(target=self.server.run, name="ops-web", daemon=True)
         self._thread.start()
         log.info("dashboard on http://%s:%s/", web.host, self.server.effective_port)
@@ -63,7 +70,7 @@ class OpsService:
             if self._thread:
                 self._thread.join(5)
             server.task_dispatcher.shutdown(timeout=5)
-        self.ticker.stop()
+            self.ticker.stop()
         self.ops_store.close()
 
     def health(self) -> dict:
