@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from central.config import Config
 from central.ingest import Ingest, KioskRegistry
 from central.store import CentralStore
 
 log = logging.getLogger("vaxkiosk.central")
+
+PRUNE_SECONDS = 3600.0  # health history is trimmed to [central] health_history_days this often
 
 
 class CentralApp:
@@ -49,13 +52,21 @@ class CentralApp:
     def health(self) -> dict:
         return {p.name: p.health() for p in self.parts}
 
+    def send_command(self, site: str, kiosk: str, command: str, args: dict | None = None) -> bool:
+        """For the web app: health_report, queue_report, reload, correction_outcome (see docs/protocol.md)."""
+        ingest = next(p for p in self.parts if p.name == "ingest")
+        return ingest.send_command(site, kiosk, command, args)
+
     def run_forever(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
         self.start()
+        last_prune = -PRUNE_SECONDS
         try:
             while not self.stopping.wait(1.0):
-                pass
+                if time.monotonic() - last_prune >= PRUNE_SECONDS:
+                    last_prune = time.monotonic()
+                    self.store.prune_health(self.config.central.health_history_days)
         finally:
             self.stop()
         return 0

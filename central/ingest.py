@@ -24,7 +24,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.config import MqttSection
-from central.protocol import ProtocolError, ack_message, decode_inbound, subscriptions
+from central.protocol import ProtocolError, ack_message, cmd_message, decode_inbound, subscriptions
 from central.store import CentralStore, Inbound
 
 log = logging.getLogger("vaxkiosk.central.ingest")
@@ -63,6 +63,8 @@ class Ingest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        # A bug in a callback is logged by paho instead of ending its network loop (and with it all sync).
+        client.suppress_exceptions = True
         return client
 
     # -- part interface ----------------------------------------------------------------------------------------
@@ -73,15 +75,23 @@ class Ingest:
         self.client.loop_start()
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
         self._stopping.set()
         self._wake.set()
         if self._thread:
-            self._thread.join(10)
+            self._thread.join(10)  # the writer commits what is buffered and acks it before the connection goes
+        self.client.disconnect()
+        self.client.loop_stop()
 
     def health(self) -> dict:
         return {"connected": self.connected.is_set(), "buffered": len(self._buffer), **self.stats}
+
+    def send_command(self, site: str, kiosk: str, command: str, args: dict | None = None) -> bool:
+        """Publish a command to a kiosk (docs/protocol.md, message `cmd`); False when not connected to the broker
+        (the caller shows it; a command is not queued for later)."""
+        if not self.connected.is_set():
+            return False
+        topic, payload, qos = cmd_message(site, kiosk, command, args)
+        return self.client.publish(topic, payload, qos=qos).rc == mqtt.MQTT_ERR_SUCCESS
 
     # -- paho callbacks (network thread: keep them short) ------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -111,10 +121,14 @@ class Ingest:
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
-            # Give a burst a moment to gather so one commit covers many messages.
+            # While messages keep coming, let them gather (up to batch_ms) so one commit covers many; a lone
+            # message is committed at once.
             deadline = time.monotonic() + self.settings.batch_ms / 1000
             while len(self._buffer) < self.settings.batch_max and time.monotonic() < deadline:
+                seen = len(self._buffer)
                 time.sleep(0.002)
+                if len(self._buffer) == seen:
+                    break
             raw = [self._buffer.popleft() for _ in range(min(len(self._buffer), self.settings.batch_max))]
             try:
                 self._process(raw)

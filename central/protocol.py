@@ -18,10 +18,12 @@ INBOUND_LEAVES = ("status", "health", "queue", "records")
 
 
 def subscriptions() -> list[tuple[str, int]]:
-    """(topic filter, QoS): records through the shared group so aggregators can be added; the rest normally,
-    because retained messages (status, queue) are never delivered to shared subscriptions."""
-    return [(subscription("records", shared=True), 1)] + [
-        (subscription(leaf), TOPICS[leaf][0]) for leaf in ("status", "health", "queue")
+    """(topic filter, QoS). Records and health through the shared group: each message reaches one aggregator, so
+    more can be added and health history is not written twice. Status and queue through normal subscriptions,
+    because retained messages are never delivered to shared subscriptions (every aggregator then writes the same
+    latest state: harmless)."""
+    return [(subscription(leaf, shared=True), TOPICS[leaf][0]) for leaf in ("records", "health")] + [
+        (subscription(leaf), TOPICS[leaf][0]) for leaf in ("status", "queue")
     ]
 
 

@@ -135,6 +135,16 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _printer_online(printer: dict) -> bool | None:
+    """The printer part's health (kiosk.printing.worker): {"state", "status": {"known", "online", ...}, ...}.
+    None when the printer could not say (no answer is not "online")."""
+    status = printer.get("status") if isinstance(printer.get("status"), dict) else printer
+    if status.get("known") is False:
+        return None
+    online = status.get("online")
+    return online if isinstance(online, bool) else None
+
+
 class CentralStore:
     def __init__(self, path: str | Path, utc_offset_hours: float = 7.0):
         self._store = Store(path, MIGRATIONS)
@@ -205,7 +215,7 @@ class CentralStore:
             "UPDATE kiosks SET health = ?, health_at = ?, version = ?, boot_id = ?, "
             "state_since = CASE WHEN state = 'online' THEN state_since ELSE ? END, state = 'online' "
             "WHERE kiosk = ?", (text, now, p["version"], p["at"]["boot_id"], now, msg.kiosk))
-        fps, online = camera.get("fps"), printer.get("online")
+        fps, online = camera.get("fps"), _printer_online(printer)
         db.conn.execute(
             "INSERT INTO health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, "
             "mem_used_pct, disk_used_pct, camera_fps, printer_online, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -275,13 +285,18 @@ class CentralStore:
 
     # -- reads -------------------------------------------------------------------------------------------------
     def fleet(self) -> list[dict]:
-        """Every kiosk with its site's place and its latest health decoded (None before the first)."""
+        """Every kiosk with its site's place and its latest health decoded (None before the first).
+
+        `silent_s` (seconds since any message) lets a reader distrust an "online" that the broker could not turn
+        into "lost": a broker restarted without persistence forgets the Last Will of a kiosk that died meanwhile."""
         rows = self._store.query(
             "SELECT k.*, s.name AS site_name, s.district, s.province FROM kiosks k LEFT JOIN sites s "
             "ON s.site = k.site ORDER BY k.site, k.kiosk")
+        now = dt.datetime.now(dt.timezone.utc).timestamp()
         for row in rows:
             row["health"] = json.loads(row["health"]) if row["health"] else None
             row["queue"] = json.loads(row["queue"]) if row["queue"] else None
+            row["silent_s"] = round(max(0.0, now - _epoch(row["last_seen"])), 1)
         return rows
 
     def kiosk(self, kiosk: str) -> dict | None:

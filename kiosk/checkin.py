@@ -233,7 +233,8 @@ def queue_stats(store: Store, site_id: str, day: str, now_wall: str) -> dict:
         """SELECT MAX((julianday(?) - julianday(c.created_wall)) * 86400) AS longest_wait_s
            FROM checkins c JOIN tickets t ON t.checkin_id = c.id
            WHERE c.site_id = ? AND c.day = ? AND t.state = 'waiting'""", (now_wall, site_id, day))
-    return {**counts, "avg_wait_s": _rounded(waits["avg_wait_s"]), "longest_wait_s": _rounded(longest["longest_wait_s"])}
+    return {**counts, "avg_wait_s": _rounded(waits["avg_wait_s"]),
+            "longest_wait_s": _rounded(longest["longest_wait_s"])}
 
 
 def _rounded(seconds: float | None) -> float | None:

@@ -16,6 +16,9 @@ from kiosk import __version__
 COMMAND_MODULES = [
     "kiosk.commands",
     "central.commands",
+    "kiosk.printing.commands",
+    "kiosk.cert_commands",
+    "kiosk.scan_commands",
     "central.ops_commands",
 ]
 

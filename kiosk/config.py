@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 DEFAULT_PATH = "/etc/vaxkiosk/kiosk.toml"
 ENV_VAR = "VAXKIOSK_CONFIG"
+# Where commands keep their data on a machine without a configuration file (a developer's laptop).
+DATA_ENV_VAR = "VAXKIOSK_DATA"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
@@ -41,6 +43,16 @@ def _check_positive(value: float) -> str | None:
 
 def _check_port(value: int) -> str | None:
     return None if 0 <= value <= 65535 else "a TCP port number from 0 to 65535"
+
+
+def _check_printer_profile(value: str) -> str | None:
+    from drivers.printer import ProfileError, load_profile
+
+    try:
+        load_profile(value)
+    except ProfileError:
+        return "a python-escpos printer profile name such as TM-T88V, TM-T20II or POS-5890"
+    return None
 
 
 def checked(check, **kwargs):
@@ -81,6 +93,8 @@ class CameraSection:
     repeat_seconds: float = checked(_check_positive, default=4.0)
     # A file source loops (the demo) or ends (tests).
     loop: bool = False
+    # Reopening a stalled or unplugged camera waits 0.5 s, then twice as long each failed time, up to this.
+    reopen_max_seconds: float = checked(_check_positive, default=30.0)
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,9 @@ class SerialSection:
     port: str = ""
     baudrate: int = checked(_check_positive, default=9600)
     # Most handheld scanners end a code with CR; some with LF or CR LF. Written as in TOML ("\r", "\n", "\r\n").
-    terminator: str = "\r"
+    terminator: str = checked(lambda v: None if v else 'a non-empty string such as "\\r"', default="\r")
+    # An unplugged scanner's port is tried again this often until it is back.
+    reconnect_seconds: float = checked(_check_positive, default=1.0)
 
 
 @dataclass(frozen=True)
@@ -102,9 +118,13 @@ class PrinterSection:
     usb_product: int = 0
     device: str = ""
     baudrate: int = checked(_check_positive, default=19200)
-    profile: str = "TM-T88V"
+    profile: str = checked(_check_printer_profile, default="TM-T88V")
     paper_mm: Literal[58, 80] = 80
     timeout: float = checked(_check_positive, default=5.0)
+    # How often the printer worker asks the printer for its status (and retries waiting jobs).
+    poll_seconds: float = checked(_check_positive, default=2.0)
+    # The ticket's estimated wait: people ahead in the queue × this.
+    minutes_per_person: float = checked(_check_positive, default=4.0)
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,17 @@ class MqttSection:
 
 
 @dataclass(frozen=True)
+class CertificatesSection:
+    # Central's trust list (signing certificates + revocations), cached in the data dir for offline verification.
+    trust_list_url: str = ""
+    # PEM certificate(s) of central's trust-list signer, installed at enrolment; the list is refused without it.
+    trust_anchor: str = ""
+    # CA bundle for an HTTPS trust_list_url signed by a private CA ("" = the system's CAs).
+    ca_file: str = ""
+    refresh_minutes: float = checked(_check_positive, default=60.0)
+
+
+@dataclass(frozen=True)
 class Config:
     kiosk: KioskSection
     camera: CameraSection = CameraSection()
@@ -146,6 +177,7 @@ class Config:
     printer: PrinterSection = PrinterSection()
     web: WebSection = WebSection()
     mqtt: MqttSection = MqttSection()
+    certificates: CertificatesSection = CertificatesSection()
     source: str = "<defaults>"
 
     @property
@@ -235,6 +267,19 @@ def from_dict(data: dict, source: str = "<dict>") -> Config:
 
 def resolve_path(explicit: str | None = None) -> Path:
     return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_ENV_VAR) or Path.home() / ".local" / "share" / "vaxkiosk")
+
+
+def command_data_dir(explicit: str | None = None) -> Path:
+    """The data dir of a command run by hand: the configured one when a configuration file is given or installed,
+    else $VAXKIOSK_DATA or ~/.local/share/vaxkiosk (a development machine)."""
+    path = resolve_path(explicit)
+    if explicit or os.environ.get(ENV_VAR) or path.exists():
+        return load(path).data_dir
+    return default_data_dir()
 
 
 def load(path: str | os.PathLike | None = None) -> Config:

@@ -244,7 +244,10 @@ def _no_constant(name: str):
 def encode(kind: str, payload: dict, stream: str | None = None) -> bytes:
     """Validate what we are about to send (our own bugs surface here, not at central) and encode it."""
     validate(kind, payload, stream)
-    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except ValueError:
+        raise ProtocolError("bad_value", "NaN or Infinity is not JSON") from None
     if len(raw) > MAX_BYTES[kind]:
         raise ProtocolError("too_large", f"{len(raw)} bytes > {MAX_BYTES[kind]}")
     return raw

@@ -137,6 +137,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0003_certificates",
+        """
+        -- The site's name as it was on the day of the dose: a certificate printed later shows the same site.
+        ALTER TABLE vaccinations ADD COLUMN site_name TEXT NOT NULL DEFAULT '';
+        -- Reprints look up the copies of one certificate.
+        CREATE INDEX print_jobs_subject ON print_jobs (subject_id, copy);
+        """,
+    ),
 ]
 
 

@@ -33,7 +33,7 @@ from kiosk.retention import purge
 
 log = logging.getLogger("vaxkiosk.sync")
 
-POLL_SECONDS = 0.05  # how soon a new outbox entry is noticed
+POLL_SECONDS = 0.02  # how soon a new outbox entry is noticed (an indexed look-up: cheap even on a Pi)
 QUEUE_CHECK_SECONDS = 1.0  # how often the queue is looked at for changes
 PURGE_SECONDS = 3600.0
 OFFLINE_PUBLISH_TIMEOUT = 2.0
@@ -60,6 +60,9 @@ class SyncPart:
         self.kiosk = app.config.kiosk.kiosk_id
         self.outbox = Outbox(app.store)
         self.config_rev = config_revision(app.config.source)
+        if self.settings.username and self.settings.username != self.kiosk:
+            log.error("[mqtt] username %r is not the kiosk id %r: the broker will refuse this kiosk's topics",
+                      self.settings.username, self.kiosk)
         self.connected = threading.Event()
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -72,7 +75,7 @@ class SyncPart:
         self._last_queue: dict | None = None
         self._health_now = self._queue_now = False
         self.stats = {"published": 0, "resent": 0, "acked": 0, "health_sent": 0, "queue_sent": 0,
-                      "connects": 0, "bad_messages": 0}
+                      "connects": 0, "bad_messages": 0, "refused_by_broker": 0}
         self._thread: threading.Thread | None = None
         self.client = self._make_client()
 
@@ -100,13 +103,16 @@ class SyncPart:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        # A bug in a callback is logged by paho instead of ending its network loop (and with it all sync).
+        client.suppress_exceptions = True
         return client
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
             return
-        client.subscribe([(self.topic("ack"), protocol.TOPICS["ack"][0]), (self.topic("cmd"), protocol.TOPICS["cmd"][0])])
+        client.subscribe([(self.topic(leaf), protocol.TOPICS[leaf][0]) for leaf in ("ack", "cmd")])
         qos, retain = protocol.TOPICS["status"]
         client.publish(self.topic("status"), self._status("online"), qos=qos, retain=retain)
         self.stats["connects"] += 1
@@ -119,6 +125,14 @@ class SyncPart:
         self.connected.clear()
         if not self._stopping.is_set():
             log.warning("disconnected from the broker (%s); reconnecting with backoff", reason_code)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        # MQTT 5 tells a denied QoS 1 publish (reason 135: the ACL does not give this username that topic).
+        if reason_code.is_failure:
+            self.stats["refused_by_broker"] += 1
+            if self.stats["refused_by_broker"] in (1, 10, 100, 1000):
+                log.error("the broker refused a publish (%s); is [mqtt] username the kiosk id and enrolled?",
+                          reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
         # Network thread: decode and hand over; the worker does the SQL.
@@ -279,7 +293,10 @@ class SyncPart:
                 parts[part.name] = part.health()
             except Exception as exc:  # noqa: BLE001 - a broken part is itself health information
                 parts[part.name] = {"error": type(exc).__name__}
-        parts = json.loads(json.dumps(parts, default=str))  # anything a part returns becomes plain JSON
+        try:  # anything a part returns becomes plain JSON; NaN would make central refuse the whole report
+            parts = json.loads(json.dumps(parts, default=str, allow_nan=False))
+        except ValueError:
+            parts = {"error": "parts_health_not_json"}
         free, total = system.disk_usage(self.app.store.path.parent)
         backlog, oldest = self.outbox.backlog()
         payload = {

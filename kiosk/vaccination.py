@@ -104,6 +104,7 @@ class VaccinationService:
                 "id": vaccination_id,
                 "checkin_id": checkin_id,
                 "site_id": self.settings.site_id,
+                "site_name": self.settings.site_name,
                 "kiosk_id": self.settings.kiosk_id,
                 "dose_number": injection.dose_number,
                 "vaccine": vaccine.code,

@@ -103,6 +103,13 @@ def test_two_aggregators_share_the_record_streams_and_store_each_record_once(tmp
             "SELECT count(*) AS n FROM outbox WHERE delivered_wall IS NULL")["n"] == 0, 10, what="all acked")
         shares = [i.stats["records_new"] for i in ingests]
         assert sum(shares) == 300 and all(shares), shares
+        # Health is shared too: each report stored once, not once per aggregator.
+        for _ in range(3):
+            assert ingests[0].send_command("GL-01", "k1", "health_report")
+        wait_for(lambda: len(first.health_history("k1", 1000)) >= 4, 10, what="health reports")
+        stamps = [json.loads(r["payload"])["at"]["mono"] for r in first._store.query(
+            "SELECT payload FROM health_history WHERE kiosk = 'k1'")]
+        assert len(stamps) == len(set(stamps)), "a health report was stored twice"
     finally:
         for ingest in ingests:
             ingest.stop()

@@ -28,7 +28,8 @@ def health(kiosk="k1", site="GL-01", at=None, backlog=0):
     return Inbound(site, kiosk, "health", {
         "schema": 1, "site": site, "kiosk": kiosk, "at": at or stamp(), "uptime_s": 5, "load": 0.1,
         "disk_free_mb": 1000, "disk_used_pct": 40, "db_bytes": 4096, "outbox_backlog": backlog, "version": "0.1.0",
-        "config_rev": "abc", "parts": {}, "camera": {"fps": 12.5}, "printer": {"online": True}})
+        "config_rev": "abc", "parts": {}, "camera": {"fps": 12.5},
+        "printer": {"state": "ok", "status": {"known": True, "online": True, "paper": "ok"}}})
 
 
 def test_records_are_deduplicated_and_every_copy_acknowledged(central):
@@ -85,9 +86,10 @@ def test_fleet_state_follows_status_and_health(central):
     central.apply([status("online"), health(backlog=3)])
     central.apply([health(backlog=5)])
     (k1,) = central.fleet()
-    assert k1["state"] == "online" and k1["health"]["outbox_backlog"] == 5
+    assert k1["state"] == "online" and k1["health"]["outbox_backlog"] == 5 and 0 <= k1["silent_s"] < 60
     assert [h["outbox_backlog"] for h in central.health_history("k1")] == [3, 5]
     assert central.health_history("k1")[0]["camera_fps"] == 12.5
+    assert central.health_history("k1")[0]["printer_online"] == 1
     central.apply([status("lost")])
     assert central.kiosk("k1")["state"] == "lost"
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from central.protocol import ack_message, cmd_message, decode_inbound
+from central.protocol import ack_message, cmd_message, decode_inbound, subscriptions
 from kiosk import protocol
 from kiosk.protocol import ProtocolError
 
@@ -49,7 +49,8 @@ def test_docs_list_every_topic_with_its_qos_and_retain_flag():
                         text, re.M)
         assert row, leaf
         assert (int(row[1]), row[2] == "yes") == (qos, retained), leaf
-    assert protocol.subscription("records", shared=True) in text
+    for topic_filter, _qos in subscriptions():
+        assert f"`{topic_filter}`" in text, topic_filter
 
 
 def stamp(**kw):
@@ -129,3 +130,31 @@ def test_any_input_is_either_accepted_or_refused_with_protocol_error(leaf, raw):
         decode_inbound(f"vaxkiosk/v1/GL-01/k1/{leaf}", raw)
     except ProtocolError as exc:
         assert exc.reason
+
+
+def test_every_record_the_kiosk_enqueues_today_passes_the_protocol(tmp_path):
+    """The producers (check-in, vaccination) and the protocol must not drift apart: their real outbox rows
+    are validated as central would."""
+    from kiosk.checkin import CheckinService
+    from kiosk.config import from_dict
+    from kiosk.identity import parse
+    from kiosk.store import Store
+    from kiosk.vaccination import Injection, VaccinationService
+    from tests.conftest import SAMPLE_QR
+
+    cfg = from_dict({"kiosk": {"site_id": "GL-01", "kiosk_id": "k1", "data_dir": str(tmp_path), "min_free_mb": 1}})
+    store = Store(cfg.db_path)
+    try:
+        checkins, vaccinations = CheckinService(store, cfg.kiosk), VaccinationService(store, cfg.kiosk)
+        c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
+        checkins.call_next("1", "staff:lan")
+        vaccinations.screen(c["id"], "eligible", "staff:lan")
+        vaccinations.record_injection(c["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"), "staff:lan")
+        rows = store.query("SELECT stream, payload FROM outbox ORDER BY seq")
+    finally:
+        store.close()
+    assert [r["stream"] for r in rows] == ["checkins", "vaccinations"]
+    for row in rows:
+        where, payload = decode_inbound(protocol.topic("GL-01", "k1", "records", row["stream"]),
+                                        row["payload"].encode("utf-8"))
+        assert payload["type"] == protocol.RECORD_TYPE[where.stream]

@@ -1,6 +1,8 @@
 """The sync part inside a real kiosk App, against a real Mosquitto and the real aggregator."""
 
+import getpass
 import json
+import subprocess
 import threading
 
 import paho.mqtt.client as mqtt
@@ -99,7 +101,8 @@ def test_in_flight_records_are_bounded_and_leave_in_outbox_order_without_persona
     assert b"001090000001" not in everything and "Nguyễn".encode() not in everything
 
 
-def test_health_and_queue_reports_describe_the_kiosk_without_personal_data(kiosk_app, listener, mosquitto):
+def test_health_and_queue_reports_describe_the_kiosk_without_personal_data(kiosk_app, listener, mosquitto,
+                                                                          tmp_path):
     app = kiosk_app(health_interval=3600, queue_interval=0.1)
     for i in range(3):
         app.checkins.check_in(parse(qr(i)), "camera")
@@ -112,9 +115,9 @@ def test_health_and_queue_reports_describe_the_kiosk_without_personal_data(kiosk
     assert health["outbox_backlog"] >= 0 and health["parts"]["sync"]["connected"] is True
     assert health["config_rev"] != "none" and health["db_bytes"] > 0
     # Central asks for a report: it comes at once, not in an hour.
-    topic, payload, qos = cmd_message("GL-01", "k1", "health_report")
-    listener.publish(topic, payload, qos)
-    wait_for(lambda: len(listener.on("health")) == 2, 5, what="health on request")
+    with central(tmp_path, mosquitto.port) as (_store, ingest):
+        assert ingest.send_command("GL-01", "k1", "health_report")
+        wait_for(lambda: len(listener.on("health")) == 2, 5, what="health on request")
     everything = b"".join(p for t, p in listener.messages if "/records/" not in t)
     assert b"001090000001" not in everything and "Nguyễn".encode() not in everything
 
@@ -134,3 +137,25 @@ def test_malformed_acks_and_commands_are_ignored_and_other_commands_reach_the_sc
     assert sync.stats["bad_messages"] == 10
     checkin_id = app.checkins.check_in(parse(qr(9)), "camera").checkin["id"]
     wait_for(lambda: any(r["record_id"] == checkin_id for r in listener.on("records")), 5, what="still syncing")
+
+
+def test_a_kiosk_speaking_under_another_username_is_refused_by_the_broker_acl_and_says_so(tmp_path):
+    from tests.support.mosquitto import Mosquitto
+
+    folder = tmp_path / "acl-broker"
+    folder.mkdir()
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(folder / "passwd"), "k2", "secret"], check=True)
+    (folder / "acl").write_text("pattern readwrite vaxkiosk/v1/+/%u/#\n")
+    # `user`: started as root, Mosquitto would switch to its own user, which cannot read pytest's 0700 folders.
+    broker = Mosquitto(folder, extra_config=f"user {getpass.getuser()}\nallow_anonymous false\n"
+                                            f"password_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n").start()
+    app = App(load(sync_config(tmp_path, broker.port, username="k2", password="secret")))  # kiosk id is k1
+    app.start()
+    try:
+        sync = app.part("sync")
+        app.checkins.check_in(parse(qr(1)), "camera")
+        wait_for(lambda: sync.stats["refused_by_broker"] > 0, 10, what="the broker's refusal")
+        assert app.store.query_one("SELECT count(*) AS n FROM outbox WHERE delivered_wall IS NULL")["n"] == 1
+    finally:
+        app.stop()
+        broker.stop()

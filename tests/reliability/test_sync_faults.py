@@ -75,23 +75,43 @@ def test_kiosk_killed_at_random_points_while_syncing_loses_and_duplicates_nothin
     rng = random.Random(seed)
     # A small window and a short ack timeout make the kills land mid-delivery (sent, not yet acknowledged).
     config = sync_config(tmp_path, mosquitto.port, max_inflight=10, ack_timeout=1.0)
-    made = check_in_many(config, 1000)
+    made = check_in_many(config, 600)
     with central(tmp_path, mosquitto.port) as (store, _ingest):
         kiosk = KioskProcess(config)
+        in_flight_at_kill = []
         try:
-            for _ in range(6):
+            for run in range(1, 7):
                 kiosk.start()
-                time.sleep(rng.uniform(0.4, 1.2))
+                # Kill at a random point after the kiosk started syncing (not while Python is still importing).
+                wait_for(lambda: _connections(kiosk) >= run, 20, what="kiosk connected")
+                time.sleep(rng.uniform(0.0, 0.3))
+                in_flight_at_kill.append(_sent_not_acknowledged(config))
                 kiosk.kill()
-                more = check_in_many(config, 20, start=len(made))  # and check-ins go on between restarts
-                made += more
+                made += check_in_many(config, 100, start=len(made))  # check-ins go on between restarts
             kiosk.start()
             wait_for(lambda: store.record_count("checkins") == len(made), 45, what=f"all records (seed {seed})")
             wait_for(lambda: outbox_undelivered(config) == 0, 15, what="every entry acknowledged")
             assert set(store.record_ids("k1", "checkins")) == set(made)
             assert tickets(store) == list(range(1, len(made) + 1))
+            # The kills did land while records were on their way (sent, not yet acknowledged).
+            assert any(in_flight_at_kill), (in_flight_at_kill, seed)
         finally:
             kiosk.kill()
+
+
+def _connections(kiosk: KioskProcess) -> int:
+    return kiosk.log.read_text(errors="replace").count("vaxkiosk.sync: connected to")
+
+
+def _sent_not_acknowledged(config) -> int:
+    from kiosk.config import load
+    from kiosk.store import Store
+
+    store = Store(load(config).db_path)
+    try:
+        return store.query_one("SELECT count(*) AS n FROM outbox WHERE attempts > 0 AND delivered_wall IS NULL")["n"]
+    finally:
+        store.close()
 
 
 def test_5000_checkins_made_offline_drain_after_reconnection_while_health_keeps_flowing(tmp_path, mosquitto):
@@ -123,3 +143,29 @@ def test_5000_checkins_made_offline_drain_after_reconnection_while_health_keeps_
 def _health_payloads(store) -> list[str]:
     return [r["payload"] for r in store._store.query("SELECT payload FROM health_history WHERE kiosk = 'k1' "
                                                      "ORDER BY id")]
+
+
+def test_records_stamped_before_the_clock_synchronised_are_corrected_from_the_same_boots_health(
+        tmp_path, mosquitto, monkeypatch):
+    config = sync_config(tmp_path, mosquitto.port)
+    monkeypatch.setenv("VAXKIOSK_CLOCK_SYNCED", "0")  # a Pi just booted, NTP not there yet
+    made = check_in_many(config, 50)
+    monkeypatch.delenv("VAXKIOSK_CLOCK_SYNCED")
+    with central(tmp_path, mosquitto.port) as (store, _ingest):
+        kiosk = KioskProcess(config, env={"VAXKIOSK_CLOCK_SYNCED": "1"}).start()  # NTP succeeded meanwhile
+        try:
+            wait_for(lambda: store.record_count("checkins") == 50, 20, what="50 records")
+            wait_for(lambda: {r["clock"] for r in store.records("checkins")} == {"corrected"}, 10,
+                     what="all corrected")
+            for row in store.records("checkins"):
+                # This machine's clock was right all along: offset + mono gives back the same instant.
+                assert abs(_epoch(row["at_wall"]) - _epoch(row["sent_wall"])) < 2.0
+            assert set(store.record_ids("k1", "checkins")) == set(made)
+        finally:
+            kiosk.kill()
+
+
+def _epoch(wall: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(wall).timestamp()

@@ -1,0 +1,132 @@
+"""The two receipts the kiosk prints, for any profile and paper width: the queue ticket and the vaccination certificate.
+
+Inputs are plain data objects; this module reads nothing from the store. Texts are Vietnamese first, then English.
+A reprint says so in a black banner (`BẢN IN LẠI`) with its count, so a second copy is never taken for the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kiosk.printing.receipt import Receipt, ReceiptBuilder
+
+NEXT_STEP = ("Vui lòng ngồi chờ và theo dõi màn hình gọi số. Mang theo thẻ CCCD khi được gọi.",
+             "Please take a seat and watch the screen for your number. Bring your ID card when called.")
+
+
+@dataclass(frozen=True)
+class TicketView:
+    site_name: str
+    number: int
+    checked_in: dt.datetime  # local time
+    full_name: str
+    masked_id: str
+    people_ahead: int
+    wait_minutes: int
+    copy: int = 0
+
+
+@dataclass(frozen=True)
+class DoseLine:
+    dose_number: int
+    date: dt.date | str
+    vaccine: str
+    lot: str
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """What a printed certificate shows; built by kiosk.certificates from the vaccination records."""
+
+    full_name: str
+    dob: dt.date | str | None
+    masked_id: str
+    site_name: str
+    doses: list = field(default_factory=list)  # DoseLine objects or dicts: dose_number, date, vaccine, lot
+    qr_payload: str = ""
+    copy: int = 0
+
+
+def _sizes(width: int) -> tuple[int, int, int]:
+    """(small, body, title) font sizes in pixels: readable on 58 mm, not sparse on 80 mm."""
+    body = max(18, width // 22)
+    return max(15, body * 4 // 5), body, body * 13 // 10
+
+
+def _field(item, name: str):
+    """A dose line's field, whether the certificate module hands over objects or dicts."""
+    return item[name] if isinstance(item, Mapping) else getattr(item, name)
+
+
+def _date(value: dt.date | str | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value.strftime("%d/%m/%Y")
+
+
+def _reprint_banner(b: ReceiptBuilder, copy: int, size: int) -> None:
+    if copy > 0:
+        b.gap(4)
+        b.text(f"BẢN IN LẠI lần {copy} · REPRINT #{copy}", size, bold=True, align="center", invert=True)
+        b.gap(4)
+
+
+def ticket(view: TicketView, profile: str, paper_mm: int) -> Receipt:
+    b = ReceiptBuilder(profile, paper_mm)
+    small, body, title = _sizes(b.width)
+    b.text(view.site_name or "Điểm tiêm chủng", title, bold=True, align="center")
+    _reprint_banner(b, view.copy, body)
+    b.rule()
+    b.text("SỐ THỨ TỰ · YOUR NUMBER", small, align="center")
+    b.big_text(f"{view.number:03d}")
+    b.text(view.checked_in.strftime("%H:%M  %d/%m/%Y"), body, align="center")
+    b.rule()
+    b.text(view.full_name, body, bold=True)
+    b.text(f"Số định danh / ID: {view.masked_id}", body)
+    b.rule()
+    b.text(NEXT_STEP[0], body)
+    b.text(NEXT_STEP[1], small)
+    b.gap(body // 2)
+    if view.people_ahead:
+        b.text(f"Dự kiến chờ khoảng {view.wait_minutes} phút ({view.people_ahead} người trước bạn)", body, bold=True)
+        b.text(f"Estimated wait: about {view.wait_minutes} min ({view.people_ahead} ahead of you)", small)
+    else:
+        b.text("Bạn là người tiếp theo.", body, bold=True)
+        b.text("You are next.", small)
+    b.gap(body)
+    return b.finish()
+
+
+def certificate(view, profile: str, paper_mm: int, copy: int | None = None) -> Receipt:
+    """`view` is a CertificateView or any object with the same attributes; `copy` overrides view.copy."""
+    copy = view.copy if copy is None else copy
+    b = ReceiptBuilder(profile, paper_mm)
+    small, body, title = _sizes(b.width)
+    b.text("GIẤY XÁC NHẬN ĐÃ TIÊM VẮC XIN COVID-19", title, bold=True, align="center")
+    b.text("COVID-19 vaccination certificate", small, align="center")
+    _reprint_banner(b, copy, body)
+    b.rule()
+    b.text("Họ và tên / Name", small)
+    b.text(view.full_name, body, bold=True)
+    b.text(f"Ngày sinh / Date of birth: {_date(view.dob)}", body)
+    b.text(f"Số định danh / ID: {view.masked_id}", body)
+    b.rule()
+    for dose in view.doses:
+        number = _field(dose, "dose_number")
+        b.text(f"Mũi {number} · Dose {number}: {_date(_field(dose, 'date'))}", body, bold=True)
+        b.text(f"{_field(dose, 'vaccine')} · Lô / Lot {_field(dose, 'lot')}", body)
+        b.gap(small // 2)
+    b.text(f"Nơi tiêm / Site: {view.site_name}", body)
+    b.rule()
+    if view.qr_payload:
+        b.qr(view.qr_payload)
+        b.text("Mã QR chứng nhận / Certificate QR", small, align="center")
+    b.gap(body)
+    return b.finish()

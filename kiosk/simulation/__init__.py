@@ -1,0 +1,1 @@
+"""Stand-ins for the physical edge (camera frames, cards), for tests, benchmarks and the demo."""
