@@ -121,7 +121,9 @@ def run_kiosks(indices: list[int], port: int, load: float, checkins_per_hour: fl
                 health = {**envelope, "uptime_s": 100.0, "load": 0.2, "disk_free_mb": 9000.0,
                           "disk_used_pct": 40.0, "db_bytes": 1 << 20, "outbox_backlog": 0, "outbox_oldest_s": 0.0,
                           "version": "bench", "config_rev": "bench", "parts": {},
-                          "camera": {"fps": 15.0}, "printer": {"online": True, "paper": "ok"}}
+                          "camera": {"capturing": True, "fps": 15.0},
+                          "printer": {"ok": True, "state": "ok",
+                                      "status": {"known": True, "online": True, "paper": "ok"}}}
                 c.publish(f"{PREFIX}/{site}/{kiosk}/health", encode("health", health), qos=0)
                 next_health[j] += health_interval / load
                 count += 1

@@ -43,7 +43,7 @@ def conditions(kiosk: dict, limits: AlertsSection, now: float) -> dict[str, str]
         found["kiosk_lost"] = f"lost for {int(now - kiosk['state_since'])} s"
     if kiosk["state"] != "online":
         return found  # the last health of a kiosk that is away says nothing about now
-    if kiosk["paper"] in ("out", "empty", "end"):
+    if kiosk["paper"] == "out":
         found["printer_paper_out"] = "paper out"
     if kiosk["printer"] == "offline":
         found["printer_offline"] = "printer offline"

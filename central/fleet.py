@@ -18,18 +18,33 @@ def _num(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _printer(printer: dict | None) -> tuple[str | None, str | None]:
+    """(printer, paper) from the printer part's health (kiosk.printing.worker): {"state", "status": {"known",
+    "online", "paper", "cover_open"}, ...}. A printer that did not answer is "unknown", never "ok"."""
+    if printer is None:
+        return None, None
+    status = printer.get("status") if isinstance(printer.get("status"), dict) else {}
+    if not status.get("known"):
+        return "unknown", None
+    paper = status.get("paper") if isinstance(status.get("paper"), str) else None
+    if status.get("online") is False or status.get("cover_open"):
+        return "offline", paper
+    return "ok", paper
+
+
 def health_facts(h: dict | None) -> dict:
-    """Read tolerantly: the camera and printer objects are those parts' own health() (docs/protocol.md)."""
+    """The few facts operations look at, read tolerantly from a health payload (docs/protocol.md); the camera and
+    printer objects are those parts' own health()."""
     h = h or {}
     camera = h.get("camera") if isinstance(h.get("camera"), dict) else None
-    printer = h.get("printer") if isinstance(h.get("printer"), dict) else None
+    printer, paper = _printer(h.get("printer") if isinstance(h.get("printer"), dict) else None)
     stamp = h.get("at") if isinstance(h.get("at"), dict) else {}
-    online = printer.get("online") if printer else None
     return {
-        "printer": None if printer is None else ("offline" if online is False else "ok" if online else "unknown"),
-        "paper": printer.get("paper") if printer and isinstance(printer.get("paper"), str) else None,
+        "printer": printer,
+        "paper": paper,
         "camera_enabled": camera is not None if h else None,
-        "camera_fps": _num(camera.get("fps")) if camera else None,
+        # A capture that stopped delivering frames reports capturing false or an fps of 0.
+        "camera_fps": (0.0 if camera.get("capturing") is False else _num(camera.get("fps"))) if camera else None,
         "backlog": _num(h.get("outbox_backlog")),
         "oldest_age_s": _num(h.get("outbox_oldest_s")),
         "disk_used_pct": _num(h.get("disk_used_pct")),

@@ -93,8 +93,8 @@ def central(central_app):
 
 
 class EdgeStatus:
-    """What a printer or camera part reports in health(): the physical device's state, set by the test (the
-    printer and camera parts are other branches; their health() is what the kiosk's health message carries)."""
+    """The health() of the kiosk's printer or camera part as it reports its device (kiosk.printing.worker,
+    kiosk.scanner): the physical device's state, set by the test — no printer or camera exists on this machine."""
 
     def __init__(self, name: str, **status):
         self.name = name
@@ -105,7 +105,10 @@ class EdgeStatus:
     def stop(self) -> None: ...
 
     def health(self) -> dict:
-        return dict(self.status)
+        if self.name == "printer":  # PrinterWorker.health(): the decoded DLE EOT status under "status"
+            s = {"known": True, "online": True, "paper": "ok", "cover_open": False, **self.status}
+            return {"ok": s["online"] and s["paper"] != "out", "state": "ok", "status": s, "last_error": None}
+        return {"capturing": True, "fps": 15.0, "last_frame_age_s": 0.05, "ok": True, **self.status}
 
 
 @pytest.fixture

@@ -101,3 +101,19 @@ def test_alert_rules_at_their_thresholds():
     # No camera configured: no frames is normal.
     assert conditions(view(camera_enabled=False, camera_fps=None), LIMITS, 0) == {}
     assert set(conditions(view(clock_synced=False), LIMITS, 0)) == {"clock_unsynced"}
+
+
+def test_health_facts_read_the_parts_own_reports():
+    from central.fleet import health_facts
+
+    def printer(**status):
+        return {"printer": {"ok": False, "state": "x", "status": status}}
+
+    assert health_facts(printer(known=False))["printer"] == "unknown"  # no answer is never "ok"
+    assert health_facts(printer(known=True, online=True, paper="near_end")) | {} == {
+        **health_facts(printer(known=True, online=True, paper="near_end")), "printer": "ok", "paper": "near_end"}
+    assert health_facts(printer(known=True, online=False, paper="ok"))["printer"] == "offline"
+    assert health_facts(printer(known=True, online=True, cover_open=True))["printer"] == "offline"
+    assert health_facts({"camera": {"capturing": False, "fps": 12.0}})["camera_fps"] == 0.0  # a stalled capture
+    assert health_facts({"outbox_backlog": 3})["camera_enabled"] is False  # no camera part on this kiosk
+    assert health_facts(None)["camera_enabled"] is None
