@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from central.config import MqttSection
 from central.protocol import ProtocolError, ack_message, cmd_message, decode_inbound, subscriptions
-from central.store import CentralStore, Inbound
+from central.store import Applied, CentralStore, Inbound
 
 log = logging.getLogger("vaxkiosk.central.ingest")
 
@@ -160,9 +160,7 @@ class Ingest:
                 topic, payload, qos = ack_message(site, kiosk, ids[i:i + MAX_ACK_IDS])
                 self.client.publish(topic, payload, qos=qos)
 
-    def _apply_one_by_one(self, batch: list[Inbound], rejects: collections.Counter):
-        from central.store import Applied
-
+    def _apply_one_by_one(self, batch: list[Inbound], rejects: collections.Counter) -> Applied:
         total = Applied()
         for msg in batch:
             try:

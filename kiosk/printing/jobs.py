@@ -8,7 +8,10 @@ Reprints are new rows (copy = n) requested by staff and audited in the same tran
 
 from __future__ import annotations
 
+import uuid
+
 from kiosk import audit
+from kiosk.checkin import enqueue
 from kiosk.clock import Stamp
 from kiosk.store import Store
 
@@ -43,8 +46,8 @@ def mark_printing(store: Store, job_id: int, wall: str) -> None:
     _set(store, job_id, wall, "state='printing', attempts=attempts+1")
 
 
-def mark_done(store: Store, job_id: int, wall: str) -> None:
-    _set(store, job_id, wall, "state='done', last_error=NULL")
+def mark_done(store: Store, job_id: int, stamp: Stamp) -> None:
+    _finish(store, job_id, stamp, "done", None)
 
 
 def mark_waiting(store: Store, job_id: int, error: str, wall: str) -> None:
@@ -59,8 +62,37 @@ def note_error(store: Store, job_id: int, error: str, wall: str) -> None:
                         (error, wall, job_id, error))
 
 
-def mark_failed(store: Store, job_id: int, error: str, wall: str) -> None:
-    _set(store, job_id, wall, "state='failed', last_error=?", (error,))
+def mark_failed(store: Store, job_id: int, error: str, stamp: Stamp) -> None:
+    _finish(store, job_id, stamp, "failed", error)
+
+
+def _finish(store: Store, job_id: int, stamp: Stamp, state: str, error: str | None) -> None:
+    """The job's end and its print event for central (stream print_events: certificates printed per site) in one
+    transaction, so central counts every printed certificate exactly once."""
+    with store.transaction() as db:
+        db.conn.execute("UPDATE print_jobs SET state=?, last_error=?, updated_wall=? WHERE id=?",
+                        (state, error, stamp.wall, job_id))
+        job = db.conn.execute(
+            "SELECT j.kind, j.checkin_id, j.copy, c.site_id, c.kiosk_id FROM print_jobs j "
+            "JOIN checkins c ON c.id = j.checkin_id WHERE j.id=?", (job_id,)).fetchone()
+        if job is not None:
+            enqueue(db, "print_events", print_event_record(dict(job), state, stamp), stamp)
+
+
+def print_event_record(job: dict, state: str, stamp: Stamp) -> dict:
+    """What central gets of a print: which kind, for which check-in, whether it came out. No personal data."""
+    return {
+        "schema": 1,
+        "type": "print_event",
+        "record_id": uuid.uuid4().hex,
+        "site": job["site_id"],
+        "kiosk": job["kiosk_id"],
+        "kind": job["kind"],
+        "state": state,
+        "checkin_id": job["checkin_id"],
+        "copy": job["copy"],
+        "at": {"wall": stamp.wall, "mono": stamp.mono, "boot_id": stamp.boot_id, "clock_synced": stamp.clock_synced},
+    }
 
 
 def recover_interrupted(store: Store, wall: str) -> list[int]:

@@ -107,7 +107,7 @@ class PrinterWorker:
             log.warning("print job %s not sent, will retry: %s", job["id"], exc)
             self._observe(unknown(str(exc)) if self.printer.reports_status else self.status)
             return False
-        jobs.mark_done(self.store, job["id"], self.clock.stamp().wall)
+        jobs.mark_done(self.store, job["id"], self.clock.stamp())
         log.info("printed %s job %s (copy %s, %d bytes)", job["kind"], job["id"], job["copy"], len(data))
         self.events.publish("printer", {"job": job["id"], "kind": job["kind"], "state": "done",
                                         "checkin_id": job["checkin_id"]})
@@ -115,7 +115,7 @@ class PrinterWorker:
 
     def _failed(self, job: dict, error: str) -> None:
         self.last_error = error
-        jobs.mark_failed(self.store, job["id"], error, self.clock.stamp().wall)
+        jobs.mark_failed(self.store, job["id"], error, self.clock.stamp())
         log.error("print job %s failed for good: %s", job["id"], error)
         self.events.publish("printer", {"job": job["id"], "kind": job["kind"], "state": "failed", "error": error,
                                         "checkin_id": job["checkin_id"]})

@@ -132,12 +132,13 @@ def test_any_input_is_either_accepted_or_refused_with_protocol_error(leaf, raw):
         assert exc.reason
 
 
-def test_every_record_the_kiosk_enqueues_today_passes_the_protocol(tmp_path):
-    """The producers (check-in, vaccination) and the protocol must not drift apart: their real outbox rows
+def test_every_record_the_kiosk_enqueues_passes_the_protocol(tmp_path):
+    """The producers (check-in, vaccination, print job) and the protocol must not drift apart: their real outbox rows
     are validated as central would."""
     from kiosk.checkin import CheckinService
     from kiosk.config import from_dict
     from kiosk.identity import parse
+    from kiosk.printing import jobs
     from kiosk.store import Store
     from kiosk.vaccination import Injection, VaccinationService
     from tests.conftest import SAMPLE_QR
@@ -150,10 +151,13 @@ def test_every_record_the_kiosk_enqueues_today_passes_the_protocol(tmp_path):
         checkins.call_next("1", "staff:lan")
         vaccinations.screen(c["id"], "eligible", "staff:lan")
         vaccinations.record_injection(c["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"), "staff:lan")
+        ticket_job = store.query_one("SELECT id FROM print_jobs WHERE kind = 'ticket'")["id"]
+        jobs.mark_done(store, ticket_job, checkins.clock.stamp())
         rows = store.query("SELECT stream, payload FROM outbox ORDER BY seq")
     finally:
         store.close()
-    assert [r["stream"] for r in rows] == ["checkins", "vaccinations"]
+    assert [r["stream"] for r in rows] == ["checkins", "vaccinations", "print_events"]
+    assert json.loads(rows[2]["payload"])["kind"] == "ticket"
     for row in rows:
         where, payload = decode_inbound(protocol.topic("GL-01", "k1", "records", row["stream"]),
                                         row["payload"].encode("utf-8"))
