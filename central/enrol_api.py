@@ -44,12 +44,13 @@ def broker_access(settings) -> BrokerAccess:
     return BrokerAccess(settings.broker_host, settings.broker_port, ca_pem)
 
 
-def blueprints_from_config(config) -> list[Blueprint]:
-    """For central's web app: the enrolment endpoint and the signed trust list, when central.toml has [registry]."""
+def blueprints_from_config(config, registry: Registry | None = None) -> list[Blueprint]:
+    """For central's web app: the enrolment endpoint and the signed trust list, when central.toml has [registry].
+    Both are for devices, not people: no login, no CSRF (the one-time code is the credential)."""
     from central.registry import registry_from_config
     from central.trustlist import trustlist_blueprint
 
-    registry = registry_from_config(config)
+    registry = registry or registry_from_config(config)
     if registry is None:
         return []
     key, certificate = registry.trust_list_signer()

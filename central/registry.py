@@ -165,6 +165,9 @@ class Registry:
                             "province = coalesce(nullif(excluded.province, ''), province)",
                             (site_id, name, district, province))
 
+    def sites(self) -> list[dict]:
+        return self.store.query("SELECT site, name FROM sites ORDER BY site")
+
     def site(self, site_id: str) -> dict | None:
         return self.store.query_one("SELECT * FROM sites WHERE site = ?", (site_id,))
 
