@@ -154,6 +154,9 @@ def test_correction_decided_and_sent_to_the_kiosk(central, kiosk_apps):
     wait_for(arrived, 15, what="both outcomes at the kiosk")
     assert outcomes[blurred]["state"] == "rejected" and outcomes[blurred]["reason"] == "Ảnh chụp không rõ"
     assert outcomes[late]["state"] == "deferred" and outcomes[late]["reason"] == "chờ xác minh"
+    # The kiosk keeps central's decision with its correction (the staff desk shows it).
+    kept = {r["id"]: r for r in app.store.query("SELECT id, outcome_state, outcome_reason FROM corrections")}
+    assert kept[blurred]["outcome_state"] == "rejected" and kept[late]["outcome_reason"] == "chờ xác minh"
     rows = {r["record_id"]: r for r in central.ops.ops_store.query("SELECT * FROM correction_decisions")}
     assert all(r["outcome_sent_at"] and r["decided_by"] == "ops" for r in rows.values())
     # A deferred correction stays open: decided again later; a rejected one is closed.
