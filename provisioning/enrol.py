@@ -203,7 +203,7 @@ def existing_config(config_path: Path, force: bool) -> dict:
         if force:
             return {}
         raise EnrolError("already_provisioned", f"{config_path} exists but cannot be read: {exc}") from None
-    if "kiosk" in existing and not force:
+    if (existing.get("kiosk") or {}).get("kiosk_id") and not force:
         raise EnrolError("already_provisioned", str(config_path))
     return existing
 
