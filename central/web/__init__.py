@@ -34,6 +34,7 @@ def create_app(ops) -> Flask:
     app.jinja_env.filters.update(clock=lambda ts, with_date=False: _clock(ts, tz, with_date), ago=_ago,
                                  duration=_duration)
     app.jinja_env.globals["now"] = lambda: dt.datetime.now(dt.timezone.utc).timestamp()
+    app.jinja_env.globals["has_registry"] = ops.registry is not None  # set-up codes need the device registry
 
     @app.after_request
     def security_headers(resp):
