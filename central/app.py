@@ -86,4 +86,6 @@ def build_web(app: CentralApp):
     """HOOK for the operations web app (branch `centralweb`): return a part (name, start, stop, health) serving the
     dashboard/API from app.store, or None when this process is an ingest worker only. Its settings are in
     app.config.other (sections listed in central.config.OTHER_SECTIONS)."""
-    return None
+    from central.ops import build
+
+    return build(app)

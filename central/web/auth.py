@@ -1,0 +1,99 @@
+"""Who may see what.
+
+- Pages and forms: operations staff log in (users and password hashes from the central config); the session ends
+  after [web] session_minutes even while in use; every POST carries the session's CSRF token.
+- GET /api/fleet, /api/sites and /metrics: open when the dashboard listens on loopback only (a reverse proxy or the
+  demo on the same machine); on any other address they need `Authorization: Bearer <[web] api_token>` (or a login).
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+import time
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from werkzeug.security import check_password_hash, generate_password_hash
+
+bp = Blueprint("auth", __name__)
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# A hash to compare against when the user does not exist, so a wrong name costs the same time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-password")
+
+
+def _ops():
+    return current_app.extensions["ops"]
+
+
+def current_user() -> str | None:
+    user, login_at = session.get("user"), session.get("login_at", 0)
+    if user and time.time() - login_at < _ops().config.web.session_minutes * 60:
+        return user
+    return None
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def init(app) -> None:
+    app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)
+
+    @app.before_request
+    def check_csrf():
+        if request.method == "POST":
+            sent = request.form.get("csrf", "")
+            if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+                abort(400, "CSRF token missing or wrong")
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            session.pop("user", None)
+            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else "/"))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def machine_readable(view):
+    """Open on a loopback-only listener; elsewhere a bearer token (or a logged-in user)."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        web = _ops().config.web
+        if web.host not in LOOPBACK and current_user() is None:
+            header = request.headers.get("Authorization", "")
+            token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+            if not web.api_token or not token or not hmac.compare_digest(token, web.api_token):
+                return {"error": "a bearer token is required"}, 401, {"WWW-Authenticate": "Bearer"}
+        return view(*args, **kwargs)
+    return wrapper
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        name = request.form.get("name", "")
+        password = request.form.get("password", "")
+        user = next((u for u in _ops().config.users if u.name == name), None)
+        ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+        if user and ok:
+            session.clear()  # a fresh session (and CSRF token) after login: no fixation
+            session.permanent = True
+            session.update(user=user.name, login_at=time.time())
+            target = request.args.get("next", "/")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+        error = True
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    return redirect(url_for("auth.login"))
