@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "central.registry_commands",
     "central.ops_commands",
     "provisioning.commands",
+    "kiosk.demo.commands",
 ]
 
 
