@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import random
 import secrets
+import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ OPS_PASSWORD = "vaxkiosk-demo"  # loopback-only demo login, printed on start
 STAFF_PIN = "2468"
 STAFF_NAME = "Điều dưỡng Lan"
 OBSERVATION_MINUTES = 0.1  # 6 s instead of 30 min, so certificates print while you watch
-CAMERA_FPS = 15
+CAMERA_FPS = 10  # enough for a card held still; fewer frames to draw at start-up (about 35 ms each)
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,37 @@ def camera_payloads(seed: int, citizens: int) -> list[str | None]:
     return payloads
 
 
+VIDEO_VERSION = 1  # bump when the payloads or the drawing change, so cached videos are drawn again
+
+
+def video_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vaxkiosk" / "demo-videos"
+
+
+def cached_video_path(k: KioskSetup) -> Path:
+    return video_cache() / f"v{VIDEO_VERSION}-seed{k.site.seed}-{k.citizens}-citizens.avi"
+
+
+def cached_video(k: KioskSetup) -> bool:
+    """Copy into the kiosk's camera file to a video drawn by an earlier run, if there is one."""
+    cached = cached_video_path(k)
+    if not cached.exists():
+        return False
+    shutil.copyfile(cached, k.video)
+    return True
+
+
 def write_video(k: KioskSetup) -> None:
+    """Draw the kiosk's camera video (the same people for the same seed) and keep a copy for the next run."""
     from kiosk.simulation.cards import write_card_video
 
     write_card_video(k.video, camera_payloads(k.site.seed, k.citizens), size=(640, 480), fps=CAMERA_FPS,
-                     seed=k.site.seed, hold_frames=12, gap_frames=6)
+                     seed=k.site.seed, hold_frames=8, gap_frames=4)
+    cached = cached_video_path(k)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(k.video, tmp)
+        tmp.replace(cached)
+    except OSError:
+        pass  # no cache (read-only home): the next run draws it again
