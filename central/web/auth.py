@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
+import threading
 import time
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
@@ -19,12 +20,37 @@ from werkzeug.security import check_password_hash, generate_password_hash
 bp = Blueprint("auth", __name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# Password guessing: after this many failures for one name within the window, that name must wait out the window.
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 900.0
 # A hash to compare against when the user does not exist, so a wrong name costs the same time as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-password")
 
 
 def _ops():
     return current_app.extensions["ops"]
+
+
+class LoginThrottle:
+    """Failed logins per user name, in memory (a restart forgets them, which is acceptable for a guessing brake)."""
+
+    def __init__(self):
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, name: str, now: float) -> bool:
+        with self._lock:
+            recent = [t for t in self._failures.get(name, []) if now - t < FAILURE_WINDOW_S]
+            self._failures[name] = recent
+            return len(recent) >= MAX_FAILURES
+
+    def failed(self, name: str, now: float) -> None:
+        with self._lock:
+            self._failures.setdefault(name, []).append(now)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name, None)
 
 
 def current_user() -> str | None:
@@ -42,6 +68,7 @@ def csrf_token() -> str:
 
 def init(app) -> None:
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)
+    app.extensions["login_throttle"] = LoginThrottle()
 
     @app.before_request
     def check_csrf():
@@ -79,17 +106,22 @@ def machine_readable(view):
 def login():
     error = None
     if request.method == "POST":
-        name = request.form.get("name", "")
+        name = request.form.get("name", "")[:64]
         password = request.form.get("password", "")
+        throttle = current_app.extensions["login_throttle"]
+        if throttle.blocked(name, time.time()):
+            return render_template("login.html", error="throttled"), 429
         user = next((u for u in _ops().config.users if u.name == name), None)
         ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
         if user and ok:
+            throttle.succeeded(name)
             session.clear()  # a fresh session (and CSRF token) after login: no fixation
             session.permanent = True
             session.update(user=user.name, login_at=time.time())
             target = request.args.get("next", "/")
             return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
-        error = True
+        throttle.failed(name, time.time())
+        error = "wrong"
     return render_template("login.html", error=error), (401 if error else 200)
 
 

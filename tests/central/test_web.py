@@ -61,6 +61,16 @@ def test_login_csrf_and_pages(central):
     assert "<html" not in partial and "Fleet" in partial
 
 
+def test_password_guessing_is_slowed_down(central):
+    b = Browser(central.port)
+    for _ in range(5):
+        assert b.login("guess")[0] == 401
+    status, _, body = b.login()  # even the right password waits out the window
+    assert status == 429 and "Too many failed attempts" in body
+    other = Browser(central.port)
+    assert other.post("/login", {"csrf": other.csrf("/login"), "name": "someone-else", "password": "x"})[0] == 401
+
+
 def test_session_expires(tmp_path, mosquitto):
     app = start_central(tmp_path, mosquitto.port, session_minutes=1)
     try:
