@@ -16,6 +16,7 @@ import time
 from central.config import Config
 from central.ingest import Ingest, KioskRegistry
 from central.store import CentralStore
+from kiosk.app import stop_parts
 
 log = logging.getLogger("vaxkiosk.central")
 
@@ -42,11 +43,7 @@ class CentralApp:
         log.info("central running with parts: %s", ", ".join(p.name for p in self.parts))
 
     def stop(self) -> None:
-        for part in reversed(self.parts):
-            try:
-                part.stop()
-            except Exception:  # noqa: BLE001 - one part failing to stop must not keep the others running
-                log.exception("stopping %s failed", part.name)
+        stop_parts(self.parts)
         self.store.close()
 
     def health(self) -> dict:

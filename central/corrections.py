@@ -36,7 +36,7 @@ REASONS = {
     "edited_form": ("Phiếu đã bị sửa", "The form has been edited"),
     "other": ("Lý do khác", "Other reason"),
 }
-SUMMARY_KEYS = ("field", "problem", "note", "dose", "dose_number", "vaccine", "kind")
+SUMMARY_KEYS = ("kind", "reason", "filed_at")  # of kiosk.corrections' record (docs/protocol.md)
 
 
 class DecisionRefused(Exception):

@@ -17,9 +17,14 @@ log = logging.getLogger("vaxkiosk.central.ops")
 class OpsService:
     name = "web"
 
-    def __init__(self, config: OpsConfig, store, mqtt, data_dir, health_history_days: float = 2.0):
-        """`store`: the aggregator's CentralStore; `mqtt`: central's [mqtt] settings (for commands to kiosks)."""
+    def __init__(self, config: OpsConfig, store, mqtt, data_dir, health_history_days: float = 2.0,
+                 registry=None, device_blueprints=()):
+        """`store`: the aggregator's CentralStore; `mqtt`: central's [mqtt] settings (for commands to kiosks);
+        `registry` (central.registry, when central.toml has [registry]) and its device-facing blueprints (enrolment,
+        trust list), served on the dashboard's port."""
         self.config = config
+        self.registry = registry
+        self.device_blueprints = list(device_blueprints)
         self.store = store
         self.mqtt = mqtt
         self.health_history_days = health_history_days
@@ -72,6 +77,8 @@ class OpsService:
             server.task_dispatcher.shutdown(timeout=5)
             self.ticker.stop()
         self.ops_store.close()
+        if self.registry is not None:
+            self.registry.close()
 
     def health(self) -> dict:
         return {"port": self.web_port, "commands_connected": self.ticker.connected.is_set()}
@@ -81,8 +88,13 @@ def build(app) -> OpsService | None:
     """central.app.build_web: the dashboard for this `vaxkiosk central` process, or None with [web] enabled = false."""
     from central.ops_config import from_dict
 
+    from central.enrol_api import blueprints_from_config
+    from central.registry import registry_from_config
+
     config = from_dict(app.config.other, source=app.config.source)
     if not config.web.enabled:
         return None
+    registry = registry_from_config(app.config)
     return OpsService(config, app.store, app.config.mqtt, app.config.central.data_dir,
-                      app.config.central.health_history_days)
+                      app.config.central.health_history_days, registry=registry,
+                      device_blueprints=blueprints_from_config(app.config, registry) if registry else ())

@@ -1,4 +1,4 @@
-"""`vaxkiosk central-password`: a password hash for a [[users]] entry of the central config."""
+"""`vaxkiosk central password-hash`: a password hash for a [[users]] entry of the central config."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import sys
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("central-password", help="print a password hash for a [[users]] entry of the central config")
+    from central.registry_commands import central_subparsers
+
+    p = central_subparsers(sub).add_parser("password-hash",
+                                           help="print a password hash for a [[users]] entry of the central config")
     p.add_argument("--stdin", action="store_true", help="read the password from stdin instead of asking")
     p.set_defaults(handler=cmd_password)
 

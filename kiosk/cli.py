@@ -22,8 +22,8 @@ COMMAND_MODULES = [
     "central.commands",
     # After central.commands: adds the registry's subcommands under `vaxkiosk central`.
     "central.registry_commands",
-    "central.ops_commands",
     "provisioning.commands",
+    "central.ops_commands",
     "kiosk.demo.commands",
 ]
 

@@ -28,7 +28,7 @@ def create_app(ops) -> Flask:
     from central.web import api, auth, pages, stream
 
     auth.init(app)
-    for bp in (auth.bp, pages.bp, api.bp, stream.bp):
+    for bp in (auth.bp, pages.bp, api.bp, stream.bp, *ops.device_blueprints):
         app.register_blueprint(bp)
     tz = ops.store.tz  # the sites' local time (Vietnam: UTC+7)
     app.jinja_env.filters.update(clock=lambda ts, with_date=False: _clock(ts, tz, with_date), ago=_ago,

@@ -158,3 +158,22 @@ def correction_decide(record_id: str):
         ops.ticker.send_outcomes()  # now if the broker is there; the ticker retries otherwise
     ops.events.publish("changed", {"what": ["corrections"]})
     return redirect(url_for("pages.corrections_page"))
+
+
+@bp.route("/setup-codes", methods=["GET", "POST"])
+@login_required
+def setup_codes_page():
+    """A one-time enrolment code for a site, as text and as the QR the kiosk's camera reads (issue: provisioning)."""
+    from central.enrol_api import new_code_view
+    from central.registry import RegistryRefused
+
+    ops = _ops()
+    if ops.registry is None:
+        abort(404)
+    code = None
+    if request.method == "POST":
+        try:
+            code = new_code_view(ops.registry, request.form.get("site", ""))
+        except RegistryRefused as exc:
+            flash(f"{exc.message_vi} / {exc.message_en}")
+    return _render("setup_codes.html", sites=ops.registry.sites(), code=code)

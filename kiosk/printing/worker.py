@@ -19,6 +19,7 @@ from drivers.escpos_status import PrinterStatus, unknown
 from drivers.printer import Printer, PrinterError
 from kiosk.printing import jobs
 from kiosk.printing.render import Unprintable, render_job
+from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.printing")
 
@@ -58,6 +59,7 @@ class PrinterWorker:
 
     def health(self) -> dict:
         return {
+            "alive": thread_alive(self._thread),
             "ok": self.status.can_print or (not self.printer.reports_status),
             "state": self.status.state,
             "status": self.status.to_json(),

@@ -34,6 +34,6 @@ def test_central_stops_on_a_bad_site(tmp_path):
 def test_password_hash_command():
     from werkzeug.security import check_password_hash
 
-    proc = vaxkiosk("central-password", "--stdin", input="mật khẩu dài đủ\n".encode())
+    proc = vaxkiosk("central", "password-hash", "--stdin", input="mật khẩu dài đủ\n".encode())
     assert proc.returncode == 0 and check_password_hash(proc.stdout.decode().strip(), "mật khẩu dài đủ")
-    assert vaxkiosk("central-password", "--stdin", input=b"short\n").returncode == 1
+    assert vaxkiosk("central", "password-hash", "--stdin", input=b"short\n").returncode == 1

@@ -45,7 +45,7 @@ def populate(kiosk_apps):
             vaccinate(app, cid)
         apps.append(app)
     printers["hn-01-k1"].status.update(paper="out")
-    file_correction(apps[0], check_in(apps[0], 999), "dose", "dose 2 missing")
+    file_correction(apps[0], check_in(apps[0], 999), "missing_dose", "dose 2 missing")
     stop_kiosk(apps[-1])
     return apps, printers
 

@@ -3,7 +3,6 @@ bearer token, corrections decided and their outcome delivered to the kiosk (its 
 
 from __future__ import annotations
 
-import dataclasses
 import http.cookiejar
 import json
 import queue
@@ -15,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from kiosk.checkin import enqueue
+from kiosk.identity import mask_id
 from tests.central.conftest import PASSWORD, check_in, outbox_empty, start_central, wait_for
 
 class Browser:
@@ -112,30 +111,28 @@ def test_api_open_on_loopback(central):
     assert [r["site"] for r in json.loads(b.get("/api/sites")[2])] == ["GL-01", "GL-02", "HN-01"]
 
 
-def file_correction(app, checkin_id: str, field: str, problem: str) -> str:
-    """A citizen's correction as the kiosk records it: a record in its outbox (the real sync part sends it)."""
-    stamp = app.clock.stamp()
-    rid = f"corr{time.time_ns()}"
-    payload = {"schema": 1, "type": "correction", "record_id": rid, "site": app.config.kiosk.site_id,
-               "kiosk": app.config.kiosk.kiosk_id, "at": dataclasses.asdict(stamp), "checkin_id": checkin_id,
-               "field": field, "problem": problem, "person": {"id_number": "064195001234"}}
-    with app.store.transaction() as db:
-        enqueue(db, "corrections", payload, stamp)
-    return rid
+def file_correction(app, checkin_id: str, kind: str, reason: str) -> str:
+    """A citizen's correction filed at the kiosk (kiosk.corrections, as the citizen screen does): its record goes to
+    the outbox in the same transaction and the real sync part sends it."""
+    from kiosk.corrections import Corrections
+
+    person = app.checkins.get(checkin_id)
+    return Corrections(app.store, app.config.kiosk).file(person["id_number"], kind, reason)["id"]
 
 
 def test_correction_decided_and_sent_to_the_kiosk(central, kiosk_apps):
     app = kiosk_apps("GL-01", "gl-corr")
     commands = app.events.subscribe()
     cid = check_in(app, 1)
-    blurred = file_correction(app, cid, "dose", "dose 2 missing")
-    late = file_correction(app, cid, "dob", "wrong birth date")
+    blurred = file_correction(app, cid, "missing_dose", "dose 2 missing")
+    late = file_correction(app, cid, "wrong_dose", "wrong vaccine on dose 1")
     wait_for(lambda: outbox_empty(app), 15, what="corrections delivered")
     wait_for(lambda: central.store.record_count("corrections") == 2, 10, what="2 corrections stored")
     b = Browser(central.port)
     b.login()
     page = b.get("/corrections")[2]
-    assert "0641•••••234" in page and "064195001234" not in page and "OVERDUE" not in page
+    id_number = app.checkins.get(cid)["id_number"]
+    assert mask_id(id_number) in page and id_number not in page and "OVERDUE" not in page
     csrf = b.csrf("/corrections")
     refused = b.post(f"/corrections/{blurred}", {"csrf": csrf, "state": "rejected", "reason_code": "", "reason": ""})
     assert "Cần ghi lý do" in refused[2]
@@ -157,6 +154,9 @@ def test_correction_decided_and_sent_to_the_kiosk(central, kiosk_apps):
     wait_for(arrived, 15, what="both outcomes at the kiosk")
     assert outcomes[blurred]["state"] == "rejected" and outcomes[blurred]["reason"] == "Ảnh chụp không rõ"
     assert outcomes[late]["state"] == "deferred" and outcomes[late]["reason"] == "chờ xác minh"
+    # The kiosk keeps central's decision with its correction (the staff desk shows it).
+    kept = {r["id"]: r for r in app.store.query("SELECT id, outcome_state, outcome_reason FROM corrections")}
+    assert kept[blurred]["outcome_state"] == "rejected" and kept[late]["outcome_reason"] == "chờ xác minh"
     rows = {r["record_id"]: r for r in central.ops.ops_store.query("SELECT * FROM correction_decisions")}
     assert all(r["outcome_sent_at"] and r["decided_by"] == "ops" for r in rows.values())
     # A deferred correction stays open: decided again later; a rejected one is closed.
@@ -171,7 +171,7 @@ def test_overdue_correction_is_highlighted(central, kiosk_apps):
     from central.corrections import listing
 
     app = kiosk_apps("GL-02", "gl-late")
-    file_correction(app, check_in(app, 2), "name", "name without diacritics")
+    file_correction(app, check_in(app, 2), "wrong_dose", "name without diacritics")
     wait_for(lambda: central.store.record_count("corrections") == 1, 15, what="correction stored")
     rows = listing(central.store, central.ops.ops_store, time.time() + 49 * 3600)  # seen two days later
     assert rows[0]["overdue"] and rows[0]["remaining_s"] < 0
