@@ -65,10 +65,12 @@ class Demo:
         wait_port(self.central.central_port, proc=broker)
         say(f"==> Mosquitto on 127.0.0.1:{self.central.broker_port} (kiosks) and :{self.central.central_port} "
             "(central), generated password file + ACL")
+        central = self.procs.start("central", vaxkiosk_argv("central", "--config", str(self.central.config)))
+        wait_port(self.central.web_port, timeout=60, proc=central)
         citizens = citizens_for(self.seconds)
         for s in site.SITES:
             kiosk = site.enrol_kiosk(self.central, s, self.root, citizens)
-            say(f"==> enrolled {kiosk.kiosk_id} at {s.id} ({s.name}) with an enrolment bundle")
+            say(f"==> enrolled {kiosk.kiosk_id} at {s.id} ({s.name}) with a one-time set-up code")
             self.kiosks.append(kiosk)
         missing = [k for k in self.kiosks if not site.cached_video(k)]
         if missing:
@@ -77,13 +79,11 @@ class Demo:
             # One process per video: drawing frames is CPU-bound numpy (35-50 ms a frame).
             with concurrent.futures.ProcessPoolExecutor(len(missing)) as pool:
                 list(pool.map(site.write_video, missing))
-        central = self.procs.start("central", vaxkiosk_argv("central", "--config", str(self.central.config)))
         for k in self.kiosks:
             k.printer_out.mkdir()
             printer = self.procs.start(f"printer-{k.site.id}", vaxkiosk_argv(
                 "virtual-printer", "--port", str(k.printer_port), "--out", str(k.printer_out)))
             wait_port(k.printer_port, proc=printer)
-        wait_port(self.central.web_port, timeout=60, proc=central)
         for k in self.kiosks:
             proc = self.procs.start(f"kiosk-{k.site.id}", vaxkiosk_argv("kiosk", "--config", str(k.config)))
             wait_port(k.web_port, timeout=60, proc=proc)

@@ -1,5 +1,5 @@
 """Setting up the demo's fleet the way operations and a technician do it, through the product's own commands:
-central.toml, `central add-site`, `central broker-config`, `central enrol-bundle` + `provision --bundle`,
+central.toml, `central add-site`, `central broker-config`, `central enrol-code` + `provision --central --code`,
 `staff add`; plus what stands in for the physical edge (a camera video per kiosk, a virtual printer per kiosk)."""
 
 from __future__ import annotations
@@ -119,16 +119,17 @@ def broker_main_conf(central: CentralSetup) -> Path:
 
 
 def enrol_kiosk(central: CentralSetup, site: DemoSite, root: Path, citizens: int) -> KioskSetup:
-    """Operations make an enrolment bundle; the technician provisions the kiosk with it and adds the site's
-    devices (camera, printer) and a staff account. The broker must be running (enrolment reloads it)."""
+    """Operations make a one-time set-up code; the technician provisions the kiosk with it over HTTP (central's
+    POST /api/v1/enrol), then adds the site's devices (camera, printer) and a staff account. Central and the
+    broker must be running (enrolment rewrites the password file and reloads the broker)."""
     folder = root / f"kiosk-{site.id}"
     folder.mkdir()
-    bundle = folder / "enrolment.json"
-    run_cli("central", "--config", str(central.config), "enrol-bundle", "--site", site.id, "--out", str(bundle))
+    created = json.loads(run_cli("central", "--config", str(central.config), "enrol-code", "--site", site.id,
+                                 "--expires-in", "30m", "--json").strip().splitlines()[-1])
     config = folder / "kiosk.toml"
-    provisioned = json.loads(run_cli("provision", "--bundle", str(bundle), "--config", str(config),
-                                     "--data-dir", str(folder / "data"), "--json").strip().splitlines()[-1])
-    bundle.unlink()  # it holds the kiosk's broker password, as docs/provisioning.md says: delete after use
+    provisioned = json.loads(run_cli("provision", "--central", central.url, "--code", created["code"],
+                                     "--config", str(config), "--data-dir", str(folder / "data"),
+                                     "--json").strip().splitlines()[-1])
     setup = KioskSetup(site, provisioned["kiosk_id"], config, folder / "data", free_port(), free_port(),
                        folder / "printer", folder / "camera.avi", citizens)
     add_devices(setup)
