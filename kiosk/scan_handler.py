@@ -70,7 +70,10 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins) -> 
         return {**data, "error": result.to_json()["error"]}
     if isinstance(result, KioskCode):
         log.info("%s scan: kiosk code %s", source, result.kind)
-        return {**data, "result": "kiosk_code", "kiosk_code_kind": result.kind}
+        data = {**data, "result": "kiosk_code", "kiosk_code_kind": result.kind}
+        if result.kind == "certificate":
+            data["certificate"] = certificate_verdict(result.payload, checkins.store.path.parent)
+        return data
     try:
         checked = checkins.check_in(result, source)
     except CheckinRefused as exc:
@@ -88,6 +91,15 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins) -> 
     # The web part's ScanWatcher turns a new check-in into the `queue` event the boards and the display follow.
     return {**data, "result": "checked_in" if checked.created else "already_checked_in",
             "ticket": row["number"], "checkin_id": row["id"]}
+
+
+def certificate_verdict(text: str, data_dir) -> dict:
+    """A certificate held to the kiosk: valid or not and why (offline, this kiosk's key and the cached trust list).
+    The name and birth date stay out of the event; the doses' numbers and dates are enough to recognise it."""
+    from kiosk.certificates import verify_scanned
+
+    verdict = verify_scanned(text, data_dir)
+    return {k: verdict[k] for k in ("valid", "reason", "message_vi", "message_en", "doses")}
 
 
 def printer_ready(app) -> tuple[bool, str]:

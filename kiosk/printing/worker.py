@@ -39,6 +39,7 @@ class PrinterWorker:
         self.interrupted: list[int] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._test_requested = threading.Event()
 
     # -- Part ------------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -69,6 +70,10 @@ class PrinterWorker:
             "interrupted_jobs": self.interrupted,
         }
 
+    def test_print(self) -> None:
+        """The technician page's test print: sent by the worker thread between two jobs (one writer at a time)."""
+        self._test_requested.set()
+
     # -- the loop --------------------------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -84,6 +89,9 @@ class PrinterWorker:
         """Print at most one job; True when one was printed (the next may follow without waiting)."""
         job = jobs.next_pending(self.store)
         self._observe(self.printer.status())
+        if self._test_requested.is_set():
+            self._test_requested.clear()
+            self._send_test_slip()
         if job is None:
             return False
         wall = self.clock.stamp().wall
@@ -114,6 +122,19 @@ class PrinterWorker:
         self.events.publish("printer", {"job": job["id"], "kind": job["kind"], "state": "done",
                                         "checkin_id": job["checkin_id"]})
         return True
+
+    def _send_test_slip(self) -> None:
+        from kiosk.printing.layouts import test_slip
+
+        try:
+            self.printer.send(test_slip(self.config))
+        except PrinterError as exc:
+            self.last_error = f"test print: {exc}"
+            log.warning("test print failed: %s", exc)
+            self.events.publish("printer", {"test_print": "failed", "error": str(exc)})
+        else:
+            log.info("test slip printed")
+            self.events.publish("printer", {"test_print": "done"})
 
     def _failed(self, job: dict, error: str) -> None:
         self.last_error = error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -234,3 +235,29 @@ def test_record_check_by_typed_number_and_birth_date_shows_doses_and_files_a_wro
     type_keys(page, "13081995")
     page.click("#digits [data-key=next]")
     page.wait_for_selector("[data-testid=no-doses]")
+
+
+def test_a_certificate_held_to_the_camera_is_checked_offline(kiosk_server, page_at):
+    from kiosk.certificates import sample_certificate_view
+    from kiosk.identity import parse
+
+    # Signed with this kiosk's own key (its data dir), as a certificate it printed earlier would be.
+    hc1 = sample_certificate_view(parse(SAMPLE_QR), kiosk_server.data).qr_payload
+    page = page_at("small")
+    open_citizen(page, kiosk_server)
+    event = kiosk_server.scan(hc1)
+    assert event["result"] == "kiosk_code" and event["certificate"]["valid"] is True
+    assert "full_name" not in json.dumps(event) and "Nhung" not in json.dumps(event, ensure_ascii=False)
+    page.wait_for_selector("#result-body[data-result='kiosk_code']")
+    assert "Giấy chứng nhận hợp lệ" in page.inner_text("#result-body")
+    doses = page.inner_text("#result-body .doses")
+    assert "Mũi 1/" in doses and re.search(r"\d{2}/\d{2}/\d{4}", doses)  # dd/mm/yyyy, as on Vietnamese papers
+    screenshot(page, "citizen-certificate-valid")
+    page.click("#result-actions [data-action=home]")
+
+    forged = hc1[:-12] + ("A" if hc1[-12] != "A" else "B") + hc1[-11:]
+    event = kiosk_server.scan(forged)
+    assert event["certificate"]["valid"] is False
+    page.wait_for_selector("#result-body.bad[data-result='kiosk_code']")
+    assert "Giấy chứng nhận không hợp lệ" in page.inner_text("#result-body")
+    assert page.get_attribute("body", "data-last-sound") == "error"

@@ -119,6 +119,17 @@ def test_call_next_injection_observation_certificate_reprint_and_display(kiosk_s
     assert tuple(vac) == ("comirnaty", "FK1234", 2, "Lê Thị Mai")
     assert outbox == ["checkins", "checkins", "vaccinations"]
 
+    # The citizen's certificate scanned into the search box (a handheld scanner types it) finds the record.
+    from kiosk.certificates import certificate_view
+    from kiosk.store import Store
+
+    store = Store(kiosk_server.data / "kiosk.db")
+    vaccination_id = store.query_one("SELECT id FROM vaccinations")["id"]
+    hc1 = certificate_view(store, vaccination_id).qr_payload
+    store.close()
+    page.goto(kiosk_server.url + "/staff/search?" + urllib.parse.urlencode({"q": hc1}))
+    assert page.inner_text("td.ticket") == str(first["ticket"])
+
 
 def test_search_by_ticket_id_and_name_and_postpone(kiosk_server, page_at):
     kiosk_server.add_staff("Lê Thị Mai", "staff", STAFF_PIN)

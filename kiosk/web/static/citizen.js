@@ -106,6 +106,16 @@
     } else if (data.result === "record_lookup") {
       loadRecord(data.token);
       return;
+    } else if (data.result === "kiosk_code" && data.certificate) {
+      // A vaccination certificate held to the camera: checked offline against the trust list.
+      const c = data.certificate;
+      panel.classList.add(c.valid ? "ok" : "bad");
+      const doses = (c.doses || []).map((d) =>
+        `<li>${T("Mũi", "Dose")} ${esc(d.dose_number)}/${esc(d.series)} · ${esc(String(d.date || "").split("-").reverse().join("/"))}</li>`).join("");
+      body.innerHTML = `<h2>${c.valid ? T("Giấy chứng nhận hợp lệ", "Valid certificate") : T("Giấy chứng nhận không hợp lệ", "Certificate not valid")}</h2>
+        <p>${T(c.message_vi, c.message_en)}</p><ul class="doses">${doses}</ul>`;
+      actions.innerHTML = button(T("Xong", "Done"), "home", "primary");
+      if (!c.valid) sound = "error";
     } else {
       const code = data.result === "kiosk_code" ? "kiosk_code" : (data.error || {}).code;
       const title = titleFor(code);
