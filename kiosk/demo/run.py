@@ -43,6 +43,10 @@ def citizens_for(seconds: float | None) -> int:
     return 24 if seconds is None else max(4, int(seconds / SECONDS_PER_CITIZEN))
 
 
+class Interrupted(Exception):
+    """Ctrl-C / SIGTERM during the set-up: stop there instead of finishing it first."""
+
+
 class Demo:
     def __init__(self, root: Path, seconds: float | None, drain_seconds: float):
         self.root, self.seconds, self.drain_seconds = root, seconds, drain_seconds
@@ -55,6 +59,10 @@ class Demo:
         self.threads: list[threading.Thread] = []
 
     # -- start --------------------------------------------------------------------------------------------------
+    def step(self) -> None:
+        if self.stop.is_set():
+            raise Interrupted
+
     def start(self) -> None:
         say(f"==> demo folder {self.root} (logs in {self.root / 'logs'})")
         self.central = site.write_central(self.root)
@@ -72,6 +80,7 @@ class Demo:
             kiosk = site.enrol_kiosk(self.central, s, self.root, citizens)
             say(f"==> enrolled {kiosk.kiosk_id} at {s.id} ({s.name}) with a one-time set-up code")
             self.kiosks.append(kiosk)
+            self.step()
         missing = [k for k in self.kiosks if not site.cached_video(k)]
         if missing:
             say(f"==> drawing the camera videos ({citizens} citizens per kiosk, plus invalid and non-ID codes; "
@@ -79,6 +88,7 @@ class Demo:
             # One process per video: drawing frames is CPU-bound numpy (35-50 ms a frame).
             with concurrent.futures.ProcessPoolExecutor(len(missing)) as pool:
                 list(pool.map(site.write_video, missing))
+        self.step()
         for k in self.kiosks:
             k.printer_out.mkdir()
             printer = self.procs.start(f"printer-{k.site.id}", vaxkiosk_argv(
@@ -87,6 +97,7 @@ class Demo:
         for k in self.kiosks:
             proc = self.procs.start(f"kiosk-{k.site.id}", vaxkiosk_argv("kiosk", "--config", str(k.config)))
             wait_port(k.web_port, timeout=60, proc=proc)
+        self.step()
         self.print_urls()
         for k in self.kiosks:
             desk = StaffDesk(k)
@@ -195,6 +206,9 @@ def run(dir_arg: str | None, seconds: float | None, drain_seconds: float) -> int
         if interrupted.is_set():
             return 130
         return 1 if demo.report(counts) else 0
+    except Interrupted:
+        say("==> stopped during the set-up")
+        return 130
     except (RuntimeError, TimeoutError, OSError) as exc:
         print(f"vaxkiosk demo: {exc} (logs in {demo.root / 'logs'})", file=sys.stderr)
         return 1
