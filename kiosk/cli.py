@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "central.registry_commands",
     "provisioning.commands",
     "central.ops_commands",
+    "kiosk.demo.commands",
 ]
 
 
