@@ -139,6 +139,7 @@ def certificate_view(store: Store, vaccination_id: str, copy: int | None = None,
         doses=[_dose_line(r) for r in history],
         qr_payload=sign_dose(signer, row["full_name"] or "", dob, dose, now),
         copy=copy,
+        uvci=row["uvci"],
     )
 
 
@@ -158,6 +159,7 @@ def sample_certificate_view(identity: Identity, data_dir: str | os.PathLike, now
         doses=[DoseLine(1, today, dose.vaccine.name, "SAMPLE-001")],
         qr_payload=sign_dose(signer, identity.full_name or "", identity.dob, dose, now),
         copy=0,
+        uvci=uvci,
     )
 
 

@@ -47,6 +47,7 @@ class CertificateView:
     doses: list = field(default_factory=list)  # DoseLine objects or dicts: dose_number, date, vaccine, lot
     qr_payload: str = ""
     copy: int = 0
+    uvci: str = ""  # the certificate identifier, printed as text: the same on every reprint
 
 
 def _sizes(width: int) -> tuple[int, int, int]:
@@ -128,6 +129,8 @@ def certificate(view, profile: str, paper_mm: int, copy: int | None = None) -> R
     if view.qr_payload:
         b.qr(view.qr_payload)
         b.text("Mã QR chứng nhận / Certificate QR", small, align="center")
+    if view.uvci:
+        b.text(f"Mã chứng nhận / Certificate ID: {view.uvci}", small, align="center")
     b.gap(body)
     return b.finish()
 

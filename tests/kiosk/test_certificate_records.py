@@ -140,7 +140,7 @@ def test_reprints_keep_the_uvci_count_copies_and_are_audited(site, store, kiosk_
     assert (first["copy"], second["copy"]) == (1, 2)
     assert (second["kind"], second["subject_id"], second["state"]) == ("certificate", vac["id"], "pending")
     view = certificate_view(store, vac["id"], now=START)
-    assert view.copy == 2
+    assert view.copy == 2 and view.uvci == vac["uvci"]  # printed as text on every copy
     result = hcert.verify(print_and_scan(view), trust_store(kiosk_config.data_dir), START)
     assert result.valid and result.to_json()["doses"][0]["ci"] == vac["uvci"]
     entries = [e for e in audit.entries(store, vac["checkin_id"]) if e["action"] == "print.reprint"]
