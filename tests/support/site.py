@@ -133,8 +133,8 @@ class Kiosk:
         return [r["id"] for r in self.query("SELECT id FROM checkins")]
 
     def ticket_jobs(self) -> list[sqlite3.Row]:
-        return self.query("SELECT p.id, p.state, p.last_error, c.number, c.id AS checkin_id FROM print_jobs p "
-                          "JOIN checkins c ON c.id = p.checkin_id WHERE p.kind = 'ticket'")
+        return self.query("SELECT p.id, p.state, p.last_error, t.number, p.checkin_id FROM print_jobs p "
+                          "JOIN tickets t ON t.checkin_id = p.checkin_id WHERE p.kind = 'ticket'")
 
     def undelivered(self) -> int:
         return self.query("SELECT count(*) AS n FROM outbox WHERE delivered_wall IS NULL")[0]["n"]
