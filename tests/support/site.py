@@ -167,11 +167,12 @@ class SiteHarness:
     """Mosquitto + `vaxkiosk central` + kiosks k1..kN at one site, all real processes on loopback ports."""
 
     def __init__(self, tmp: Path, kiosks: int = 1, site: str = "GL-01", kiosk_env: dict | None = None,
-                 kiosk_sections: dict | None = None, broker_port: int | None = None):
+                 kiosk_sections: dict | None = None, link_proxy: bool = False):
         self.tmp = Path(tmp)
         self.broker = Mosquitto(self.tmp / "mosquitto", persistence=True)
-        # The kiosks may talk to another port than the broker's (a TCP proxy in between): broker_port says which.
-        self.kiosk_broker_port = broker_port or self.broker.port
+        # With link_proxy the kiosks reach the broker through a TCP proxy whose link the test can cut.
+        self.link = LinkProxy(self.tmp / "link", self.broker.port) if link_proxy else None
+        kiosk_broker_port = self.link.port if self.link else self.broker.port
         central_dir = self.tmp / "central"
         central_dir.mkdir(parents=True, exist_ok=True)
         self.central_db = central_dir / "data" / "central.db"
@@ -179,11 +180,13 @@ class SiteHarness:
         self.central_config.write_text(f'[central]\ndata_dir = "{central_dir / "data"}"\n'
                                        f"[mqtt]\nport = {self.broker.port}\nkeepalive = 3\n", encoding="utf-8")
         self.central = Proc(["central", "--config", str(self.central_config)], central_dir / "central.log")
-        self.kiosks = [Kiosk(self.tmp / f"k{n}", f"k{n}", site, self.kiosk_broker_port, kiosk_env or {},
+        self.kiosks = [Kiosk(self.tmp / f"k{n}", f"k{n}", site, kiosk_broker_port, kiosk_env or {},
                              kiosk_sections or {}) for n in range(1, kiosks + 1)]
 
     def __enter__(self) -> "SiteHarness":
         self.broker.start()
+        if self.link:
+            self.link.start()
         self.central.start()
         for k in self.kiosks:
             k.printer.start()
@@ -197,6 +200,8 @@ class SiteHarness:
             k.proc.stop()
             k.printer.stop()
         self.central.stop()
+        if self.link:
+            self.link.stop()
         self.broker.stop()
 
     def restart_broker(self, kill: bool = True) -> None:
@@ -222,3 +227,39 @@ class SiteHarness:
         for k in self.kiosks:
             wait_for(lambda: k.undelivered() == 0 and sorted(self.central_ids(k.id)) == sorted(k.checkin_ids()),
                      timeout, what=f"{k.id}: outbox drained into central")
+
+
+class LinkProxy:
+    """tests.support.tcp_proxy as a subprocess: `cut()` silences the kiosk ↔ broker link, `restore()` brings it back."""
+
+    def __init__(self, folder: Path, target_port: int):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port, self.target_port = free_port(), target_port
+        self.control = folder / "link"
+        self.log = folder / "proxy.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "LinkProxy":
+        self.restore()
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.tcp_proxy", str(self.port),
+                                          str(self.target_port), str(self.control)], cwd=ROOT, stdout=log,
+                                         stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        wait_port(self.port)
+        return self
+
+    def _write(self, word: str) -> None:
+        tmp = self.control.with_suffix(".tmp")
+        tmp.write_text(word + "\n")
+        tmp.replace(self.control)
+
+    def cut(self) -> None:
+        self._write("cut")
+
+    def restore(self) -> None:
+        self._write("up")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
