@@ -16,6 +16,7 @@ import time
 from central.config import Config
 from central.ingest import Ingest, KioskRegistry
 from central.store import CentralStore
+from kiosk.app import stop_parts
 
 log = logging.getLogger("vaxkiosk.central")
 
@@ -42,11 +43,7 @@ class CentralApp:
         log.info("central running with parts: %s", ", ".join(p.name for p in self.parts))
 
     def stop(self) -> None:
-        for part in reversed(self.parts):
-            try:
-                part.stop()
-            except Exception:  # noqa: BLE001 - one part failing to stop must not keep the others running
-                log.exception("stopping %s failed", part.name)
+        stop_parts(self.parts)
         self.store.close()
 
     def health(self) -> dict:
@@ -86,4 +83,6 @@ def build_web(app: CentralApp):
     """HOOK for the operations web app (branch `centralweb`): return a part (name, start, stop, health) serving the
     dashboard/API from app.store, or None when this process is an ingest worker only. Its settings are in
     app.config.other (sections listed in central.config.OTHER_SECTIONS)."""
-    return None
+    from central.ops import build
+
+    return build(app)

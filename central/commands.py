@@ -24,4 +24,8 @@ def cmd_central(args) -> int:
     except ConfigError as exc:
         print(f"vaxkiosk: configuration error: {exc}", file=sys.stderr)
         return 78
-    return CentralApp(config).run_forever()
+    try:
+        return CentralApp(config).run_forever()
+    except ConfigError as exc:  # a part's own sections (e.g. [[sites]]) are validated when the part is built
+        print(f"vaxkiosk: configuration error: {exc}", file=sys.stderr)
+        return 78

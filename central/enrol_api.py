@@ -1,9 +1,13 @@
 """Central's enrolment endpoint: a kiosk trades a one-time code for its identity and MQTT credentials.
 
-    POST /api/v1/enrol   {"code": "ABCD-EFGH-JKMN"}
+    POST /api/v1/enrol   {"code": "ABCD-EFGH-JKMN", "signing_certificate": "<PEM>" (optional)}
     200 {"ok": true, "enrolment": {...}}                       (see enrolment_document)
     400 {"ok": false, "error": {"code": "bad_request", ...}}
     403 {"ok": false, "error": {"code": "code_unknown" | "code_used" | "code_expired", "message_vi", "message_en"}}
+
+The kiosk's document signing certificate (kiosk.signing), when sent, goes on central's trust list; the answer then
+carries central's trust-list certificate for the kiosk to pin and the trust list's address (GET /api/v1/trustlist,
+served by the same blueprint set: see `blueprints_from_config`).
 
 The response is the only place the kiosk's MQTT password ever appears: it is never logged. Serve it over HTTPS
 (the central's reverse proxy): the code is a bearer secret until it is used.
@@ -15,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, jsonify, request
 
 from central.registry import Enrolment, Registry, RegistryRefused
@@ -39,14 +44,18 @@ def broker_access(settings) -> BrokerAccess:
     return BrokerAccess(settings.broker_host, settings.broker_port, ca_pem)
 
 
-def blueprint_from_config(config) -> Blueprint | None:
-    """For the dashboard app (branch centralweb): the enrolment endpoint when central.toml has [registry]."""
+def blueprints_from_config(config, registry: Registry | None = None) -> list[Blueprint]:
+    """For central's web app: the enrolment endpoint and the signed trust list, when central.toml has [registry].
+    Both are for devices, not people: no login, no CSRF (the one-time code is the credential)."""
     from central.registry import registry_from_config
+    from central.trustlist import trustlist_blueprint
 
-    registry = registry_from_config(config)
+    registry = registry or registry_from_config(config)
     if registry is None:
-        return None
-    return make_blueprint(registry, broker_access(registry.settings), registry.settings.central_url)
+        return []
+    key, certificate = registry.trust_list_signer()
+    return [make_blueprint(registry, broker_access(registry.settings), registry.settings.central_url),
+            trustlist_blueprint(registry.trust_entries, key, certificate)]
 
 
 def new_code_view(registry: Registry, site_id: str, expires_in=None) -> dict:
@@ -62,8 +71,13 @@ def new_code_view(registry: Registry, site_id: str, expires_in=None) -> dict:
             "qr_text": qr_text, "qr_svg": segno.make(qr_text, error="m").svg_inline(scale=4)}
 
 
-def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: str) -> dict:
+def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: str,
+                       trust_anchor_pem: str = "") -> dict:
     """The enrolment as the kiosk stores it; the same document is the offline bundle's content."""
+    from central.trustlist import ROUTE
+
+    certificates = ({"trust_anchor_pem": trust_anchor_pem, "trust_list_url": central_url.rstrip("/") + ROUTE}
+                    if trust_anchor_pem else {})
     return {
         "schema": DOCUMENT_SCHEMA,
         "kiosk_id": enrolment.kiosk_id,
@@ -71,6 +85,7 @@ def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: 
         "central_url": central_url,
         "mqtt": {"host": access.host, "port": access.port, "username": enrolment.kiosk_id,
                  "password": enrolment.mqtt_password, "tls_ca_pem": access.ca_pem},
+        "certificates": certificates,
     }
 
 
@@ -82,18 +97,22 @@ def make_blueprint(registry: Registry, access: BrokerAccess, central_url: str = 
     def enrol():
         body = request.get_json(silent=True)
         code = body.get("code") if isinstance(body, dict) else None
+        signing_certificate = body.get("signing_certificate") if isinstance(body, dict) else None
         if not isinstance(code, str) or not code.strip() or len(code) > 64:
             return jsonify({"ok": False, "error": {"code": "bad_request",
                                                    "message_vi": "Yêu cầu phải có mã cài đặt.",
                                                    "message_en": "The request must carry a set-up code."}}), 400
         try:
-            enrolment = registry.redeem(code)
+            enrolment = registry.redeem(code, signing_certificate)
         except RegistryRefused as exc:
             log.warning("enrolment refused from %s: %s", request.remote_addr, exc.code)
             return jsonify(exc.to_json()), 403
         log.info("kiosk %s enrolled at site %s", enrolment.kiosk_id, enrolment.site_id)
         url = central_url or request.host_url.rstrip("/")
-        return jsonify({"ok": True, "enrolment": enrolment_document(enrolment, access, url)})
+        anchor = ""
+        if signing_certificate:
+            anchor = registry.trust_list_signer()[1].public_bytes(serialization.Encoding.PEM).decode()
+        return jsonify({"ok": True, "enrolment": enrolment_document(enrolment, access, url, anchor)})
 
     @bp.after_request
     def no_store(response):

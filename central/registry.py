@@ -41,7 +41,11 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "unknown_kiosk": ("Không có máy kiosk này trong hệ thống.", "No such kiosk in the registry."),
     "bad_site_id": ("Mã điểm tiêm không hợp lệ.",
                     "Invalid site id (letters, digits, '-' or '_', 1-63 characters)."),
+    "bad_certificate": ("Chứng thư ký của máy không hợp lệ.",
+                        "The kiosk's signing certificate is not a PEM X.509 certificate with a P-256 or RSA key."),
+    "unknown_key": ("Không có khóa ký này trong danh sách tin cậy.", "No such signing key in the trust list."),
 }
+MAX_CERTIFICATE_BYTES = 8192
 
 
 class RegistryRefused(Exception):
@@ -113,6 +117,24 @@ def enrol_qr_text(central_url: str, code: str) -> str:
     return f"{ENROL_PREFIX}{central_url.rstrip('/')}|{format_code(code)}"
 
 
+def parse_signing_certificate(pem: str):
+    """A kiosk's document signing certificate as sent at enrolment, or RegistryRefused("bad_certificate")."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if not isinstance(pem, str) or len(pem) > MAX_CERTIFICATE_BYTES:
+        raise RegistryRefused("bad_certificate")
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+        key = certificate.public_key()
+    except (ValueError, UnicodeEncodeError):
+        raise RegistryRefused("bad_certificate") from None
+    p256 = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
+    if not (p256 or (isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048)):
+        raise RegistryRefused("bad_certificate", "key type")
+    return certificate
+
+
 def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -143,6 +165,9 @@ class Registry:
                             "province = coalesce(nullif(excluded.province, ''), province)",
                             (site_id, name, district, province))
 
+    def sites(self) -> list[dict]:
+        return self.store.query("SELECT site, name FROM sites ORDER BY site")
+
     def site(self, site_id: str) -> dict | None:
         return self.store.query_one("SELECT * FROM sites WHERE site = ?", (site_id,))
 
@@ -158,8 +183,11 @@ class Registry:
                             "VALUES (?, ?, ?, ?)", (_hash_code(code), site_id, _iso(self._now()), _iso(expires)))
         return code, expires
 
-    def redeem(self, code: str) -> Enrolment:
-        """Use a code: registers a new kiosk of its site and returns its credentials. Refuses used/expired/unknown."""
+    def redeem(self, code: str, signing_certificate_pem: str | None = None) -> Enrolment:
+        """Use a code: registers a new kiosk of its site and returns its credentials. Refuses used/expired/unknown.
+
+        `signing_certificate_pem`: the kiosk's document signing certificate (kiosk.signing), put on the trust list."""
+        certificate = parse_signing_certificate(signing_certificate_pem) if signing_certificate_pem else None
         with self.store.transaction() as db:
             row = db.conn.execute("SELECT * FROM enrol_codes WHERE code_hash = ?", (_hash_code(code),)).fetchone()
             if row is None:
@@ -169,6 +197,8 @@ class Registry:
             if dt.datetime.fromisoformat(row["expires_wall"]) <= self._now():
                 raise RegistryRefused("code_expired")
             enrolment = self._register(db, row["site_id"], "code")
+            if certificate is not None:
+                self._add_signing_certificate(db, enrolment.kiosk_id, certificate)
             db.conn.execute("UPDATE enrol_codes SET used_wall = ?, used_by = ? WHERE code_hash = ?",
                             (_iso(self._now()), enrolment.kiosk_id, row["code_hash"]))
             self._write_broker_files()
@@ -230,6 +260,42 @@ class Registry:
                             (_iso(self._now()), kiosk_id))
             self._write_broker_files()
         return self.broker_files.reload()
+
+    # -- document signing certificates: the trust list -----------------------------------------------------------
+    def _add_signing_certificate(self, db, kiosk_id: str, certificate) -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        from central.trustlist import b64
+        from kiosk.signing import kid_of
+
+        db.conn.execute("INSERT OR REPLACE INTO signing_certs (kid, kiosk_id, certificate_pem, added_wall) "
+                        "VALUES (?, ?, ?, ?)",
+                        (b64(kid_of(certificate)), kiosk_id,
+                         certificate.public_bytes(serialization.Encoding.PEM).decode(), _iso(self._now())))
+
+    def trust_entries(self):
+        """(signing certificates, revoked kids) for central.trustlist: a key is revoked with its kiosk or alone."""
+        import base64
+
+        from cryptography import x509
+
+        rows = self.store.query("SELECT s.kid, s.certificate_pem, s.revoked_wall, d.state FROM signing_certs s "
+                                "JOIN devices d ON d.kiosk_id = s.kiosk_id ORDER BY s.kid")
+        certificates = [x509.load_pem_x509_certificate(r["certificate_pem"].encode()) for r in rows]
+        revoked = [base64.b64decode(r["kid"]) for r in rows if r["revoked_wall"] or r["state"] == "revoked"]
+        return certificates, revoked
+
+    def revoke_key(self, kid_b64: str, reason: str = "") -> None:
+        with self.store.transaction() as db:
+            if not db.conn.execute("UPDATE signing_certs SET revoked_wall = ?, revoked_reason = ? WHERE kid = ?",
+                                   (_iso(self._now()), reason, kid_b64)).rowcount:
+                raise RegistryRefused("unknown_key", kid_b64)
+
+    def trust_list_signer(self):
+        """(key, certificate) central signs its trust list with; kiosks pin the certificate at enrolment."""
+        from kiosk.signing import ensure_signing_key
+
+        return ensure_signing_key(self.store.path.parent / "trustlist-signer", "vaxkiosk central trust list")
 
     # -- broker ------------------------------------------------------------------------------------------------
     def broker_users(self) -> dict[str, str]:

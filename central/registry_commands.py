@@ -1,4 +1,4 @@
-"""`vaxkiosk central <add-site | enrol-code | enrol-bundle | revoke | devices | broker-config>`: registry operations.
+"""`vaxkiosk central <add-site | enrol-code | enrol-bundle | revoke | revoke-key | devices | broker-config>`: registry operations.
 
 These are subcommands of `vaxkiosk central` (whose own handler runs the aggregator, central.commands). They read
 central.toml: the database ([central] data_dir), central's broker password ([mqtt]) and [registry].
@@ -57,6 +57,12 @@ def add_commands(sub) -> None:
     p.add_argument("--kiosk", required=True)
     p.add_argument("--reason", default="")
     p.set_defaults(handler=cmd_revoke)
+
+    p = csub.add_parser("revoke-key", help="revoke one document signing key: its certificates verify as revoked")
+    _registry_args(p)
+    p.add_argument("--kid", required=True, help="the key id as base64 (verify-cert prints it)")
+    p.add_argument("--reason", default="")
+    p.set_defaults(handler=cmd_revoke_key)
 
     p = csub.add_parser("devices", help="list registered kiosks")
     _registry_args(p)
@@ -188,6 +194,15 @@ def cmd_revoke(args) -> int:
             print("broker reloaded: its connection is closed now" if reloaded else
                   "broker NOT signalled (no pid file or no permission): the vaxkiosk-broker-reload.path unit "
                   "reloads it; check with `systemctl status vaxkiosk-broker-reload.path`")
+        return 0
+    return _run(args, action)
+
+
+def cmd_revoke_key(args) -> int:
+    def action(registry):
+        registry.revoke_key(args.kid, args.reason)
+        print(json.dumps({"ok": True, "kid": args.kid}) if args.json else
+              f"signing key {args.kid} revoked: kiosks learn it at their next trust-list refresh")
         return 0
     return _run(args, action)
 

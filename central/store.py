@@ -122,6 +122,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0003_signing_certs",
+        # central.registry: each kiosk's document signing certificate, sent at enrolment; the trust list is built
+        # from it. A revoked kiosk's keys are revoked with it; one key can also be revoked alone.
+        """
+        CREATE TABLE signing_certs (
+            kid TEXT PRIMARY KEY,                  -- base64 of the first 8 bytes of SHA-256 over the DER certificate
+            kiosk_id TEXT NOT NULL REFERENCES devices(kiosk_id),
+            certificate_pem TEXT NOT NULL,
+            added_wall TEXT NOT NULL,
+            revoked_wall TEXT,
+            revoked_reason TEXT
+        );
+        """,
+    ),
 ]
 
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}

@@ -45,6 +45,15 @@ class Part(Protocol):
     def health(self) -> dict: ...
 
 
+def stop_parts(parts: list) -> None:
+    """Stop in reverse start order (the kiosk's and central's processes alike)."""
+    for part in reversed(parts):
+        try:
+            part.stop()
+        except Exception:  # noqa: BLE001 - one part failing to stop must not keep the others running
+            log.exception("stopping %s failed", part.name)
+
+
 def last_known_time(store: Store):
     """The latest wall time this kiosk ever recorded: the clock's floor after a boot without a real-time clock."""
     row = store.query_one("SELECT MAX(at_wall) AS wall FROM state_changes")
@@ -83,11 +92,7 @@ class App:
                  ", ".join(p.name for p in self.parts) or "none (store only)")
 
     def stop(self) -> None:
-        for part in reversed(self.parts):
-            try:
-                part.stop()
-            except Exception:  # noqa: BLE001 - one part failing to stop must not keep the others running
-                log.exception("stopping %s failed", part.name)
+        stop_parts(self.parts)
         self.store.close()
 
     def health(self) -> dict:

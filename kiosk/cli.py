@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     # After central.commands: adds the registry's subcommands under `vaxkiosk central`.
     "central.registry_commands",
     "provisioning.commands",
+    "central.ops_commands",
 ]
 
 

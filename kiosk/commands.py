@@ -58,8 +58,14 @@ def load_config_or_exit(path: str | None):
 
 def cmd_kiosk(args) -> int:
     from kiosk.app import App
+    from kiosk.config import resolve_path
+    from provisioning import first_boot
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    path = resolve_path(args.config)
+    if first_boot.needs_enrolment(path):
+        # A fresh kiosk: the screen asks for the set-up code; once enrolled, this process becomes the kiosk.
+        return first_boot.run(path, sys.argv[1:])
     return App(load_config_or_exit(args.config)).run_forever()
 
 

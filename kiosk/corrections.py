@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import asdict
 
 from kiosk.checkin import CheckinRefused, enqueue
 from kiosk.clock import Clock
@@ -16,11 +17,13 @@ from kiosk.store import Store
 
 SCHEMA_VERSION = 1
 KINDS = ("missing_dose", "wrong_dose")
+OUTCOMES = ("approved", "deferred", "rejected")
 MAX_REASON_CHARS = 300
 DEADLINE = dt.timedelta(hours=48)
 
 ERRORS = {
     "bad_kind": ("Loại yêu cầu không hợp lệ.", "The kind of request is not valid."),
+    "bad_outcome": ("Kết quả xử lý từ trung tâm không hợp lệ.", "Central's outcome message is not valid."),
     "reason_required": ("Vui lòng ghi ngắn gọn lý do (tối đa 300 ký tự).",
                         "Please give a short reason (at most 300 characters)."),
     "unknown_dose": ("Không tìm thấy mũi tiêm này trong hồ sơ.", "This dose is not in the record."),
@@ -66,15 +69,32 @@ class Corrections:
             ).fetchone():
                 raise CorrectionRefused("unknown_dose")
             db["corrections"].insert(row)
-            enqueue(db, "corrections", correction_record(row), stamp)
+            enqueue(db, "corrections", correction_record(row, stamp), stamp)
         return row
+
+    def apply_outcome(self, args: dict) -> bool:
+        """Central's decision (command correction_outcome: record_id, state, reason, decided_at). Central resends an
+        outcome until the broker takes it, so the same decision can arrive twice: it is applied once, and an older
+        decision never overwrites a newer one. Returns whether the record changed."""
+        record_id, state = args.get("record_id"), args.get("state")
+        decided_at = args.get("decided_at")
+        if (not isinstance(record_id, str) or state not in OUTCOMES or isinstance(decided_at, bool)
+                or not isinstance(decided_at, (int, float))):
+            raise CorrectionRefused("bad_outcome")
+        reason = str(args.get("reason") or "")[:MAX_REASON_CHARS]
+        with self.store.transaction() as db:
+            changed = db.conn.execute(
+                "UPDATE corrections SET outcome_state=?, outcome_reason=?, outcome_decided_at=? "
+                "WHERE id=? AND (outcome_decided_at IS NULL OR outcome_decided_at < ?)",
+                (state, reason, decided_at, record_id, decided_at)).rowcount
+        return bool(changed)
 
     def for_site(self, limit: int = 200) -> list[dict]:
         return self.store.query("SELECT * FROM corrections WHERE site_id=? ORDER BY deadline_wall LIMIT ?",
                                 (self.settings.site_id, limit))
 
 
-def correction_record(row: dict) -> dict:
+def correction_record(row: dict, stamp) -> dict:
     """What central gets: the ID number is needed to find the person's record there; no name or birth date."""
     return {
         "schema": SCHEMA_VERSION,
@@ -88,4 +108,5 @@ def correction_record(row: dict) -> dict:
         "reason": row["reason"],
         "filed_at": row["filed_wall"],
         "deadline": row["deadline_wall"],
+        "at": asdict(stamp),
     }

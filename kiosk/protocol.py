@@ -186,8 +186,12 @@ RECORD_FIELDS: dict[str, dict[str, Field]] = {
         "uvci": Field("str", max_len=128),
     },
     "corrections": {
-        "checkin_id": Field("str", required=False, pattern=RECORD_ID_RE),
-        "field": Field("str"),
+        "id_number": Field("str", max_len=12, pattern=re.compile(r"^[0-9]{12}$")),
+        "kind": Field("str", choices=("missing_dose", "wrong_dose")),
+        "vaccination_id": Field("str", required=False, pattern=RECORD_ID_RE),
+        "reason": Field("str", max_len=300),
+        "filed_at": Field("str", max_len=40),
+        "deadline": Field("str", max_len=40),
     },
     "print_events": {
         "kind": Field("str", choices=("ticket", "certificate")),

@@ -33,6 +33,7 @@ from kiosk.checkin import CheckinService
 from kiosk.config import ConfigError
 from kiosk.events import EventBus
 from kiosk.scan_handler import RecordCheck, process, record_check
+from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.scanner")
 
@@ -193,6 +194,7 @@ class CameraScanner:
         ms = sorted(self.decode_ms)
         return {
             **self.source.health(),
+            "alive": thread_alive(self._thread),
             "ok": self.camera_ok,
             "decode_ms_p50": round(statistics.median(ms), 2) if ms else None,
             "frames_decoded": self.frames_decoded,

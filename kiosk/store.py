@@ -175,6 +175,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0005_correction_outcomes",
+        """
+        -- Central's decision on a correction (command correction_outcome), shown on the staff desk.
+        ALTER TABLE corrections ADD COLUMN outcome_state TEXT;     -- approved | deferred | rejected
+        ALTER TABLE corrections ADD COLUMN outcome_reason TEXT;
+        ALTER TABLE corrections ADD COLUMN outcome_decided_at REAL;  -- central's decision time (epoch s)
+        """,
+    ),
 ]
 
 

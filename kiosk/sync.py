@@ -30,6 +30,7 @@ from kiosk import protocol
 from kiosk.checkin import queue_stats
 from kiosk.outbox import Outbox
 from kiosk.retention import purge
+from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.sync")
 
@@ -169,7 +170,8 @@ class SyncPart:
         self.client.loop_stop()
 
     def health(self) -> dict:
-        return {"connected": self.connected.is_set(), "inflight": len(self._inflight), **self.stats}
+        return {"alive": thread_alive(self._thread), "connected": self.connected.is_set(),
+                "inflight": len(self._inflight), **self.stats}
 
     # -- worker ------------------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -229,9 +231,19 @@ class SyncPart:
                 self._queue_now = True
                 self._last_queue = None  # publish even if nothing changed
             else:
-                # reload, correction_outcome: for the part that owns them (through the store / events).
+                if command == "correction_outcome":
+                    self._apply_correction_outcome(cmd.get("args") or {})
+                # Screens and other parts follow commands through events (the store already has the outcome).
                 self.app.events.publish("central_command", {"command": command, "cmd_id": cmd["cmd_id"],
                                                             "args": cmd.get("args") or {}})
+
+    def _apply_correction_outcome(self, args: dict) -> None:
+        from kiosk.corrections import CorrectionRefused, Corrections
+
+        try:
+            Corrections(self.app.store, self.app.config.kiosk, self.app.clock).apply_outcome(args)
+        except CorrectionRefused as exc:
+            log.warning("correction outcome from central refused: %s", exc.code)
 
     def _publish(self, entry: dict) -> None:
         qos = protocol.TOPICS["records"][0]

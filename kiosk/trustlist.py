@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from kiosk.hcert import TrustStore
 from kiosk.signing import kid_of, load_pem_certificates, local_certificate
+from kiosk.watchdog import thread_alive
 
 CACHE_FILE = "trustlist.json"
 FORMAT = "vaxkiosk-trustlist/1"
@@ -182,7 +183,8 @@ class TrustListRefresher:
             self._stop.wait(self.interval_s if ok else min(self.interval_s, 60.0))
 
     def health(self) -> dict:
-        return {"ok": self.version is not None, "version": self.version, "last_ok": self.last_ok,
+        return {"alive": thread_alive(self._thread), "ok": self.version is not None, "version": self.version,
+                "last_ok": self.last_ok,
                 "last_error": self.last_error}
 
 

@@ -58,6 +58,12 @@ class Notifier:
         return self.notify("STOPPING=1")
 
 
+def thread_alive(thread) -> bool:
+    """A part's worker thread is alive until stop(): a thread that died of an uncaught error is a stalled part, and
+    only a restart by systemd brings it back (a stopped part reports its thread as None and is not stalled)."""
+    return thread is None or thread.is_alive()
+
+
 def stalled_parts(health: dict[str, dict]) -> list[str]:
     """Parts whose health says `"alive": false`. A part that reports no "alive" key is taken to be running."""
     return [name for name, h in health.items() if isinstance(h, dict) and h.get("alive") is False]

@@ -116,22 +116,12 @@ def check_decoder(config: Config, frames: list) -> Check:
 
 # -- printer -----------------------------------------------------------------------------------------------------
 
-def test_slip(config: Config) -> bytes:
-    """A short slip in the kiosk's own rendering (Vietnamese as raster) with a QR the technician can scan."""
-    from kiosk.printing.receipt import ReceiptBuilder, to_escpos
-
-    b = ReceiptBuilder(config.printer.profile, config.printer.paper_mm)
-    b.text("Kiểm tra máy in / printer test", 28, bold=True, align="center")
-    b.text(f"{config.kiosk.site_id} · {config.kiosk.kiosk_id}", 24, align="center")
-    b.qr(f"VXK1:DOCTOR:{config.kiosk.kiosk_id}")
-    return to_escpos(b.finish())
-
-
 def check_printer(config: Config, test_print: bool) -> Check:
     """Status through drivers.printer (DLE EOT); no answer is "unknown", never "fine"."""
     if not config.printer.enabled:
         return Check("printer", SKIP, "printer not enabled in [printer]")
     from drivers.printer import Printer, PrinterError
+    from kiosk.printing.layouts import test_slip
 
     printer = Printer(config.printer)
     where = printer.describe()

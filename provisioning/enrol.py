@@ -29,6 +29,7 @@ ENROL_PATH = "/api/v1/enrol"
 DOCUMENT_SCHEMA = 1
 DEFAULT_DATA_DIR = "/var/lib/vaxkiosk"
 SERVICE_USER = "vaxkiosk"  # systemd/vaxkiosk-kiosk.service User=
+TRUST_ANCHOR_FILE = "central-trust.pem"
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "not_enrol_code": ("Đây không phải mã cài đặt kiosk.", "This is not a kiosk set-up code."),
@@ -80,9 +81,25 @@ def parse_code_text(text: str) -> tuple[str, str]:
     return url, code.strip()
 
 
-def fetch_enrolment(central_url: str, code: str, timeout: float = 20.0) -> dict:
+def signing_certificate_pem(data_dir: str | os.PathLike) -> str:
+    """This kiosk's document signing certificate (created now if it has none): central puts it on the trust list."""
+    from cryptography.hazmat.primitives import serialization
+
+    from kiosk.signing import ensure_signing_key, signing_dir
+
+    _key, certificate = ensure_signing_key(data_dir, "vaxkiosk kiosk")
+    for path in [signing_dir(data_dir), *signing_dir(data_dir).iterdir()]:
+        _give_to_service_user(path)
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def fetch_enrolment(central_url: str, code: str, data_dir: str | os.PathLike | None = None,
+                    timeout: float = 20.0) -> dict:
+    body = {"code": code}
+    if data_dir is not None:
+        body["signing_certificate"] = signing_certificate_pem(data_dir)
     request = urllib.request.Request(central_url.rstrip("/") + ENROL_PATH, method="POST",
-                                     data=json.dumps({"code": code}).encode(),
+                                     data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -156,6 +173,11 @@ def config_from_document(document: dict, existing: dict, config_path: Path, data
     ca_pem = (m.get("tls_ca_pem") or "").encode()
     mqtt.update(enabled=True, host=m["host"], port=m["port"], username=m["username"], password=m["password"],
                 tls_ca=str(config_path.with_name("broker-ca.pem")) if ca_pem else "")
+    trust = document.get("certificates") or {}
+    if trust.get("trust_anchor_pem"):
+        # Central's trust-list signer, pinned: the kiosk refuses any trust list not signed by it.
+        data.setdefault("certificates", {}).update(trust_anchor=str(config_path.with_name(TRUST_ANCHOR_FILE)),
+                                                   trust_list_url=trust["trust_list_url"])
     from_dict(data, source=str(config_path))  # refuse to write a file the kiosk would not start with
     return data, ca_pem
 
@@ -181,7 +203,7 @@ def existing_config(config_path: Path, force: bool) -> dict:
         if force:
             return {}
         raise EnrolError("already_provisioned", f"{config_path} exists but cannot be read: {exc}") from None
-    if "kiosk" in existing and not force:
+    if (existing.get("kiosk") or {}).get("kiosk_id") and not force:
         raise EnrolError("already_provisioned", str(config_path))
     return existing
 
@@ -197,6 +219,9 @@ def install_document(document: dict, config_path: str | os.PathLike, force: bool
     try:
         if ca_pem:
             write_atomic(Path(data["mqtt"]["tls_ca"]), ca_pem, 0o644)
+        anchor = (document.get("certificates") or {}).get("trust_anchor_pem")
+        if anchor:
+            write_atomic(Path(data["certificates"]["trust_anchor"]), anchor.encode(), 0o644)
         write_atomic(config_path, toml_text(data))
         _give_to_service_user(config_path)
     except OSError as exc:
@@ -211,8 +236,10 @@ def install_document(document: dict, config_path: str | os.PathLike, force: bool
 def enrol_with_code(central_url: str, code: str, config_path: str | os.PathLike, force: bool = False,
                     data_dir: str = DEFAULT_DATA_DIR) -> Provisioned:
     # Checked before central is asked: a one-time code must not be spent on a kiosk that would refuse to store it.
-    existing_config(Path(config_path), force)
-    return install_document(fetch_enrolment(central_url, code), config_path, force=force, data_dir=data_dir)
+    existing = existing_config(Path(config_path), force)
+    key_dir = existing.get("kiosk", {}).get("data_dir", data_dir)
+    return install_document(fetch_enrolment(central_url, code, key_dir), config_path, force=force,
+                            data_dir=data_dir)
 
 
 def enrol_from_code_text(text: str, config_path: str | os.PathLike, force: bool = False,

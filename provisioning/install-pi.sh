@@ -48,7 +48,16 @@ if [ "$ROLE" = kiosk ]; then
         --shell /usr/sbin/nologin vaxkiosk-screen
     usermod -aG video,render,input,tty vaxkiosk-screen
     install -d -o vaxkiosk -g vaxkiosk -m 0750 "$DATA"
-    install -d -o root -g vaxkiosk -m 0750 /etc/vaxkiosk
+    # The kiosk writes its own identity here at first boot (set-up code scanned by its camera).
+    install -d -o vaxkiosk -g vaxkiosk -m 0750 /etc/vaxkiosk
+    if [ ! -e /etc/vaxkiosk/kiosk.toml ]; then
+        # Hardware part only: with no [kiosk] identity, `vaxkiosk kiosk` starts in set-up mode and shows
+        # "scan the set-up code" (provisioning/first_boot.py). The first USB camera found is used.
+        camera=$(ls /dev/v4l/by-id/*-video-index0 2>/dev/null | head -n 1)
+        install -o vaxkiosk -g vaxkiosk -m 0600 /dev/null /etc/vaxkiosk/kiosk.toml
+        printf '[kiosk]\ndata_dir = "%s"\n\n[camera]\nenabled = %s\nsource = "%s"\n' \
+            "$DATA" "$([ -n "$camera" ] && echo true || echo false)" "$camera" > /etc/vaxkiosk/kiosk.toml
+    fi
     install -m 0644 "$SRC/provisioning/udev/60-vaxkiosk.rules" /etc/udev/rules.d/
     install -m 0644 "$SRC/provisioning/udev/blacklist-usblp.conf" /etc/modprobe.d/vaxkiosk-usblp.conf
     udevadm control --reload && udevadm trigger
@@ -66,7 +75,9 @@ if [ "$ROLE" = kiosk ]; then
     systemctl enable chrony.service fake-hwclock.service
     systemctl daemon-reload
     echo
-    echo "Next: sudo vaxkiosk provision --central URL --code CODE --enable-services, then sudo -u vaxkiosk vaxkiosk doctor"
+    systemctl enable vaxkiosk-kiosk.service vaxkiosk-browser.service
+    echo "Next: reboot and hold the set-up QR to the camera, or: sudo vaxkiosk provision --central URL --code CODE"
+    echo "      --enable-services; then sudo -u vaxkiosk vaxkiosk doctor"
 else
     echo "==> central: users, broker configuration, units"
     id vaxkiosk-central >/dev/null 2>&1 || useradd --system --home-dir /var/lib/vaxkiosk-central \

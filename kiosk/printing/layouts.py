@@ -130,3 +130,15 @@ def certificate(view, profile: str, paper_mm: int, copy: int | None = None) -> R
         b.text("Mã QR chứng nhận / Certificate QR", small, align="center")
     b.gap(body)
     return b.finish()
+
+
+def test_slip(config) -> bytes:
+    """A short slip in the kiosk's own rendering (Vietnamese as raster) with a QR the technician can scan: the
+    technician page's test print and `vaxkiosk doctor --test-print`."""
+    from kiosk.printing.receipt import ReceiptBuilder, to_escpos
+
+    b = ReceiptBuilder(config.printer.profile, config.printer.paper_mm)
+    b.text("Kiểm tra máy in / printer test", 28, bold=True, align="center")
+    b.text(f"{config.kiosk.site_id} · {config.kiosk.kiosk_id}", 24, align="center")
+    b.qr(f"VXK1:DOCTOR:{config.kiosk.kiosk_id}")
+    return to_escpos(b.finish())

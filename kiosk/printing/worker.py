@@ -19,6 +19,7 @@ from drivers.escpos_status import PrinterStatus, unknown
 from drivers.printer import Printer, PrinterError
 from kiosk.printing import jobs
 from kiosk.printing.render import Unprintable, render_job
+from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.printing")
 
@@ -38,6 +39,7 @@ class PrinterWorker:
         self.interrupted: list[int] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._test_requested = threading.Event()
 
     # -- Part ------------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -58,6 +60,7 @@ class PrinterWorker:
 
     def health(self) -> dict:
         return {
+            "alive": thread_alive(self._thread),
             "ok": self.status.can_print or (not self.printer.reports_status),
             "state": self.status.state,
             "status": self.status.to_json(),
@@ -66,6 +69,10 @@ class PrinterWorker:
             "last_error": self.last_error,
             "interrupted_jobs": self.interrupted,
         }
+
+    def test_print(self) -> None:
+        """The technician page's test print: sent by the worker thread between two jobs (one writer at a time)."""
+        self._test_requested.set()
 
     # -- the loop --------------------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -82,6 +89,9 @@ class PrinterWorker:
         """Print at most one job; True when one was printed (the next may follow without waiting)."""
         job = jobs.next_pending(self.store)
         self._observe(self.printer.status())
+        if self._test_requested.is_set():
+            self._test_requested.clear()
+            self._send_test_slip()
         if job is None:
             return False
         wall = self.clock.stamp().wall
@@ -112,6 +122,19 @@ class PrinterWorker:
         self.events.publish("printer", {"job": job["id"], "kind": job["kind"], "state": "done",
                                         "checkin_id": job["checkin_id"]})
         return True
+
+    def _send_test_slip(self) -> None:
+        from kiosk.printing.layouts import test_slip
+
+        try:
+            self.printer.send(test_slip(self.config))
+        except PrinterError as exc:
+            self.last_error = f"test print: {exc}"
+            log.warning("test print failed: %s", exc)
+            self.events.publish("printer", {"test_print": "failed", "error": str(exc)})
+        else:
+            log.info("test slip printed")
+            self.events.publish("printer", {"test_print": "done"})
 
     def _failed(self, job: dict, error: str) -> None:
         self.last_error = error

@@ -152,3 +152,20 @@ def test_a_certificate_job_prints_the_certificate_modules_signed_qr(tmp_path, vp
     assert ticket["qr"] == [] and [run["text"] for run in ticket["text"]] == ["001"]
     assert len(certificate["qr"]) == 1 and certificate["qr"][0].startswith("HC1:")
     assert certificate["qr"] == certificate["qr_commands"]  # the picture decodes to exactly what was sent
+
+
+def test_technician_test_print_goes_through_the_worker_between_jobs(tmp_path, vprinter):
+    vprinter.start()
+    app = kiosk_app(tmp_path, vprinter.port)
+    events = app.events.subscribe()
+    app.start()
+    try:
+        assert app.checkins.check_in(person(1), "staff").created
+        app.part("printer").test_print()
+        wait_until(lambda: len(vprinter.receipts()) >= 2, what="ticket and test slip printed")
+        wait_until(lambda: any(e.data.get("test_print") == "done" for e in drain(events)), what="test print event")
+    finally:
+        app.stop()
+    receipts = vprinter.receipts()
+    assert len(receipts) == 2 and vprinter.errors() == ""
+    assert "VXK1:DOCTOR:k1" in [q for r in receipts for q in r["qr"]]

@@ -137,6 +137,7 @@ def test_every_record_the_kiosk_enqueues_passes_the_protocol(tmp_path):
     are validated as central would."""
     from kiosk.checkin import CheckinService
     from kiosk.config import from_dict
+    from kiosk.corrections import Corrections
     from kiosk.identity import parse
     from kiosk.printing import jobs
     from kiosk.store import Store
@@ -153,10 +154,11 @@ def test_every_record_the_kiosk_enqueues_passes_the_protocol(tmp_path):
         vaccinations.record_injection(c["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"), "staff:lan")
         ticket_job = store.query_one("SELECT id FROM print_jobs WHERE kind = 'ticket'")["id"]
         jobs.mark_done(store, ticket_job, checkins.clock.stamp())
+        Corrections(store, cfg.kiosk).file("064195001234", "missing_dose", "Mũi 2 không có trong sổ")
         rows = store.query("SELECT stream, payload FROM outbox ORDER BY seq")
     finally:
         store.close()
-    assert [r["stream"] for r in rows] == ["checkins", "vaccinations", "print_events"]
+    assert [r["stream"] for r in rows] == ["checkins", "vaccinations", "print_events", "corrections"]
     assert json.loads(rows[2]["payload"])["kind"] == "ticket"
     for row in rows:
         where, payload = decode_inbound(protocol.topic("GL-01", "k1", "records", row["stream"]),

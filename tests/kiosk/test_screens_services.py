@@ -21,6 +21,8 @@ def test_correction_and_its_outbox_entry_commit_together(store, kiosk_config):
     out = store.query("SELECT stream, payload FROM outbox")
     assert len(out) == 1 and out[0]["stream"] == "corrections"
     payload = json.loads(out[0]["payload"])
+    at = payload.pop("at")
+    assert at["wall"] == row["filed_wall"] and at["boot_id"] and isinstance(at["clock_synced"], bool)
     assert payload == {"schema": 1, "type": "correction", "record_id": row["id"], "site": "GL-01", "kiosk": "k1",
                        "id_number": "064195001234", "kind": "missing_dose", "vaccination_id": None,
                        "reason": "dose 2 given here in May", "filed_at": row["filed_wall"],
@@ -101,3 +103,20 @@ def test_reprints_number_their_copies_and_are_audited(store, checkins, kiosk_con
         ("ticket", 0), ("ticket", 1), ("ticket", 2)]
     assert [(a["actor"], a["action"], a["reason"]) for a in store.query("SELECT * FROM audit_log ORDER BY id")] == [
         ("staff:Mai", "print.reprint", "lost"), ("staff:Mai", "print.reprint", "lost again")]
+
+
+def test_central_outcome_is_applied_once_and_never_by_an_older_decision(store, kiosk_config):
+    corrections = Corrections(store, kiosk_config.kiosk)
+    row = corrections.file("064195001234", "missing_dose", "dose 2")
+    assert corrections.apply_outcome({"record_id": row["id"], "state": "deferred", "reason": "chờ", "decided_at": 100.0})
+    assert not corrections.apply_outcome({"record_id": row["id"], "state": "deferred", "reason": "chờ",
+                                          "decided_at": 100.0})  # resent: no change
+    assert corrections.apply_outcome({"record_id": row["id"], "state": "approved", "decided_at": 200.5})
+    assert not corrections.apply_outcome({"record_id": row["id"], "state": "rejected", "decided_at": 150})
+    kept = store.query_one("SELECT outcome_state FROM corrections")
+    assert kept["outcome_state"] == "approved"
+    for bad in ({}, {"record_id": row["id"], "state": "maybe", "decided_at": 1},
+                {"record_id": row["id"], "state": "approved", "decided_at": "soon"}):
+        with pytest.raises(Exception) as e:
+            corrections.apply_outcome(bad)
+        assert e.value.code == "bad_outcome"

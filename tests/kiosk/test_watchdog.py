@@ -124,3 +124,31 @@ def test_abstract_socket_address(tmp_path):
 
 def test_stalled_parts():
     assert stalled_parts({"a": {"alive": True}, "b": {"ok": False}, "c": {"alive": False}}) == ["c"]
+
+
+def test_a_worker_thread_that_died_stops_the_watchdog_pings(notify_socket, kiosk_config, tmp_path):
+    """The real printer worker part: its thread dies of an unexpected error → health says not alive → no ping."""
+    import threading
+
+    from kiosk.printing.worker import make_part
+    from kiosk.watchdog import thread_alive
+
+    assert thread_alive(None)
+    dead = threading.Thread(target=lambda: None)
+    dead.start()
+    dead.join()
+    assert not thread_alive(dead)
+
+    config = write_config(tmp_path / "k2.toml", tmp_path / "data2",
+                          extra='[web]\nenabled = false\n[printer]\nenabled = true\nbackend = "memory"\n')
+    from kiosk.config import load
+
+    app = App(load(config))
+    part = make_part(app)
+    app.parts.append(part)
+    part.start()
+    assert app.health()["printer"]["alive"] is True
+    part.stop()
+    part._thread = dead  # as if its loop had raised: the thread object is there, but finished
+    assert stalled_parts(app.health()) == ["printer"]
+    app.store.close()

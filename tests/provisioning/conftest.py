@@ -17,6 +17,7 @@ from waitress.server import create_server
 
 from central.enrol_api import BrokerAccess, make_blueprint
 from central.registry import Registry
+from central.trustlist import trustlist_blueprint
 from provisioning import broker
 from tests.support.mosquitto import Mosquitto
 from tests.support.net import free_port, wait_port
@@ -108,6 +109,7 @@ def central(tmp_path):
     pid_file.write_text(str(mosq.proc.pid))
     app = Flask("central-test")
     app.register_blueprint(make_blueprint(registry, BrokerAccess("127.0.0.1", mosq.port)))
+    app.register_blueprint(trustlist_blueprint(registry.trust_entries, *registry.trust_list_signer()))
     server = Served(app)
     config_path = write_central_toml(tmp_path / "central.toml", tmp_path / "central", password, broker_dir, pid_file,
                                      server.url, "127.0.0.1", mosq.port, central_port=central_port)

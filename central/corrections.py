@@ -1,0 +1,106 @@
+"""Corrections (phản ánh) filed by citizens at a kiosk: the site must answer within 48 hours of receipt.
+
+The correction records themselves are the aggregator's (stream `corrections` in central.store, deduplicated, with
+central's receipt time); the decisions are kept here, in ops.db. States: received → approved | deferred | rejected
+(a reason is required for deferred and rejected); a deferred correction can be decided again. Each decision is
+committed first, then sent to the kiosk as a `correction_outcome` command; an outcome the broker has not taken yet
+is sent again (`unsent` + `mark_sent`) until it has.
+"""
+
+from __future__ import annotations
+
+from central.fleet import epoch
+from kiosk.identity import mask_id
+
+SCHEMA = """
+CREATE TABLE correction_decisions (
+    record_id TEXT PRIMARY KEY,         -- the correction record's id
+    site TEXT NOT NULL,
+    kiosk TEXT NOT NULL,
+    state TEXT NOT NULL,                -- approved | deferred | rejected
+    reason TEXT,
+    decided_at REAL NOT NULL,
+    decided_by TEXT NOT NULL,
+    outcome_sent_at REAL
+);
+"""
+
+DEADLINE_SECONDS = 48 * 3600
+DECISIONS = ("approved", "deferred", "rejected")
+OPEN_STATES = ("received", "deferred")
+# Reasons named by the Ministry's guidance of Nov 2021 (9458/BYT-CNTT); "other" asks for free text.
+REASONS = {
+    "blurred_photo": ("Ảnh chụp không rõ", "The photo is blurred"),
+    "mismatch": ("Họ tên / ngày sinh / ngày tiêm không khớp", "Name, date of birth or date does not match"),
+    "no_diacritics": ("Họ tên không có dấu", "The name has no diacritics"),
+    "edited_form": ("Phiếu đã bị sửa", "The form has been edited"),
+    "other": ("Lý do khác", "Other reason"),
+}
+SUMMARY_KEYS = ("kind", "reason", "filed_at")  # of kiosk.corrections' record (docs/protocol.md)
+
+
+class DecisionRefused(Exception):
+    def __init__(self, code: str, message_vi: str, message_en: str):
+        self.code, self.message_vi, self.message_en = code, message_vi, message_en
+        super().__init__(f"{code}: {message_en}")
+
+
+def _summary(payload: dict) -> dict:
+    """What staff need to decide; an ID number only masked, since the dashboard is seen by many."""
+    keep = {k: payload[k] for k in SUMMARY_KEYS if isinstance(payload.get(k), (str, int))}
+    person = payload.get("person") if isinstance(payload.get("person"), dict) else payload
+    if isinstance(person.get("id_number"), str):
+        keep["id"] = mask_id(person["id_number"])
+    return keep
+
+
+def listing(store, ops_store, now: float) -> list[dict]:
+    decisions = {r["record_id"]: r for r in ops_store.query("SELECT * FROM correction_decisions")}
+    rows = []
+    for rec in store.records("corrections", limit=5000):
+        d = decisions.get(rec["record_id"], {})
+        received = epoch(rec["received"])
+        state = d.get("state", "received")
+        rows.append({
+            "record_id": rec["record_id"], "site": rec["site"], "kiosk": rec["kiosk"], "received_at": received,
+            "summary": _summary(rec["payload"]), "state": state, "reason": d.get("reason"),
+            "decided_at": d.get("decided_at"), "decided_by": d.get("decided_by"),
+            "outcome_sent_at": d.get("outcome_sent_at"), "due_at": received + DEADLINE_SECONDS,
+            "remaining_s": received + DEADLINE_SECONDS - now,
+            "overdue": state in OPEN_STATES and received + DEADLINE_SECONDS < now,
+        })
+    rows.sort(key=lambda r: (r["state"] not in OPEN_STATES, r["received_at"]))
+    return rows
+
+
+def decide(conn, record: dict | None, state: str, reason: str, user: str, now: float) -> None:
+    """Record a decision in ops.db (caller's transaction). `record` is the correction's row from central.store."""
+    if state not in DECISIONS:
+        raise DecisionRefused("bad_state", "Trạng thái không hợp lệ.", "Unknown decision.")
+    if state != "approved" and not reason.strip():
+        raise DecisionRefused("reason_required", "Cần ghi lý do.", "A reason is required.")
+    if record is None:
+        raise DecisionRefused("not_found", "Không tìm thấy phản ánh.", "Correction not found.")
+    row = conn.execute("SELECT state FROM correction_decisions WHERE record_id = ?", (record["record_id"],)).fetchone()
+    if row is not None and row[0] not in OPEN_STATES:
+        raise DecisionRefused("already_decided", "Phản ánh đã được xử lý.", "This correction is already decided.")
+    conn.execute(
+        "INSERT INTO correction_decisions VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (record_id) DO UPDATE SET "
+        "state = excluded.state, reason = excluded.reason, decided_at = excluded.decided_at, "
+        "decided_by = excluded.decided_by, outcome_sent_at = NULL",
+        (record["record_id"], record["site"], record["kiosk"], state, reason.strip() or None, now, user))
+
+
+def outcome_args(row: dict) -> dict:
+    return {"record_id": row["record_id"], "state": row["state"], "reason": row["reason"],
+            "decided_at": row["decided_at"]}
+
+
+def unsent(ops_store) -> list[dict]:
+    return ops_store.query("SELECT * FROM correction_decisions WHERE outcome_sent_at IS NULL")
+
+
+def mark_sent(conn, record_id: str, decided_at: float, now: float) -> None:
+    # Only if no newer decision was made while this one was in flight.
+    conn.execute("UPDATE correction_decisions SET outcome_sent_at = ? WHERE record_id = ? AND decided_at = ?",
+                 (now, record_id, decided_at))

@@ -1,0 +1,111 @@
+"""Settings of the operations side of central (dashboard, alerts, sites, users), validated like the kiosk's.
+
+They live in the central TOML file next to the aggregator's [central] and [mqtt] (central/config.py, which hands
+these sections over in Config.other):
+
+    [web]      listen address, session length, cookie secret, API token
+    [alerts]   thresholds
+    [[sites]]  id, name, district, province (3-digit code from kiosk/provinces.csv)
+    [[users]]  name, password_hash (`vaxkiosk central-password` prints one)
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.config import ConfigError, _check_id, _check_port, _check_positive, build_section, checked
+
+PROVINCES_CSV = Path(__file__).resolve().parent.parent / "kiosk" / "provinces.csv"
+
+
+def load_provinces() -> dict[str, str]:
+    with PROVINCES_CSV.open(encoding="utf-8") as f:
+        return {row["code"]: row["province"] for row in csv.DictReader(f)}
+
+
+PROVINCES = load_provinces()
+
+
+def _check_province(value: str) -> str | None:
+    return None if value in PROVINCES else "a 3-digit province code listed in kiosk/provinces.csv"
+
+
+def _check_percent(value: float) -> str | None:
+    return None if 0 < value <= 100 else "a percentage above 0 and at most 100"
+
+
+@dataclass(frozen=True)
+class WebSection:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = checked(_check_port, default=8090)
+    session_minutes: int = checked(_check_positive, default=480)
+    # Signs the session cookie; empty = a random one per start (everyone logs in again after a restart).
+    secret_key: str = ""
+    # Bearer token for /api/* and /metrics when the dashboard listens on a non-loopback address.
+    api_token: str = ""
+    # Server-sent event streams end after this long (the browser reconnects): a waitress thread is never held forever.
+    sse_seconds: float = checked(_check_positive, default=55.0)
+
+
+@dataclass(frozen=True)
+class AlertsSection:
+    lost_after_seconds: float = checked(_check_positive, default=120.0)
+    # No status or health from an "online" kiosk for this long makes it "lost" (the broker's will may come late).
+    silent_after_seconds: float = checked(_check_positive, default=90.0)
+    backlog_max: int = checked(_check_positive, default=200)
+    backlog_age_max_seconds: float = checked(_check_positive, default=900.0)
+    disk_used_max_percent: float = checked(_check_percent, default=90.0)
+    evaluate_every_seconds: float = checked(_check_positive, default=5.0)
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str = checked(_check_id)
+    province: str = checked(_check_province)
+    name: str = ""
+    district: str = ""
+
+    @property
+    def province_name(self) -> str:
+        return PROVINCES[self.province]
+
+
+@dataclass(frozen=True)
+class User:
+    name: str = checked(_check_id)
+    password_hash: str = ""
+
+
+@dataclass(frozen=True)
+class OpsConfig:
+    web: WebSection = WebSection()
+    alerts: AlertsSection = AlertsSection()
+    sites: tuple[Site, ...] = ()
+    users: tuple[User, ...] = ()
+    source: str = "<defaults>"
+    site_by_id: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+TABLES = {"web": WebSection, "alerts": AlertsSection}
+ARRAYS = {"sites": Site, "users": User}
+
+
+def from_dict(data: dict, source: str = "<dict>") -> OpsConfig:
+    sections = {name: build_section(cls, data.get(name, {}), name, source) for name, cls in TABLES.items()}
+    arrays = {}
+    for name, cls in ARRAYS.items():
+        items = data.get(name, [])
+        if not isinstance(items, list):
+            raise ConfigError(f"{source}: {name} must be written as [[{name}]] tables")
+        arrays[name] = tuple(build_section(cls, item, f"{name}[{i}]", source) for i, item in enumerate(items))
+    ids = [s.id for s in arrays["sites"]]
+    if len(ids) != len(set(ids)):
+        raise ConfigError(f"{source}: [[sites]] lists the same id twice: {sorted({i for i in ids if ids.count(i) > 1})}")
+    if any(not u.password_hash for u in arrays["users"]):
+        raise ConfigError(f"{source}: every [[users]] needs a password_hash (vaxkiosk central-password prints one)")
+    config = OpsConfig(**sections, **arrays, source=source)
+    config.site_by_id.update({s.id: s for s in config.sites})
+    return config

@@ -1,0 +1,22 @@
+"""ops.db: what the operations side adds to the aggregator's data: alerts and correction decisions.
+
+Kept in its own SQLite file next to central.db (the aggregator's, written only by central.store): the dashboard's
+writes (alert evaluation every few seconds, staff decisions) never take the write lock that record commits need,
+and the two schemas evolve on their own branches without touching each other's migrations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from central import alerts, corrections
+from kiosk.store import Store
+
+OPS_MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_alerts", alerts.SCHEMA),
+    ("0002_correction_decisions", corrections.SCHEMA),
+]
+
+
+def open_ops_store(path: str | Path) -> Store:
+    return Store(path, OPS_MIGRATIONS)

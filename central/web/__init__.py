@@ -1,0 +1,74 @@
+"""The operations dashboard: a Flask app factory; pages are server-rendered, screens refresh on server-sent events,
+every asset is served from here (the dashboard works without Internet)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from flask import Flask
+
+
+
+def create_app(ops) -> Flask:
+    """`ops` is the central.ops.OpsService: config (OpsConfig), store (the aggregator's CentralStore), ops_store
+    (alerts, decisions), events (EventBus), ticker (sends commands to kiosks)."""
+    app = Flask(__name__)
+    web = ops.config.web
+    app.config.update(
+        SECRET_KEY=web.secret_key or secrets.token_hex(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_NAME="vaxkiosk_central",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=web.session_minutes),
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.extensions["ops"] = ops
+
+    from central.web import api, auth, pages, stream
+
+    auth.init(app)
+    for bp in (auth.bp, pages.bp, api.bp, stream.bp, *ops.device_blueprints):
+        app.register_blueprint(bp)
+    tz = ops.store.tz  # the sites' local time (Vietnam: UTC+7)
+    app.jinja_env.filters.update(clock=lambda ts, with_date=False: _clock(ts, tz, with_date), ago=_ago,
+                                 duration=_duration)
+    app.jinja_env.globals["now"] = lambda: dt.datetime.now(dt.timezone.utc).timestamp()
+
+    @app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp
+
+    return app
+
+
+def _clock(ts: float | None, tz: dt.tzinfo, with_date: bool = False) -> str:
+    if ts is None:
+        return "—"
+    t = dt.datetime.fromtimestamp(ts, tz)
+    return t.strftime("%d/%m %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = int(abs(seconds))
+    if s < 60:
+        text = f"{s} s"
+    elif s < 3600:
+        text = f"{s // 60} min"
+    elif s < 86400:
+        text = f"{s // 3600} h {s % 3600 // 60:02d}"
+    else:
+        text = f"{s // 86400} d {s % 86400 // 3600} h"
+    return text
+
+
+def _ago(ts: float | None) -> str:
+    if ts is None:
+        return "—"
+    return _duration(dt.datetime.now(dt.timezone.utc).timestamp() - ts)

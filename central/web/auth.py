@@ -1,0 +1,133 @@
+"""Who may see what.
+
+- Pages and forms: operations staff log in (users and password hashes from the central config); the session ends
+  after [web] session_minutes even while in use; every POST carries the session's CSRF token.
+- GET /api/fleet, /api/sites and /metrics: open when the dashboard listens on loopback only (a reverse proxy or the
+  demo on the same machine); on any other address they need `Authorization: Bearer <[web] api_token>` (or a login).
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+import threading
+import time
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from werkzeug.security import check_password_hash, generate_password_hash
+
+bp = Blueprint("auth", __name__)
+DEVICE_BLUEPRINTS = ("enrol", "trustlist")
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# Password guessing: after this many failures for one name within the window, that name must wait out the window.
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 900.0
+# A hash to compare against when the user does not exist, so a wrong name costs the same time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-password")
+
+
+def _ops():
+    return current_app.extensions["ops"]
+
+
+class LoginThrottle:
+    """Failed logins per user name, in memory (a restart forgets them, which is acceptable for a guessing brake)."""
+
+    def __init__(self):
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, name: str, now: float) -> bool:
+        with self._lock:
+            recent = [t for t in self._failures.get(name, []) if now - t < FAILURE_WINDOW_S]
+            self._failures[name] = recent
+            return len(recent) >= MAX_FAILURES
+
+    def failed(self, name: str, now: float) -> None:
+        with self._lock:
+            self._failures.setdefault(name, []).append(now)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name, None)
+
+
+def current_user() -> str | None:
+    user, login_at = session.get("user"), session.get("login_at", 0)
+    if user and time.time() - login_at < _ops().config.web.session_minutes * 60:
+        return user
+    return None
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def init(app) -> None:
+    app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)
+    app.extensions["login_throttle"] = LoginThrottle()
+
+    @app.before_request
+    def check_csrf():
+        # Devices enrolling (one-time code) carry no session cookie: there is nothing for CSRF to protect there.
+        if request.method == "POST" and request.blueprint not in DEVICE_BLUEPRINTS:
+            sent = request.form.get("csrf", "")
+            if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+                abort(400, "CSRF token missing or wrong")
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            session.pop("user", None)
+            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else "/"))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def machine_readable(view):
+    """Open on a loopback-only listener; elsewhere a bearer token (or a logged-in user)."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        web = _ops().config.web
+        if web.host not in LOOPBACK and current_user() is None:
+            header = request.headers.get("Authorization", "")
+            token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+            if not web.api_token or not token or not hmac.compare_digest(token, web.api_token):
+                return {"error": "a bearer token is required"}, 401, {"WWW-Authenticate": "Bearer"}
+        return view(*args, **kwargs)
+    return wrapper
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        name = request.form.get("name", "")[:64]
+        password = request.form.get("password", "")
+        throttle = current_app.extensions["login_throttle"]
+        if throttle.blocked(name, time.time()):
+            return render_template("login.html", error="throttled"), 429
+        user = next((u for u in _ops().config.users if u.name == name), None)
+        ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+        if user and ok:
+            throttle.succeeded(name)
+            session.clear()  # a fresh session (and CSRF token) after login: no fixation
+            session.permanent = True
+            session.update(user=user.name, login_at=time.time())
+            target = request.args.get("next", "/")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+        throttle.failed(name, time.time())
+        error = "wrong"
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    return redirect(url_for("auth.login"))

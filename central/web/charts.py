@@ -1,0 +1,48 @@
+"""Small inline SVG charts (no JavaScript, no external library): a sparkline and an hourly bar chart."""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+
+def sparkline(values: list[float | None], width: int = 240, height: int = 48, label: str = "") -> Markup:
+    points = [(i, v) for i, v in enumerate(values) if v is not None]
+    title = f"<title>{escape(label)}</title>" if label else ""
+    if not points:
+        return Markup(f'<svg class="spark" width="{width}" height="{height}" role="img" aria-label="{escape(label)}: '
+                      f'no data">{title}<text x="4" y="{height // 2 + 4}">—</text></svg>')
+    hi = max(v for _, v in points)
+    lo = min(0.0, min(v for _, v in points))
+    span = (hi - lo) or 1.0
+    n = max(1, len(values) - 1)
+    coords = " ".join(f"{2 + i * (width - 4) / n:.1f},{height - 2 - (v - lo) * (height - 4) / span:.1f}"
+                      for i, v in points)
+    last = points[-1][1]
+    return Markup(
+        f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(label)}: last {last:g}, max {hi:g}">{title}'
+        f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{coords}"/>'
+        f'<text x="{width - 2}" y="12" text-anchor="end">{last:g} (max {hi:g})</text></svg>'
+    )
+
+
+def hourly_bars(series: dict[str, list[int]], width: int = 720, height: int = 160) -> Markup:
+    """Grouped bars per hour for each metric (a class per metric gives the colour)."""
+    metrics = list(series)
+    hi = max([1] + [v for s in series.values() for v in s])
+    slot = (width - 30) / 24
+    bar = slot / (len(metrics) + 1)
+    parts = [f'<svg class="bars" width="{width}" height="{height + 20}" viewBox="0 0 {width} {height + 20}" '
+             f'role="img" aria-label="per hour, highest {hi}">']
+    for h in range(24):
+        x0 = 30 + h * slot
+        for j, m in enumerate(metrics):
+            v = series[m][h]
+            bh = v * (height - 10) / hi
+            parts.append(f'<rect class="m-{m}" x="{x0 + j * bar:.1f}" y="{height - bh:.1f}" width="{bar:.1f}" '
+                         f'height="{bh:.1f}"><title>{h:02d}h {m}: {v}</title></rect>')
+        if h % 3 == 0:
+            parts.append(f'<text x="{x0:.1f}" y="{height + 14}">{h:02d}h</text>')
+    parts.append(f'<text x="0" y="12">{hi}</text><line x1="28" y1="{height}" x2="{width}" y2="{height}" '
+                 f'stroke="currentColor"/></svg>')
+    return Markup("".join(parts))

@@ -1,0 +1,39 @@
+"""The operations sections of central.toml are checked like the kiosk's: a mistake names the key and stops the start."""
+
+from __future__ import annotations
+
+import pytest
+
+from central.ops_config import from_dict
+from kiosk.config import ConfigError
+from tests.conftest import vaxkiosk
+
+
+def test_mistakes_name_the_key():
+    with pytest.raises(ConfigError, match=r"sites\[0\]\.province = '999': expected a 3-digit province code"):
+        from_dict({"sites": [{"id": "GL-01", "province": "999"}]})
+    with pytest.raises(ConfigError, match=r"web\.prot: unknown key \(did you mean 'port'\?\)"):
+        from_dict({"web": {"prot": 8090}})
+    with pytest.raises(ConfigError, match="same id twice"):
+        from_dict({"sites": [{"id": "A", "province": "064"}, {"id": "A", "province": "001"}]})
+    with pytest.raises(ConfigError, match="password_hash"):
+        from_dict({"users": [{"name": "ops"}]})
+    config = from_dict({"sites": [{"id": "GL-01", "province": "064", "district": "Pleiku"}]})
+    assert config.site_by_id["GL-01"].province_name == "Gia Lai"
+
+
+def test_central_stops_on_a_bad_site(tmp_path):
+    path = tmp_path / "central.toml"
+    path.write_text(f'[central]\ndata_dir = "{tmp_path}"\n[[sites]]\nid = "GL 01"\nprovince = "064"\n',
+                    encoding="utf-8")
+    proc = vaxkiosk("central", "--config", str(path), timeout=30)
+    assert proc.returncode == 78, proc.stderr.decode()
+    assert b"sites[0].id = 'GL 01'" in proc.stderr
+
+
+def test_password_hash_command():
+    from werkzeug.security import check_password_hash
+
+    proc = vaxkiosk("central", "password-hash", "--stdin", input="mật khẩu dài đủ\n".encode())
+    assert proc.returncode == 0 and check_password_hash(proc.stdout.decode().strip(), "mật khẩu dài đủ")
+    assert vaxkiosk("central", "password-hash", "--stdin", input=b"short\n").returncode == 1

@@ -1,0 +1,95 @@
+"""The dashboard in Debian's Chromium (Playwright): every page renders with a populated fleet, the live view follows
+server-sent events without a reload, and a screenshot of each page is saved in docs/screens/central-*.png."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.central.conftest import (PASSWORD, EdgeStatus, check_in, outbox_empty, stop_kiosk, vaccinate,
+                                   wait_for)
+from tests.central.test_web import file_correction
+
+SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 800}, locale="vi-VN")
+        yield browser.new_page()
+        browser.close()
+
+
+def populate(kiosk_apps):
+    printers = {}
+    apps = []
+    n = 0
+    for j, (site, kid) in enumerate((site, f"{site.lower()}-k{i}") for site in ("GL-01", "GL-02", "HN-01")
+                                    for i in range(1, 4)):
+        printers[kid] = EdgeStatus("printer", online=True, paper="ok")
+        app = kiosk_apps(site, kid, printers[kid], EdgeStatus("camera", fps=14.5 + j % 3, last_frame_age_s=0.1))
+        ids = []
+        for _ in range(3 + 2 * j):
+            n += 1
+            ids.append(check_in(app, n))
+        for cid in ids[: j + 1]:
+            vaccinate(app, cid)
+        apps.append(app)
+    printers["hn-01-k1"].status.update(paper="out")
+    file_correction(apps[0], check_in(apps[0], 999), "missing_dose", "dose 2 missing")
+    stop_kiosk(apps[-1])
+    return apps, printers
+
+
+def test_pages_in_chromium(central, kiosk_apps, page):
+    apps, printers = populate(kiosk_apps)
+    wait_for(lambda: ("hn-01-k1", "printer_paper_out") in central.active_alerts(), 15, what="paper alert")
+    wait_for(lambda: all(outbox_empty(a) for a in apps[:-1]), 20, what="records delivered")
+    base = f"http://127.0.0.1:{central.port}"
+    page.goto(base + "/")
+    assert "/login" in page.url
+    page.screenshot(path=str(SCREENS / "central-login.png"))
+    page.fill("input[name=name]", "ops")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Đăng nhập')")
+    page.wait_for_selector("text=trực tuyến · online")
+    page.wait_for_selector("#live-state:has-text('live')")
+    page.screenshot(path=str(SCREENS / "central-fleet.png"), full_page=True)
+
+    # Live: another kiosk's printer runs out of paper; the open page shows it without a reload.
+    assert page.locator("td.bad:has-text('out')").count() == 1
+    printers["gl-01-k2"].status.update(paper="out")
+    page.locator("td.bad:has-text('out')").nth(1).wait_for(timeout=15000)
+
+    time.sleep(2)  # a few more health reports for the charts
+    page.click("a:has-text('gl-01-k1')")
+    page.wait_for_selector("svg.spark polyline", state="attached")
+    page.screenshot(path=str(SCREENS / "central-kiosk.png"), full_page=True)
+
+    page.goto(base + "/alerts")
+    page.wait_for_selector("text=Printer out of paper")
+    page.locator("button:has-text('Xác nhận')").first.click()
+    page.wait_for_selector("tr.acked")
+    page.screenshot(path=str(SCREENS / "central-alerts.png"), full_page=True)
+
+    page.goto(base + "/numbers?level=district")
+    page.wait_for_selector("svg.bars rect:not([height='0.0'])")
+    page.screenshot(path=str(SCREENS / "central-numbers.png"), full_page=True)
+
+    page.goto(base + "/corrections")
+    page.wait_for_selector("text=dose 2 missing")
+    page.screenshot(path=str(SCREENS / "central-corrections.png"), full_page=True)
+    page.select_option("select[name=state]", "approved")
+    page.click("button:has-text('Lưu')")
+    page.wait_for_selector("text=approved")
+    for name in ("login", "fleet", "kiosk", "alerts", "numbers", "corrections"):
+        assert (SCREENS / f"central-{name}.png").stat().st_size > 10_000
