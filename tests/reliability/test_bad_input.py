@@ -22,7 +22,7 @@ from kiosk.identity import Identity, KioskCode, parse
 from tests.conftest import vaxkiosk
 from tests.reliability import garbage
 from tests.reliability.load import seeded_rng
-from tests.support.site import SiteHarness, qr, wait_for
+from tests.support.site import CENTRAL_USER, SiteHarness, qr, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -34,11 +34,13 @@ def digest(kiosk) -> str:
     """The site's facts in this kiosk's store, once the background work (printing, sync acks) has settled."""
     wait_for(lambda: kiosk.undelivered() == 0 and not kiosk.query(
         "SELECT id FROM print_jobs WHERE state IN ('pending', 'printing')"), 30, what="kiosk settled")
-    h = hashlib.sha256()
+    digests = {}
     for table in FACT_TABLES:
+        h = hashlib.sha256()
         for row in kiosk.query(f"SELECT * FROM {table} ORDER BY rowid"):
             h.update(repr(tuple(row)).encode())
-    return h.hexdigest()
+        digests[table] = h.hexdigest()[:16]
+    return digests
 
 
 @pytest.fixture(scope="module")
@@ -137,21 +139,24 @@ def _valid_manual(body: bytes) -> bool:
                                   str(data.get("dob", ""))), Identity)
 
 
-class StaffBrowser:
-    """A browser's cookie jar and CSRF token against the live kiosk's staff desk."""
+class Browser:
+    """A browser's cookie jar and CSRF token against a live web app (the kiosk's staff desk, central's dashboard)."""
 
-    def __init__(self, kiosk):
-        self.kiosk = kiosk
+    def __init__(self, base_url: str, login_path: str):
+        self.base = base_url
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
                                                   _NoRedirect())
-        self.csrf = re.search(r'name="csrf" value="([^"]+)"', self.get("/staff/login")[1]).group(1)
+        self.csrf = self.csrf_from(login_path)
+
+    def csrf_from(self, path: str) -> str:
+        return re.search(r'name="csrf" value="([^"]+)"', self.get(path)[1]).group(1)
 
     def get(self, path):
-        return self._open(urllib.request.Request(self.kiosk.url(path)))
+        return self._open(urllib.request.Request(self.base + path))
 
     def post(self, path, form: dict):
         data = urllib.parse.urlencode(form, encoding="utf-8", errors="surrogatepass").encode()
-        return self._open(urllib.request.Request(self.kiosk.url(path), data=data, method="POST"))
+        return self._open(urllib.request.Request(self.base + path, data=data, method="POST"))
 
     def _open(self, req):
         try:
@@ -174,7 +179,7 @@ def test_staff_forms(site):
     checkin_id = kiosk.checkin_ids()[0]
     before, statuses, tried = digest(kiosk), {}, 0
 
-    browser = StaffBrowser(kiosk)
+    browser = Browser(kiosk.url(""), "/staff/login")
     for _ in range(CASES // 3):  # the login form: nobody gets in, nothing breaks (lock-outs are 423, fine)
         status, _ = browser.post("/staff/login", {"csrf": rng.choice((browser.csrf, garbage.text(rng, 40))),
                                                   "name": garbage.text(rng, 40), "pin": garbage.text(rng, 12)})
@@ -182,9 +187,9 @@ def test_staff_forms(site):
         statuses[status] = statuses.get(status, 0) + 1
         tried += 1
 
-    staff = StaffBrowser(kiosk)
+    staff = Browser(kiosk.url(""), "/staff/login")
     assert staff.post("/staff/login", {"csrf": staff.csrf, "name": "Lê Thị Mai", "pin": "482913"})[0] == 302
-    staff.csrf = re.search(r'name="csrf" value="([^"]+)"', staff.get(f"/staff/checkin/{checkin_id}")[1]).group(1)
+    staff.csrf = staff.csrf_from(f"/staff/checkin/{checkin_id}")  # a new session, a new token
     forms = {"screen": ("outcome", "reason"), "inject": ("vaccine", "lot", "dose_number", "vaccinator"),
              "move": ("to_state", "reason"), "reprint": ("kind", "reason"), "finish": ("early_reason",)}
     for _ in range(CASES):
@@ -204,6 +209,48 @@ def test_staff_forms(site):
         tried += 1
     assert kiosk.proc.running and digest(kiosk) == before
     print(f"bad_input.staff: {tried} login attempts, staff forms and searches; answers by HTTP status {statuses}")
+
+
+def test_central_dashboard_forms_and_api(site):
+    rng = seeded_rng("bad_input.central_web")
+    base = f"http://127.0.0.1:{site.central_web_port}"
+    records = site.central_query("SELECT count(*) AS n FROM records")[0]["n"]
+    visitor, statuses, tried = Browser(base, "/login"), {}, 0
+    for _ in range(CASES // 3):
+        status, _ = visitor.post("/login", {"csrf": rng.choice((visitor.csrf, garbage.text(rng, 40))),
+                                            "name": garbage.text(rng, 70), "password": garbage.text(rng, 30)})
+        assert status in (400, 401, 429), status
+        statuses[status] = statuses.get(status, 0) + 1
+        tried += 1
+    ops = Browser(base, "/login")
+    assert ops.post("/login", {"csrf": ops.csrf, "name": CENTRAL_USER[0], "password": CENTRAL_USER[1]})[0] == 302
+    ops.csrf = ops.csrf_from("/corrections")
+    record_id = site.central_ids(site.kiosks[0].id)[0]
+    for _ in range(CASES):
+        roll = rng.random()
+        if roll < 0.4:
+            target = record_id if rng.random() < 0.5 else garbage.text(rng, 40)
+            path = f"/corrections/{urllib.parse.quote(target, safe='', errors='surrogatepass')}"
+            form = {"state": garbage.text(rng, 20), "reason_code": garbage.text(rng, 20), "reason": garbage.text(rng)}
+        elif roll < 0.6:
+            path, form = f"/alerts/{rng.choice((0, 1, 2 ** 40, 7))}/ack", {}
+        elif roll < 0.8:
+            path, form = "/setup-codes", {"site": garbage.text(rng, 30)}
+        else:
+            query = urllib.parse.urlencode({garbage.text(rng, 8): garbage.text(rng, 30)}, errors="surrogatepass")
+            status, _ = ops.get(rng.choice(("/api/fleet", "/api/sites", "/metrics", "/")) + "?" + query)
+            assert status < 500, (query, status)
+            statuses[status] = statuses.get(status, 0) + 1
+            tried += 1
+            continue
+        form["csrf"] = ops.csrf
+        status, _ = ops.post(path, form)
+        assert status < 500, (path, form, status)
+        statuses[status] = statuses.get(status, 0) + 1
+        tried += 1
+    assert site.central.running
+    assert site.central_query("SELECT count(*) AS n FROM records")[0]["n"] == records
+    print(f"bad_input.central_web: {tried} logins, dashboard forms and API queries; answers by HTTP status {statuses}")
 
 
 def test_mqtt_payloads_to_central(site):

@@ -21,13 +21,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from werkzeug.security import generate_password_hash
+
 from tests.conftest import ROOT, write_config
 from tests.support.mosquitto import Mosquitto
 from tests.support.net import free_port, wait_port
 from tests.support.sync import qr, wait_for
 from tests.support.virtual_printer import VirtualPrinterProcess
 
-__all__ = ["SiteHarness", "Proc", "qr", "wait_for"]
+__all__ = ["SiteHarness", "Proc", "qr", "wait_for", "CENTRAL_USER"]
+
+CENTRAL_USER = ("ops", "mật-khẩu-thử")  # central's dashboard login in the harness
 
 
 class Proc:
@@ -177,8 +181,12 @@ class SiteHarness:
         central_dir.mkdir(parents=True, exist_ok=True)
         self.central_db = central_dir / "data" / "central.db"
         self.central_config = central_dir / "central.toml"
-        self.central_config.write_text(f'[central]\ndata_dir = "{central_dir / "data"}"\n'
-                                       f"[mqtt]\nport = {self.broker.port}\nkeepalive = 3\n", encoding="utf-8")
+        self.central_web_port = free_port()
+        self.central_config.write_text(
+            f'[central]\ndata_dir = "{central_dir / "data"}"\n[mqtt]\nport = {self.broker.port}\nkeepalive = 3\n'
+            f'[web]\nport = {self.central_web_port}\n'
+            f'[[users]]\nname = "{CENTRAL_USER[0]}"\npassword_hash = "{generate_password_hash(CENTRAL_USER[1])}"\n',
+            encoding="utf-8")
         self.central = Proc(["central", "--config", str(self.central_config)], central_dir / "central.log")
         self.kiosks = [Kiosk(self.tmp / f"k{n}", f"k{n}", site, kiosk_broker_port, kiosk_env or {},
                              kiosk_sections or {}) for n in range(1, kiosks + 1)]
@@ -188,6 +196,7 @@ class SiteHarness:
         if self.link:
             self.link.start()
         self.central.start()
+        wait_port(self.central_web_port, timeout=30)
         for k in self.kiosks:
             k.printer.start()
             k.start()
