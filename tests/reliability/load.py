@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import threading
-import time
 
 
 def seeded_rng(test: str) -> random.Random:
