@@ -2,8 +2,9 @@
 check-ins flow through `POST /api/scan`; then count.
 
 Counted at the end: every acknowledged check-in is in the kiosk's store and exactly once at central (central holds
-exactly what the kiosk committed); every ticket is on paper at most once, and exactly once except jobs the kiosk found `printing`
-after its own kill, which are marked failed (never re-sent) with a visible reason and counted separately.
+exactly what the kiosk committed); no ticket is on paper twice; every ticket job ends `done` or, when the kiosk found
+it `printing` after its own kill, `failed` with a visible reason (never re-sent), counted separately; tickets lost in
+a killed printer's buffer (a known gap, docs/reliability.md) are counted and bounded by the printer kills.
 """
 
 import time

@@ -203,7 +203,7 @@ class SiteHarness:
 
 
 class LinkProxy:
-    """tests.support.tcp_proxy as a subprocess: `cut()` silences the kiosk ↔ broker link, `restore()` brings it back."""
+    """tests.support.tcp_proxy as a subprocess: `cut()` silences the kiosk ↔ broker link, `restore()` ends it."""
 
     def __init__(self, folder: Path, target_port: int):
         folder.mkdir(parents=True, exist_ok=True)
