@@ -270,6 +270,10 @@ class FileSource(FrameSource):
         if image is None and self.loop:
             paced.rewind()
             image = paced.next_image()
+            if image is None:
+                # A looping source never ends: nothing readable after a rewind means the files went away, which is
+                # the camera unplugged (reopened with backoff), not the end of a recording.
+                raise CameraError(f"{self.description}: no readable frame any more")
         return image
 
     def _close_device(self, paced: "_Paced"):

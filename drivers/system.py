@@ -81,11 +81,17 @@ def memory_used_percent() -> float | None:
 def disk_usage(path: str | os.PathLike) -> tuple[int, int]:
     """(free bytes, total bytes) of the file system holding `path`.
 
-    VAXKIOSK_FAKE_FREE_BYTES lets the reliability tests simulate a nearly full SD card without filling the disk.
+    VAXKIOSK_FAKE_FREE_BYTES lets the reliability tests simulate a nearly full SD card without filling the disk: a
+    number, or the path of a file holding one (re-read at every call, so a running kiosk sees space come back).
     """
     usage = shutil.disk_usage(path)
-    fake = os.environ.get("VAXKIOSK_FAKE_FREE_BYTES")
-    if fake and fake.isdigit():
+    fake = os.environ.get("VAXKIOSK_FAKE_FREE_BYTES", "")
+    if fake and not fake.isdigit():
+        try:
+            fake = Path(fake).read_text().strip()
+        except OSError:
+            fake = ""  # no file: the real figure
+    if fake.isdigit():
         return int(fake), usage.total
     return usage.free, usage.total
 

@@ -61,6 +61,12 @@ def current_user() -> str | None:
     return None
 
 
+def same_secret(sent: str, expected: str) -> bool:
+    """Constant-time comparison that takes any text: compare_digest raises TypeError (a 500) on a str with
+    non-ASCII characters, which anyone can send in a form field or header."""
+    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
 def csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
@@ -76,7 +82,7 @@ def init(app) -> None:
         # Devices enrolling (one-time code) carry no session cookie: there is nothing for CSRF to protect there.
         if request.method == "POST" and request.blueprint not in DEVICE_BLUEPRINTS:
             sent = request.form.get("csrf", "")
-            if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+            if not sent or not same_secret(sent, session.get("csrf", "")):
                 abort(400, "CSRF token missing or wrong")
 
 
@@ -98,7 +104,7 @@ def machine_readable(view):
         if web.host not in LOOPBACK and current_user() is None:
             header = request.headers.get("Authorization", "")
             token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-            if not web.api_token or not token or not hmac.compare_digest(token, web.api_token):
+            if not web.api_token or not token or not same_secret(token, web.api_token):
                 return {"error": "a bearer token is required"}, 401, {"WWW-Authenticate": "Bearer"}
         return view(*args, **kwargs)
     return wrapper

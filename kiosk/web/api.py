@@ -17,11 +17,25 @@ KEEPALIVE_SECONDS = 15
 PRIVATE_EVENTS = {"scan", "staff_alert", "printer"}
 
 
+def json_object() -> dict:
+    """The request's JSON body when it is an object of real text, else {} (the endpoint then answers its usual
+    "missing field" error). Any JSON may arrive: a string or a list (`.get` would be a 500), or "\\udfff" escapes,
+    lone surrogates that are not Unicode and that SQLite cannot store (another 500)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return {}
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return {}
+    return body
+
+
 @bp.post("/scan")
 @loopback_or_technician
 def scan():
     """Inject a scan as if the camera had decoded `text`: the scanner's own path (parse → check-in → event)."""
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     text = body.get("text")
     if not isinstance(text, str):
         return jsonify({"ok": False, "error": {"code": "bad_request", "message_en": "JSON {\"text\": ...} expected"}}), 400

@@ -15,6 +15,7 @@ from kiosk.scan_handler import handle_identity, printer_problem, record_check
 from kiosk.vaccination import VaccinationService
 from kiosk.vaccines import VACCINES
 from kiosk.web.guard import error_json, kiosk, loopback_json, loopback_or_technician
+from kiosk.web.api import json_object
 
 bp = Blueprint("citizen", __name__)
 
@@ -31,7 +32,7 @@ def index():
 @bp.post("/checkin/manual")
 @loopback_json
 def manual_checkin():
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     result = from_manual(str(body.get("id_number", "")), str(body.get("full_name", "")), str(body.get("dob", "")))
     return jsonify(handle_identity(kiosk(), result, "screen"))
 
@@ -52,7 +53,7 @@ def checkin_view(checkin_id: str):
 @loopback_json
 def citizen_reprint():
     app = kiosk()
-    checkin_id = str((request.get_json(silent=True) or {}).get("checkin_id", ""))
+    checkin_id = str(json_object().get("checkin_id", ""))
     row = app.checkins.get(checkin_id)
     if row is None or row["day"] != app.clock.today().isoformat():
         return error_json(CheckinRefused("not_found"), 404)
@@ -86,7 +87,7 @@ def record_stop():
 def record_lookup():
     """Typed ID number + birth date: the same number checks as a scan; doses are shown only if the birth date
     matches the one on record here."""
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     number = "".join(str(body.get("id_number", "")).split())
     _province, _warnings, err = check_number(number)
     if err:
@@ -113,7 +114,7 @@ def record_doses(token: str):
 @bp.post("/record/correction")
 @loopback_json
 def record_correction():
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     id_number, _born = subject(str(body.get("token", "")))
     if id_number is None:
         return token_expired()

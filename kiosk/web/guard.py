@@ -48,7 +48,9 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
-    if not hmac.compare_digest(sent, session.get("csrf", "") or "\0"):
+    # compare_digest refuses str with non-ASCII characters (a TypeError, a 500): compare the bytes instead.
+    expected = (session.get("csrf", "") or "\0").encode()
+    if not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected):
         abort(400, description="CSRF token missing or wrong")
 
 

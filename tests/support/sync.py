@@ -4,14 +4,11 @@ central ingest in the test process, and fast check-ins written straight into a k
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, write_config
+from tests.conftest import write_config
+from tests.support.process import Proc
 
 from kiosk.checkin import CheckinService
 from kiosk.config import load
@@ -41,32 +38,12 @@ def sync_config(tmp: Path, port: int, kiosk: str = "k1", site: str = "GL-01", **
                         extra=f"[web]\nenabled = false\n[mqtt]\n{lines}\n")
 
 
-class KioskProcess:
-    """`python -m kiosk kiosk --config ...`, the real appliance process, with its log in a file."""
+class KioskProcess(Proc):
+    """`python -m kiosk kiosk --config ...`, the real appliance process, with its log beside its config."""
 
     def __init__(self, config: Path, env: dict | None = None):
+        super().__init__(["kiosk", "--config", str(config)], config.parent / "kiosk.log", env)
         self.config = config
-        self.env = env or {}
-        self.proc: subprocess.Popen | None = None
-        self.log = config.parent / "kiosk.log"
-
-    def start(self) -> "KioskProcess":
-        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "kiosk", "kiosk", "--config", str(self.config)],
-                                         stdout=log, stderr=subprocess.STDOUT, env=env)
-        return self
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> int | None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            return self.proc.wait(15)
-        return self.proc.returncode if self.proc else None
 
 
 @contextlib.contextmanager
