@@ -61,6 +61,7 @@ class Ingest:
             client.tls_set(ca_certs=self.settings.tls_ca)
         client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         # A bug in a callback is logged by paho instead of ending its network loop (and with it all sync).
@@ -99,8 +100,16 @@ class Ingest:
             log.warning("broker refused the connection: %s", reason_code)
             return
         client.subscribe(subscriptions())
-        self.connected.set()
         log.info("connected to %s:%s", self.settings.host, self.settings.port)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        # "Connected" means receiving: a record published between CONNACK and SUBACK would not reach this
+        # aggregator (the kiosk resends it after its ack timeout, but readiness must not be claimed before this).
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("broker refused the subscriptions: %s", failed)
+            return
+        self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -187,6 +188,23 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode, waiting out another process that is switching the same new file at the same moment.
+
+    Changing the journal mode takes an exclusive lock and SQLite answers "database is locked" at once rather than
+    through the busy handler, so two processes opening a fresh database together (aggregators sharing central.db)
+    retry here within the usual busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class StoreError(Exception):
     pass
 
@@ -207,7 +225,7 @@ class Store:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
+        _set_wal(conn)
         # FULL: the WAL is fsynced at every commit, so a check-in acknowledged to a citizen survives a power cut.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")

@@ -119,3 +119,21 @@ def test_a_database_from_a_newer_version_is_not_downgraded(kiosk_config):
     s.close()
     with pytest.raises(Exception, match="newer vaxkiosk"):
         Store(kiosk_config.db_path)
+
+
+def test_processes_opening_one_new_database_together_all_succeed(tmp_path):
+    """Aggregators sharing central.db (and a kiosk beside its CLI) may open a fresh file at the same moment."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (f"import time, sys; sys.path.insert(0, {str(ROOT)!r}); from kiosk.store import Store; "
+            f"t = float(sys.argv[1]); time.sleep(max(0, t - time.time())); Store({str(tmp_path / 'new.db')!r})")
+    start = f"{__import__('time').time() + 1.5}"
+    procs = [subprocess.Popen([sys.executable, "-c", code, start], stderr=subprocess.PIPE) for _ in range(6)]
+    results = [(p.wait(60), p.stderr.read().decode()) for p in procs]
+    assert all(rc == 0 for rc, _ in results), [err[-300:] for rc, err in results if rc]
+    store = Store(tmp_path / "new.db")
+    assert store.integrity_check() == "ok" and store.schema_version == len(MIGRATIONS)
+    store.close()
