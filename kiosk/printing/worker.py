@@ -24,6 +24,10 @@ from kiosk.watchdog import thread_alive
 log = logging.getLogger("vaxkiosk.printing")
 
 
+UNCONFIRMED = ("printer stopped answering right after this job: it may not have printed "
+               "(reprint if the citizen has no ticket)")
+
+
 class PrinterWorker:
     name = "printer"
 
@@ -117,11 +121,23 @@ class PrinterWorker:
             log.warning("print job %s not sent, will retry: %s", job["id"], exc)
             self._observe(unknown(str(exc)) if self.printer.reports_status else self.status)
             return False
+        if self.printer.reports_status and not self._confirmed_after_send():
+            # The bytes left, but the printer stopped answering at once (switched off, unplugged): its buffer may
+            # be gone. Not re-sent (it may have printed); failed with a reason, so staff see it and can reprint.
+            self._failed(job, UNCONFIRMED)
+            return True
         jobs.mark_done(self.store, job["id"], self.clock.stamp())
         log.info("printed %s job %s (copy %s, %d bytes)", job["kind"], job["id"], job["copy"], len(data))
         self.events.publish("printer", {"job": job["id"], "kind": job["kind"], "state": "done",
                                         "checkin_id": job["checkin_id"]})
         return True
+
+    def _confirmed_after_send(self) -> bool:
+        """A status answer after the job: a printer that answers has the job (even out of paper, it keeps and
+        prints it on the new roll); no answer means it may have lost it."""
+        after = self.printer.status()
+        self._observe(after)
+        return after.known
 
     def _send_test_slip(self) -> None:
         from kiosk.printing.layouts import test_slip

@@ -2,9 +2,9 @@
 check-ins flow through `POST /api/scan`; then count.
 
 Counted at the end: every acknowledged check-in is in the kiosk's store and exactly once at central (central holds
-exactly what the kiosk committed); no ticket is on paper twice; every ticket job ends `done` or, when the kiosk found
-it `printing` after its own kill, `failed` with a visible reason (never re-sent), counted separately; tickets lost in
-a killed printer's buffer (a known gap, docs/reliability.md) are counted and bounded by the printer kills.
+exactly what the kiosk committed); no ticket is on paper twice; every ticket job ends `done` (and is on paper) or
+`failed` with a visible reason, never re-sent: found `printing` after the kiosk's own kill, or unconfirmed because the
+printer was killed right after taking the job.
 """
 
 import time
@@ -54,18 +54,19 @@ def test_kill9_of_every_process_under_load_loses_and_duplicates_nothing(tmp_path
                  what="every ticket job done or failed")
         jobs = kiosk.ticket_jobs()
         printed = Counter(kiosk.ticket_numbers_printed())
-        interrupted = [j for j in jobs if j["state"] == "failed"]
-        for job in interrupted:  # the only way a ticket may fail here: cut by the kiosk's own kill, and it says so
-            assert "interrupted" in (job["last_error"] or ""), dict(job)
+        failed = [j for j in jobs if j["state"] == "failed"]
+        for job in failed:  # a ticket fails only with a reason staff can act on, and is never re-sent
+            reason = job["last_error"] or ""
+            assert "interrupted" in reason or "may not have printed" in reason, dict(job)
             assert printed[job["number"]] <= 1, f"ticket {job['number']} re-sent after a crash"
         done = [j for j in jobs if j["state"] == "done"]
         duplicated = sorted(n for n, times in printed.items() if times > 1)
-        # KNOWN GAP (printing, see docs/reliability.md): a printer killed right after accepting a job's bytes loses
-        # them while the job is `done`. Bounded by the printer kills; a duplicate is never allowed.
+        # A printer killed just after taking a job's bytes loses them; the status query after the job finds it gone
+        # and the job fails with "may not have printed": a `done` ticket is on paper.
         lost = sorted(j["number"] for j in done if printed[j["number"]] == 0)
-        print(f"kill9: ticket jobs {len(jobs)}: done {len(done)}, failed after a crash {len(interrupted)} "
-              f"(of which on paper anyway {sum(printed[j['number']] for j in interrupted)}); duplicated {duplicated}; "
-              f"done but lost in a killed printer's buffer {lost}")
-        assert len(done) + len(interrupted) == len(jobs) == len(committed)
+        print(f"kill9: ticket jobs {len(jobs)}: done {len(done)}, failed {len(failed)} "
+              f"(of which on paper anyway {sum(printed[j['number']] for j in failed)}); duplicated {duplicated}; "
+              f"done but not on paper {lost}")
+        assert len(done) + len(failed) == len(jobs) == len(committed)
         assert not duplicated, f"tickets printed twice: {duplicated}"
-        assert len(lost) <= victims.count("printer"), f"tickets lost beyond what the printer kills explain: {lost}"
+        assert not lost, f"tickets marked done that never printed: {lost}"
