@@ -13,9 +13,9 @@ from pathlib import Path
 
 import segno
 
-from kiosk import dcc, hcert
+from kiosk.certificates import dcc, hcert
 from kiosk.certificates import read_qr_image, sign_dose
-from kiosk.signing import local_signer
+from kiosk.certificates.signing import local_signer
 from kiosk.vaccines import VACCINES
 
 REPEATS = 200

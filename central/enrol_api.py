@@ -5,7 +5,7 @@
     400 {"ok": false, "error": {"code": "bad_request", ...}}
     403 {"ok": false, "error": {"code": "code_unknown" | "code_used" | "code_expired", "message_vi", "message_en"}}
 
-The kiosk's document signing certificate (kiosk.signing), when sent, goes on central's trust list; the answer then
+The kiosk's document signing certificate (kiosk.certificates.signing), when sent, goes on central's trust list; the answer then
 carries central's trust-list certificate for the kiosk to pin and the trust list's address (GET /api/v1/trustlist,
 served by the same blueprint set: see `blueprints_from_config`).
 

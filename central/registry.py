@@ -186,7 +186,7 @@ class Registry:
     def redeem(self, code: str, signing_certificate_pem: str | None = None) -> Enrolment:
         """Use a code: registers a new kiosk of its site and returns its credentials. Refuses used/expired/unknown.
 
-        `signing_certificate_pem`: the kiosk's document signing certificate (kiosk.signing), put on the trust list."""
+        `signing_certificate_pem`: the kiosk's document signing certificate (kiosk.certificates.signing), put on the trust list."""
         certificate = parse_signing_certificate(signing_certificate_pem) if signing_certificate_pem else None
         with self.store.transaction() as db:
             row = db.conn.execute("SELECT * FROM enrol_codes WHERE code_hash = ?", (_hash_code(code),)).fetchone()
@@ -266,7 +266,7 @@ class Registry:
         from cryptography.hazmat.primitives import serialization
 
         from central.trustlist import b64
-        from kiosk.signing import kid_of
+        from kiosk.certificates.signing import kid_of
 
         db.conn.execute("INSERT OR REPLACE INTO signing_certs (kid, kiosk_id, certificate_pem, added_wall) "
                         "VALUES (?, ?, ?, ?)",
@@ -293,7 +293,7 @@ class Registry:
 
     def trust_list_signer(self):
         """(key, certificate) central signs its trust list with; kiosks pin the certificate at enrolment."""
-        from kiosk.signing import ensure_signing_key
+        from kiosk.certificates.signing import ensure_signing_key
 
         return ensure_signing_key(self.store.path.parent / "trustlist-signer", "vaxkiosk central trust list")
 

@@ -9,7 +9,7 @@ Document (JSON, UTF-8), format "vaxkiosk-trustlist/1":
 Envelope (what GET /api/v1/trustlist returns): {"payload": "<base64 of the document bytes>", "alg": "ES256",
 "signer_kid": "<base64 kid of central's trust-list certificate>", "signature": "<base64 DER ECDSA signature over
 the payload bytes>"}. Kiosks pin central's trust-list certificate (installed at enrolment) and refuse a list that is
-not signed by it or that is older than the one they hold (kiosk/trustlist.py reads this format).
+not signed by it or that is older than the one they hold (kiosk/certificates/trustlist.py reads this format).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Blueprint, jsonify
 
-from kiosk.signing import kid_of
+from kiosk.certificates.signing import kid_of
 
 FORMAT = "vaxkiosk-trustlist/1"
 ROUTE = "/api/v1/trustlist"

@@ -27,7 +27,7 @@ log = logging.getLogger("vaxkiosk")
 # "module:function" taking the App and returning a Part or None. Import is lazy: an unconfigured part costs nothing.
 PART_FACTORIES: list[str] = [
     "kiosk.printing.worker:make_part",
-    "kiosk.trustlist:make_part",
+    "kiosk.certificates.trustlist:make_part",
     "kiosk.scanner:camera_part",
     "kiosk.scanner:serial_part",
     "kiosk.web:make_part",

@@ -16,7 +16,7 @@ from kiosk import __version__
 COMMAND_MODULES = [
     "kiosk.commands",
     "kiosk.printing.commands",
-    "kiosk.cert_commands",
+    "kiosk.certificates.commands",
     "kiosk.scan_commands",
     "kiosk.staff_accounts",
     "central.commands",

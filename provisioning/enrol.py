@@ -85,7 +85,7 @@ def signing_certificate_pem(data_dir: str | os.PathLike) -> str:
     """This kiosk's document signing certificate (created now if it has none): central puts it on the trust list."""
     from cryptography.hazmat.primitives import serialization
 
-    from kiosk.signing import ensure_signing_key, signing_dir
+    from kiosk.certificates.signing import ensure_signing_key, signing_dir
 
     _key, certificate = ensure_signing_key(data_dir, "vaxkiosk kiosk")
     for path in [signing_dir(data_dir), *signing_dir(data_dir).iterdir()]:

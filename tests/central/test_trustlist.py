@@ -14,10 +14,10 @@ from flask import Flask
 from waitress.server import create_server
 
 from central.trustlist import ROUTE, build_document, sign_document, trustlist_blueprint
-from kiosk import hcert, trustlist
+from kiosk.certificates import hcert, trustlist
 from kiosk.certificates import sample_certificate_view
 from kiosk.identity import parse
-from kiosk.signing import ensure_signing_key, kid_of, local_certificate
+from kiosk.certificates.signing import ensure_signing_key, kid_of, local_certificate
 from tests.conftest import SAMPLE_QR
 from tests.support.net import free_port, wait_port
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk import dcc
+from kiosk.certificates import dcc
 from kiosk.vaccination import luhn_mod_n, make_uvci
 from kiosk.vaccines import VACCINES, series_doses
 

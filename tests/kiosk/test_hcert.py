@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk import dcc, hcert
-from kiosk.signing import Signer, kid_of, local_signer
+from kiosk.certificates import dcc, hcert
+from kiosk.certificates.signing import Signer, kid_of, local_signer
 from kiosk.vaccines import VACCINES
 from tests.support.dcc_issuer import ES384, PS256, ExternalIssuer
 

@@ -53,7 +53,7 @@ def test_provisioned_kiosk_signs_and_others_verify_through_the_trust_list(centra
 def refresh(config: dict) -> None:
     from cryptography import x509
 
-    from kiosk.trustlist import refresh as refresh_list
+    from kiosk.certificates.trustlist import refresh as refresh_list
 
     anchors = x509.load_pem_x509_certificates(open(config["certificates"]["trust_anchor"], "rb").read())
     refresh_list(config["kiosk"]["data_dir"], config["certificates"]["trust_list_url"], anchors)
@@ -80,7 +80,7 @@ def test_enrolment_refuses_a_malformed_signing_certificate(central):
 def test_revoke_key_command_revokes_one_key(central, tmp_path):
     _config, kiosk = provision(central, tmp_path, "k")
     from central.trustlist import b64
-    from kiosk.signing import kid_of
+    from kiosk.certificates.signing import kid_of
 
     certificates, _ = central.registry.trust_entries()
     kid = b64(kid_of(certificates[0]))

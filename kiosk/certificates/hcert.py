@@ -24,7 +24,7 @@ from pycose.headers import KID, Algorithm
 from pycose.keys import CoseKey
 from pycose.messages import Sign1Message
 
-from kiosk.signing import Signer, kid_of
+from kiosk.certificates.signing import Signer, kid_of
 
 PREFIX = "HC1:"
 ISSUER_COUNTRY = "VN"
@@ -191,7 +191,7 @@ class Verification:
         return self.decoded.kid if self.decoded else None
 
     def to_json(self) -> dict:
-        from kiosk import dcc as dcc_json
+        from kiosk.certificates import dcc as dcc_json
 
         d = self.decoded
         payload = d.dcc if d else {}

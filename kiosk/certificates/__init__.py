@@ -13,11 +13,11 @@ import os
 import uuid
 from pathlib import Path
 
-from kiosk import dcc, hcert
+from kiosk.certificates import dcc, hcert
 from kiosk.clock import Clock
 from kiosk.identity import EARLIEST_TODAY, Identity, mask_id
 from kiosk.printing.layouts import CertificateView, DoseLine
-from kiosk.signing import Signer, local_signer
+from kiosk.certificates.signing import Signer, local_signer
 from kiosk.store import Store
 from kiosk.vaccination import VaccinationInputError, make_uvci
 from kiosk.vaccines import VACCINES
@@ -26,7 +26,7 @@ from kiosk.vaccines import VACCINES
 VALIDITY_DAYS = 365
 SAMPLE_SITE = "DEV"
 
-# Verification reasons as a citizen reads them (Vietnamese first), keyed by kiosk.hcert.REASONS.
+# Verification reasons as a citizen reads them (Vietnamese first), keyed by kiosk.certificates.hcert.REASONS.
 _DAMAGED = ("Mã chứng nhận bị hỏng, không đọc được.", "The certificate code is damaged and cannot be read.")
 VERDICTS: dict[str, tuple[str, str]] = {
     "ok": ("Chứng nhận hợp lệ.", "The certificate is valid."),
@@ -227,6 +227,6 @@ def read_qr_image(path: str | os.PathLike) -> str | None:
 def verify_scanned(text: str, data_dir: str | os.PathLike, at: dt.datetime | None = None) -> dict:
     """A certificate scanned at the kiosk (KioskCode kind "certificate") → the citizen verdict, offline: trusts
     this kiosk's key and the cached trust list."""
-    from kiosk.trustlist import trust_store
+    from kiosk.certificates.trustlist import trust_store
 
     return citizen_verdict(hcert.verify(text, trust_store(data_dir), at))

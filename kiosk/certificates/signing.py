@@ -1,6 +1,6 @@
 """Document signing keys: one EC P-256 key and self-signed X.509 certificate per site or kiosk.
 
-The key signs vaccination certificates (kiosk.hcert); verifiers find its certificate by key id (kid): the first
+The key signs vaccination certificates (kiosk.certificates.hcert); verifiers find its certificate by key id (kid): the first
 8 bytes of the SHA-256 of the DER certificate, as the EU DCC specification defines it. Provisioning calls
 `ensure_signing_key` once; on a development machine the first certificate issued creates the key, and the machine
 then trusts its own certificate, so a certificate printed here verifies here.

@@ -1,6 +1,6 @@
 """The EU Digital COVID Certificate (DCC) JSON of one dose, and the ICAO 9303 transliteration of Vietnamese names.
 
-Pure functions, no I/O, no keys: kiosk.hcert signs and packs what this module builds. Schema version 1.3.0
+Pure functions, no I/O, no keys: kiosk.certificates.hcert signs and packs what this module builds. Schema version 1.3.0
 (https://github.com/ehn-dcc-development/ehn-dcc-schema). The ID number is never part of it.
 """
 

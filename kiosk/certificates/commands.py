@@ -43,9 +43,9 @@ def _data_dir(config: str | None):
 
 
 def cmd_verify_cert(args) -> int:
-    from kiosk import hcert
+    from kiosk.certificates import hcert
     from kiosk.certificates import read_qr_image
-    from kiosk.trustlist import trust_store
+    from kiosk.certificates.trustlist import trust_store
 
     text = args.text
     if args.image:
