@@ -10,6 +10,7 @@ is sent again (`unsent` + `mark_sent`) until it has.
 from __future__ import annotations
 
 from central.fleet import epoch
+from kiosk.refusal import Refusal
 from kiosk.identity import mask_id
 
 SCHEMA = """
@@ -39,10 +40,9 @@ REASONS = {
 SUMMARY_KEYS = ("kind", "reason", "filed_at")  # of kiosk.corrections' record (docs/protocol.md)
 
 
-class DecisionRefused(Exception):
+class DecisionRefused(Refusal):
     def __init__(self, code: str, message_vi: str, message_en: str):
-        self.code, self.message_vi, self.message_en = code, message_vi, message_en
-        super().__init__(f"{code}: {message_en}")
+        super().__init__(code, message_vi=message_vi, message_en=message_en)
 
 
 def _summary(payload: dict) -> dict:

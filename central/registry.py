@@ -20,6 +20,7 @@ from pathlib import Path
 
 from central.store import MIGRATIONS
 from kiosk.config import _check_id, _check_port, build_section, checked
+from kiosk.refusal import Refusal
 from kiosk.store import Store
 from provisioning import broker
 
@@ -48,16 +49,8 @@ REFUSALS: dict[str, tuple[str, str]] = {
 MAX_CERTIFICATE_BYTES = 8192
 
 
-class RegistryRefused(Exception):
-    def __init__(self, code: str, detail: str = ""):
-        self.code = code
-        self.message_vi, self.message_en = REFUSALS[code]
-        self.detail = detail
-        super().__init__(f"{code}: {self.message_en}" + (f" ({detail})" if detail else ""))
-
-    def to_json(self) -> dict:
-        return {"ok": False, "error": {"code": self.code, "message_vi": self.message_vi,
-                                       "message_en": self.message_en}}
+class RegistryRefused(Refusal):
+    MESSAGES = REFUSALS
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from drivers import system
 from kiosk.clock import Clock, Stamp
 from kiosk.config import KioskSection
 from kiosk.identity import Identity
+from kiosk.refusal import Refusal
 from kiosk.store import Store
 
 SCHEMA_VERSION = 1
@@ -42,14 +43,8 @@ REFUSALS = {
 }
 
 
-class CheckinRefused(Exception):
-    def __init__(self, code: str, detail: str = ""):
-        self.code = code
-        self.message_vi, self.message_en = REFUSALS[code]
-        super().__init__(f"{code}: {detail or self.message_en}")
-
-    def to_json(self) -> dict:
-        return {"ok": False, "error": {"code": self.code, "message_vi": self.message_vi, "message_en": self.message_en}}
+class CheckinRefused(Refusal):
+    MESSAGES = REFUSALS
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,7 @@ ERRORS = {
 
 
 class CorrectionRefused(CheckinRefused):
-    def __init__(self, code: str):
-        self.code = code
-        self.message_vi, self.message_en = ERRORS[code]
-        Exception.__init__(self, code)
+    MESSAGES = ERRORS
 
 
 class Corrections:

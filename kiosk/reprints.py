@@ -21,10 +21,6 @@ class ReprintRefused(CheckinRefused):
         "bad_kind": ("Loại bản in không hợp lệ.", "Unknown kind of printout."),
     }
 
-    def __init__(self, code: str):
-        self.code = code
-        self.message_vi, self.message_en = self.MESSAGES[code]
-        Exception.__init__(self, code)
 
 
 def reprint(store: Store, clock: Clock, kind: str, checkin_id: str, actor: str, reason: str) -> dict:

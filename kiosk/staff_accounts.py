@@ -13,6 +13,7 @@ import secrets
 
 from kiosk import audit
 from kiosk.clock import Clock
+from kiosk.refusal import Refusal
 from kiosk.store import Store
 
 ROLES = ("staff", "technician")
@@ -24,10 +25,9 @@ LOCK_MINUTES = 15
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 
 
-class AccountError(Exception):
+class AccountError(Refusal):
     def __init__(self, code: str, message_vi: str, message_en: str):
-        self.code, self.message_vi, self.message_en = code, message_vi, message_en
-        super().__init__(f"{code}: {message_en}")
+        super().__init__(code, message_vi=message_vi, message_en=message_en)
 
 
 def hash_pin(pin: str) -> str:

@@ -35,12 +35,9 @@ INPUT_ERRORS = {
 
 
 class VaccinationInputError(CheckinRefused):
-    """A staff form value that cannot be recorded; carries a stable code and bilingual message."""
+    """A staff form value that cannot be recorded."""
 
-    def __init__(self, code: str, detail: str = ""):
-        self.code = code
-        self.message_vi, self.message_en = INPUT_ERRORS[code]
-        Exception.__init__(self, f"{code}: {detail or self.message_en}")
+    MESSAGES = INPUT_ERRORS
 
 
 @dataclass(frozen=True)

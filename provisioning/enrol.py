@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.config import ConfigError, from_dict
+from kiosk.refusal import Refusal
 from provisioning.files import write_atomic
 
 ENROL_PREFIX = "VXK1:ENROL:"
@@ -31,7 +32,7 @@ DEFAULT_DATA_DIR = "/var/lib/vaxkiosk"
 SERVICE_USER = "vaxkiosk"  # systemd/vaxkiosk-kiosk.service User=
 TRUST_ANCHOR_FILE = "central-trust.pem"
 
-MESSAGES: dict[str, tuple[str, str]] = {
+REFUSALS: dict[str, tuple[str, str]] = {
     "not_enrol_code": ("Đây không phải mã cài đặt kiosk.", "This is not a kiosk set-up code."),
     "central_unreachable": ("Không kết nối được máy chủ trung tâm. Kiểm tra mạng rồi thử lại.",
                             "Cannot reach central. Check the network and try again."),
@@ -44,11 +45,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-class EnrolError(Exception):
-    def __init__(self, code: str, detail: str = "", message_vi: str = "", message_en: str = ""):
-        vi, en = MESSAGES.get(code, (message_vi, message_en))
-        self.code, self.message_vi, self.message_en, self.detail = code, vi or message_vi, en or message_en, detail
-        super().__init__(f"{code}: {self.message_en}" + (f" ({detail})" if detail else ""))
+class EnrolError(Refusal):
+    MESSAGES = REFUSALS
 
     def to_json(self) -> dict:
         return {"ok": False, "error": {"code": self.code, "message_vi": self.message_vi,

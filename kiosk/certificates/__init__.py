@@ -17,6 +17,7 @@ from kiosk.certificates import dcc, hcert
 from kiosk.clock import Clock
 from kiosk.identity import EARLIEST_TODAY, Identity, mask_id
 from kiosk.printing.layouts import CertificateView, DoseLine
+from kiosk.refusal import Refusal
 from kiosk.certificates.signing import Signer, local_signer
 from kiosk.store import Store
 from kiosk.vaccination import VaccinationInputError, make_uvci
@@ -58,11 +59,8 @@ ERRORS = {
 }
 
 
-class CertificateError(Exception):
-    def __init__(self, code: str, detail: str = ""):
-        self.code = code
-        self.message_vi, self.message_en = ERRORS[code]
-        super().__init__(f"{code}: {detail or self.message_en}")
+class CertificateError(Refusal):
+    MESSAGES = ERRORS
 
 
 class RecordNotFound(CertificateError, LookupError):
