@@ -29,7 +29,7 @@ from central.store import Applied, CentralStore, Inbound
 
 log = logging.getLogger("vaxkiosk.central.ingest")
 
-# The `prov` engineer's device registry plugs in here: (site, kiosk) -> known? None accepts every kiosk
+# central.registry plugs in here: (site, kiosk) -> known? None (no [registry]) accepts every kiosk
 # (the broker ACL already ties each kiosk to its own topics).
 KioskRegistry = Callable[[str, str], bool]
 
