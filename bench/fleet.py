@@ -9,7 +9,7 @@ Each kiosk sends health every 10 s (QoS 0) and its records (QoS 1) as Poisson st
 retained status. --load multiplies every rate (load 4 = the traffic of four times as many kiosks) to find where one
 machine stops keeping up without opening thousands of connections.
 
-Messages follow protocol v1 (kiosk/protocol.py) so that central accepts them; each kiosk subscribes to its ack topic.
+Messages follow protocol v1 (kiosk/sync/protocol.py) so that central accepts them; each kiosk subscribes to its ack topic.
 Printed per run: messages/s published and committed (records and health rows in central.db during the measured
 window), end-to-end lag of records (kiosk send time → central's commit) p50/p99, CPU of the central processes
 (cores) and per 1,000 msg/s, CPU of the broker.
@@ -70,7 +70,7 @@ def run_kiosks(indices: list[int], port: int, load: float, checkins_per_hour: fl
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from kiosk.protocol import encode
+    from kiosk.sync.protocol import encode
 
     clients = []
     boot = uuid.uuid4().hex

@@ -33,7 +33,7 @@ log = logging.getLogger("vaxkiosk.central.ingest")
 # (the broker ACL already ties each kiosk to its own topics).
 KioskRegistry = Callable[[str, str], bool]
 
-MAX_ACK_IDS = 500  # kiosk.protocol MESSAGES["ack"]["record_ids"].max_len
+MAX_ACK_IDS = 500  # kiosk.sync.protocol MESSAGES["ack"]["record_ids"].max_len
 BUFFER_LIMIT = 200_000  # messages waiting for the writer; beyond it the oldest QoS 0 telemetry would be at risk
 
 

@@ -31,7 +31,7 @@ PART_FACTORIES: list[str] = [
     "kiosk.scanner:camera_part",
     "kiosk.scanner:serial_part",
     "kiosk.web:make_part",
-    "kiosk.sync:make_part",
+    "kiosk.sync.part:make_part",
 ]
 
 

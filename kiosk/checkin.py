@@ -7,7 +7,6 @@ returns only after the commit is durable: only then may a screen tell the citize
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from kiosk.config import KioskSection
 from kiosk.identity import Identity
 from kiosk.refusal import Refusal
 from kiosk.store import Store
+from kiosk.sync.outbox import enqueue
 
 SCHEMA_VERSION = 1
 
@@ -182,13 +182,6 @@ def move(db, checkin_id: str, to_state: str, actor: str, stamp: Stamp, reason: s
 def _insert_state_change(db, checkin_id, from_state, to_state, actor, reason, stamp: Stamp) -> None:
     db["state_changes"].insert({"checkin_id": checkin_id, "from_state": from_state, "to_state": to_state,
                                 "actor": actor, "reason": reason, **stamp.as_columns("at")})
-
-
-def enqueue(db, stream: str, payload: dict, stamp: Stamp) -> None:
-    """Add a record to the sync outbox inside the caller's transaction."""
-    db["outbox"].insert({"record_id": payload["record_id"], "stream": stream,
-                         "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                         "created_wall": stamp.wall})
 
 
 def checkin_record(row: dict, ticket: int) -> dict:

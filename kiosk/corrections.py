@@ -10,7 +10,8 @@ import datetime as dt
 import uuid
 from dataclasses import asdict
 
-from kiosk.checkin import CheckinRefused, enqueue
+from kiosk.checkin import CheckinRefused
+from kiosk.sync.outbox import enqueue
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.store import Store

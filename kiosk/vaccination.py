@@ -11,7 +11,8 @@ import uuid
 from dataclasses import dataclass
 
 from kiosk import audit
-from kiosk.checkin import CheckinRefused, enqueue, move
+from kiosk.checkin import CheckinRefused, move
+from kiosk.sync.outbox import enqueue
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.store import Store

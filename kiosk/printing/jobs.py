@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from kiosk import audit
-from kiosk.checkin import enqueue
+from kiosk.sync.outbox import enqueue
 from kiosk.clock import Stamp
 from kiosk.store import Store
 

@@ -1,4 +1,4 @@
-"""kiosk/protocol.py against docs/protocol.md, and validation of hostile input on both ends."""
+"""kiosk/sync/protocol.py against docs/protocol.md, and validation of hostile input on both ends."""
 
 import json
 import re
@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from central.protocol import ack_message, cmd_message, decode_inbound, subscriptions
-from kiosk import protocol
-from kiosk.protocol import ProtocolError
+from kiosk.sync import protocol
+from kiosk.sync.protocol import ProtocolError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 HEADING = re.compile(r"^### (message|record stream|object) `(\w+)`")

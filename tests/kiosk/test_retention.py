@@ -3,8 +3,8 @@
 import datetime as dt
 
 from kiosk.identity import parse
-from kiosk.outbox import Outbox
-from kiosk.retention import purge
+from kiosk.sync.outbox import Outbox
+from kiosk.sync.retention import purge
 from tests.support.sync import qr
 
 

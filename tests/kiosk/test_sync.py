@@ -10,7 +10,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.protocol import cmd_message
-from kiosk import protocol
+from kiosk.sync import protocol
 from kiosk.app import App
 from kiosk.config import load
 from kiosk.identity import parse

@@ -1,6 +1,6 @@
 """The sync outbox's SQL (table `outbox`, migration 0001): what is waiting for central, in delivery order.
 
-Entries are added by the modules that own the facts (kiosk.checkin.enqueue, inside their own transaction); this
+Entries are added by the modules that own the facts (`enqueue`, inside their own transaction); this
 module reads them for the sync worker and records what central acknowledged. An entry is delivered only when
 central's application ack names its record id.
 """
@@ -8,12 +8,21 @@ central's application ack names its record id.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+from kiosk.clock import Stamp
 from kiosk.store import Store
 
 
 def _utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def enqueue(db, stream: str, payload: dict, stamp: Stamp) -> None:
+    """Add a record to the sync outbox inside the caller's transaction."""
+    db["outbox"].insert({"record_id": payload["record_id"], "stream": stream,
+                         "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                         "created_wall": stamp.wall})
 
 
 class Outbox:

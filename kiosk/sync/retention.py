@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from kiosk.outbox import Outbox
+from kiosk.sync.outbox import Outbox
 from kiosk.store import Store
 
 log = logging.getLogger("vaxkiosk.retention")

@@ -26,10 +26,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from drivers import system
-from kiosk import protocol
+from kiosk.sync import protocol
 from kiosk.checkin import queue_stats
-from kiosk.outbox import Outbox
-from kiosk.retention import purge
+from kiosk.sync.outbox import Outbox
+from kiosk.sync.retention import purge
 from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.sync")
