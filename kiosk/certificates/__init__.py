@@ -120,7 +120,7 @@ def certificate_view(store: Store, vaccination_id: str, copy: int | None = None,
     """
     row = _record(store, vaccination_id)
     now = signing_time(now)  # before the first key is made with a wrong clock
-    signer = local_signer(store.path.parent, signer_subject(row["site_id"], row["kiosk_id"]))
+    signer = local_signer(store.path.parent, signer_subject(row["site_id"], row["kiosk_id"]), now)
     if copy is None:
         copy = store.query_one(
             "SELECT COALESCE(MAX(copy), 0) AS n FROM print_jobs WHERE kind='certificate' AND subject_id=?",
@@ -145,8 +145,8 @@ def sample_certificate_view(identity: Identity, data_dir: str | os.PathLike, now
                             site_name: str = "Điểm tiêm mẫu (sample site)") -> CertificateView:
     """A certificate for a sample dose (nothing stored), signed with the data dir's key, created on first use."""
     now = signing_time(now)
-    signer = local_signer(Path(data_dir), signer_subject(SAMPLE_SITE, "development"))
-    today = Clock().today()
+    signer = local_signer(Path(data_dir), signer_subject(SAMPLE_SITE, "development"), now)
+    today = now.astimezone(Clock().tz).date()  # the sample's dose day is the signing day, whatever clock signs
     uvci = make_uvci(SAMPLE_SITE, uuid.uuid4().hex)
     dose = dcc.Dose(VACCINES["comirnaty"], 1, today, uvci)
     return CertificateView(

@@ -46,8 +46,11 @@ def signing_dir(data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / "signing"
 
 
-def ensure_signing_key(data_dir: str | os.PathLike, subject: str):
-    """(private key, certificate) of this data dir, created on first call. Idempotent; never replaces a key."""
+def ensure_signing_key(data_dir: str | os.PathLike, subject: str, now: dt.datetime | None = None):
+    """(private key, certificate) of this data dir, created on first call. Idempotent; never replaces a key.
+
+    `now` is the caller's clock: a key created on first use is valid from the time the caller signs at, not from
+    this machine's wall clock (a test's or a kiosk's clock may be anywhere)."""
     folder = signing_dir(data_dir)
     if not (folder / CERT_FILE).exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -56,15 +59,15 @@ def ensure_signing_key(data_dir: str | os.PathLike, subject: str):
         with open(folder / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not (folder / CERT_FILE).exists():
-                _create(folder, subject)
+                _create(folder, subject, now)
     signer = load_signer(data_dir)
     return signer.key, signer.certificate
 
 
-def _create(folder: Path, subject: str) -> None:
+def _create(folder: Path, subject: str, now: dt.datetime | None) -> None:
     key_path, cert_path = folder / KEY_FILE, folder / CERT_FILE
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = self_signed_certificate(key, subject)
+    cert = self_signed_certificate(key, subject, now)
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     _write_atomic(key_path, key_pem, mode=0o600)
@@ -103,8 +106,8 @@ def load_signer(data_dir: str | os.PathLike) -> Signer:
     return Signer(key, cert)
 
 
-def local_signer(data_dir: str | os.PathLike, subject: str) -> Signer:
-    key, cert = ensure_signing_key(data_dir, subject)
+def local_signer(data_dir: str | os.PathLike, subject: str, now: dt.datetime | None = None) -> Signer:
+    key, cert = ensure_signing_key(data_dir, subject, now)
     return Signer(key, cert)
 
 

@@ -27,7 +27,7 @@ UVCI = "URN:UVCI:01:VN:VXK/GL-01/0123456789ABCDEF#K"
 
 @pytest.fixture
 def signer(tmp_path):
-    return local_signer(tmp_path / "site", "vaxkiosk GL-01/k1")
+    return local_signer(tmp_path / "site", "vaxkiosk GL-01/k1", NOW)
 
 
 def issue(signer, issued=NOW, days=365, uvci=UVCI) -> str:
@@ -94,13 +94,13 @@ def test_tampered_payload_is_a_bad_signature(signer):
 
 
 def test_a_key_that_is_not_trusted_is_unknown(signer, tmp_path):
-    other = local_signer(tmp_path / "other", "someone else")
+    other = local_signer(tmp_path / "other", "someone else", NOW)
     result = hcert.verify(issue(other), trusting(signer.certificate), NOW)
     assert (result.valid, result.reason) == (False, "unknown_kid")
 
 
 def test_a_kid_pointing_at_another_key_is_a_bad_signature(signer, tmp_path):
-    other = local_signer(tmp_path / "other", "forger")
+    other = local_signer(tmp_path / "other", "forger", NOW)
     forged = Signer(other.key, signer.certificate)  # claims the trusted kid, signs with its own key
     result = hcert.verify(issue(forged), trusting(signer.certificate), NOW)
     assert result.reason == "bad_signature"
@@ -206,7 +206,7 @@ VIETNAMESE_LETTERS = "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳ�
 
 @pytest.fixture(scope="module")
 def module_signer(tmp_path_factory):
-    return local_signer(tmp_path_factory.mktemp("site"), "vaxkiosk GL-01/k1")
+    return local_signer(tmp_path_factory.mktemp("site"), "vaxkiosk GL-01/k1", NOW)
 
 
 @settings(max_examples=40, deadline=None)
