@@ -22,9 +22,11 @@ $(AXE):
 	@mkdir -p .cache
 	npm install --no-audit --no-fund --prefix .cache axe-core@$(AXE_VERSION)
 
-# The screenshots the web tests leave in test-artifacts/screens/ become the ones docs/screens.md shows.
-screens-docs:
-	$(PY) -m pytest tests/web -q
+# The screenshots the browser tests leave in test-artifacts/screens/ become the ones docs/screens.md and
+# docs/central.md show. Only this target writes into docs/: a test run never changes a tracked file.
+screens-docs: deps
+	rm -rf test-artifacts/screens
+	$(PY) -m pytest tests/web tests/central/test_screens.py -q
 	mkdir -p docs/screens && cp test-artifacts/screens/*.png docs/screens/
 
 system-deps:

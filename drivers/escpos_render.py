@@ -195,6 +195,8 @@ class EscposRenderer:
                 raise EscposError(at, "GS v: only GS v 0 (raster bit image) exists")
             self._supports("bitImageRaster", "GS v 0 raster image", at)
             x_bytes, height = head[4] | head[5] << 8, head[6] | head[7] << 8
+            if x_bytes == 0 or height == 0:  # outside the command's range (1-128 bytes, 1-4095 rows)
+                raise EscposError(at, f"GS v 0 raster of {x_bytes * 8}x{height} dots: zero-sized")
             data = self._need(pos + 8, x_bytes * height)
             if x_bytes * 8 > self.width:
                 raise EscposError(at, f"raster {x_bytes * 8} dots wide > printable width {self.width}")

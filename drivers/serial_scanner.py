@@ -40,6 +40,8 @@ class SerialLineReader:
         self.connected = False
         self.lines = 0
         self.reconnects = 0
+        self.failed_opens = 0  # attempts to open a port that was not there (unplugged, not yet enumerated)
+        self.pending_bytes = 0  # of a line whose terminator has not arrived yet
         self.last_error: str | None = None
         self.last_line_at: float | None = None
 
@@ -56,7 +58,7 @@ class SerialLineReader:
 
     def health(self) -> dict:
         return {"port": self.port, "connected": self.connected, "lines": self.lines, "reconnects": self.reconnects,
-                "last_error": self.last_error,
+                "failed_opens": self.failed_opens, "pending_bytes": self.pending_bytes, "last_error": self.last_error,
                 "last_line_age_s": round(time.monotonic() - self.last_line_at, 1) if self.last_line_at else None}
 
     def _run(self) -> None:
@@ -66,6 +68,7 @@ class SerialLineReader:
                 port = serial.Serial(self.port, self.baudrate, timeout=0.2, exclusive=True)
             except (serial.SerialException, OSError, ValueError) as exc:
                 self.last_error = f"{self.port}: {exc}"
+                self.failed_opens += 1
                 self._stop.wait(self.reconnect_seconds)
                 continue
             if not first:
@@ -81,6 +84,7 @@ class SerialLineReader:
                 log.warning("serial scanner lost: %s", self.last_error)
             finally:
                 self.connected = False
+                self.pending_bytes = 0  # the partial line is dropped with the connection
                 try:
                     port.close()
                 except (serial.SerialException, OSError):
@@ -104,6 +108,7 @@ class SerialLineReader:
                 log.warning("%s: %d bytes without a terminator; dropped (wrong terminator setting?)",
                             self.port, len(buf))
                 buf = b""
+            self.pending_bytes = len(buf)
 
     def _deliver(self, line: bytes) -> None:
         try:

@@ -1,6 +1,7 @@
 """The strict interpreter faces whatever a client sends to the virtual printer: any bytes end in receipts or an
 EscposError, never in another exception (which would kill the connection handler)."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,9 +27,8 @@ def test_any_bytes_give_receipts_or_a_clean_error(data):
             pass
 
 
-def test_zero_sized_raster_is_refused_cleanly():
-    for header in (b"\x1dv0\x00\x00\x00\x05\x00", b"\x1dv0\x00\x05\x00\x00\x00"):
-        try:
-            render_bytes(b"\x1b@" + header, "TM-T88V")
-        except EscposError:
-            pass
+@pytest.mark.parametrize("header", [b"\x1dv0\x00\x00\x00\x05\x00", b"\x1dv0\x00\x05\x00\x00\x00"],
+                         ids=["zero-width", "zero-height"])
+def test_zero_sized_raster_is_refused_cleanly(header):
+    with pytest.raises(EscposError, match="zero-sized"):
+        render_bytes(b"\x1b@" + header, "TM-T88V")

@@ -70,7 +70,7 @@ def test_lines_arrive_as_exact_bytes_with_each_terminator(scanner, setting, endi
         payload = SAMPLE_QR.encode("utf-8")
         # A scanner sends in bursts; split the code mid-character to prove bytes are joined before any decoding.
         scanner.send(payload[:37])
-        time.sleep(0.05)
+        wait_for(lambda: reader.health()["pending_bytes"] == 37)  # the first burst was read on its own
         scanner.send(payload[37:] + ending + b"064195001234" + ending)
         assert lines.get(timeout=3) == payload
         assert lines.get(timeout=3) == b"064195001234"
@@ -85,11 +85,12 @@ def test_unplug_and_replug_reconnects_and_drops_the_partial_line(scanner):
         scanner.send(b"first\r")
         assert lines.get(timeout=3) == b"first"
         scanner.send(b"half a co")
-        time.sleep(0.1)
+        wait_for(lambda: reader.health()["pending_bytes"] == 9)
         scanner.unplug()
         wait_for(lambda: not reader.connected)
-        assert reader.health()["last_error"]
-        time.sleep(0.3)  # a few failed reopen attempts while the device is gone
+        assert reader.health()["last_error"] and reader.health()["pending_bytes"] == 0
+        gone = reader.health()["failed_opens"]
+        wait_for(lambda: reader.health()["failed_opens"] >= gone + 3)  # reopen tried while the device is gone
         scanner.plug()  # back, under another /dev/pts number, same by-id link
         wait_for(lambda: reader.connected)
         scanner.send(b"second\r")
@@ -106,7 +107,7 @@ def test_missing_port_at_start_is_retried_until_it_appears(tmp_path):
     reader = SerialLineReader(link, lines.put, reconnect_seconds=0.1)
     reader.start()
     try:
-        time.sleep(0.3)
+        wait_for(lambda: reader.health()["failed_opens"] >= 3)
         assert not reader.connected and "late-scanner" in reader.health()["last_error"]
         late = PtyScanner(link)
         try:

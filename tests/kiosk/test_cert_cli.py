@@ -60,16 +60,17 @@ def test_the_validation_clock(tmp_path):
 
 
 def test_a_ps256_certificate_from_another_issuer_with_an_external_pem_trust_file(tmp_path):
-    issuer = ExternalIssuer(PS256, country="DE")
+    # verify-cert runs on this machine's clock, as an inspector's would: the foreign DSC is made for that clock.
+    now = dt.datetime.now(dt.timezone.utc)
+    issuer = ExternalIssuer(now, PS256, country="DE")
     trust = tmp_path / "de-dsc.pem"
     trust.write_bytes(issuer.pem())
-    now = dt.datetime.now(dt.timezone.utc)
     for kid_in, cwt in (("protected", False), ("unprotected", True)):
         text = issuer.issue(now - dt.timedelta(days=1), kid_in=kid_in, cwt_tag=cwt)
         rc, out = vaxkiosk_json("verify-cert", "--trust", str(trust), text, env=dev_env(tmp_path))
         assert (rc, out["valid"], out["name"], out["dob"]) == (0, True, "Müller Anna", "1980-02-29")
     # Several --trust files; a QR image of the foreign certificate.
-    other = ExternalIssuer(-7, country="FR")
+    other = ExternalIssuer(now, -7, country="FR")
     other_pem = tmp_path / "fr-dsc.pem"
     other_pem.write_bytes(other.pem())
     png = tmp_path / "fr.png"

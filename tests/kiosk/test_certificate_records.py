@@ -16,7 +16,6 @@ from kiosk import audit
 from kiosk.certificates import (CertificateError, RecordNotFound, certificate_view, citizen_verdict, hcert,
                                 lookup_certificate, request_certificate_reprint, sample_certificate_view, sign_dose)
 from kiosk.checkin import CheckinService
-from kiosk.clock import Clock
 from kiosk.identity import KioskCode, parse
 from kiosk.printing import layouts
 from kiosk.printing.receipt import to_escpos
@@ -25,18 +24,8 @@ from kiosk.certificates.signing import ensure_signing_key, kid_of, local_certifi
 from kiosk.certificates.trustlist import trust_store
 from kiosk.vaccination import Injection, VaccinationInputError, VaccinationService
 from tests.conftest import SAMPLE_QR
+from tests.support.clock import SteppedClock
 from tests.support.dcc_issuer import ExternalIssuer
-
-
-class SteppedClock(Clock):
-    """The real clock's stamps, at a wall time the test moves forward (a day at the site passes in a test)."""
-
-    def __init__(self, start: dt.datetime):
-        super().__init__(7.0)
-        self.at = start
-
-    def now(self) -> dt.datetime:
-        return self.at
 
 
 START = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.timezone.utc)  # 09:00 in Vietnam
@@ -167,7 +156,7 @@ def test_staff_scan_a_certificate_to_find_the_record(site, store):
     assert (record["id"], record["uvci"], record["masked_id"]) == (vac["id"], vac["uvci"], "0641•••••234")
     assert "id_number" not in record
     assert lookup_certificate(store, "HC1:garbage") is None
-    foreign = ExternalIssuer()
+    foreign = ExternalIssuer(START)
     assert lookup_certificate(store, foreign.issue(START)) is None
     # Our UVCI copied into another person's certificate finds nothing.
     copied = foreign.dcc(uvci=vac["uvci"])

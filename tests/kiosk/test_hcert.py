@@ -169,7 +169,7 @@ def test_verify_never_raises_on_any_bytes(data):
 @pytest.mark.parametrize("kid_in, cwt_tag", [("protected", False), ("unprotected", False), ("protected", True),
                                              ("unprotected", True)])
 def test_independent_ps256_issuer(kid_in, cwt_tag):
-    issuer = ExternalIssuer(PS256)
+    issuer = ExternalIssuer(NOW, PS256)
     text = issuer.issue(NOW, kid_in=kid_in, cwt_tag=cwt_tag)
     result = hcert.verify(text, trusting(issuer.certificate), NOW)
     assert (result.valid, result.reason) == (True, "ok")
@@ -177,14 +177,14 @@ def test_independent_ps256_issuer(kid_in, cwt_tag):
 
 
 def test_independent_es256_issuer_and_an_algorithm_we_do_not_accept():
-    es256 = ExternalIssuer(-7, country="FR")
+    es256 = ExternalIssuer(NOW, -7, country="FR")
     assert hcert.verify(es256.issue(NOW, cwt_tag=True), trusting(es256.certificate), NOW).valid
-    es384 = ExternalIssuer(ES384, country="IT")
+    es384 = ExternalIssuer(NOW, ES384, country="IT")
     assert hcert.verify(es384.issue(NOW), trusting(es384.certificate), NOW).reason == "unsupported_alg"
 
 
 def test_an_es256_header_on_an_rsa_key_is_refused():
-    issuer = ExternalIssuer(PS256)
+    issuer = ExternalIssuer(NOW, PS256)
     text = issuer.issue(NOW)
 
     def claim_es256(parts):

@@ -131,8 +131,8 @@ def test_a_certificate_job_without_its_record_fails_with_a_reason_and_does_not_b
 
 
 def test_a_certificate_job_prints_the_certificate_modules_signed_qr(tmp_path, vprinter):
-    # kiosk.certificates comes from the certificates branch; until it is merged here this test is skipped, loudly.
-    pytest.importorskip("kiosk.certificates")
+    from kiosk.certificates import hcert
+    from kiosk.certificates.trustlist import trust_store
     from kiosk.vaccination import Injection, VaccinationService
 
     vprinter.start()
@@ -141,7 +141,8 @@ def test_a_certificate_job_prints_the_certificate_modules_signed_qr(tmp_path, vp
     vaccinations = VaccinationService(app.store, app.config.kiosk, app.clock)
     app.checkins.call_next("desk-1", "staff:lan")
     vaccinations.screen(checkin["id"], "eligible", "staff:lan")
-    vaccinations.record_injection(checkin["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"), "staff:lan")
+    dose = vaccinations.record_injection(checkin["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"),
+                                         "staff:lan")
     vaccinations.finish(checkin["id"], "staff:lan", early_reason="test: observation shortened")
     app.start()
     try:
@@ -152,6 +153,10 @@ def test_a_certificate_job_prints_the_certificate_modules_signed_qr(tmp_path, vp
     assert ticket["qr"] == [] and [run["text"] for run in ticket["text"]] == ["001"]
     assert len(certificate["qr"]) == 1 and certificate["qr"][0].startswith("HC1:")
     assert certificate["qr"] == certificate["qr_commands"]  # the picture decodes to exactly what was sent
+    # ... and what was sent is this dose's certificate, signed by this kiosk's key.
+    verdict = hcert.verify(certificate["qr"][0], trust_store(app.config.kiosk.data_dir), app.clock.now())
+    assert verdict.valid, verdict.reason
+    assert verdict.to_json()["doses"][0]["ci"] == dose["uvci"] and verdict.to_json()["name"] == checkin["full_name"]
 
 
 def test_technician_test_print_goes_through_the_worker_between_jobs(tmp_path, vprinter):

@@ -1,7 +1,7 @@
 """Screening, injection and observation on a real store: the record, its outbox entry and the certificate job."""
 
+import datetime as dt
 import json
-import time
 
 import pytest
 
@@ -11,19 +11,23 @@ from kiosk.store import Store
 from kiosk.checkin import CheckinService
 from kiosk.vaccination import (Injection, VaccinationInputError, VaccinationService, luhn_mod_n, make_uvci)
 from tests.conftest import SAMPLE_QR
+from tests.support.clock import SteppedClock
+
+START = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.timezone.utc)  # 09:00 in Vietnam
 
 
 @pytest.fixture
 def site(tmp_path):
     cfg = from_dict({"kiosk": {"site_id": "GL-01", "kiosk_id": "k1", "data_dir": str(tmp_path),
-                               "min_free_mb": 1, "observation_minutes": 0.005}})
+                               "min_free_mb": 1, "observation_minutes": 30}})
     store = Store(cfg.db_path)
-    yield store, CheckinService(store, cfg.kiosk), VaccinationService(store, cfg.kiosk)
+    clock = SteppedClock(START)
+    yield store, CheckinService(store, cfg.kiosk, clock), VaccinationService(store, cfg.kiosk, clock), clock
     store.close()
 
 
 def test_full_visit(site):
-    store, checkins, vaccinations = site
+    store, checkins, vaccinations, clock = site
     c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
     checkins.call_next("1", "staff:lan")
     vaccinations.screen(c["id"], "eligible", "staff:lan")
@@ -33,7 +37,11 @@ def test_full_visit(site):
     with pytest.raises(VaccinationInputError) as e:
         vaccinations.finish(c["id"], "staff:lan")
     assert e.value.code == "observation_not_over"
-    time.sleep(0.35)
+    clock.advance(minutes=29, seconds=59)
+    with pytest.raises(VaccinationInputError) as e:
+        vaccinations.finish(c["id"], "staff:lan")
+    assert e.value.code == "observation_not_over"  # a second short of the 30 minutes
+    clock.advance(seconds=1)
     vaccinations.finish(c["id"], "staff:lan")
     assert checkins.get(c["id"])["state"] == "done"
     job = store.query_one("SELECT * FROM print_jobs WHERE kind='certificate'")
@@ -48,7 +56,7 @@ def test_full_visit(site):
 
 
 def test_postponed_needs_a_reason_and_defers(site):
-    store, checkins, vaccinations = site
+    store, checkins, vaccinations, _clock = site
     c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
     checkins.call_next("1", "staff:lan")
     with pytest.raises(VaccinationInputError) as e:
@@ -67,7 +75,7 @@ def test_postponed_needs_a_reason_and_defers(site):
     (Injection("comirnaty", "A1", 1, "  "), "bad_vaccinator"),
 ])
 def test_bad_injection_forms_write_nothing(site, injection, code):
-    store, checkins, vaccinations = site
+    store, checkins, vaccinations, _clock = site
     c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
     checkins.call_next("1", "staff:lan")
     vaccinations.screen(c["id"], "eligible", "staff:lan")
@@ -79,7 +87,7 @@ def test_bad_injection_forms_write_nothing(site, injection, code):
 
 
 def test_injection_before_screening_is_refused(site):
-    store, checkins, vaccinations = site
+    store, checkins, vaccinations, _clock = site
     c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
     with pytest.raises(Exception, match="waiting → vaccinated"):
         vaccinations.record_injection(c["id"], Injection("comirnaty", "A1", 1, "X"), "staff:lan")

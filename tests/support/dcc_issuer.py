@@ -22,19 +22,19 @@ ES256, PS256, ES384 = -7, -37, -35
 
 
 class ExternalIssuer:
-    def __init__(self, alg: int = PS256, country: str = "DE"):
+    def __init__(self, at: dt.datetime, alg: int = PS256, country: str = "DE"):
+        """`at`: the test's clock; the DSC is valid from 30 days before it for three years."""
         self.alg = alg
         if alg == PS256:
             self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         else:
             self.key = ec.generate_private_key(ec.SECP384R1() if alg == ES384 else ec.SECP256R1())
-        now = dt.datetime.now(dt.timezone.utc)
         name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country),
                           x509.NameAttribute(NameOID.COMMON_NAME, f"DSC test {country}")])
         self.certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                             .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-                            .not_valid_before(now - dt.timedelta(days=30))
-                            .not_valid_after(now + dt.timedelta(days=3 * 365))
+                            .not_valid_before(at - dt.timedelta(days=30))
+                            .not_valid_after(at + dt.timedelta(days=3 * 365))
                             .sign(self.key, hashes.SHA256()))
         self.kid = hashlib.sha256(self.certificate.public_bytes(serialization.Encoding.DER)).digest()[:8]
         self.country = country

@@ -22,7 +22,9 @@ INSTALLED = "/opt/vaxkiosk/venv/bin/vaxkiosk"
 
 
 def verify(unit_dir: Path, unit: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["systemd-analyze", "verify", str(unit_dir / unit)], capture_output=True, text=True,
+    # --man=no: Documentation= would otherwise run `man`, which a minimal Debian does not have.
+    return subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit_dir / unit)], capture_output=True,
+                          text=True,
                           env={"SYSTEMD_UNIT_PATH": f"{unit_dir}:", "PATH": "/usr/bin:/bin"}, timeout=60)
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, vaxkiosk, write_config
+from tests.conftest import ARTIFACTS as TEST_ARTIFACTS, ROOT, vaxkiosk, write_config
 from tests.support.net import free_port, wait_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--autoplay-policy=no-user-gesture-required"]
-ARTIFACTS = ROOT / "test-artifacts" / "screens"
+ARTIFACTS = TEST_ARTIFACTS / "screens"
 AXE = ROOT / ".cache" / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"small": (800, 480), "large": (1920, 1080)}
 STAFF_PIN = "482913"
