@@ -72,7 +72,7 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins) -> 
         log.info("%s scan: kiosk code %s", source, result.kind)
         data = {**data, "result": "kiosk_code", "kiosk_code_kind": result.kind}
         if result.kind == "certificate":
-            data["certificate"] = certificate_verdict(result.payload, checkins.store.path.parent)
+            data["certificate"] = certificate_verdict(result.payload, checkins.store.path.parent, checkins.clock.now())
         return data
     try:
         checked = checkins.check_in(result, source)
@@ -93,12 +93,12 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins) -> 
             "ticket": row["number"], "checkin_id": row["id"]}
 
 
-def certificate_verdict(text: str, data_dir) -> dict:
+def certificate_verdict(text: str, data_dir, at) -> dict:
     """A certificate held to the kiosk: valid or not and why (offline, this kiosk's key and the cached trust list).
     The name and birth date stay out of the event; the doses' numbers and dates are enough to recognise it."""
     from kiosk.certificates import verify_scanned
 
-    verdict = verify_scanned(text, data_dir)
+    verdict = verify_scanned(text, data_dir, at)
     return {k: verdict[k] for k in ("valid", "reason", "message_vi", "message_en", "doses")}
 
 

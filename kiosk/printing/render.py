@@ -43,11 +43,12 @@ def ticket_view(store: Store, checkin_id: str, copy: int, site_name: str, minute
     )
 
 
-def render_job(store: Store, job: dict, config, tz: dt.tzinfo) -> bytes:
+def render_job(store: Store, job: dict, config, clock) -> bytes:
+    """`clock` (kiosk.clock.Clock): the local time zone of the ticket, the signing time of a certificate."""
     printer = config.printer
     if job["kind"] == "ticket":
         view = ticket_view(store, job["checkin_id"], job["copy"], config.kiosk.site_name,
-                           printer.minutes_per_person, tz)
+                           printer.minutes_per_person, clock.tz)
         receipt = layouts.ticket(view, printer.profile, printer.paper_mm)
     elif job["kind"] == "certificate":
         try:
@@ -55,7 +56,7 @@ def render_job(store: Store, job: dict, config, tz: dt.tzinfo) -> bytes:
         except ImportError as exc:
             raise Unprintable(f"certificates are not available in this build: {exc}") from exc
         try:
-            view = certificate_view(store, job["subject_id"])
+            view = certificate_view(store, job["subject_id"], now=clock.now())
         except Exception as exc:  # noqa: BLE001 - record missing, key unreadable...: this job cannot print as is
             raise Unprintable(f"certificate of vaccination {job['subject_id']} cannot be built: {exc}") from exc
         receipt = layouts.certificate(view, printer.profile, printer.paper_mm, copy=job["copy"])

@@ -104,7 +104,7 @@ class PrinterWorker:
                             wall)
             return False
         try:
-            data = render_job(self.store, job, self.config, self.clock.tz)
+            data = render_job(self.store, job, self.config, self.clock)
         except Unprintable as exc:
             self._failed(job, str(exc))
             return True

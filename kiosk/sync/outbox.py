@@ -7,15 +7,10 @@ central's application ack names its record id.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
-from kiosk.clock import Stamp
+from kiosk.clock import Clock, Stamp
 from kiosk.store import Store
-
-
-def _utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def enqueue(db, stream: str, payload: dict, stamp: Stamp) -> None:
@@ -26,8 +21,12 @@ def enqueue(db, stream: str, payload: dict, stamp: Stamp) -> None:
 
 
 class Outbox:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, clock: Clock | None = None):
         self.store = store
+        self.clock = clock or Clock()  # the kiosk's clock: delivery times agree with the retention purge's
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat(timespec="milliseconds")
 
     def pending(self, after_seq: int, limit: int) -> list[dict]:
         """Undelivered entries after `after_seq`, oldest first (index outbox_pending)."""
@@ -44,7 +43,7 @@ class Outbox:
     def mark_sent(self, seqs: list[int]) -> None:
         if not seqs:
             return
-        now = _utc_now()
+        now = self._now()
         with self.store.transaction() as db:
             db.conn.executemany("UPDATE outbox SET attempts = attempts + 1, last_sent_wall = ? WHERE seq = ?",
                                 [(now, s) for s in seqs])
@@ -53,7 +52,7 @@ class Outbox:
         """Returns how many entries this ack delivered (ids already delivered or unknown are ignored)."""
         if not record_ids:
             return 0
-        now = _utc_now()
+        now = self._now()
         with self.store.transaction() as db:
             return sum(db.conn.execute(
                 "UPDATE outbox SET delivered_wall = ? WHERE record_id = ? AND delivered_wall IS NULL",

@@ -59,7 +59,7 @@ class SyncPart:
         self.settings = app.config.mqtt
         self.site = app.config.kiosk.site_id
         self.kiosk = app.config.kiosk.kiosk_id
-        self.outbox = Outbox(app.store)
+        self.outbox = Outbox(app.store, app.clock)
         self.config_rev = config_revision(app.config.source)
         if self.settings.username and self.settings.username != self.kiosk:
             log.error("[mqtt] username %r is not the kiosk id %r: the broker will refuse this kiosk's topics",

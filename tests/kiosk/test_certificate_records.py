@@ -27,6 +27,7 @@ from tests.conftest import SAMPLE_QR
 from tests.support.clock import SteppedClock
 from tests.support.dcc_issuer import ExternalIssuer
 
+pytestmark = pytest.mark.dates
 
 START = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.timezone.utc)  # 09:00 in Vietnam
 
@@ -87,9 +88,10 @@ def test_issue_print_scan_verify_gives_the_same_fields(site, store, kiosk_config
     config = dataclasses.replace(kiosk_config, printer=dataclasses.replace(kiosk_config.printer, profile=profile,
                                                                            paper_mm=paper))
     job = store.query_one("SELECT * FROM print_jobs WHERE kind='certificate' AND subject_id=?", (vac["id"],))
-    [paper_out] = render_bytes(render_job(store, job, config, dt.timezone(dt.timedelta(hours=7))), profile)
+    _checkins, _vaccinations, clock = site
+    [paper_out] = render_bytes(render_job(store, job, config, clock), profile)
     [scanned] = decode_qr(paper_out.image)
-    result = hcert.verify(scanned, trust_store(kiosk_config.data_dir))
+    result = hcert.verify(scanned, trust_store(kiosk_config.data_dir), clock.now())
     assert (result.valid, result.reason) == (True, "ok")
     out = result.to_json()
     assert (out["name"], out["dob"]) == ("Trần Thị Hồng Nhung", "1995-08-12")
@@ -196,21 +198,21 @@ def test_no_certificate_is_signed_with_a_clock_from_1970(site, store, tmp_path):
 
 
 def test_sample_certificate_on_a_development_machine(tmp_path):
-    view = sample_certificate_view(parse(SAMPLE_QR), tmp_path / "dev")
+    view = sample_certificate_view(parse(SAMPLE_QR), tmp_path / "dev", now=START)
     assert view.masked_id == "0641•••••234" and view.copy == 0
     assert hcert.decode(view.qr_payload).dcc["v"][0]["ci"].startswith("URN:UVCI:01:VN:VXK/DEV/")
-    assert hcert.verify(view.qr_payload, trust_store(tmp_path / "dev")).valid
-    assert hcert.verify(view.qr_payload, trust_store(tmp_path / "elsewhere")).reason == "unknown_kid"
+    assert hcert.verify(view.qr_payload, trust_store(tmp_path / "dev"), START).valid
+    assert hcert.verify(view.qr_payload, trust_store(tmp_path / "elsewhere"), START).reason == "unknown_kid"
 
 
 def test_a_certificate_scanned_at_the_kiosk_is_checked_offline(site, store, kiosk_config):
     from kiosk.certificates import verify_scanned
 
     vac = vaccinate(site)
-    text = certificate_view(store, vac["id"]).qr_payload
-    verdict = verify_scanned(text, kiosk_config.data_dir)
+    text = certificate_view(store, vac["id"], now=START).qr_payload
+    verdict = verify_scanned(text, kiosk_config.data_dir, START)
     assert verdict["valid"] and verdict["doses"][0]["dose_number"] == 1
-    assert verify_scanned(text[:-3], kiosk_config.data_dir)["valid"] is False
+    assert verify_scanned(text[:-3], kiosk_config.data_dir, START)["valid"] is False
 
 
 def test_with_a_1970_clock_no_key_is_made_either(site, store, kiosk_config):

@@ -13,6 +13,8 @@ from kiosk.certificates import dcc
 from kiosk.vaccination import luhn_mod_n, make_uvci
 from kiosk.vaccines import VACCINES, series_doses
 
+pytestmark = pytest.mark.dates
+
 
 @pytest.mark.parametrize("name, fnt, gnt", [
     ("Trần Thị Hồng Nhung", "TRAN", "THI<HONG<NHUNG"),

@@ -20,6 +20,8 @@ from kiosk.certificates.signing import Signer, kid_of, local_signer
 from kiosk.vaccines import VACCINES
 from tests.support.dcc_issuer import ES384, PS256, ExternalIssuer
 
+pytestmark = pytest.mark.dates
+
 NOW = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.timezone.utc)
 NAME, DOB = "Trần Thị Hồng Nhung", dt.date(1995, 8, 12)
 UVCI = "URN:UVCI:01:VN:VXK/GL-01/0123456789ABCDEF#K"

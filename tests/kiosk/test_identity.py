@@ -8,6 +8,8 @@ import pytest
 from kiosk.identity import Identity, KioskCode, ScanError, from_manual, mask_id, parse
 from tests.conftest import SAMPLE_QR, vaxkiosk
 
+pytestmark = pytest.mark.dates
+
 TODAY = dt.date(2026, 11, 25)
 NAME = "Trần Thị Hồng Nhung"
 

@@ -13,6 +13,8 @@ from kiosk.vaccination import (Injection, VaccinationInputError, VaccinationServ
 from tests.conftest import SAMPLE_QR
 from tests.support.clock import SteppedClock
 
+pytestmark = pytest.mark.dates
+
 START = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.timezone.utc)  # 09:00 in Vietnam
 
 
