@@ -100,7 +100,8 @@ def test_issue_print_scan_verify_gives_the_same_fields(site, store, kiosk_config
     job = store.query_one("SELECT * FROM print_jobs WHERE kind='certificate' AND subject_id=?", (vac["id"],))
     [paper_out] = render_bytes(render_job(store, job, config, dt.timezone(dt.timedelta(hours=7))), profile)
     [scanned] = decode_qr(paper_out.image)
-    result = hcert.verify(scanned, trust_store(kiosk_config.data_dir))
+    # The print worker signs at the wall clock: verified at the moment it says it was signed, whatever day it is.
+    result = hcert.verify(scanned, trust_store(kiosk_config.data_dir), hcert.decode(scanned).issued)
     assert (result.valid, result.reason) == (True, "ok")
     out = result.to_json()
     assert (out["name"], out["dob"]) == ("Trần Thị Hồng Nhung", "1995-08-12")
@@ -167,7 +168,7 @@ def test_staff_scan_a_certificate_to_find_the_record(site, store):
     assert (record["id"], record["uvci"], record["masked_id"]) == (vac["id"], vac["uvci"], "0641•••••234")
     assert "id_number" not in record
     assert lookup_certificate(store, "HC1:garbage") is None
-    foreign = ExternalIssuer()
+    foreign = ExternalIssuer(now=START)
     assert lookup_certificate(store, foreign.issue(START)) is None
     # Our UVCI copied into another person's certificate finds nothing.
     copied = foreign.dcc(uvci=vac["uvci"])
@@ -199,7 +200,7 @@ def test_no_certificate_is_signed_with_a_clock_from_1970(site, store, tmp_path):
     from kiosk.certificates.signing import local_signer
     from kiosk.vaccines import VACCINES
 
-    signer = local_signer(tmp_path / "k", "t")
+    signer = local_signer(tmp_path / "k", "t", START)
     dose = dcc.Dose(VACCINES["comirnaty"], 1, dt.date(2026, 11, 25), "URN:UVCI:01:VN:VXK/X/1#A")
     with pytest.raises(CertificateError) as exc:
         sign_dose(signer, "A B", None, dose, now=dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
@@ -207,21 +208,21 @@ def test_no_certificate_is_signed_with_a_clock_from_1970(site, store, tmp_path):
 
 
 def test_sample_certificate_on_a_development_machine(tmp_path):
-    view = sample_certificate_view(parse(SAMPLE_QR), tmp_path / "dev")
+    view = sample_certificate_view(parse(SAMPLE_QR), tmp_path / "dev", START)
     assert view.masked_id == "0641•••••234" and view.copy == 0
     assert hcert.decode(view.qr_payload).dcc["v"][0]["ci"].startswith("URN:UVCI:01:VN:VXK/DEV/")
-    assert hcert.verify(view.qr_payload, trust_store(tmp_path / "dev")).valid
-    assert hcert.verify(view.qr_payload, trust_store(tmp_path / "elsewhere")).reason == "unknown_kid"
+    assert hcert.verify(view.qr_payload, trust_store(tmp_path / "dev"), START).valid
+    assert hcert.verify(view.qr_payload, trust_store(tmp_path / "elsewhere"), START).reason == "unknown_kid"
 
 
 def test_a_certificate_scanned_at_the_kiosk_is_checked_offline(site, store, kiosk_config):
     from kiosk.certificates import verify_scanned
 
     vac = vaccinate(site)
-    text = certificate_view(store, vac["id"]).qr_payload
-    verdict = verify_scanned(text, kiosk_config.data_dir)
+    text = certificate_view(store, vac["id"], now=START).qr_payload
+    verdict = verify_scanned(text, kiosk_config.data_dir, START)
     assert verdict["valid"] and verdict["doses"][0]["dose_number"] == 1
-    assert verify_scanned(text[:-3], kiosk_config.data_dir)["valid"] is False
+    assert verify_scanned(text[:-3], kiosk_config.data_dir, START)["valid"] is False
 
 
 def test_with_a_1970_clock_no_key_is_made_either(site, store, kiosk_config):

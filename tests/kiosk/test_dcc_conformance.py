@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from kiosk.certificates import hcert
-from kiosk.certificates.commands import parse_time
+from kiosk.commands import parse_time
 from tests.conftest import vaxkiosk_json
 
 DATA = json.loads((Path(__file__).parent / "data" / "dgc-testdata" / "cases.json").read_text(encoding="utf-8"))
@@ -123,7 +123,7 @@ COMMAND_CASES = {
     "ES/2DCode/raw/1501.json": "ok",  # a +02:00 clock, exactly at exp and at the end of the DSC's validity
     "ES/2DCode/raw/401.json": "ok",  # ES256 (ECDSA with SHA-256) by a P-384 key
     "BG/2DCode/raw/4.json": "ok",  # iat before the DSC's validity: the EU verifiers do not check that
-    "common/2DCode/raw/CO6.json": "key_usage_mismatch",  # a vaccination signed by a test-only DSC
+    "NL/2DCode/raw/216-NL-test+wrong_key.json": "key_usage_mismatch",  # a test signed by a DSC for other types
     "common/2DCode/raw/CO17.json": "expired",
     "common/2DCode/raw/CO5.json": "bad_signature",
 }
