@@ -1,17 +1,22 @@
-"""Certificate figures for docs/performance.md: HC1 size and QR version, sign and verify time, QR decode time.
+"""Certificate figures for docs/performance.md: HC1 size and QR version, sign and verify time, QR decode time, and
+verification of the member states' conformance cases (tests/kiosk/data/dgc-testdata: ES256 on P-256 and P-384,
+PS256, foreign DSCs with extended key usage).
 
 Run: PYTHONPATH=. python bench/certificates.py   (prints medians over repeated runs; timing here is noisy)
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import segno
+from cryptography import x509
 
 from kiosk.certificates import dcc, hcert
 from kiosk.certificates import read_qr_image, sign_dose
@@ -19,6 +24,7 @@ from kiosk.certificates.signing import local_signer
 from kiosk.vaccines import VACCINES
 
 REPEATS = 200
+CONFORMANCE = Path(__file__).resolve().parent.parent / "tests" / "kiosk" / "data" / "dgc-testdata" / "cases.json"
 
 
 def median_ms(fn, repeats=REPEATS) -> float:
@@ -47,6 +53,26 @@ def main() -> None:
     print(f"verify (HC1 → checked): median {median_ms(lambda: hcert.verify(text, trust)):.2f} ms")
     print(f"decode QR from a {qr.symbol_size(scale=3)[0]} px PNG (zxing-cpp): "
           f"median {median_ms(lambda: read_qr_image(png), 50):.2f} ms")
+    conformance_figures()
+
+
+def conformance_figures() -> None:
+    """Each member-state case verified with its own DSC as the only trusted one, at its own validation clock."""
+    data = json.loads(CONFORMANCE.read_text(encoding="utf-8"))
+    runs = []
+    for case in data["cases"]:
+        trust = hcert.TrustStore()
+        trust.add(x509.load_der_x509_certificate(base64.b64decode(data["certificates"][case["certificate"]])))
+        at = dt.datetime.fromisoformat(case["clock"])
+        runs.append((case["prefix"], trust, at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)))
+
+    def verify_all():
+        for text, trust, at in runs:
+            hcert.verify(text, trust, at)
+
+    total = median_ms(verify_all, 15)
+    print(f"verify the {len(runs)} dgc-testdata cases: median {total:.1f} ms in all, "
+          f"{total / len(runs):.2f} ms per case")
 
 
 if __name__ == "__main__":

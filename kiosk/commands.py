@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -10,6 +11,15 @@ import sys
 
 def add_config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML file (default: $VAXKIOSK_CONFIG or /etc/vaxkiosk/kiosk.toml)")
+
+
+def parse_time(text: str) -> dt.datetime:
+    """A command's `--at TIME`: ISO 8601, with a zone (`Z`, `+07:00`, `+0700`) or without one (then UTC)."""
+    try:
+        at = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
 
 
 def add_commands(sub) -> None:

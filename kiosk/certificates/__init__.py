@@ -45,11 +45,13 @@ VERDICTS: dict[str, tuple[str, str]] = {
     "bad_signature": ("Chữ ký không hợp lệ: chứng nhận đã bị sửa đổi.",
                       "The signature does not match: the certificate has been altered."),
     "revoked": ("Khóa ký của chứng nhận đã bị thu hồi.", "The certificate's signing key has been revoked."),
+    "key_usage_mismatch": ("Khóa ký này không được phép ký loại chứng nhận này.",
+                           "The signing key is not allowed to sign this type of certificate."),
     "not_yet_valid": ("Chứng nhận chưa có hiệu lực (ngày cấp ở tương lai).",
                       "The certificate is not valid yet (issued in the future)."),
     "expired": ("Chứng nhận đã hết hạn.", "The certificate has expired."),
-    "signer_not_valid": ("Khóa ký không còn hiệu lực vào ngày cấp chứng nhận.",
-                         "The signing key was not valid on the day the certificate was issued."),
+    "signer_not_valid": ("Chứng thư của khóa ký đã hết hạn.",
+                         "The signing key's certificate has expired."),
 }
 
 ERRORS = {
@@ -85,9 +87,11 @@ def signing_time(now: dt.datetime | None = None) -> dt.datetime:
 
 def sign_dose(signer: Signer, full_name: str, dob: dt.date | None, dose: dcc.Dose,
               now: dt.datetime | None = None) -> str:
+    """The HC1 text of one dose. exp never outlives the signing certificate (hcert spec 3.3.5): verifiers refuse a
+    certificate whose signer has expired, so a later exp would only promise what they will not honour."""
     now = signing_time(now)
-    claim_set = hcert.claims(dcc.build(full_name, dob, dose), issued=now,
-                             expires=now + dt.timedelta(days=VALIDITY_DAYS))
+    expires = min(now + dt.timedelta(days=VALIDITY_DAYS), signer.certificate.not_valid_after_utc)
+    claim_set = hcert.claims(dcc.build(full_name, dob, dose), issued=now, expires=expires)
     return hcert.sign(claim_set, signer)
 
 

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import sys
 
-from kiosk.commands import emit
+from kiosk.commands import emit, parse_time
 
 
 def add_commands(sub) -> None:
@@ -22,14 +20,6 @@ def add_commands(sub) -> None:
     source.add_argument("text", nargs="?", help="the HC1: text")
     source.add_argument("--image", metavar="FILE", help="an image with the certificate QR code")
     p.set_defaults(handler=cmd_verify_cert)
-
-
-def parse_time(text: str) -> dt.datetime:
-    try:
-        at = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
 
 
 def _data_dir(config: str | None):

@@ -1,24 +1,31 @@
 """HC1 codec: DCC claims → CWT → COSE_Sign1 → zlib → Base45 → `HC1:`, and back, with signature and time checks.
 
-Maintained libraries do the encoding (cbor2, pycose, base45, cryptography); this module only puts them in the
-order the EU DCC specification (hcert, v1.3) gives and turns every way a code can be wrong into a stable reason.
-Verification follows the specification: the key is found by kid (protected header first, then unprotected),
-ES256 and PS256 are accepted, exp and iat are checked against the given clock, and both the plain COSE_Sign1
-tag (18) and the CWT-wrapped form (tag 61 around tag 18) are read.
+Maintained libraries do the encoding (cbor2, pycose, base45, cryptography, asn1crypto); this module only puts them
+in the order the EU DCC specification (hcert, v1.3) gives and turns every way a code can be wrong into a stable
+reason. Verification follows the specification and what the EU verifiers do, as the member states' conformance data
+(dgc-testdata, tests/kiosk/test_dcc_conformance.py) checks it: the key is found by kid (protected header first,
+then unprotected), ES256 and PS256 are accepted, the signer's extended key usage limits the certificate types it
+signs, exp and iat are checked against the given clock, the signer certificate must not have expired at that
+clock, and both the plain COSE_Sign1 tag (18) and the CWT-wrapped form (tag 61 around tag 18) are read.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
+import math
 import zlib
 from dataclasses import dataclass, field
 
 import base45
 import cbor2
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pycose.algorithms import Es256, Ps256
 from pycose.headers import KID, Algorithm
 from pycose.keys import CoseKey
@@ -39,10 +46,22 @@ TAG_COSE_SIGN1, TAG_CWT = 18, 61
 MAX_INFLATED_BYTES = 64 * 1024
 # A kiosk clock and a verifier's clock may disagree a little: an iat slightly ahead of the verifier is accepted.
 CLOCK_SKEW = dt.timedelta(minutes=5)
+# ES256 is ECDSA with SHA-256. The specification names P-256; EU verifiers (SHA256withECDSA in Java) take the
+# DSC's own curve, and member states' DSCs use P-384 too (dgc-testdata ES 401-403). Weaker keys are refused.
+MIN_EC_BITS, MIN_RSA_BITS = 256, 2048
+PSS_SALT_BYTES = 32  # RFC 8230: the salt is as long as the hash
+# Extended key usage OIDs that limit what a DSC may sign (hcert spec A.4), by DCC entry: test, vaccination,
+# recovery. Member states' DSCs also carry the "1.3.6.1.4.1.0.1847" spelling, which EU verifiers accept alike.
+KEY_USAGE_OIDS = {
+    "t": {"1.3.6.1.4.1.1847.2021.1.1", "1.3.6.1.4.1.0.1847.2021.1.1"},
+    "v": {"1.3.6.1.4.1.1847.2021.1.2", "1.3.6.1.4.1.0.1847.2021.1.2"},
+    "r": {"1.3.6.1.4.1.1847.2021.1.3", "1.3.6.1.4.1.0.1847.2021.1.3"},
+}
 
 REASONS = (
     "ok", "not_hc1", "bad_base45", "bad_compression", "bad_cose", "bad_payload", "no_kid", "unknown_kid",
-    "unsupported_alg", "bad_signature", "revoked", "not_yet_valid", "expired", "signer_not_valid",
+    "unsupported_alg", "bad_signature", "revoked", "key_usage_mismatch", "not_yet_valid", "expired",
+    "signer_not_valid",
 )
 
 
@@ -161,6 +180,17 @@ def _check_claims(decoded: Decoded) -> None:
     for claim in (CLAIM_IAT, CLAIM_EXP):
         if not isinstance(c.get(claim), (int, float)) or isinstance(c.get(claim), bool):
             raise HcertError("bad_payload", f"claim {claim} missing or not a number")
+        # A time no clock can hold (2**70, NaN) would make every later use of it raise, also for a stranger's code.
+        if not (math.isfinite(c[claim]) and _representable(c[claim])):
+            raise HcertError("bad_payload", f"claim {claim} is not a usable time")
+
+
+def _representable(timestamp: int | float) -> bool:
+    try:
+        dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return False
+    return True
 
 
 # -- trust and verification ----------------------------------------------------------------------------------
@@ -225,34 +255,81 @@ def _check(d: Decoded, trust: TrustStore, at: dt.datetime) -> tuple[bool, str]:
     cert = trust.certificates.get(kid)
     if cert is None:
         return False, "revoked" if kid in trust.revoked else "unknown_kid"
-    if d.alg not in ALGORITHMS:
+    if d.alg not in ALGORITHMS or not _strong_enough(cert.public_key()):
         return False, "unsupported_alg"
     if not _signature_ok(d, cert):
         return False, "bad_signature"
     if kid in trust.revoked:
         return False, "revoked"
+    failure = key_usage_failure(d, cert) or clock_failure(d, cert, at)
+    return (False, failure) if failure else (True, "ok")
+
+
+def key_usage_failure(d: Decoded, cert: x509.Certificate) -> str | None:
+    """"key_usage_mismatch" when the signer's extended key usage names DCC types and this certificate's is not one
+    of them. A DSC with no DCC type OID (no extension, or only other OIDs) signs any type (hcert spec A.4)."""
+    allowed = signable_types(cert)
+    if allowed is not None and not set(d.dcc).intersection(KEY_USAGE_OIDS) <= allowed:
+        return "key_usage_mismatch"
+    return None
+
+
+def clock_failure(d: Decoded, cert: x509.Certificate, at: dt.datetime) -> str | None:
+    """The checks against the validation clock, as the EU verifiers make them."""
     if d.issued > at + CLOCK_SKEW:
-        return False, "not_yet_valid"
-    if d.expires <= at:
-        return False, "expired"
-    if not cert.not_valid_before_utc <= d.issued <= cert.not_valid_after_utc:
-        return False, "signer_not_valid"
-    return True, "ok"
+        return "not_yet_valid"
+    # "after which a Verifier MUST reject the Payload as expired" (hcert spec 3.3.5): valid at exp itself; the
+    # conformance data has valid cases with the clock exactly at exp (DK, IE, ES 1501-1503).
+    if at > d.expires:
+        return "expired"
+    # The EU reference verifier refuses a signer certificate expired at the clock; it does not compare iat with the
+    # signer's validity (dgc-testdata BG 4 is valid with an iat before it), the specification asks that of issuers.
+    if at > cert.not_valid_after_utc:
+        return "signer_not_valid"
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def signable_types(cert: x509.Certificate) -> frozenset[str] | None:
+    """The DCC entry types ("v", "t", "r") the certificate's extended key usage allows, or None if it does not
+    limit them. Read with asn1crypto: `cryptography` refuses DSCs that encode a DER default value (Finland's
+    BasicConstraints cA=FALSE), which EU verifiers accept. An extension that cannot be read allows nothing."""
+    try:
+        usage = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)).extended_key_usage_value
+        oids = {purpose.dotted for purpose in usage} if usage is not None else set()
+    except Exception:  # noqa: BLE001 - asn1crypto raises several types for malformed DER; all mean "unreadable"
+        return frozenset()
+    allowed = frozenset(t for t, type_oids in KEY_USAGE_OIDS.items() if oids & type_oids)
+    return allowed or None
+
+
+def _strong_enough(public) -> bool:
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return public.curve.key_size >= MIN_EC_BITS
+    if isinstance(public, rsa.RSAPublicKey):
+        return public.key_size >= MIN_RSA_BITS
+    return False
 
 
 def _signature_ok(d: Decoded, cert: x509.Certificate) -> bool:
+    """The COSE_Sign1 signature (RFC 9052 Sig_structure) checked with `cryptography` directly: the protected header
+    as it was received, no external data. A key of the other family than the header's algorithm is not valid."""
     public = cert.public_key()
-    expected = ec.EllipticCurvePublicKey if ALGORITHMS[d.alg] == "ES256" else rsa.RSAPublicKey
-    if not isinstance(public, expected):
-        return False
+    signed = cbor2.dumps(["Signature1", d.protected_bytes, b"", d.payload])
     try:
-        # The unprotected bucket is not signed: leave out what the protected one already says (pycose refuses a
-        # label present in both, the specification says the protected one wins).
-        unprotected = {k: v for k, v in d.unprotected.items() if k not in d.protected}
-        message = Sign1Message.from_cose_obj([d.protected_bytes, unprotected, d.payload, d.signature],
-                                             allow_unknown_attributes=True)
-        pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        message.key = CoseKey.from_pem_public_key(pem.decode())
-        return bool(message.verify_signature())
-    except Exception:  # noqa: BLE001 - pycose raises many types for a malformed signature; all mean "not valid"
+        if ALGORITHMS[d.alg] == "ES256":
+            if not isinstance(public, ec.EllipticCurvePublicKey):
+                return False
+            size = (public.curve.key_size + 7) // 8  # r || s, each as long as the curve order
+            if len(d.signature) != 2 * size:
+                return False
+            r, s = int.from_bytes(d.signature[:size], "big"), int.from_bytes(d.signature[size:], "big")
+            public.verify(encode_dss_signature(r, s), signed, ec.ECDSA(hashes.SHA256()))
+        else:
+            if not isinstance(public, rsa.RSAPublicKey):
+                return False
+            public.verify(d.signature, signed, padding.PSS(padding.MGF1(hashes.SHA256()), PSS_SALT_BYTES),
+                          hashes.SHA256())
+    except (InvalidSignature, ValueError):
         return False
+    return True

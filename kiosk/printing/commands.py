@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from kiosk.commands import add_config_arg, emit, load_config_or_exit
+from kiosk.commands import add_config_arg, emit, load_config_or_exit, parse_time
 
 DEFAULT_PROFILE = "TM-T88V"
 
@@ -18,6 +18,8 @@ def add_commands(sub) -> None:
     p.add_argument("--data-dir", help="where the certificate module keeps its keys (default: from --config, "
                                       "else $VAXKIOSK_DATA or ~/.local/share/vaxkiosk, so verify-cert trusts it)")
     p.add_argument("--out", required=True, help="file to write the bytes to")
+    p.add_argument("--at", metavar="TIME", type=parse_time,
+                   help="the time the sample is printed and its certificate signed, ISO 8601 (default: now)")
     add_config_arg(p)
     p.set_defaults(handler=cmd_print_sample)
 
@@ -78,15 +80,16 @@ def cmd_print_sample(args) -> int:
         emit(identity.to_json() if not identity.ok else {"ok": False, "error": {"code": "not_an_id_card"}})
         return 1
     site = (config.kiosk.site_name if config else "") or "Điểm tiêm chủng mẫu"
+    now = args.at or dt.datetime.now(dt.timezone.utc)
     if args.kind == "ticket":
-        now = dt.datetime.now(dt.timezone(dt.timedelta(hours=config.kiosk.utc_offset_hours if config else 7)))
+        now = now.astimezone(dt.timezone(dt.timedelta(hours=config.kiosk.utc_offset_hours if config else 7)))
         view = layouts.TicketView(site_name=site, number=1, checked_in=now, full_name=identity.full_name or "",
                                   masked_id=mask_id(identity.id_number), people_ahead=0, wait_minutes=0)
         receipt = layouts.ticket(view, profile, paper)
         qr = None
     else:
         try:
-            from kiosk.certificates import sample_certificate_view
+            from kiosk.certificates import CertificateError, sample_certificate_view
         except ImportError as exc:
             emit({"ok": False, "error": {"code": "certificates_unavailable",
                                          "message_en": f"this build has no certificate module: {exc}"}})
@@ -94,7 +97,11 @@ def cmd_print_sample(args) -> int:
         from kiosk.config import command_data_dir
 
         data_dir = args.data_dir or str(command_data_dir(args.config))
-        view = sample_certificate_view(identity, data_dir)
+        try:
+            view = sample_certificate_view(identity, data_dir, now)
+        except CertificateError as exc:  # a time before 2026: it would be born expired
+            emit(exc.to_json())
+            return 1
         receipt = layouts.certificate(view, profile, paper)
         qr = view.qr_payload
     data = to_escpos(receipt)

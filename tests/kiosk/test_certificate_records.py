@@ -158,7 +158,7 @@ def test_staff_scan_a_certificate_to_find_the_record(site, store):
     assert (record["id"], record["uvci"], record["masked_id"]) == (vac["id"], vac["uvci"], "0641•••••234")
     assert "id_number" not in record
     assert lookup_certificate(store, "HC1:garbage") is None
-    foreign = ExternalIssuer(START)
+    foreign = ExternalIssuer(now=START)
     assert lookup_certificate(store, foreign.issue(START)) is None
     # Our UVCI copied into another person's certificate finds nothing.
     copied = foreign.dcc(uvci=vac["uvci"])
@@ -190,7 +190,7 @@ def test_no_certificate_is_signed_with_a_clock_from_1970(site, store, tmp_path):
     from kiosk.certificates.signing import local_signer
     from kiosk.vaccines import VACCINES
 
-    signer = local_signer(tmp_path / "k", "t")
+    signer = local_signer(tmp_path / "k", "t", START)
     dose = dcc.Dose(VACCINES["comirnaty"], 1, dt.date(2026, 11, 25), "URN:UVCI:01:VN:VXK/X/1#A")
     with pytest.raises(CertificateError) as exc:
         sign_dose(signer, "A B", None, dose, now=dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))

@@ -10,6 +10,8 @@ from kiosk.certificates.trustlist import trust_store
 from kiosk.identity import parse
 from tests.conftest import SAMPLE_QR, vaxkiosk_json
 
+SIGNED_AT = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.timezone.utc)
+
 
 @pytest.mark.parametrize("profile,width", [("POS-5890", 384), ("TM-T88V", 512), ("TM-T20II", 576)])
 def test_ticket_sample_renders_back_strictly(tmp_path, profile, width):
@@ -42,12 +44,13 @@ def test_a_scanned_code_that_is_not_an_id_card_is_refused(tmp_path):
 def test_certificate_sample_qr_is_the_certificate_modules_payload(tmp_path, profile):
     out, png = tmp_path / "c.bin", tmp_path / "c.png"
     code, result = vaxkiosk_json("print-sample", "--kind", "certificate", "--payload", SAMPLE_QR, "--profile",
-                                 profile, "--data-dir", str(tmp_path / "data"), "--out", str(out))
+                                 profile, "--data-dir", str(tmp_path / "data"), "--out", str(out),
+                                 "--at", SIGNED_AT.isoformat())
     assert code == 0 and result["qr"] and result["qr"][0].startswith("HC1:")
     code, rendered = vaxkiosk_json("escpos-render", str(out), "--profile", profile, "--out", str(png))
     assert code == 0 and rendered["qr"] == result["qr"]
     assert render_bytes(out.read_bytes(), profile)
     # The printed QR is a certificate the data dir's own key signed, for the person in the payload.
-    verdict = hcert.verify(result["qr"][0], trust_store(tmp_path / "data"), dt.datetime.now(dt.timezone.utc))
+    verdict = hcert.verify(result["qr"][0], trust_store(tmp_path / "data"), SIGNED_AT)
     assert verdict.valid, verdict.reason
     assert verdict.to_json()["name"] == parse(SAMPLE_QR).full_name
