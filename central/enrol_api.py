@@ -2,7 +2,8 @@
 
     POST /api/v1/enrol   {"code": "ABCD-EFGH-JKMN", "signing_certificate": "<PEM>" (optional)}
     200 {"ok": true, "enrolment": {...}}                       (see enrolment_document)
-    400 {"ok": false, "error": {"code": "bad_request", ...}}
+    400 {"ok": false, "error": {"code": "bad_request" | "json_too_deep", ...}}
+    413 {"ok": false, "error": {"code": "body_too_large", ...}}   (more than 64 KB: refused unread)
     403 {"ok": false, "error": {"code": "code_unknown" | "code_used" | "code_expired", "message_vi", "message_en"}}
 
 The kiosk's document signing certificate (kiosk.certificates.signing), when sent, goes on central's trust list; the answer then
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, jsonify, request
 
 from central.registry import Enrolment, Registry, RegistryRefused
+from kiosk.web.limits import json_body
 
 log = logging.getLogger("vaxkiosk.central.enrol")
 
@@ -95,7 +97,7 @@ def make_blueprint(registry: Registry, access: BrokerAccess, central_url: str = 
 
     @bp.post(ENROL_PATH)
     def enrol():
-        body = request.get_json(silent=True)
+        body = json_body()  # 400 json_too_deep for a body nested past parsing
         code = body.get("code") if isinstance(body, dict) else None
         signing_certificate = body.get("signing_certificate") if isinstance(body, dict) else None
         if not isinstance(code, str) or not code.strip() or len(code) > 64:

@@ -43,15 +43,12 @@ class OpsService:
         # The aggregator's sites table gets the configured places (the registry, when merged, may fill it too).
         for s in self.config.sites:
             self.store.upsert_site(s.id, s.name, s.district, s.province)
-        from waitress import create_server
-
-        from central.web import create_app
+        from central.web import SERVER_THREADS, create_app
+        from kiosk.web.serving import create_server
 
         web = self.config.web
         try:
-            # Each open dashboard holds one thread for its event stream: enough threads for a room of screens.
-            self.server = create_server(create_app(self), host=web.host, port=web.port, threads=24,
-                                        channel_timeout=web.sse_seconds + 30, ident="vaxkiosk-central")
+            self.server = create_server(create_app(self), web.host, web.port, SERVER_THREADS, "vaxkiosk-central")
         except OSError as exc:
             # Several `vaxkiosk central` processes on one machine share one config: the first to bind serves the
             # dashboard (and evaluates alerts), the others are ingest workers.

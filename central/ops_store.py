@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from central import alerts, corrections
-from kiosk.store import Store
+from kiosk.store import WEB_SESSIONS, Store
 
 OPS_MIGRATIONS: list[tuple[str, str]] = [
     ("0001_alerts", alerts.SCHEMA),
     ("0002_correction_decisions", corrections.SCHEMA),
+    ("0003_web_sessions", WEB_SESSIONS),  # dashboard logins the server can end (kiosk.web.sessions)
 ]
 
 

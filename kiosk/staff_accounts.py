@@ -18,6 +18,8 @@ from kiosk.store import Store
 
 ROLES = ("staff", "technician")
 MIN_PIN_DIGITS = 4
+# A technician sees every part's health, the camera and test prints: 10,000 PINs are too few to guess through.
+TECHNICIAN_MIN_PIN_DIGITS = 6
 MAX_PIN_DIGITS = 12
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -46,10 +48,14 @@ def verify_pin(pin: str, stored: str) -> bool:
     return hmac.compare_digest(got.hex(), digest)
 
 
-def check_pin_format(pin: str) -> None:
+def check_pin_format(pin: str, role: str = "staff") -> None:
     if not (pin.isascii() and pin.isdigit() and MIN_PIN_DIGITS <= len(pin) <= MAX_PIN_DIGITS):
         raise AccountError("bad_pin", f"Mã PIN phải gồm {MIN_PIN_DIGITS}–{MAX_PIN_DIGITS} chữ số.",
                            f"The PIN must be {MIN_PIN_DIGITS} to {MAX_PIN_DIGITS} digits.")
+    if role == "technician" and len(pin) < TECHNICIAN_MIN_PIN_DIGITS:
+        raise AccountError("technician_pin_too_short",
+                           f"Mã PIN của kỹ thuật viên phải có ít nhất {TECHNICIAN_MIN_PIN_DIGITS} chữ số.",
+                           f"A technician's PIN must have at least {TECHNICIAN_MIN_PIN_DIGITS} digits.")
 
 
 class StaffAccounts:
@@ -63,9 +69,8 @@ class StaffAccounts:
             raise AccountError("bad_name", "Cần tên nhân viên.", "A staff name is required.")
         if role not in ROLES:
             raise AccountError("bad_role", "Vai trò không hợp lệ.", f"The role must be one of {', '.join(ROLES)}.")
-        check_pin_format(pin)
+        check_pin_format(pin, role)
         stamp = self.clock.stamp()
-        locked_until = None
         with self.store.transaction() as db:
             if db.conn.execute("SELECT 1 FROM staff_accounts WHERE name=?", (name,)).fetchone():
                 raise AccountError("name_taken", "Tên này đã có tài khoản.", "This name already has an account.")
@@ -86,36 +91,55 @@ class StaffAccounts:
         return [r["name"] for r in self.store.query("SELECT name FROM staff_accounts WHERE active=1 ORDER BY name")]
 
     def authenticate(self, name: str, pin: str) -> dict:
-        """The account on success; AccountError("bad_login" | "locked") otherwise. Unknown names cost the same."""
-        now = self.clock.now()
-        row = self.store.query_one("SELECT * FROM staff_accounts WHERE name=? AND active=1", (name,))
-        if row and row["locked_until_wall"] and dt.datetime.fromisoformat(row["locked_until_wall"]) > now:
-            raise locked_error(row["locked_until_wall"])
-        ok = verify_pin(pin, row["pin_hash"] if row else hash_pin("0000"))
-        stamp = self.clock.stamp()
-        locked_until = None
-        with self.store.transaction() as db:
-            if row is None:
-                audit.record(db, "staff:?", "login_failed", None, None, stamp=stamp)
-            elif ok:
-                db.conn.execute("UPDATE staff_accounts SET failed_attempts=0, locked_until_wall=NULL WHERE id=?",
-                                (row["id"],))
-                audit.record(db, f"staff:{row['name']}", "login", None, None, stamp=stamp)
-            else:
-                failures = row["failed_attempts"] + 1
-                if failures >= MAX_FAILURES:
-                    locked_until = (now + dt.timedelta(minutes=LOCK_MINUTES)).isoformat(timespec="seconds")
-                    failures = 0
-                db.conn.execute("UPDATE staff_accounts SET failed_attempts=?, locked_until_wall=? WHERE id=?",
-                                (failures, locked_until, row["id"]))
-                audit.record(db, f"staff:{row['name']}", "lockout" if locked_until else "login_failed", None, None,
-                             stamp=stamp)
-        # Raised after the commit: raising inside the block would roll the lock back.
-        if locked_until:
-            raise locked_error(locked_until)
-        if not ok or row is None:
+        """The account on success; AccountError("bad_login" | "locked") otherwise. Unknown names cost the same.
+
+        An attempt is counted before its PIN is checked, in one write transaction (BEGIN IMMEDIATE) with the lock
+        check: PINs sent in parallel cannot all be checked before any is counted, so at most MAX_FAILURES PINs are
+        checked per lock, and the attempt that reaches MAX_FAILURES sets the lock there and then. The scrypt check
+        runs outside the transaction (check-ins must not wait on it); afterwards a right PIN clears the count and
+        only the lock its own attempt set."""
+        row = self.store.query_one("SELECT id FROM staff_accounts WHERE name=? AND active=1", (name,))
+        if row is None:
+            verify_pin(pin, hash_pin("0000"))
+            with self.store.transaction() as db:
+                audit.record(db, "staff:?", "login_failed", None, None, stamp=self.clock.stamp())
             raise AccountError("bad_login", "Sai tên hoặc mã PIN.", "Wrong name or PIN.")
-        return {"id": row["id"], "name": row["name"], "role": row["role"]}
+        account, my_lock = self._count_attempt(row["id"])
+        ok = verify_pin(pin, account["pin_hash"])
+        stamp = self.clock.stamp()
+        with self.store.transaction() as db:
+            if ok:
+                # A lock set meanwhile by another attempt stays; this attempt's own lock goes with its success.
+                db.conn.execute("UPDATE staff_accounts SET failed_attempts=0, "
+                                "locked_until_wall = CASE WHEN locked_until_wall IS ? THEN NULL "
+                                "ELSE locked_until_wall END WHERE id=?", (my_lock, account["id"]))
+                audit.record(db, f"staff:{account['name']}", "login", None, None, stamp=stamp)
+            else:
+                audit.record(db, f"staff:{account['name']}", "lockout" if my_lock else "login_failed", None, None,
+                             stamp=stamp)
+        # Raised after the commit: raising inside the block would roll the audit back.
+        if not ok:
+            raise locked_error(my_lock) if my_lock else AccountError("bad_login", "Sai tên hoặc mã PIN.",
+                                                                     "Wrong name or PIN.")
+        return {"id": account["id"], "name": account["name"], "role": account["role"]}
+
+    def _count_attempt(self, account_id: int) -> tuple[dict, str | None]:
+        """(the account, the lock this attempt set or None); raises "locked" while a lock holds."""
+        now = self.clock.now()
+        with self.store.transaction() as db:
+            account = dict(db.conn.execute("SELECT * FROM staff_accounts WHERE id=?", (account_id,)).fetchone())
+            held = account["locked_until_wall"]
+            locked = bool(held) and dt.datetime.fromisoformat(held) > now
+            my_lock = None
+            if not locked:
+                failures = account["failed_attempts"] + 1
+                if failures >= MAX_FAILURES:
+                    my_lock, failures = (now + dt.timedelta(minutes=LOCK_MINUTES)).isoformat(timespec="seconds"), 0
+                db.conn.execute("UPDATE staff_accounts SET failed_attempts=?, locked_until_wall=? WHERE id=?",
+                                (failures, my_lock, account_id))
+        if locked:
+            raise locked_error(held)
+        return account, my_lock
 
 
 def locked_error(until: str) -> AccountError:

@@ -22,6 +22,15 @@ import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
 
+# Logins the server can end (kiosk.web.sessions): the staff desk's here, the dashboard's in central's ops.db.
+WEB_SESSIONS = """
+CREATE TABLE web_sessions (
+    id_hash TEXT PRIMARY KEY,          -- sha256 of the random id in the session cookie
+    subject TEXT NOT NULL,             -- who logged in (staff account id, dashboard user name)
+    started_at REAL NOT NULL           -- epoch seconds; rows older than the session length are pruned at login
+);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_core",
@@ -185,6 +194,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE corrections ADD COLUMN outcome_decided_at REAL;  -- central's decision time (epoch s)
         """,
     ),
+    ("0006_web_sessions", WEB_SESSIONS),
 ]
 
 

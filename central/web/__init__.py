@@ -8,6 +8,11 @@ import secrets
 
 from flask import Flask
 
+# Each open dashboard holds one thread for its event stream: enough threads for a room of screens, and streams may
+# take at most 12 + 12 of them (a reverse proxy on loopback counts as one client with its own budget), so 8 threads
+# stay for pages, logins and enrolments whatever the streams do (docs/security.md).
+SERVER_THREADS = 32
+STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS = 4, 12, 12
 
 
 def create_app(ops) -> Flask:
@@ -21,11 +26,15 @@ def create_app(ops) -> Flask:
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_NAME="vaxkiosk_central",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=web.session_minutes),
-        MAX_CONTENT_LENGTH=64 * 1024,
     )
     app.extensions["ops"] = ops
 
     from central.web import api, auth, pages, stream
+    from kiosk.web import limits
+    from kiosk.web.sse import StreamSlots
+
+    limits.install(app)
+    app.extensions["stream_slots"] = StreamSlots(STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS)
 
     auth.init(app)
     for bp in (auth.bp, pages.bp, api.bp, stream.bp, *ops.device_blueprints):

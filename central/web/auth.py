@@ -1,9 +1,11 @@
 """Who may see what.
 
 - Pages and forms: operations staff log in (users and password hashes from the central config); the session ends
-  after [web] session_minutes even while in use; every POST carries the session's CSRF token.
+  after [web] session_minutes even while in use, or at logout (kiosk.web.sessions: the server forgets it); every
+  POST carries the session's CSRF token.
 - GET /api/fleet, /api/sites and /metrics: open when the dashboard listens on loopback only (a reverse proxy or the
-  demo on the same machine); on any other address they need `Authorization: Bearer <[web] api_token>` (or a login).
+  demo on the same machine) and the request names this machine in its Host header; otherwise they need
+  `Authorization: Bearer <[web] api_token>` (or a login).
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import secrets
 import threading
 import time
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
+
+from kiosk.web.serving import names_loopback
+from kiosk.web.sessions import ServerSessions
 
 bp = Blueprint("auth", __name__)
 DEVICE_BLUEPRINTS = ("enrol", "trustlist")
@@ -33,32 +38,47 @@ def _ops():
 
 
 class LoginThrottle:
-    """Failed logins per user name, in memory (a restart forgets them, which is acceptable for a guessing brake)."""
+    """Failed logins per user name, in memory (a restart forgets them, which is acceptable for a guessing brake).
+
+    A password is checked only after `attempt` has counted it, in one step under the lock: guesses sent in parallel
+    cannot all pass the check before any of them is counted (at most MAX_FAILURES are checked per window)."""
 
     def __init__(self):
-        self._failures: dict[str, list[float]] = {}
+        self._attempts: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
-    def blocked(self, name: str, now: float) -> bool:
+    def attempt(self, name: str, now: float) -> bool:
+        """Count an attempt for `name`; False (do not check the password) when the window already holds too many."""
         with self._lock:
-            recent = [t for t in self._failures.get(name, []) if now - t < FAILURE_WINDOW_S]
-            self._failures[name] = recent
-            return len(recent) >= MAX_FAILURES
-
-    def failed(self, name: str, now: float) -> None:
-        with self._lock:
-            self._failures.setdefault(name, []).append(now)
+            recent = [t for t in self._attempts.get(name, []) if now - t < FAILURE_WINDOW_S]
+            allowed = len(recent) < MAX_FAILURES
+            if allowed:
+                recent.append(now)
+            self._attempts[name] = recent
+            return allowed
 
     def succeeded(self, name: str) -> None:
         with self._lock:
-            self._failures.pop(name, None)
+            self._attempts.pop(name, None)
+
+
+def server_sessions() -> ServerSessions:
+    ops = _ops()
+    return ServerSessions(ops.ops_store, ops.config.web.session_minutes * 60)
 
 
 def current_user() -> str | None:
+    if "user" not in g:  # one look-up per request
+        g.user = logged_in_user()
+    return g.user
+
+
+def logged_in_user() -> str | None:
     user, login_at = session.get("user"), session.get("login_at", 0)
-    if user and time.time() - login_at < _ops().config.web.session_minutes * 60:
-        return user
-    return None
+    if not user or time.time() - login_at >= _ops().config.web.session_minutes * 60:
+        return None
+    # The server's record of the login: ended at logout, wherever the cookie was copied to.
+    return user if server_sessions().alive(session.get("sid"), user) else None
 
 
 def same_secret(sent: str, expected: str) -> bool:
@@ -101,7 +121,10 @@ def machine_readable(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         web = _ops().config.web
-        if web.host not in LOOPBACK and current_user() is None:
+        # Open only to this machine: a loopback listener, asked for by a loopback name (a page whose DNS name was
+        # re-pointed at 127.0.0.1 reaches the listener too, under its own name).
+        open_here = web.host in LOOPBACK and names_loopback(request.host)
+        if not open_here and current_user() is None:
             header = request.headers.get("Authorization", "")
             token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
             if not web.api_token or not token or not same_secret(token, web.api_token):
@@ -117,7 +140,7 @@ def login():
         name = request.form.get("name", "")[:64]
         password = request.form.get("password", "")
         throttle = current_app.extensions["login_throttle"]
-        if throttle.blocked(name, time.time()):
+        if not throttle.attempt(name, time.time()):
             return render_template("login.html", error="throttled"), 429
         user = next((u for u in _ops().config.users if u.name == name), None)
         ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
@@ -125,15 +148,16 @@ def login():
             throttle.succeeded(name)
             session.clear()  # a fresh session (and CSRF token) after login: no fixation
             session.permanent = True
-            session.update(user=user.name, login_at=time.time())
+            session.update(user=user.name, login_at=time.time(), sid=server_sessions().start(user.name))
+            g.user = user.name
             target = request.args.get("next", "/")
             return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
-        throttle.failed(name, time.time())
         error = "wrong"
     return render_template("login.html", error=error), (401 if error else 200)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    server_sessions().end(session.get("sid"))
     session.clear()
     return redirect(url_for("auth.login"))

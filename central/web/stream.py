@@ -6,13 +6,10 @@ by one screen for ever, and a screen that missed events re-reads everything anyw
 
 from __future__ import annotations
 
-import json
-import queue
-import time
-
-from flask import Blueprint, Response, current_app, stream_with_context
+from flask import Blueprint, current_app
 
 from central.web.auth import login_required
+from kiosk.web import sse
 
 bp = Blueprint("stream", __name__)
 
@@ -21,24 +18,5 @@ bp = Blueprint("stream", __name__)
 @login_required
 def events():
     ops = current_app.extensions["ops"]
-    q = ops.events.subscribe()
-    until = time.monotonic() + ops.config.web.sse_seconds
-
-    def generate():
-        try:
-            yield "retry: 3000\n: connected\n\n"
-            quiet_since = time.monotonic()
-            while time.monotonic() < until and not ops.stopping.is_set():
-                try:
-                    ev = q.get(timeout=1.0)
-                except queue.Empty:
-                    if time.monotonic() - quiet_since > 15:
-                        yield ": keep-alive\n\n"  # proxies close silent connections
-                        quiet_since = time.monotonic()
-                    continue
-                yield f"id: {ev.id}\nevent: {ev.type}\ndata: {json.dumps(ev.data)}\n\n"
-        finally:
-            ops.events.unsubscribe(q)
-
-    return Response(stream_with_context(generate()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return sse.stream(ops.events, current_app.extensions["stream_slots"], lambda ev: sse.event(ev, ev.data),
+                      stopped=ops.stopping.is_set, retry_ms=3000, seconds=ops.config.web.sse_seconds)

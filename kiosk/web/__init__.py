@@ -19,11 +19,15 @@ log = logging.getLogger("vaxkiosk.web")
 
 # Each open event stream or camera preview holds one server thread: citizen screen (2), display (1), a few desks.
 SERVER_THREADS = 24
+# Event streams may hold at most 6 + 12 of them (docs/security.md): whatever the site's network opens, at least
+# 6 threads stay for pages and the citizen screen's requests, and the citizen screen's own streams have theirs.
+STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS = 4, 12, 6
 
 
 def create_app(kiosk) -> Flask:
     """`kiosk` is the running kiosk.app.App (store, services, events, parts)."""
-    from kiosk.web import api, citizen, display, staff
+    from kiosk.web import api, citizen, display, limits, staff
+    from kiosk.web.sse import StreamSlots
 
     flask_app = Flask(__name__)
     flask_app.config.update(
@@ -33,9 +37,10 @@ def create_app(kiosk) -> Flask:
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_NAME="vaxkiosk_session",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=kiosk.config.web.session_minutes),
-        MAX_CONTENT_LENGTH=64 * 1024,
         TEMPLATES_AUTO_RELOAD=False,
     )
+    limits.install(flask_app)
+    flask_app.extensions["stream_slots"] = StreamSlots(STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS)
     flask_app.jinja_env.globals["version"] = kiosk.version
     flask_app.jinja_env.globals["site_name"] = kiosk.config.kiosk.site_name or kiosk.config.kiosk.site_id
     for bp in (citizen.bp, staff.bp, display.bp, api.bp):
@@ -79,9 +84,8 @@ class WebPart:
         self.error: str | None = None
 
     def start(self) -> None:
-        from waitress import create_server
-
         from kiosk.web.scan_watch import ScanWatcher
+        from kiosk.web.serving import create_server
 
         self.scan_watch = ScanWatcher(self.kiosk, self.stopping)
         self.scan_watch.start()
@@ -91,8 +95,7 @@ class WebPart:
         # waitress sends each chunk as soon as it is written (send_bytes defaults to 1): an event reaches the
         # screen at once, it never waits for a buffer to fill.
         try:
-            self.server = create_server(flask_app, host=settings.host, port=settings.port, threads=SERVER_THREADS,
-                                        channel_timeout=60, ident="vaxkiosk")
+            self.server = create_server(flask_app, settings.host, settings.port, SERVER_THREADS, "vaxkiosk")
         except OSError as exc:
             # A taken port must not stop check-ins from the scanner: the screens report it through health().
             self.error = f"cannot listen on {settings.host}:{settings.port}: {exc}"

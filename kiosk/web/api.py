@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import json
-import queue
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, current_app, jsonify
 
 from kiosk.scan_handler import handle_scan
+from kiosk.web import sse
 from kiosk.web.guard import current_staff, from_loopback, kiosk, loopback_or_technician
+from kiosk.web.limits import json_body
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-KEEPALIVE_SECONDS = 15
 # Scan events carry the name as read: only the kiosk's own screen (loopback) and staff get them.
 PRIVATE_EVENTS = {"scan", "staff_alert", "printer"}
 
 
 def json_object() -> dict:
     """The request's JSON body when it is an object of real text, else {} (the endpoint then answers its usual
-    "missing field" error). Any JSON may arrive: a string or a list (`.get` would be a 500), or "\\udfff" escapes,
-    lone surrogates that are not Unicode and that SQLite cannot store (another 500)."""
-    body = request.get_json(silent=True)
+    "missing field" error). Any JSON may arrive: a string or a list (`.get` would be a 500), "\\udfff" escapes,
+    lone surrogates that are not Unicode and that SQLite cannot store (another 500), or 30,000 nested brackets
+    (a RecursionError: answered 400 `json_too_deep` by limits.json_body)."""
+    body = json_body()
     if not isinstance(body, dict):
         return {}
     try:
@@ -51,31 +52,14 @@ def events():
     app = kiosk()
     private_ok = from_loopback() or current_staff() is not None
     stopping = current_app.config.get("STOPPING")
-    sub = app.events.subscribe()
 
-    def stream():
-        try:
-            yield "retry: 1000\n\n"
-            idle = 0.0
-            while not (stopping and stopping.is_set()) and not app.stopping.is_set():
-                try:
-                    event = sub.get(timeout=0.5)
-                except queue.Empty:
-                    idle += 0.5
-                    if idle >= KEEPALIVE_SECONDS:
-                        idle = 0.0
-                        yield ": keepalive\n\n"
-                    continue
-                idle = 0.0
-                if event.type in PRIVATE_EVENTS and not private_ok:
-                    continue
-                payload = json.dumps({**event.data, "at": event.at}, ensure_ascii=False)
-                yield f"id: {event.id}\nevent: {event.type}\ndata: {payload}\n\n"
-        finally:
-            app.events.unsubscribe(sub)
+    def render(event):
+        if event.type in PRIVATE_EVENTS and not private_ok:
+            return None
+        return sse.event(event, {**event.data, "at": event.at})
 
-    return Response(stream_with_context(stream()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return sse.stream(app.events, current_app.extensions["stream_slots"], render, retry_ms=1000,
+                      stopped=lambda: app.stopping.is_set() or bool(stopping and stopping.is_set()))
 
 
 @bp.get("/health")

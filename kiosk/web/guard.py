@@ -7,10 +7,10 @@ import hmac
 import secrets
 import time
 
-from flask import abort, current_app, jsonify, redirect, request, session, url_for
+from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
-# The kiosk's browser opens http://127.0.0.1:PORT/; with host = "::" the same client shows up IPv4-mapped.
-LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+from kiosk.web.serving import LOOPBACK, names_loopback
+from kiosk.web.sessions import ServerSessions
 
 
 def kiosk():
@@ -18,15 +18,28 @@ def kiosk():
 
 
 def from_loopback() -> bool:
-    # waitress sets REMOTE_ADDR from the socket; no proxy headers are trusted.
-    return request.remote_addr in LOOPBACK
+    """The kiosk's own browser: the socket's address (waitress sets REMOTE_ADDR, no proxy header is trusted) and
+    the Host it asked for (a rebound DNS name reaching 127.0.0.1 from the kiosk's browser is not the kiosk)."""
+    return request.remote_addr in LOOPBACK and names_loopback(request.host)
+
+
+def server_sessions() -> ServerSessions:
+    app = kiosk()
+    return ServerSessions(app.store, app.config.web.session_minutes * 60)
 
 
 def current_staff() -> dict | None:
+    if "staff" not in g:  # asked several times per request (decorator, templates): one look-up
+        g.staff = logged_in_staff()
+    return g.staff
+
+
+def logged_in_staff() -> dict | None:
     user = session.get("staff")
     if not user:
         return None
-    if session.get("expires", 0) < time.time():
+    # The cookie's own expiry, then the server's record of the login (gone after logout, wherever the cookie is).
+    if session.get("expires", 0) < time.time() or not server_sessions().alive(session.get("sid"), str(user["id"])):
         session.clear()
         return None
     return user
@@ -36,8 +49,16 @@ def start_session(user: dict) -> None:
     session.clear()
     session.permanent = True
     session["staff"] = user
+    session["sid"] = server_sessions().start(str(user["id"]))
     session["expires"] = time.time() + kiosk().config.web.session_minutes * 60
     session["csrf"] = secrets.token_urlsafe(24)
+    g.staff = user
+
+
+def end_session() -> None:
+    server_sessions().end(session.get("sid"))
+    session.clear()
+    g.staff = None
 
 
 def csrf_token() -> str:

@@ -15,7 +15,7 @@ from kiosk.reprints import reprint
 from kiosk.staff_accounts import AccountError, StaffAccounts
 from kiosk.vaccination import Injection, VaccinationService
 from kiosk.vaccines import MAX_DOSES, VACCINES
-from kiosk.web.guard import check_csrf, csrf_token, current_staff, kiosk, staff_required, start_session
+from kiosk.web.guard import check_csrf, csrf_token, current_staff, end_session, kiosk, staff_required, start_session
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -63,7 +63,7 @@ def login_page():
 @bp.post("/logout")
 def logout():
     check_csrf()
-    session.clear()
+    end_session()
     return redirect(url_for("staff.login"))
 
 
