@@ -72,8 +72,9 @@ def add_commands(sub) -> None:
     p = csub.add_parser("broker-config", help="write Mosquitto's vaxkiosk config, password file, ACL, TLS files")
     _registry_args(p)
     p.add_argument("--conf", required=True, help="e.g. /etc/mosquitto/conf.d/vaxkiosk.conf")
-    p.add_argument("--central-listen", action="append", default=[], metavar="[ADDR:]PORT",
-                   help="plain listener for central's aggregator processes (e.g. 127.0.0.1:1883)")
+    p.add_argument("--central-listen", action="append", default=[], metavar="[ADDR:]PORT", required=True,
+                   help="plain listener for central's aggregator processes, normally loopback (127.0.0.1:1883): "
+                        "only central logs in there")
     p.add_argument("--listen", action="append", default=[], metavar="[ADDR:]PORT", help="plain kiosk listener")
     p.add_argument("--tls-listen", action="append", default=[], metavar="[ADDR:]PORT", help="TLS kiosk listener")
     p.add_argument("--tls-host", action="append", default=[], help="broker name(s)/IP(s) in its certificate")
@@ -186,14 +187,18 @@ def cmd_enrol_bundle(args) -> int:
 
 def cmd_revoke(args) -> int:
     def action(registry):
-        reloaded = registry.revoke(args.kiosk, args.reason)
+        done = registry.revoke(args.kiosk, args.reason)
         if args.json:
-            print(json.dumps({"ok": True, "kiosk_id": args.kiosk, "broker_reloaded": reloaded}))
+            print(json.dumps({"ok": True, "kiosk_id": args.kiosk, "broker_reloaded": done.broker_reloaded,
+                              "session_ended": done.session_ended}))
         else:
             print(f"kiosk {args.kiosk} revoked; password removed from {registry.broker_files.password_file}")
-            print("broker reloaded: its connection is closed now" if reloaded else
+            print("broker reloaded: its connection is closed now" if done.broker_reloaded else
                   "broker NOT signalled (no pid file or no permission): the vaxkiosk-broker-reload.path unit "
                   "reloads it; check with `systemctl status vaxkiosk-broker-reload.path`")
+            print("its broker session is ended" if done.session_ended else
+                  "its broker session could NOT be ended (central's broker listener unreachable?): the broker "
+                  "drops it within an hour (persistent_client_expiration)")
         return 0
     return _run(args, action)
 

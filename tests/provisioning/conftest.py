@@ -71,7 +71,7 @@ def start_broker(broker_dir: Path, extra: str = "") -> Mosquitto:
         pass
     files = broker.BrokerFiles(broker_dir)
     # The support class writes its own first listener: it becomes a kiosk listener through the auth lines below.
-    conf = broker.global_conf_lines() + broker.listener_auth_lines(files.password_file, files.acl_file, kiosks=True)
+    conf = broker.global_conf_lines() + broker.listener_auth_lines(files, kiosks=True)
     return Mosquitto(run_dir, extra_config="\n".join(conf) + "\n" + extra).start()
 
 
@@ -104,7 +104,7 @@ def central(tmp_path):
     central_port = free_port()
     files = registry.broker_files
     central_listener = broker.Listener(central_port, "127.0.0.1", kiosks=False)
-    mosq = start_broker(broker_dir, "\n".join(central_listener.lines(files.password_file, files.acl_file)) + "\n")
+    mosq = start_broker(broker_dir, "\n".join(central_listener.lines(files)) + "\n")
     wait_port(central_port)
     pid_file.write_text(str(mosq.proc.pid))
     app = Flask("central-test")
