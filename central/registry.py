@@ -56,6 +56,19 @@ class RegistryRefused(Refusal):
     MESSAGES = REFUSALS
 
 
+def _check_central_url(value: str) -> str | None:
+    from kiosk.central_https import UntrustedCentral, check_url
+
+    if not value:
+        return None
+    try:
+        check_url(value)
+    except UntrustedCentral:
+        return ("https://... (the TLS reverse proxy in front of central), or http://127.0.0.1... for a kiosk on "
+                "this same machine: kiosks refuse plain http to any other host")
+    return None
+
+
 @dataclass(frozen=True)
 class RegistrySection:
     """[registry] in central.toml. Present = this central enrols kiosks and ingest accepts only enrolled ones."""
@@ -64,7 +77,12 @@ class RegistrySection:
     # The broker to SIGHUP after a change; "" when the vaxkiosk-broker-reload.path unit reloads it instead.
     broker_pid_file: str = "/run/mosquitto/mosquitto.pid"
     # What kiosks are told at enrolment: central's address (put in the QR), the broker's address and its CA.
-    central_url: str = ""
+    # central_url is https (the TLS reverse proxy in front of central), or http to 127.0.0.1 for a kiosk on the same
+    # machine: kiosks refuse plain http to any other host.
+    central_url: str = checked(_check_central_url, default="")
+    # The PEM certificate central_url presents (the reverse proxy's): its key's pin goes into the enrolment QR, and
+    # the kiosk talks only to that key. "" = a certificate from a public CA, which kiosks check against theirs.
+    central_certificate: str = ""
     broker_host: str = ""
     broker_port: int = checked(_check_port, default=8883)
     broker_ca: str = ""
@@ -111,9 +129,21 @@ def _hash_code(code: str) -> str:
     return hashlib.sha256(normalise_code(code).encode()).hexdigest()
 
 
-def enrol_qr_text(central_url: str, code: str) -> str:
-    """The text of the enrolment QR (kiosk.identity recognises the prefix)."""
-    return f"{ENROL_PREFIX}{central_url.rstrip('/')}|{format_code(code)}"
+def enrol_qr_text(central_url: str, code: str, pin: str = "") -> str:
+    """The text of the enrolment QR (kiosk.identity recognises the prefix); `pin`: central's key
+    (kiosk.central_https.spki_pin), which the kiosk then requires."""
+    return f"{ENROL_PREFIX}{central_url.rstrip('/')}|{format_code(code)}" + (f"|{pin}" if pin else "")
+
+
+def central_pin(settings: "RegistrySection") -> str:
+    """The pin of [registry] central_certificate, or "" without one."""
+    from cryptography import x509
+
+    from kiosk.central_https import spki_pin
+
+    if not settings.central_certificate:
+        return ""
+    return spki_pin(x509.load_pem_x509_certificate(Path(settings.central_certificate).read_bytes()))
 
 
 def parse_signing_certificate(pem: str):

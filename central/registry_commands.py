@@ -145,7 +145,8 @@ def cmd_add_site(args) -> int:
 def cmd_enrol_code(args) -> int:
     import segno
 
-    from central.registry import enrol_qr_text, format_code
+    from central.registry import central_pin, enrol_qr_text, format_code
+    from kiosk.central_https import pin_groups
 
     def action(registry):
         central_url = registry.settings.central_url
@@ -153,15 +154,23 @@ def cmd_enrol_code(args) -> int:
             print("vaxkiosk: [registry] central_url is empty: the QR tells the kiosk where central is",
                   file=sys.stderr)
             return 78
+        try:
+            pin = central_pin(registry.settings)
+        except (OSError, ValueError) as exc:
+            print(f"vaxkiosk: [registry] central_certificate: {exc}", file=sys.stderr)
+            return 78
         code, expires = registry.create_code(args.site, args.expires_in)
-        qr_text = enrol_qr_text(central_url, code)
+        qr_text = enrol_qr_text(central_url, code, pin)
         if args.json:
             print(json.dumps({"ok": True, "site": args.site, "code": format_code(code),
-                              "expires": expires.isoformat(timespec="seconds"), "qr_text": qr_text}))
+                              "expires": expires.isoformat(timespec="seconds"), "qr_text": qr_text,
+                              "central_pin": pin}))
             return 0
         print(f"Mã cài đặt / set-up code for site {args.site}:  {format_code(code)}")
         print(f"Hết hạn / expires: {expires.isoformat(timespec='minutes')}  (dùng một lần / one use)")
         print(f"Central: {central_url}")
+        if pin:  # the kiosk shows the same groups before it uses the code
+            print(f"Khóa / key sha256: {pin_groups(pin)}")
         segno.make(qr_text, error="m").terminal(out=sys.stdout, compact=True)
         return 0
     return _run(args, action)

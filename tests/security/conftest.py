@@ -99,3 +99,93 @@ def broker_site(tmp_path):
     site.broker.stop()
     site.registry.close()
     shutil.rmtree(broker_dir, ignore_errors=True)
+
+
+# -- centrals for enrolment: the real one behind its TLS terminator, and a rogue one on the LAN ------------------
+
+class RequestLog:
+    """WSGI middleware: what reached the app behind it (method and path; never bodies, which hold codes)."""
+
+    def __init__(self, app):
+        self.app, self.seen = app, []
+
+    def __call__(self, environ, start_response):
+        self.seen.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        return self.app(environ, start_response)
+
+
+def key_pin(certificate_pem: Path) -> str:
+    """sha256 of the certificate's SubjectPublicKeyInfo, computed here (not by the code under test)."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    cert = x509.load_pem_x509_certificate(certificate_pem.read_bytes())
+    return "sha256:" + hashlib.sha256(cert.public_key().public_bytes(Encoding.DER,
+                                                                      PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
+@dataclass
+class EnrolCentral:
+    """A real central's enrolment side (registry, enrol and trust-list blueprints in waitress), served over https by
+    a TLS terminator (`https=True`) or over plain http."""
+    registry: object
+    log: RequestLog
+    url: str
+    ca: Path | None = None  # the CA its certificate chains to
+    pin: str = ""  # its key
+
+    def code(self) -> str:
+        return self.registry.create_code(SITE)[0]
+
+    def qr(self, code: str, pin: str | None = None) -> str:
+        pin = self.pin if pin is None else pin
+        return f"VXK1:ENROL:{self.url}|{code}" + (f"|{pin}" if pin else "")
+
+    def enrolled(self) -> list[str]:
+        return [d["kiosk_id"] for d in self.registry.devices()]
+
+
+@pytest.fixture
+def enrol_centrals(tmp_path):
+    """make(name, host, https) → an EnrolCentral at `host` (127.0.0.1: the real central; 127.0.0.2: a rogue one)."""
+    from flask import Flask
+
+    from central.enrol_api import BrokerAccess, make_blueprint
+    from central.registry import Registry
+    from central.trustlist import trustlist_blueprint
+    from provisioning import broker
+    from tests.support.served import Served
+    from tests.support.tls_terminator import TlsTerminator
+
+    closers = []
+
+    def make(name: str, host: str, https: bool = True) -> EnrolCentral:
+        root = tmp_path / name
+        registry = Registry(root / "central.db", broker.BrokerFiles(root / "broker"))
+        registry.add_site(SITE, "Trạm Y tế Phường Yên Đỗ")
+        app = Flask(name)
+        log = RequestLog(app)
+        served = Served(log, host=host)
+        closers.extend([served.close, registry.close])
+        central = EnrolCentral(registry, log, served.url)
+        if https:
+            ca, ca_key = broker.make_ca(root / "ca")
+            cert, key = broker.make_server_cert(root / "tls", ca, ca_key, [host])
+            tls = TlsTerminator(served.port, cert, key, host=host, log=root / "socat.log")
+            central = EnrolCentral(registry, log, tls.url, ca, key_pin(cert))
+            closers.append(tls.stop)
+        # Kiosks are told of a broker where nothing listens: enrolment, not MQTT, is under test.
+        app.register_blueprint(make_blueprint(registry, BrokerAccess("127.0.0.1", free_port()), central.url))
+        app.register_blueprint(trustlist_blueprint(registry.trust_entries, *registry.trust_list_signer()))
+        if https:
+            tls.start()
+        return central
+
+    yield make
+    for close in reversed(closers):
+        close()
+
+
+from tests.web.conftest import browser  # noqa: E402,F401 - Debian's Chromium through Playwright (session fixture)
