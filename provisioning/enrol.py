@@ -139,12 +139,16 @@ def trust_rule(pin: str = "", ca_file: str = "") -> TrustRule:
         raise EnrolError("bad_pin", pin[:80]) from None
 
 
+def _refusal(exc: UntrustedCentral) -> EnrolError:
+    return EnrolError("bad_central_url" if exc.code == "bad_url" else exc.code, exc.detail)
+
+
 def identify_central(central_url: str, rule: TrustRule, timeout: float = 20.0) -> Identity:
     """Who answers at `central_url`, checked against `rule`; nothing is sent and nothing written."""
     try:
         return central_https.identify(central_url, rule, timeout)
     except UntrustedCentral as exc:
-        raise EnrolError("bad_central_url" if exc.code == "bad_url" else exc.code, exc.detail) from None
+        raise _refusal(exc) from None
     except OSError as exc:
         raise EnrolError("central_unreachable", str(exc)) from None
 
@@ -172,7 +176,7 @@ def fetch_enrolment(central: Identity, code: str, data_dir: str | os.PathLike | 
                                                json.dumps(body).encode(), {"Content-Type": "application/json"},
                                                timeout, MAX_ANSWER_BYTES)
     except UntrustedCentral as exc:
-        raise EnrolError(exc.code, exc.detail) from None
+        raise _refusal(exc) from None
     except OSError as exc:
         raise EnrolError("central_unreachable", str(exc)) from None
     if status != 200:
