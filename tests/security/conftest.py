@@ -186,6 +186,3 @@ def enrol_centrals(tmp_path):
     yield make
     for close in reversed(closers):
         close()
-
-
-from tests.web.conftest import browser  # noqa: E402,F401 - Debian's Chromium through Playwright (session fixture)
