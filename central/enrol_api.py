@@ -10,8 +10,9 @@ The kiosk's document signing certificate (kiosk.certificates.signing), when sent
 carries central's trust-list certificate for the kiosk to pin and the trust list's address (GET /api/v1/trustlist,
 served by the same blueprint set: see `blueprints_from_config`).
 
-The response is the only place the kiosk's MQTT password ever appears: it is never logged. Serve it over HTTPS
-(the central's reverse proxy): the code is a bearer secret until it is used.
+The response is the only place the kiosk's MQTT password ever appears: it is never logged. It is served over HTTPS
+by the TLS reverse proxy in front of central (docs/provisioning.md, "Central over https"): the code is a bearer secret
+until it is used, and kiosks send it only to a central they can verify (kiosk.central_https).
 """
 
 from __future__ import annotations
@@ -65,12 +66,15 @@ def new_code_view(registry: Registry, site_id: str, expires_in=None) -> dict:
     Raises RegistryRefused (unknown_site) like the CLI."""
     import segno
 
-    from central.registry import DEFAULT_EXPIRY, enrol_qr_text, format_code
+    from central.registry import DEFAULT_EXPIRY, central_pin, enrol_qr_text, format_code
+    from kiosk.central_https import pin_groups
 
+    pin = central_pin(registry.settings)
     code, expires = registry.create_code(site_id, expires_in or DEFAULT_EXPIRY)
-    qr_text = enrol_qr_text(registry.settings.central_url, code)
+    qr_text = enrol_qr_text(registry.settings.central_url, code, pin)
     return {"site": site_id, "code": format_code(code), "expires": expires.isoformat(timespec="seconds"),
-            "qr_text": qr_text, "qr_svg": segno.make(qr_text, error="m").svg_inline(scale=4)}
+            "qr_text": qr_text, "central_pin": pin, "central_pin_groups": pin_groups(pin) if pin else "",
+            "qr_svg": segno.make(qr_text, error="m").svg_inline(scale=4)}
 
 
 def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: str,

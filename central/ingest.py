@@ -1,7 +1,8 @@
 """The aggregator's MQTT consumer: validate, store in batches, acknowledge after commit, never stop.
 
-Record streams come through the shared subscription `$share/central/vaxkiosk/v1/+/+/records/#`, so several
-aggregator processes split the load; status, health and queue through normal subscriptions (retained messages are
+Record streams come through the shared subscription `$share/<group>/vaxkiosk/v1/+/+/records/#`, so several
+aggregator processes split the load (the group name is derived from central's broker password, so no kiosk can
+join it: central.protocol.shared_group); status, health and queue through normal subscriptions (retained messages are
 not delivered to shared subscriptions). paho's network thread only appends to a buffer; one writer thread turns the
 buffer into batches (at most batch_max messages or batch_ms of waiting), commits each batch in one transaction and
 then publishes the application acks. Duplicates are acknowledged too: a resend means the kiosk missed the ack.
@@ -24,7 +25,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.config import MqttSection
-from central.protocol import ProtocolError, ack_message, cmd_message, decode_inbound, subscriptions
+from central.protocol import (ProtocolError, ack_message, cmd_message, decode_inbound, shared_group,
+                              subscriptions)
 from central.store import Applied, CentralStore, Inbound
 
 log = logging.getLogger("vaxkiosk.central.ingest")
@@ -99,7 +101,7 @@ class Ingest:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
             return
-        client.subscribe(subscriptions())
+        client.subscribe(subscriptions(shared_group(self.settings.password)))
         log.info("connected to %s:%s", self.settings.host, self.settings.port)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:

@@ -6,23 +6,36 @@ can make: the topic's site and kiosk must be the ones in the payload, and only k
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 
 from kiosk.sync.protocol import (SCHEMA, TOPICS, ProtocolError, Topic, decode, encode, parse_topic, subscription,
                             topic)
 
 __all__ = ["ProtocolError", "Topic", "INBOUND_LEAVES", "decode_inbound", "ack_message", "cmd_message",
-           "subscriptions"]
+           "shared_group", "subscriptions"]
 
 INBOUND_LEAVES = ("status", "health", "queue", "records")
 
 
-def subscriptions() -> list[tuple[str, int]]:
-    """(topic filter, QoS). Records and health through the shared group: each message reaches one aggregator, so
+def shared_group(secret: str) -> str:
+    """The name of central's shared-subscription group, derived from central's broker password.
+
+    Mosquitto 2.0.11 lets any client subscribe to any `$share/<group>/...` filter (its ACL file does not check
+    subscriptions), and a member of the group receives its share of the messages whether or not its ACL lets them
+    through. A kiosk that knew the group could join it and make the broker drop every n-th record. Every aggregator
+    has the same password, so they meet in one group; no kiosk ever sees the password or the name."""
+    return "c" + hmac.new(secret.encode("utf-8"), b"vaxkiosk/v1 shared subscription group",
+                          hashlib.sha256).hexdigest()[:32]
+
+
+def subscriptions(group: str) -> list[tuple[str, int]]:
+    """(topic filter, QoS). Records and health through the shared `group`: each message reaches one aggregator, so
     more can be added and health history is not written twice. Status and queue through normal subscriptions,
     because retained messages are never delivered to shared subscriptions (every aggregator then writes the same
     latest state: harmless)."""
-    return [(subscription(leaf, shared=True), TOPICS[leaf][0]) for leaf in ("records", "health")] + [
+    return [(subscription(leaf, group), TOPICS[leaf][0]) for leaf in ("records", "health")] + [
         (subscription(leaf), TOPICS[leaf][0]) for leaf in ("status", "queue")
     ]
 

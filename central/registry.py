@@ -2,8 +2,9 @@
 
 An enrolment code is bound to a site, expires, and can be redeemed once; redeeming it registers a new kiosk with its
 own MQTT password. Only hashes are stored: the code (SHA-256, it is random and short-lived) and the MQTT password
-(Mosquitto `$7$`). Every change to the set of active kiosks rewrites the broker's password file and reloads the
-broker (provisioning.broker), so a revoked kiosk loses its broker access at once.
+(Mosquitto `$7$`). Every change to the set of active kiosks rewrites the broker's password files and ACLs and
+reloads the broker (provisioning.broker), so a revoked kiosk loses its broker access at once; its broker session is
+then ended too (central.broker_sessions).
 
 Its tables (devices, enrol_codes; sites is shared with the dashboard) are in central.db, migration "0002_registry"
 of central.store. Settings: the [registry] section of central.toml (RegistrySection).
@@ -12,11 +13,13 @@ of central.store. Settings: the [registry] section of central.toml (RegistrySect
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from central.store import MIGRATIONS
 from kiosk.config import _check_id, _check_port, build_section, checked
@@ -53,6 +56,19 @@ class RegistryRefused(Refusal):
     MESSAGES = REFUSALS
 
 
+def _check_central_url(value: str) -> str | None:
+    from kiosk.central_https import UntrustedCentral, check_url
+
+    if not value:
+        return None
+    try:
+        check_url(value)
+    except UntrustedCentral:
+        return ("https://... (the TLS reverse proxy in front of central), or http://127.0.0.1... for a kiosk on "
+                "this same machine: kiosks refuse plain http to any other host")
+    return None
+
+
 @dataclass(frozen=True)
 class RegistrySection:
     """[registry] in central.toml. Present = this central enrols kiosks and ingest accepts only enrolled ones."""
@@ -61,7 +77,12 @@ class RegistrySection:
     # The broker to SIGHUP after a change; "" when the vaxkiosk-broker-reload.path unit reloads it instead.
     broker_pid_file: str = "/run/mosquitto/mosquitto.pid"
     # What kiosks are told at enrolment: central's address (put in the QR), the broker's address and its CA.
-    central_url: str = ""
+    # central_url is https (the TLS reverse proxy in front of central), or http to 127.0.0.1 for a kiosk on the same
+    # machine: kiosks refuse plain http to any other host.
+    central_url: str = checked(_check_central_url, default="")
+    # The PEM certificate central_url presents (the reverse proxy's): its key's pin goes into the enrolment QR, and
+    # the kiosk talks only to that key. "" = a certificate from a public CA, which kiosks check against theirs.
+    central_certificate: str = ""
     broker_host: str = ""
     broker_port: int = checked(_check_port, default=8883)
     broker_ca: str = ""
@@ -77,10 +98,13 @@ def registry_from_config(config) -> "Registry | None":
     settings = registry_settings(config)
     if settings is None:
         return None
+    from central.broker_sessions import end_session
+
     files = broker.BrokerFiles(settings.broker_dir, settings.broker_pid_file or None)
-    # Central's own broker login comes from [mqtt] password: it is written to the password file with the kiosks'.
+    # Central's own broker login comes from [mqtt] password: it is written to central's password file.
     central_hash = broker.hash_password(config.mqtt.password) if config.mqtt.password else None
-    return Registry(config.db_path, files, central_password_hash=central_hash, settings=settings)
+    return Registry(config.db_path, files, central_password_hash=central_hash, settings=settings,
+                    end_session=functools.partial(end_session, config.mqtt))
 
 
 @dataclass(frozen=True)
@@ -105,9 +129,21 @@ def _hash_code(code: str) -> str:
     return hashlib.sha256(normalise_code(code).encode()).hexdigest()
 
 
-def enrol_qr_text(central_url: str, code: str) -> str:
-    """The text of the enrolment QR (kiosk.identity recognises the prefix)."""
-    return f"{ENROL_PREFIX}{central_url.rstrip('/')}|{format_code(code)}"
+def enrol_qr_text(central_url: str, code: str, pin: str = "") -> str:
+    """The text of the enrolment QR (kiosk.identity recognises the prefix); `pin`: central's key
+    (kiosk.central_https.spki_pin), which the kiosk then requires."""
+    return f"{ENROL_PREFIX}{central_url.rstrip('/')}|{format_code(code)}" + (f"|{pin}" if pin else "")
+
+
+def central_pin(settings: "RegistrySection") -> str:
+    """The pin of [registry] central_certificate, or "" without one."""
+    from cryptography import x509
+
+    from kiosk.central_https import spki_pin
+
+    if not settings.central_certificate:
+        return ""
+    return spki_pin(x509.load_pem_x509_certificate(Path(settings.central_certificate).read_bytes()))
 
 
 def parse_signing_certificate(pem: str):
@@ -128,18 +164,27 @@ def parse_signing_certificate(pem: str):
     return certificate
 
 
+@dataclass(frozen=True)
+class Revocation:
+    broker_reloaded: bool  # the running broker was signalled (its live connection is cut now)
+    session_ended: bool | None  # its broker session was ended; None: this registry has no broker login to do it
+
+
 def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 class Registry:
     def __init__(self, path: str | Path, broker_files: broker.BrokerFiles,
-                 central_password_hash: str | None = None, now=None, settings: RegistrySection | None = None):
+                 central_password_hash: str | None = None, now=None, settings: RegistrySection | None = None,
+                 end_session: Callable[[str], bool] | None = None):
         self.store = Store(path, MIGRATIONS)
         self.settings = settings or RegistrySection()
         self.broker_files = broker_files
         # Central's own broker login; when None the existing entry in the password file is kept.
         self.central_password_hash = central_password_hash
+        # kiosk id -> whether its broker session was ended (central.broker_sessions.end_session with central's login)
+        self._end_session = end_session
         self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
 
     def close(self) -> None:
@@ -234,12 +279,14 @@ class Registry:
 
     def is_enrolled(self, site_id: str, kiosk_id: str) -> bool:
         """Ingest's check on every message (central.ingest.KioskRegistry): the kiosk is active and publishes under
-        its own site. The broker's ACL binds the kiosk id only (`+` for the site level), so this check is needed."""
+        its own site. The broker's ACL already allows a kiosk only its own site's topics; this also catches a kiosk
+        revoked since the broker last reloaded, or a broker configured by hand."""
         row = self.store.query_one("SELECT site_id, state FROM devices WHERE kiosk_id = ?", (kiosk_id,))
         return bool(row) and row["state"] == "active" and row["site_id"] == site_id
 
-    def revoke(self, kiosk_id: str, reason: str = "") -> bool:
-        """Revoke a kiosk; returns whether the running broker was told to reload (its connection is then cut)."""
+    def revoke(self, kiosk_id: str, reason: str = "") -> Revocation:
+        """Revoke a kiosk: its password and ACL go, the broker reloads (its live connection is cut), and then its
+        broker session is ended, so nothing it subscribed to stays behind."""
         with self.store.transaction() as db:
             updated = db.conn.execute("UPDATE devices SET state = 'revoked', revoked_wall = ?, revoked_reason = ? "
                                       "WHERE kiosk_id = ? AND state = 'active'",
@@ -252,7 +299,12 @@ class Registry:
             db.conn.execute("UPDATE kiosks SET state = 'revoked', state_since = ? WHERE kiosk = ?",
                             (_iso(self._now()), kiosk_id))
             self._write_broker_files()
-        return self.broker_files.reload()
+        reloaded = self.broker_files.reload()
+        # After the SIGHUP: the signal is handled before the broker reads this login, so the kiosk cannot log in
+        # again and start a new session behind it. (Reloaded later by the path unit: a session the kiosk managed to
+        # open in between expires within persistent_client_expiration, with no ACL to use.)
+        ended = self._end_session(kiosk_id) if self._end_session else None
+        return Revocation(reloaded, ended)
 
     # -- document signing certificates: the trust list -----------------------------------------------------------
     def _add_signing_certificate(self, db, kiosk_id: str, certificate) -> None:
@@ -291,28 +343,15 @@ class Registry:
         return ensure_signing_key(self.store.path.parent / "trustlist-signer", "vaxkiosk central trust list")
 
     # -- broker ------------------------------------------------------------------------------------------------
-    def broker_users(self) -> dict[str, str]:
-        users = {r["kiosk_id"]: r["password_hash"]
-                 for r in self.store.query("SELECT kiosk_id, password_hash FROM devices WHERE state = 'active'")}
-        central_hash = self.central_password_hash or self._existing_central_hash()
-        if central_hash:
-            users[broker.CENTRAL_USER] = central_hash
-        return users
-
-    def _existing_central_hash(self) -> str | None:
-        try:
-            for line in self.broker_files.password_file.read_text().splitlines():
-                name, _, hashed = line.partition(":")
-                if name == broker.CENTRAL_USER:
-                    return hashed
-        except FileNotFoundError:
-            pass
-        return None
+    def broker_logins(self) -> list[broker.KioskLogin]:
+        """Every active kiosk with its site and password hash: the kiosk listeners' password file and ACL."""
+        return [broker.KioskLogin(r["kiosk_id"], r["site_id"], r["password_hash"]) for r in self.store.query(
+            "SELECT kiosk_id, site_id, password_hash FROM devices WHERE state = 'active' ORDER BY kiosk_id")]
 
     def _write_broker_files(self) -> None:
         # Called inside the write transaction: two processes enrolling at once (CLI, dashboard) write the files in
         # the order of their commits, so the file always matches the registry. A failed write rolls the change back.
-        self.broker_files.write(self.broker_users())
+        self.broker_files.write(self.broker_logins(), self.central_password_hash)
 
     def sync_broker(self) -> bool:
         """Rewrite password file + ACL from the registry and reload the broker."""

@@ -72,8 +72,9 @@ def add_commands(sub) -> None:
     p = csub.add_parser("broker-config", help="write Mosquitto's vaxkiosk config, password file, ACL, TLS files")
     _registry_args(p)
     p.add_argument("--conf", required=True, help="e.g. /etc/mosquitto/conf.d/vaxkiosk.conf")
-    p.add_argument("--central-listen", action="append", default=[], metavar="[ADDR:]PORT",
-                   help="plain listener for central's aggregator processes (e.g. 127.0.0.1:1883)")
+    p.add_argument("--central-listen", action="append", default=[], metavar="[ADDR:]PORT", required=True,
+                   help="plain listener for central's aggregator processes, normally loopback (127.0.0.1:1883): "
+                        "only central logs in there")
     p.add_argument("--listen", action="append", default=[], metavar="[ADDR:]PORT", help="plain kiosk listener")
     p.add_argument("--tls-listen", action="append", default=[], metavar="[ADDR:]PORT", help="TLS kiosk listener")
     p.add_argument("--tls-host", action="append", default=[], help="broker name(s)/IP(s) in its certificate")
@@ -144,7 +145,8 @@ def cmd_add_site(args) -> int:
 def cmd_enrol_code(args) -> int:
     import segno
 
-    from central.registry import enrol_qr_text, format_code
+    from central.registry import central_pin, enrol_qr_text, format_code
+    from kiosk.central_https import pin_groups
 
     def action(registry):
         central_url = registry.settings.central_url
@@ -152,15 +154,23 @@ def cmd_enrol_code(args) -> int:
             print("vaxkiosk: [registry] central_url is empty: the QR tells the kiosk where central is",
                   file=sys.stderr)
             return 78
+        try:
+            pin = central_pin(registry.settings)
+        except (OSError, ValueError) as exc:
+            print(f"vaxkiosk: [registry] central_certificate: {exc}", file=sys.stderr)
+            return 78
         code, expires = registry.create_code(args.site, args.expires_in)
-        qr_text = enrol_qr_text(central_url, code)
+        qr_text = enrol_qr_text(central_url, code, pin)
         if args.json:
             print(json.dumps({"ok": True, "site": args.site, "code": format_code(code),
-                              "expires": expires.isoformat(timespec="seconds"), "qr_text": qr_text}))
+                              "expires": expires.isoformat(timespec="seconds"), "qr_text": qr_text,
+                              "central_pin": pin}))
             return 0
         print(f"Mã cài đặt / set-up code for site {args.site}:  {format_code(code)}")
         print(f"Hết hạn / expires: {expires.isoformat(timespec='minutes')}  (dùng một lần / one use)")
         print(f"Central: {central_url}")
+        if pin:  # the kiosk shows the same groups before it uses the code
+            print(f"Khóa / key sha256: {pin_groups(pin)}")
         segno.make(qr_text, error="m").terminal(out=sys.stdout, compact=True)
         return 0
     return _run(args, action)
@@ -186,14 +196,18 @@ def cmd_enrol_bundle(args) -> int:
 
 def cmd_revoke(args) -> int:
     def action(registry):
-        reloaded = registry.revoke(args.kiosk, args.reason)
+        done = registry.revoke(args.kiosk, args.reason)
         if args.json:
-            print(json.dumps({"ok": True, "kiosk_id": args.kiosk, "broker_reloaded": reloaded}))
+            print(json.dumps({"ok": True, "kiosk_id": args.kiosk, "broker_reloaded": done.broker_reloaded,
+                              "session_ended": done.session_ended}))
         else:
             print(f"kiosk {args.kiosk} revoked; password removed from {registry.broker_files.password_file}")
-            print("broker reloaded: its connection is closed now" if reloaded else
+            print("broker reloaded: its connection is closed now" if done.broker_reloaded else
                   "broker NOT signalled (no pid file or no permission): the vaxkiosk-broker-reload.path unit "
                   "reloads it; check with `systemctl status vaxkiosk-broker-reload.path`")
+            print("its broker session is ended" if done.session_ended else
+                  "its broker session could NOT be ended (central's broker listener unreachable?): the broker "
+                  "drops it within an hour (persistent_client_expiration)")
         return 0
     return _run(args, action)
 

@@ -166,6 +166,9 @@ class CertificatesSection:
     trust_anchor: str = ""
     # CA bundle for an HTTPS trust_list_url signed by a private CA ("" = the system's CAs).
     ca_file: str = ""
+    # sha256:<hex> of central's public key, pinned at enrolment from the set-up QR (kiosk.central_https): an HTTPS
+    # trust_list_url is then fetched only from that key, whoever issued its certificate.
+    central_pin: str = ""
     refresh_minutes: float = checked(_check_positive, default=60.0)
 
 

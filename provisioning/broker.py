@@ -1,11 +1,21 @@
-"""Mosquitto 2.0 configuration that central owns: password file, ACL, broker settings, and the project's TLS CA.
+"""Mosquitto 2.0 configuration that central owns: password files, ACLs, broker settings, and the project's TLS CA.
 
-Each kiosk logs in with its kiosk id as username and its own random password; `pattern` lines in the ACL let a
-kiosk publish and subscribe only under `vaxkiosk/v1/<site>/<its own id>/...`. Central logs in as `central` and may
-read every kiosk's topics and write acknowledgements and commands.
+Two kinds of listener, each with its own password file and ACL (per_listener_settings):
+- kiosk listeners: only kiosks can log in (username = kiosk id, its own random password), and the broker replaces
+  the client id with the username, so one credential holds one session and cannot take over another kiosk's. The
+  ACL names each kiosk's own topics under its own site (`vaxkiosk/v1/<site>/<kiosk>/...`): the registry knows both.
+- central's listener (normally loopback): only `central` can log in, with client ids of its own choosing (several
+  aggregator processes share the record subscription). A kiosk's credentials are refused there.
+
+What Mosquitto 2.0.11 does not check, and what stands in for it: its acl_file plugin accepts every SUBSCRIBE
+(security_default.c: "FIXME - implement ACL subscription strings") and lets any client subscribe to any `$share/...`
+filter, so an ACL line cannot keep a kiosk out of central's shared-subscription group. Central's group name is
+therefore a secret derived from central's own password (central.protocol.shared_group); a kiosk that joins another
+group gets only what its read ACL allows, which is its own ack and cmd. Sessions a kiosk asks the broker to keep are
+capped by `persistent_client_expiration` and ended when the kiosk is revoked (central.broker_sessions).
 
 Revocation relies on a fact checked against Mosquitto 2.0.11 (tests/provisioning/test_end_to_end.py): on SIGHUP it
-re-reads the password file and disconnects connected clients whose username is no longer in it. Rewriting the
+re-reads the password files and disconnects connected clients whose username is no longer in theirs. Rewriting the
 files and sending SIGHUP therefore ends a revoked kiosk's access at once, live connection included.
 """
 
@@ -28,25 +38,42 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kiosk.sync import protocol
 from provisioning.files import write_atomic
 
 CENTRAL_USER = "central"
-TOPIC_ROOT = "vaxkiosk/v1"
+TOPIC_ROOT = protocol.ROOT
 # Mosquitto 2.0's default for `$7$` hashes (mosquitto_passwd uses the same count).
 PBKDF2_ITERATIONS = 101
 # Default is 1000: a slow aggregator (central restarting, a backlog after a site comes back online) would lose QoS 1
 # records beyond that. The kiosks keep a durable outbox, but a drop still costs a resend round.
 MAX_QUEUED_MESSAGES = 200_000
+# The largest payload the protocol allows (an ack of 500 record ids); the broker drops bigger ones (MQTT 5: PUBACK
+# reason "packet too large"). A packet bigger than the payload limit plus room for the topic and properties closes
+# the connection before the broker has read (and allocated) it.
+MESSAGE_SIZE_LIMIT = max(protocol.MAX_BYTES.values())
+MAX_PACKET_SIZE = MESSAGE_SIZE_LIMIT + 1024
+# A session a client asks the broker to keep after its connection ends lives at most this long (the shortest
+# Mosquitto can express). Neither kiosks nor central's aggregators use persistent sessions: the kiosk's outbox
+# resends whatever was not acknowledged.
+PERSISTENT_CLIENT_EXPIRATION = "1h"
 
-# What a kiosk may do, as (access, topic under vaxkiosk/v1/+/%u/). Central → kiosk topics are read-only for it.
-KIOSK_RULES = (
-    ("write", "status"),
-    ("write", "health"),
-    ("write", "queue"),
-    ("write", "records/#"),
-    ("read", "ack"),
-    ("read", "cmd"),
-)
+
+@dataclass(frozen=True)
+class KioskLogin:
+    """An active kiosk as the broker needs it: who it is, where it is, its `$7$` password hash."""
+    kiosk_id: str
+    site_id: str
+    password_hash: str
+
+
+def kiosk_topics(site_id: str, kiosk_id: str) -> list[tuple[str, str]]:
+    """(access, topic) a kiosk may use: it writes its telemetry and record streams, reads central's acks and
+    commands. Every topic is spelled out (no wildcard), so a kiosk can retain messages on these few topics only."""
+    writes = [protocol.topic(site_id, kiosk_id, leaf) for leaf in ("status", "health", "queue")]
+    writes += [protocol.topic(site_id, kiosk_id, "records", stream) for stream in protocol.STREAMS]
+    reads = [protocol.topic(site_id, kiosk_id, leaf) for leaf in ("ack", "cmd")]
+    return [("write", t) for t in writes] + [("read", t) for t in reads]
 
 
 def hash_password(password: str, salt: bytes | None = None, iterations: int = PBKDF2_ITERATIONS) -> str:
@@ -72,47 +99,57 @@ def password_file_text(users: dict[str, str]) -> str:
     return "".join(f"{name}:{hashed}\n" for name, hashed in sorted(users.items()))
 
 
-def acl_text() -> str:
-    lines = [
+def kiosk_acl_text(kiosks: list[KioskLogin]) -> str:
+    """The kiosk listeners' ACL: one `user` block per active kiosk with its own topics, under its own site."""
+    lines = ["# Generated by vaxkiosk (provisioning/broker.py) from central's registry; edits are overwritten.",
+             "# Each kiosk may use only its own topics, under its own site; a user not listed may use none."]
+    for kiosk in sorted(kiosks, key=lambda k: k.kiosk_id):
+        lines += ["", f"user {kiosk.kiosk_id}"]
+        lines += [f"topic {access} {topic}" for access, topic in kiosk_topics(kiosk.site_id, kiosk.kiosk_id)]
+    return "\n".join(lines) + "\n"
+
+
+def central_acl_text() -> str:
+    """Central's listener: it reads every kiosk's topics and writes their acks and commands."""
+    return "\n".join([
         "# Generated by vaxkiosk (provisioning/broker.py); edits are overwritten.",
         f"user {CENTRAL_USER}",
         f"topic read {TOPIC_ROOT}/#",
         f"topic write {TOPIC_ROOT}/+/+/ack",
         f"topic write {TOPIC_ROOT}/+/+/cmd",
-        "",
-        "# Every other user is a kiosk whose username is its kiosk id: only its own topics.",
-    ]
-    lines += [f"pattern {access} {TOPIC_ROOT}/+/%u/{topic}" for access, topic in KIOSK_RULES]
-    return "\n".join(lines) + "\n"
+    ]) + "\n"
 
 
 @dataclass(frozen=True)
 class Listener:
     port: int
     address: str = ""  # empty: every interface
-    # Kiosk listeners force client id = username. Central's listener must not: several aggregator processes log in
-    # as `central` with their own client ids and share the record subscription; forced ids would kick each other off.
+    # A kiosk listener (kiosks log in, client id forced to the username) or central's (only central logs in, with
+    # its own client ids: several aggregator processes share the record subscription; forced ids would make them
+    # kick each other off).
     kiosks: bool = True
     # With TLS: PEM files of the project CA, the server certificate and its key.
     cafile: str = ""
     certfile: str = ""
     keyfile: str = ""
 
-    def lines(self, password_file: Path, acl_file: Path) -> list[str]:
+    def lines(self, files: "BrokerFiles") -> list[str]:
         out = [f"listener {self.port} {self.address}".rstrip()]
         if self.certfile:
             out += [f"cafile {self.cafile}", f"certfile {self.certfile}", f"keyfile {self.keyfile}",
                     "tls_version tlsv1.2", "require_certificate false"]
-        return out + listener_auth_lines(password_file, acl_file, self.kiosks)
+        return out + listener_auth_lines(files, self.kiosks)
 
 
-def listener_auth_lines(password_file: Path, acl_file: Path, kiosks: bool) -> list[str]:
-    """Security settings of the listener above them (per_listener_settings): same users and ACL everywhere."""
+def listener_auth_lines(files: "BrokerFiles", kiosks: bool) -> list[str]:
+    """Security settings of the listener above them (per_listener_settings)."""
+    password_file, acl_file = ((files.password_file, files.acl_file) if kiosks
+                               else (files.central_password_file, files.central_acl_file))
     return [
         "allow_anonymous false",
         f"password_file {password_file}",
         f"acl_file {acl_file}",
-        # One connection per kiosk id: a second device claiming an id cannot take over another kiosk's client id.
+        # Kiosks: one session per kiosk id, and no device can take over another kiosk's client id.
         f"use_username_as_clientid {'true' if kiosks else 'false'}",
     ]
 
@@ -120,20 +157,23 @@ def listener_auth_lines(password_file: Path, acl_file: Path, kiosks: bool) -> li
 def global_conf_lines() -> list[str]:
     return [
         "# Generated by vaxkiosk (provisioning/broker.py).",
-        # Kiosk and central listeners differ in use_username_as_clientid, so security settings are per listener.
+        # Kiosk and central listeners have their own users, ACLs and client id rules.
         "per_listener_settings true",
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         "max_inflight_messages 100",
         # Records in flight to central survive a broker restart.
         "persistence true",
+        f"persistent_client_expiration {PERSISTENT_CLIENT_EXPIRATION}",
+        f"message_size_limit {MESSAGE_SIZE_LIMIT}",
+        f"max_packet_size {MAX_PACKET_SIZE}",
     ]
 
 
-def broker_conf_text(password_file: Path, acl_file: Path, listeners: list[Listener]) -> str:
+def broker_conf_text(files: "BrokerFiles", listeners: list[Listener]) -> str:
     """The part of mosquitto.conf vaxkiosk needs (Debian: /etc/mosquitto/conf.d/vaxkiosk.conf)."""
     lines = global_conf_lines()
     for listener in listeners:
-        lines += [""] + listener.lines(password_file, acl_file)
+        lines += [""] + listener.lines(files)
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +189,7 @@ def _share_with_broker(path: Path) -> None:
 
 
 class BrokerFiles:
-    """The password and ACL files in `directory`, and how to make the running broker re-read them."""
+    """The password files and ACLs in `directory`, and how to make the running broker re-read them."""
 
     def __init__(self, directory: str | os.PathLike, pid_file: str | os.PathLike | None = None):
         self.directory = Path(directory)
@@ -157,20 +197,35 @@ class BrokerFiles:
 
     @property
     def password_file(self) -> Path:
+        """The kiosks' (kiosk listeners); vaxkiosk-broker-reload.path watches it."""
         return self.directory / "passwd"
 
     @property
     def acl_file(self) -> Path:
         return self.directory / "acl"
 
-    def write(self, users: dict[str, str]) -> None:
+    @property
+    def central_password_file(self) -> Path:
+        return self.directory / "central.passwd"
+
+    @property
+    def central_acl_file(self) -> Path:
+        return self.directory / "central.acl"
+
+    def write(self, kiosks: list[KioskLogin], central_hash: str | None) -> None:
+        """Rewrite every file; the kiosks' password file last, since writing it is what triggers the path unit's
+        reload. Without `central_hash` central's password file is left as it is."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        _write_private(self.acl_file, acl_text(), 0o644)
-        _write_private(self.password_file, password_file_text(users))
+        _write_private(self.central_acl_file, central_acl_text(), 0o644)
+        if central_hash:
+            _write_private(self.central_password_file, password_file_text({CENTRAL_USER: central_hash}))
+        _write_private(self.acl_file, kiosk_acl_text(kiosks), 0o640)
+        _write_private(self.password_file,
+                       password_file_text({k.kiosk_id: k.password_hash for k in kiosks}))
 
     def write_conf(self, path: str | os.PathLike, listeners: list[Listener]) -> Path:
         path = Path(path)
-        _write_private(path, broker_conf_text(self.password_file, self.acl_file, listeners), 0o644)
+        _write_private(path, broker_conf_text(self, listeners), 0o644)
         return path
 
     def reload(self) -> bool:

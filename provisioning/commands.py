@@ -18,7 +18,11 @@ def add_commands(sub) -> None:
     source.add_argument("--code", help="one-time set-up code (with --central)")
     source.add_argument("--bundle", help="offline enrolment bundle file made by `vaxkiosk central enrol-bundle`")
     source.add_argument("--qr-text", help="the text of the enrolment QR (VXK1:ENROL:<url>|<code>)")
-    p.add_argument("--central", help="central's address, e.g. https://central.example.vn")
+    p.add_argument("--central", help="central's address, e.g. https://central.example.vn (http only to this machine)")
+    p.add_argument("--pin", default="", help="with --code: sha256 of central's public key (`vaxkiosk central "
+                                             "enrol-code` prints it); central must present that key")
+    p.add_argument("--ca", default="", help="PEM CA file central's certificate must chain to (default: the "
+                                            "system's CAs; not needed with a pin)")
     add_config_arg(p)
     p.add_argument("--data-dir", default="/var/lib/vaxkiosk", help="where the kiosk keeps its data (new configs)")
     p.add_argument("--force", action="store_true", help="re-provision a kiosk that already has an identity")
@@ -53,16 +57,20 @@ def cmd_provision(args) -> int:
     from provisioning.enrol import EnrolError, enrol_from_bundle, enrol_from_code_text, enrol_with_code
 
     config_path = resolve_path(args.config)
+    if args.pin and not args.code:
+        print("vaxkiosk: --pin goes with --code (an enrolment QR carries its own)", file=sys.stderr)
+        return 2
     try:
         if args.bundle:
             result = enrol_from_bundle(args.bundle, config_path, args.force, args.data_dir)
         elif args.qr_text:
-            result = enrol_from_code_text(args.qr_text, config_path, args.force, args.data_dir)
+            result = enrol_from_code_text(args.qr_text, config_path, args.force, args.data_dir, ca_file=args.ca)
         else:
             if not args.central:
                 print("vaxkiosk: --code needs --central URL", file=sys.stderr)
                 return 2
-            result = enrol_with_code(args.central, args.code, config_path, args.force, args.data_dir)
+            result = enrol_with_code(args.central, args.code, config_path, args.force, args.data_dir,
+                                     pin=args.pin, ca_file=args.ca)
     except EnrolError as exc:
         if args.json:
             print(json.dumps(exc.to_json(), ensure_ascii=False))
@@ -75,10 +83,21 @@ def cmd_provision(args) -> int:
         print(json.dumps({**result.to_json(), "services": services}, ensure_ascii=False))
     else:
         print(f"Đã cài đặt / provisioned: kiosk {result.kiosk_id}, site {result.site_id} {result.site_name}")
+        if result.central:
+            print(f"central: {central_line(result.central)}")
         print(f"config: {result.config_path} (0600)   broker: {result.broker}")
         print(f"services: {services}")
         print("next: `vaxkiosk doctor`")
     return 0
+
+
+def central_line(central) -> str:
+    """Who the kiosk enrolled with, in one line: the technician compares the key with the operator's printout."""
+    from kiosk.central_https import pin_groups
+
+    how = {"pin": "key pinned by the code", "ca": f"certificate issued by {central.issuer}",
+           "loopback": "this machine, plain http"}[central.verified]
+    return f"{central.url}  ({how})" + (f"\n         key sha256: {pin_groups(central.pin)}" if central.pin else "")
 
 
 def cmd_doctor(args) -> int:

@@ -90,6 +90,22 @@ def checkins(store, kiosk_config):
     return CheckinService(store, kiosk_config.kiosk)
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright, one per test session: Playwright's sync API allows one at a time, so
+    every package that drives a screen (tests/web, tests/security) shares this one."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (see Makefile APT_PACKAGES)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
 @pytest.fixture
 def mosquitto(tmp_path):
     broker = Mosquitto(tmp_path / "mosquitto").start()

@@ -116,14 +116,22 @@ def store(data_dir: str | os.PathLike, envelope: dict, anchors: Iterable[x509.Ce
     return doc
 
 
-def fetch(url: str, ca_file: str = "", timeout: float = 10.0) -> dict:
+def fetch(url: str, ca_file: str = "", timeout: float = 10.0, pin: str = "") -> dict:
+    if pin and url.startswith("https:"):  # the key the kiosk enrolled with, whoever issued its certificate
+        from kiosk.central_https import TrustRule, request
+
+        status, body = request(url, TrustRule(pin, ca_file), timeout=timeout, max_bytes=MAX_BYTES)
+        if status != 200:
+            raise TrustListError(f"HTTP {status}")
+        return json.loads(body)
     context = ssl.create_default_context(cafile=ca_file or None) if url.startswith("https:") else None
     with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
         return json.loads(response.read(MAX_BYTES))
 
 
-def refresh(data_dir: str | os.PathLike, url: str, anchors: Iterable[x509.Certificate], ca_file: str = "") -> dict:
-    return store(data_dir, fetch(url, ca_file), anchors)
+def refresh(data_dir: str | os.PathLike, url: str, anchors: Iterable[x509.Certificate], ca_file: str = "",
+            pin: str = "") -> dict:
+    return store(data_dir, fetch(url, ca_file, pin=pin), anchors)
 
 
 def trust_store(data_dir: str | os.PathLike, extra_pem_files: Iterable[str | os.PathLike] = ()) -> TrustStore:
@@ -146,8 +154,8 @@ class TrustListRefresher:
     name = "trustlist"
 
     def __init__(self, data_dir: Path, url: str, anchors: list[x509.Certificate], ca_file: str,
-                 interval_s: float):
-        self.data_dir, self.url, self.anchors, self.ca_file = data_dir, url, anchors, ca_file
+                 interval_s: float, pin: str = ""):
+        self.data_dir, self.url, self.anchors, self.ca_file, self.pin = data_dir, url, anchors, ca_file, pin
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -168,7 +176,7 @@ class TrustListRefresher:
 
     def refresh_once(self) -> bool:
         try:
-            doc = refresh(self.data_dir, self.url, self.anchors, self.ca_file)
+            doc = refresh(self.data_dir, self.url, self.anchors, self.ca_file, self.pin)
         except Exception as exc:  # noqa: BLE001 - offline is normal; the cached list stays in use
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("trust list refresh failed: %s", self.last_error)
@@ -200,4 +208,4 @@ def make_part(app) -> TrustListRefresher | None:
                           "(central's trust-list certificate, installed at enrolment)")
     return TrustListRefresher(app.config.data_dir, settings.trust_list_url,
                               load_pem_certificates(settings.trust_anchor), settings.ca_file,
-                              settings.refresh_minutes * 60)
+                              settings.refresh_minutes * 60, settings.central_pin)

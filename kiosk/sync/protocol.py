@@ -33,8 +33,6 @@ TOPICS = {
     "ack": (1, False),
     "cmd": (1, False),
 }
-SHARED_GROUP = "central"
-
 COMMANDS = ("health_report", "queue_report", "reload", "correction_outcome")
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")  # the same rule as kiosk.config for site/kiosk ids
@@ -291,7 +289,8 @@ def parse_topic(name: str) -> Topic:
     return Topic(site, kiosk, leaf)
 
 
-def subscription(leaf: str, shared: bool = False) -> str:
-    """A wildcard over every kiosk; record streams can be consumed as a shared subscription."""
+def subscription(leaf: str, group: str = "") -> str:
+    """A wildcard over every kiosk; with `group`, the shared subscription of that group (central's group name is
+    central's secret: central.protocol.shared_group)."""
     base = f"{ROOT}/+/+/{leaf}" + ("/#" if leaf == "records" else "")
-    return f"$share/{SHARED_GROUP}/{base}" if shared else base
+    return f"$share/{group}/{base}" if group else base

@@ -49,7 +49,7 @@ def test_docs_list_every_topic_with_its_qos_and_retain_flag():
                         text, re.M)
         assert row, leaf
         assert (int(row[1]), row[2] == "yes") == (qos, retained), leaf
-    for topic_filter, _qos in subscriptions():
+    for topic_filter, _qos in subscriptions("<group>"):
         assert f"`{topic_filter}`" in text, topic_filter
 
 

@@ -7,13 +7,11 @@ import os
 import pwd
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from waitress.server import create_server
 
 from central.enrol_api import BrokerAccess, make_blueprint
 from central.registry import Registry
@@ -21,6 +19,7 @@ from central.trustlist import trustlist_blueprint
 from provisioning import broker
 from tests.support.mosquitto import Mosquitto
 from tests.support.net import free_port, wait_port
+from tests.support.served import Served
 
 SITE = "GL-01"
 SITE_NAME = "Trạm Y tế Phường Yên Đỗ"
@@ -71,25 +70,8 @@ def start_broker(broker_dir: Path, extra: str = "") -> Mosquitto:
         pass
     files = broker.BrokerFiles(broker_dir)
     # The support class writes its own first listener: it becomes a kiosk listener through the auth lines below.
-    conf = broker.global_conf_lines() + broker.listener_auth_lines(files.password_file, files.acl_file, kiosks=True)
+    conf = broker.global_conf_lines() + broker.listener_auth_lines(files, kiosks=True)
     return Mosquitto(run_dir, extra_config="\n".join(conf) + "\n" + extra).start()
-
-
-class Served:
-    """A Flask app served by waitress in a thread, on a free loopback port."""
-
-    def __init__(self, app: Flask):
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=4)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        wait_port(self.server.effective_port)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-
-    def close(self) -> None:
-        # Closed from inside waitress's own loop: closing its sockets from here would break the select() it sits in.
-        self.server.trigger.pull_trigger(self.server.close)
-        self.thread.join(10)
-        self.server.task_dispatcher.shutdown()
 
 
 @pytest.fixture
@@ -104,7 +86,7 @@ def central(tmp_path):
     central_port = free_port()
     files = registry.broker_files
     central_listener = broker.Listener(central_port, "127.0.0.1", kiosks=False)
-    mosq = start_broker(broker_dir, "\n".join(central_listener.lines(files.password_file, files.acl_file)) + "\n")
+    mosq = start_broker(broker_dir, "\n".join(central_listener.lines(files)) + "\n")
     wait_port(central_port)
     pid_file.write_text(str(mosq.proc.pid))
     app = Flask("central-test")

@@ -22,24 +22,34 @@ def test_password_hashes_match_mosquitto_passwd(tmp_path):
     assert ours.startswith("$7$101$") and broker.verify_password("Mật khẩu-1", ours)
 
 
-def test_acl_gives_kiosks_only_their_own_topics():
-    acl = broker.acl_text().splitlines()
-    patterns = [line for line in acl if line.startswith("pattern ")]
-    assert patterns and all("vaxkiosk/v1/+/%u/" in line for line in patterns)
-    assert "pattern read vaxkiosk/v1/+/%u/ack" in acl and "pattern write vaxkiosk/v1/+/%u/ack" not in acl
+def test_acl_gives_each_kiosk_its_own_topics_under_its_own_site():
+    acl = broker.kiosk_acl_text([broker.KioskLogin("GL-01-k02", "GL-01", "h"),
+                                 broker.KioskLogin("HN-01-k01", "HN-01", "h")])
+    blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in acl.split("\n\n")[1:]}
+    assert set(blocks) == {"user GL-01-k02", "user HN-01-k01"}
+    own = blocks["user GL-01-k02"]
+    assert all(line.startswith("topic ") and " vaxkiosk/v1/GL-01/GL-01-k02/" in line for line in own)
+    assert "+" not in acl and "#" not in acl.replace("# ", "") and "pattern" not in acl
+    assert "topic read vaxkiosk/v1/GL-01/GL-01-k02/ack" in own
+    assert "topic write vaxkiosk/v1/GL-01/GL-01-k02/ack" not in own
+    assert "topic write vaxkiosk/v1/GL-01/GL-01-k02/records/checkins" in own and len(own) == 3 + 4 + 2
+    assert "user central" in broker.central_acl_text() and "user central" not in acl
 
 
 def test_conf_has_the_settings_the_fleet_relies_on(tmp_path):
     files = broker.BrokerFiles(tmp_path)
     listeners = [broker.Listener(1883, "127.0.0.1", kiosks=False),
                  broker.Listener(8883, "", cafile="ca", certfile="c", keyfile="k")]
-    conf = broker.broker_conf_text(files.password_file, files.acl_file, listeners)
+    conf = broker.broker_conf_text(files, listeners)
     central_block, kiosk_block = conf.split("\n\nlistener ")[1:]
-    for line in ("per_listener_settings true", f"max_queued_messages {broker.MAX_QUEUED_MESSAGES}"):
+    for line in ("per_listener_settings true", f"max_queued_messages {broker.MAX_QUEUED_MESSAGES}",
+                 "persistent_client_expiration 1h", "message_size_limit 40960", "max_packet_size 41984"):
         assert line in conf.splitlines()
-    for block in (central_block, kiosk_block):
-        assert "allow_anonymous false" in block and f"password_file {files.password_file}" in block
-        assert f"acl_file {files.acl_file}" in block
+    assert "allow_anonymous false" in central_block and "allow_anonymous false" in kiosk_block
+    # Central's listener knows only central; kiosk listeners only kiosks.
+    assert f"password_file {files.central_password_file}" in central_block
+    assert f"acl_file {files.central_acl_file}" in central_block
+    assert f"password_file {files.password_file}" in kiosk_block and f"acl_file {files.acl_file}" in kiosk_block
     assert "use_username_as_clientid false" in central_block and "certfile" not in central_block
     assert "use_username_as_clientid true" in kiosk_block and "certfile c" in kiosk_block
 
@@ -111,6 +121,9 @@ def test_concurrent_enrolments_from_two_processes_all_reach_the_password_file(ce
             w.join(60)
     finally:
         other.close()
-    users = {line.split(":", 1)[0] for line in central.registry.broker_files.password_file.read_text().splitlines()}
-    assert users == {d["kiosk_id"] for d in central.registry.devices()} | {"central"}
-    assert len(users) == 17
+    files = central.registry.broker_files
+    users = {line.split(":", 1)[0] for line in files.password_file.read_text().splitlines()}
+    assert users == {d["kiosk_id"] for d in central.registry.devices()} and len(users) == 16
+    assert {line for line in files.acl_file.read_text().splitlines() if line.startswith("user ")} == {
+        f"user {u}" for u in users}
+    assert files.central_password_file.read_text().startswith("central:$7$")

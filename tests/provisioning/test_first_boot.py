@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
 import urllib.request
 
 import segno
@@ -35,6 +36,17 @@ def frames_with_qr(folder, text: str) -> None:
 def get_json(port: int, path: str):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
         return json.loads(r.read())
+
+
+def post_json(port: int, path: str, body: dict, host: str = "127.0.0.1"):
+    """What the set-up screen's buttons send; (status, answer)."""
+    request = urllib.request.Request(f"http://{host}:{port}{path}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 def wait(predicate, timeout: float, what: str):
@@ -77,6 +89,12 @@ def test_fresh_kiosk_enrols_from_the_qr_and_becomes_the_checkin_kiosk(central, t
         wait_port(port, timeout=30)
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert "Quét mã cài đặt" in page
+        # The kiosk names the central it is about to enrol with, and waits for the technician.
+        shown = wait(lambda: (s := get_json(port, "/setup/state"))["state"] == "confirm" and s, 30, "confirm")
+        assert shown["central"]["url"] == central.url and shown["central"]["verified"] == "loopback"
+        assert not (tmp_path / "data").exists() and "kiosk_id" not in config.read_text()  # nothing written yet
+        status, _ = post_json(port, "/setup/confirm", {"nonce": shown["nonce"]})
+        assert status == 200
         state = wait(lambda: (s := get_json(port, "/setup/state"))["state"] == "enrolled" and s, 30, "enrolled")
         assert state["kiosk_id"].startswith("GL-01-k")
         written = tomllib.loads(config.read_text())

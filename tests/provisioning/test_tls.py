@@ -30,6 +30,7 @@ def tls_central(tmp_path):
     assert code == 0, out
     conf = broker_dir / "vaxkiosk.conf"
     code, out = vaxkiosk_json("central", "broker-config", "--conf", str(conf), "--tls-listen", f"127.0.0.1:{tls_port}",
+                              "--central-listen", f"127.0.0.1:{free_port()}",
                               "--tls-host", "127.0.0.1", "--tls-host", "localhost", "--json", *registry_args)
     assert code == 0, out
     run_dir = broker_dir / "run"

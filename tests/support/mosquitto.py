@@ -12,19 +12,23 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path, extra_config: str = "", port: int | None = None, persistence: bool = False):
+    def __init__(self, workdir: Path, extra_config: str = "", port: int | None = None, persistence: bool = False,
+                 own_listener: bool = True):
+        """`own_listener=False`: `extra_config` declares every listener (a generated configuration); `port` is then
+        the one of them to wait for."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.extra_config = extra_config
         self.persistence = persistence
+        self.own_listener = own_listener
         self.proc: subprocess.Popen | None = None
         self.conf = self.workdir / "mosquitto.conf"
         self.log = self.workdir / "mosquitto.log"
 
     def write_config(self) -> None:
-        lines = [
-            f"listener {self.port} 127.0.0.1",
+        lines = [f"listener {self.port} 127.0.0.1"] if self.own_listener else []
+        lines += [
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.workdir}/",
             f"log_dest file {self.log}",

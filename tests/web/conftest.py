@@ -85,18 +85,6 @@ def kiosk_server(tmp_path):
     assert k.stop() == 0, (tmp_path / "kiosk.log").read_text()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install chromium (see Makefile APT_PACKAGES)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page_at(browser):
     """page_at("small"|"large") → a fresh page with that viewport (closed after the test)."""
