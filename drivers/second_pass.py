@@ -62,6 +62,13 @@ class Region:
     def centre(self) -> tuple[float, float]:
         return (self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2
 
+    def holds(self, x: float, y: float) -> bool:
+        return self.x0 <= x < self.x1 and self.y0 <= y < self.y1
+
+    def overlaps(self, other: "Region") -> bool:
+        """One's centre lies in the other: the same code found by other finder patterns, or moved a little."""
+        return self.holds(*other.centre()) or other.holds(*self.centre())
+
 
 # -- finder patterns ---------------------------------------------------------------------------------------------------
 def _row_hits(gray: np.ndarray) -> np.ndarray | None:
@@ -167,7 +174,7 @@ def regions_from_finders(finders: list[Finder], shape: tuple[int, ...]) -> list[
     out: list[Region] = []
 
     def add(cx: float, cy: float, half: float, module: float) -> None:
-        if len(out) < MAX_REGIONS and not any(r.x0 <= cx < r.x1 and r.y0 <= cy < r.y1 for r in out):
+        if len(out) < MAX_REGIONS and not any(r.holds(cx, cy) for r in out):
             out.append(_square(cx, cy, half, module, shape))
 
     pairs = sorted(((_distance(f, g), f, g) for i, f in enumerate(finders) for g in finders[i + 1:]
@@ -207,7 +214,7 @@ def regions(gray: np.ndarray, unread: list[tuple[tuple[int, int], ...]]) -> list
         if region is None or len(out) >= MAX_REGIONS:
             continue
         cx, cy = region.centre()
-        if not any(r.x0 <= cx < r.x1 and r.y0 <= cy < r.y1 for r in out):
+        if not any(r.holds(cx, cy) for r in out):
             out.append(region)
     return out
 
@@ -263,11 +270,9 @@ class Steadiness:
         """The mean of this frame's crop and the same crop of the frames just before, aligned; None without any."""
         current = region.crop(gray).astype(np.float32)
         stack, window = [current], None
-        cx, cy = region.centre()
-        reach = 4 * region.module + self.max_shift
         for frame, earlier in reversed(self._frames):
-            if not any(abs(cx - e.centre()[0]) < reach and abs(cy - e.centre()[1]) < reach for e in earlier):
-                break
+            if not any(region.overlaps(e) for e in earlier):
+                break  # nothing was seen here in that frame: the card came, went or moved
             previous = region.crop(frame).astype(np.float32)
             if window is None:
                 window = cv2.createHanningWindow(current.shape[::-1], cv2.CV_32F)
