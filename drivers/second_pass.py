@@ -243,6 +243,22 @@ def variants(crop: np.ndarray, module: float):
         yield image, max(scale, 1.0)
 
 
+MAX_LOOKS = 3  # zxing-cpp calls a frame may spend on second looks: bounds the dearest frame (see performance.md)
+
+
+def looks(gray: np.ndarray, regions: list[Region], steady: "Steadiness | None" = None):
+    """What zxing-cpp is shown again, best first, lazily: (image, scale, region). For each region: its crop with the
+    strongest sharpening; the mean of the card's last frames, when it has been held still; the milder variants."""
+    for region in regions:
+        own = variants(region.crop(gray), region.module)
+        yield (*next(own), region)
+        mean = steady.combined(gray, region) if steady is not None else None
+        if mean is not None:
+            yield (*next(variants(mean, region.module)), region)
+        for image, scale in own:
+            yield image, scale, region
+
+
 # -- frames of a card held still ---------------------------------------------------------------------------------------
 class Steadiness:
     """The last few frames in which a code was seen but not read; their aligned mean when the card is held still.
