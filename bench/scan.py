@@ -121,7 +121,8 @@ def decoders_table(n: int, seed: int) -> dict:
             assert read[name]["empty"] == 1.0, f"{name} read a code in an empty frame"
             m = {d: (statistics.median(v), pct(v, 0.95)) for d, v in ms[name].items()}
             print(f"| {name} | {size[0]}×{size[1]} | {read[name]['easy']:.1%} | {read[name]['hard']:.1%} | "
-                  f"{wrong[name]} | {m['easy'][0]:.1f} / {m['easy'][1]:.1f} | {m['hard'][0]:.1f} / {m['hard'][1]:.1f} | "
+                  f"{wrong[name]} | {m['easy'][0]:.1f} / {m['easy'][1]:.1f} | "
+                  f"{m['hard'][0]:.1f} / {m['hard'][1]:.1f} | "
                   f"{m['empty'][0]:.2f} / {m['empty'][1]:.2f} | "
                   f"{m['easy'][0] / ref['easy']:.2f} / {m['empty'][0] / ref['empty']:.2f} |", flush=True)
             results[(size, name)] = {"read": read[name], "ms": m, "wrong": wrong[name],
@@ -182,7 +183,8 @@ def goals(frames: dict, videos: dict, pi4_ratio: float) -> None:
     print(f"- time to read p95: {v['p95']} frames vs {vr['p95']} (goal ≤ 10 at 15 fps); p50 {v['p50']} vs {vr['p50']}")
     ms = v["ms"]
     worst_hard = frames[(size, DEFAULT_BACKEND)]["ms"]["hard"][1]
-    print(f"- Raspberry Pi 4 estimate at ×{pi4_ratio:g}: video frames median {statistics.median(ms) * pi4_ratio:.0f} ms, "
+    print(f"- Raspberry Pi 4 estimate at ×{pi4_ratio:g}: video frames median "
+          f"{statistics.median(ms) * pi4_ratio:.0f} ms, "
           f"p95 {pct(ms, 0.95) * pi4_ratio:.0f} ms, max {max(ms) * pi4_ratio:.0f} ms; hard still frames p95 "
           f"{worst_hard * pi4_ratio:.0f} ms (budget {FRAME_BUDGET_MS:.0f} ms a frame)")
 

@@ -1,19 +1,18 @@
 """A second look at a frame where the first pass saw a QR code but could not read it.
 
-The first pass (zxing-cpp on the whole frame) misses small, blurred, noisy codes. Such a frame still shows where a
+The first pass (zxing-cpp over the whole frame) misses small, blurred, noisy codes. Such a frame still shows where a
 code is: zxing-cpp returns the outline of a symbol it found but could not decode (`return_errors`), and a QR code's
 three finder patterns (the 7×7-module squares in its corners, a 1:1:3:1:1 run of dark and light across their centre)
-can be found far more cheaply than a code can be read. Only there, and only then, is the frame looked at again:
+are found far more cheaply than a code is read. Only there, and only then, is the frame looked at again:
 
-- `finder_patterns(gray)`: the finder patterns, from every second row of the frame (vectorised) and a check down the
-  column through each hit. A frame without a code (most frames of the day) almost never has one, so it pays only
-  for this search (about a fifth of a zxing-cpp pass).
-- `regions(...)`: a square crop that holds the code, from two or three finder patterns of the same module size at a
-  distance a QR code can have, or from the outline zxing-cpp reported.
-- `variants(crop, module)`: the crop enlarged (cubic) and sharpened (unsharp mask against the camera's blur), in the
-  order that read most codes on the benchmark frames; each is handed back to zxing-cpp by drivers.barcode.
-- `Steadiness`: when the card is held still the crops of the last few frames are aligned (phase correlation) and
-  averaged, which takes the camera's gain noise down by √n in a dim hall.
+- `finder_patterns(gray)`: the finder patterns, from every second row of the frame (vectorised), each hit kept only
+  when the next sampled row has it too and the column through it confirms it. A frame without a code (most frames
+  of the day) almost never has one, so it pays only for this search (docs/performance.md, "Scanning").
+- `regions(gray, unread)`: square crops that hold a code: three patterns of one module size in a right angle with
+  equal legs, two at a distance a code can have, or an outline zxing-cpp could not decode.
+- `looks(...)`: what zxing-cpp is shown, best first: the crop sharpened (an unsharp mask against the camera's blur)
+  and enlarged (cubic), the mean of the card's last frames when it is held still (`Steadiness`, which takes the gain
+  noise of a dim hall down by √n), milder variants. drivers.barcode stops at the first read or after MAX_LOOKS.
 
 Nothing here decides what a code says: a crop is only ever read by zxing-cpp, and a result counts only when zxing-cpp
 decodes it without an error (its Reed-Solomon check), exactly as on the first pass.
@@ -33,7 +32,9 @@ MIN_MODULE_PX = 1.2
 MAX_MODULE_PX = 6.0
 ROW_STEP = 2  # a finder's 3-module core is ≥ 3.6 px tall: every second row crosses it at least twice
 DARK_MARGIN = 14  # grey levels below the local mean for a pixel to count as dark (keeps flat, noisy areas light)
-RUN_TOLERANCE = 0.9  # each run within this many modules of its 1:1:3:1:1 share (the pairing and the column check weed out the rest)
+# Each run within this many modules of its 1:1:3:1:1 share: loose enough for blur and noise; the pairing of rows and
+# the column check weed out what else passes (no finder on 200 cluttered empty frames of the benchmark).
+RUN_TOLERANCE = 0.9
 MAX_HITS = 200  # row hits looked at per frame (a frame full of text cannot cost more than this)
 MAX_FINDERS = 16
 MAX_REGIONS = 3
@@ -178,7 +179,7 @@ def regions_from_finders(finders: list[Finder], shape: tuple[int, ...]) -> list[
             out.append(_square(cx, cy, half, module, shape))
 
     pairs = sorted(((_distance(f, g), f, g) for i, f in enumerate(finders) for g in finders[i + 1:]
-                    if _alike(f, g) and 12 * (f.module + g.module) / 2 <= _distance(f, g) <= 75 * (f.module + g.module) / 2),
+                    if _alike(f, g) and 12 <= _distance(f, g) / ((f.module + g.module) / 2) <= 75),
                    key=lambda p: -p[0])
     for across, a, c in pairs:  # the longest side of a triangle is the diagonal
         for b in finders:
