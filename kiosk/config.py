@@ -86,7 +86,7 @@ class CameraSection:
     width: int = checked(_check_positive, default=1280)
     height: int = checked(_check_positive, default=720)
     fps: int = checked(_check_positive, default=30)
-    decoder: Literal["zxing", "zbar", "cascade"] = "zxing"
+    decoder: Literal["twopass", "zxing", "zbar", "cascade"] = "twopass"
     # No new frame for this long means the capture has stalled: it is reopened with backoff.
     stall_seconds: float = checked(_check_positive, default=5.0)
     # The same code seen again within this window is one scan, not many.

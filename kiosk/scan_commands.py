@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-BACKEND_NAMES = ("zxing", "zbar", "cascade")  # drivers.barcode.BACKENDS, listed here to keep OpenCV out of start-up
+# drivers.barcode.BACKENDS, listed here to keep OpenCV out of start-up
+BACKEND_NAMES = ("twopass", "zxing", "zbar", "cascade")
 
 
 def add_commands(sub) -> None:

@@ -51,14 +51,15 @@ class ScanHandler:
                  now: Callable[[], float] = time.monotonic, records: RecordCheck | None = None):
         self.events, self.checkins, self.source, self.records = events, checkins, source, records
         self.repeat_seconds, self.now = repeat_seconds, now
-        self._seen: dict[bytes, float] = {}
+        self._seen: dict[bytes | str, float] = {}
         self._lock = threading.Lock()
         self.scans = 0
         self.commit_ms: collections.deque[float] = collections.deque(maxlen=200)
         self.last_error: str | None = None
 
-    def handle(self, raw: bytes, seen_at: float | None = None) -> dict | None:
-        """Publish and return the outcome, or None when this is the same code seen again."""
+    def handle(self, raw: bytes | str, seen_at: float | None = None) -> dict | None:
+        """Publish and return the outcome, or None when this is the same code seen again. `raw` is a code's
+        payload (drivers.barcode.Code.payload: bytes, or text when the symbol names its charset) or a serial line."""
         now = self.now()
         with self._lock:
             last = self._seen.get(raw)
@@ -98,6 +99,7 @@ class CameraScanner:
         self._preview_jpeg: tuple[int, bytes] | None = None
         self.decode_ms: collections.deque[float] = collections.deque(maxlen=100)
         self.frames_decoded = 0
+        self.second_pass_reads = 0  # codes read only by the decoder's second look (drivers.second_pass)
         self.stalls = 0
         self.camera_ok = False
         self.last_error: str | None = None
@@ -165,7 +167,8 @@ class CameraScanner:
         with self._preview_lock:
             self._preview = (frame, codes)
         for code in codes:
-            self.handler.handle(code.raw, seen_at=frame.captured)
+            self.second_pass_reads += code.second_pass
+            self.handler.handle(code.payload, seen_at=frame.captured)
 
     def _camera_down(self, reason: str) -> None:
         if self.camera_ok or reason != self.last_error:
@@ -198,6 +201,7 @@ class CameraScanner:
             "ok": self.camera_ok,
             "decode_ms_p50": round(statistics.median(ms), 2) if ms else None,
             "frames_decoded": self.frames_decoded,
+            "second_pass_reads": self.second_pass_reads,
             "stalls": self.stalls,
             "last_error": self.last_error,
             **self.handler.health(),
@@ -248,7 +252,9 @@ def camera_part(app) -> CameraScanner | None:
     except CameraError as exc:
         raise ConfigError(f"{app.config.source}: camera.source: {exc}") from None
     handler = ScanHandler(app.events, app.checkins, "camera", cfg.repeat_seconds, records=record_check(app))
-    return CameraScanner(source, make_decoder(cfg.decoder), handler, cfg.stall_seconds, cfg.reopen_max_seconds)
+    # frames=True: this decoder sees one camera's consecutive frames, so it may average a card held still.
+    return CameraScanner(source, make_decoder(cfg.decoder, frames=True), handler, cfg.stall_seconds,
+                         cfg.reopen_max_seconds)
 
 
 def serial_part(app) -> SerialScanner | None:

@@ -275,7 +275,7 @@ def run(config_path: Path, argv: list[str]) -> int:
     scanner = None
     if camera.source:
         scanner = CameraScanner(open_source(camera.source, camera.width, camera.height, camera.fps, camera.loop),
-                                make_decoder(camera.decoder), handler, camera.stall_seconds,
+                                make_decoder(camera.decoder, frames=True), handler, camera.stall_seconds,
                                 camera.reopen_max_seconds)
         scanner.start()
     else:

@@ -152,7 +152,7 @@ def background(rng: random.Random, size: tuple[int, int]) -> np.ndarray:
     return img
 
 
-def _card_image(payload: str | None, module_px: int, rng: random.Random) -> tuple[np.ndarray, float]:
+def card_image(payload: str | None, module_px: int, rng: random.Random) -> tuple[np.ndarray, float]:
     """The card's back (QR top-left, lines of print, MRZ-like rows) or, with no payload, its plain front.
 
     Returns the image and the QR's side in card pixels (0 without a QR)."""
@@ -232,14 +232,14 @@ def card_frame(payload: str | None, rng: random.Random, size: tuple[int, int] = 
     frame = background(rng, size)
     if payload is None or difficulty == "empty":
         if rng.random() < 0.5:  # half of the empty frames show a card's front: a hard negative
-            card, _ = _card_image(None, 4, rng)
+            card, _ = card_image(None, 4, rng)
             _place(frame, card, 0.0, 0.0, rng.uniform(-30, 30), 0.08, rng)
         return _finish(frame, rng, rng.uniform(0, 1.5), 0.5, rng.uniform(1, 8))
     p = DIFFICULTIES[difficulty]
     qr_px = rng.uniform(*p["qr_px"])
     side = qr_matrix(payload).shape[0]
     module_out = qr_px / side
-    card, qr_side = _card_image(payload, max(2, math.ceil(module_out * 1.5)), rng)
+    card, qr_side = card_image(payload, max(2, math.ceil(module_out * 1.5)), rng)
     _place(frame, card, qr_side, qr_px, rng.uniform(-p["angle"], p["angle"]), p["persp"], rng)
     return _finish(frame, rng, rng.uniform(*p["blur"]) * module_out, rng.uniform(p["light"], 0.9),
                    rng.uniform(*p["noise"]))
@@ -276,7 +276,7 @@ def card_video_frames(payloads: Iterable[str | None], size: tuple[int, int] = (6
             continue
         side = qr_matrix(payload).shape[0]
         final_px = rng.uniform(230, 300)
-        card, qr_side = _card_image(payload, max(2, math.ceil(final_px / side * 1.5)), rng)
+        card, qr_side = card_image(payload, max(2, math.ceil(final_px / side * 1.5)), rng)
         angle = rng.uniform(-15, 15)
         approach = 6
         for i in range(approach + hold_frames + approach):

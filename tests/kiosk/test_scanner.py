@@ -15,8 +15,10 @@ from kiosk.app import App
 from kiosk.events import EventBus
 from kiosk.scanner import CameraScanner, ScanHandler
 from kiosk.simulation.camera import SimulatedCamera
-from kiosk.simulation.cards import card_frame, card_payload, code128_frame, random_identity, write_card_video
+from kiosk.simulation.cards import (card_frame, card_payload, code128_frame, random_identity, write_card_video,
+                                   write_frame_folder)
 from tests.conftest import SAMPLE_QR, write_config
+from tests.drivers.test_barcode import small_noisy_code
 
 
 def scan_events(q: queue.Queue, count: int, seconds: float = 15.0) -> list[dict]:
@@ -90,6 +92,26 @@ def test_card_video_through_file_source_scanner_and_store_is_exactly_one_checkin
     # Events carry no personal data: the screen looks the check-in up by its id.
     text = json.dumps(events, ensure_ascii=False)
     assert holder.full_name not in text and holder.id_number not in text
+
+
+def test_camera_part_reads_a_card_held_still_in_a_dim_hall_from_several_frames(tmp_path):
+    # Every frame alone is too noisy for the decoder (tests/drivers/test_barcode.py checks that); the camera part's
+    # decoder is made for consecutive frames, so the mean of a few of them is read and checked in.
+    frames = [cv2.cvtColor(small_noisy_code(SAMPLE_QR, seed=i, shift=(i % 2, (i // 2) % 2)), cv2.COLOR_GRAY2BGR)
+              for i in range(8)]
+    folder = write_frame_folder(tmp_path / "frames", frames)
+    app = app_with(tmp_path, f'[camera]\nenabled = true\nsource = "{folder}"\nfps = 15\nstall_seconds = 2\n')
+    q = app.events.subscribe()
+    app.start()
+    try:
+        camera = app.part("camera")
+        wait_for(lambda: camera.source.ended and not camera.source.capturing, 30)
+        events = scan_events(q, 1, seconds=2.0)
+        health = app.health()["camera"]
+    finally:
+        app.stop()
+    assert [e["result"] for e in events] == ["checked_in"]
+    assert health["second_pass_reads"] >= 1
 
 
 def test_stalled_camera_is_reopened_and_scanning_resumes(camera_with):
