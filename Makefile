@@ -24,7 +24,7 @@ $(AXE):
 
 # The screenshots the web tests leave in test-artifacts/screens/ become the ones docs/screens.md shows.
 screens-docs:
-	$(PY) -m pytest tests/web -q
+	$(PY) -m pytest tests/web tests/security/test_identity_checkin.py -q
 	mkdir -p docs/screens && cp test-artifacts/screens/*.png docs/screens/
 
 system-deps:

@@ -238,7 +238,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX identity_flags_checkin ON identity_flags (checkin_id, resolved_wall);
         -- Entries whose name or birth date did not match the record of their number: counted for the pause.
-        -- Kept for an hour only (kiosk.verification.WINDOW).
+        -- Kept for an hour only (kiosk.verification.WINDOW): the next check-in or lookup deletes older ones.
         CREATE TABLE identity_attempts (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             kiosk_id TEXT NOT NULL,

@@ -72,6 +72,7 @@ def flag_new_checkin(db, checkin_id: str, identity: Identity, source: str, setti
                      stamp: Stamp) -> None:
     """Inside the check-in's transaction: a typed entry waits for staff to see the card, and so does an entry
     whose name or birth date is not that of any earlier check-in of its number here (someone else's number)."""
+    forget_old_attempts(db, stamp)
     if identity.kind != CARD_READ:
         flag(db, checkin_id, "typed", identity.kind, source, settings.kiosk_id, stamp)
     earlier = [dict(r) for r in db.conn.execute(
@@ -79,6 +80,11 @@ def flag_new_checkin(db, checkin_id: str, identity: Identity, source: str, setti
         (settings.site_id, identity.id_number, checkin_id))]
     if earlier and not any(same_person(r, identity.full_name, identity.dob) for r in earlier):
         flag(db, checkin_id, "other_record", identity.kind, source, settings.kiosk_id, stamp)
+
+
+def forget_old_attempts(db, stamp: Stamp) -> None:
+    """Wrong tries hold the number typed: they are kept only as long as they count (every check-in and lookup)."""
+    db.conn.execute("DELETE FROM identity_attempts WHERE at_wall < ?", (_ago(stamp.wall, WINDOW),))
 
 
 def require_card_seen(db, checkin_id: str) -> None:
@@ -149,7 +155,7 @@ class Verification:
 
     # -- the pause ---------------------------------------------------------------------------------------------
     def _refuse_if_paused(self, db, id_number: str, stamp: Stamp) -> None:
-        db.conn.execute("DELETE FROM identity_attempts WHERE at_wall < ?", (_ago(stamp.wall, WINDOW),))
+        forget_old_attempts(db, stamp)
         paused = self._pause(db, id_number, stamp)
         if paused:
             raise IdentityRefused("lookups_paused", f"{paused[0]} until {paused[1]}")

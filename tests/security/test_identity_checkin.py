@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tests.conftest import SAMPLE_QR
 from tests.web.citizen_page import entry_done, open_citizen, shown, type_entry, watch
-from tests.web.conftest import STAFF_PIN
+from tests.web.conftest import STAFF_PIN, axe_violations, screenshot
 from tests.web.test_staff_desk import log_in
 
 NUMBER = "064195001234"
@@ -27,7 +27,7 @@ def test_a_typed_entry_with_the_holder_s_number_shows_and_prints_nothing_of_thei
     holder = kiosk_server.scan(SAMPLE_QR)  # the holder checked in with their card: ticket 1
     jobs = db_rows(kiosk_server, "SELECT id FROM print_jobs")
 
-    page = page_at("small")
+    page = page_at("small", axe=True)
     watch(page)
     open_citizen(page, kiosk_server)
     page.click("#go-manual")
@@ -41,14 +41,19 @@ def test_a_typed_entry_with_the_holder_s_number_shows_and_prints_nothing_of_thei
     assert "GIẢ" not in page.inner_text("body").upper()  # what was typed does not stay on the public screen
     assert db_rows(kiosk_server, "SELECT id FROM print_jobs") == jobs
     assert db_rows(kiosk_server, "SELECT full_name FROM checkins") == [(HOLDER,)]
+    screenshot(page, "citizen-identity-mismatch")
+    assert axe_violations(page) == []
 
     # The staff desk sees the flag on the holder's check-in (never the typed values).
-    staff = page_at("large")
+    staff = page_at("large", axe=True)
     log_in(staff, kiosk_server, STAFF, STAFF_PIN)
     staff.wait_for_selector("#board [data-ticket='1'] .id-flag[data-flags~='mismatch']")
+    screenshot(staff, "staff-board-identity-flag")
     staff.click("#board [data-ticket='1'] a")
     assert "không khớp" in staff.inner_text("[data-testid=identity-check] [data-flag=mismatch]")
     assert "Giả" not in staff.inner_text("body")
+    screenshot(staff, "staff-identity-check")
+    assert axe_violations(staff) == []
 
     # The holder's own card, again: their own ticket and name, and a reprint.
     page.click("#result-actions [data-action=home]")
