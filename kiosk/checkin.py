@@ -1,8 +1,9 @@
 """Check-in rules: one check-in per person per site per day, ticket numbers, the queue's state machine.
 
 A check-in is one SQLite transaction that writes the record, its ticket, its first state change, its outbox entry
-and its print job (and, for a typed entry, the flag that makes staff see the card: kiosk.verification). There is never a check-in without its outbox entry or its ticket print job, and the function
-returns only after the commit is durable: only then may a screen tell the citizen that it worked.
+and its print job (and, for a typed entry, the flag that makes staff see the card: kiosk.verification). There is
+never a check-in without its outbox entry or its ticket print job, and the function returns only after the commit is
+durable: only then may a screen tell the citizen that it worked.
 
 An entry for a number that already holds a check-in today gets that check-in only if it is the same person (name and
 birth date, kiosk.verification.Verification.admit); otherwise it is refused and the check-in is flagged. Staff who

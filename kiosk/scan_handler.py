@@ -71,11 +71,18 @@ def empty_event(source: str) -> dict:
             "error": None}
 
 
-def refused(data: dict, exc: Refusal, events) -> dict:
-    """The event of a refused entry; the staff desk hears what the refusal tells it (a flag, a pause)."""
+def refused(data: dict, exc: Refusal, events, identity: Identity | None = None,
+            records: "RecordCheck | None" = None) -> dict:
+    """The event of a refused entry. The staff desk hears what the refusal tells it (a flag, a pause); a bare number
+    comes back masked, with a one-time token the screen redeems to fill in the keypad."""
     for alert in getattr(exc, "alerts", ()):
         events.publish("staff_alert", alert)
-    return {**data, "error": exc.to_json()["error"]}
+    data = {**data, "error": exc.to_json()["error"]}
+    if exc.code == "number_only_needs_details" and identity is not None:
+        data["id_masked"] = mask_id(identity.id_number)
+        if records is not None:
+            data["prefill"] = records.issue(identity.id_number)
+    return data
 
 
 def outcome(result: Identity | KioskCode | ScanError, source: str, checkins, events,
@@ -96,10 +103,7 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins, eve
         checked = checkins.check_in(result, source)
     except Refusal as exc:
         log.info("%s scan of %s refused: %s", source, mask_id(result.id_number), exc.code)
-        data = refused(data, exc, events)
-        if exc.code == "number_only_needs_details":
-            data.update(number_prefill(result.id_number, records))
-        return data
+        return refused(data, exc, events, result, records)
     except Exception:  # noqa: BLE001 - a failed check-in is shown, and the scanner keeps going
         log.exception("%s check-in of %s failed", source, mask_id(result.id_number))
         return {**data, "error": {"code": "scan_failed", "message_vi": SCAN_FAILED[0], "message_en": SCAN_FAILED[1]}}
@@ -113,28 +117,15 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins, eve
 
 def look_up(result: Identity, source: str, events, checkins, records: "RecordCheck") -> dict:
     """A card read while the record check is open: a token for the doses of this person, if they are on record."""
-    data = empty_event(source)
     try:
         if result.number_only:
             raise CheckinRefused("number_only_needs_details")
         checkins.verification.lookup(result, source)
     except Refusal as exc:
         log.info("%s record lookup of %s refused: %s", source, mask_id(result.id_number), exc.code)
-        data = refused(data, exc, events)
-        if exc.code == "number_only_needs_details":
-            data.update(number_prefill(result.id_number, records))
-        return data
+        return refused(empty_event(source), exc, events, result, records)
     return {"result": "record_lookup", "source": source, "token": records.issue(Subject.of(result)),
             "id_masked": mask_id(result.id_number)}
-
-
-def number_prefill(id_number: str, records: "RecordCheck | None") -> dict:
-    """A bare number read: the screen asks for name and birth date with the number filled in, which it fetches
-    with the one-time `prefill` token (the event itself carries the masked number only)."""
-    found = {"id_masked": mask_id(id_number)}
-    if records is not None:
-        found["prefill"] = records.issue(id_number)
-    return found
 
 
 def certificate_verdict(text: str, data_dir) -> dict:

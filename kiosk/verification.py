@@ -63,7 +63,7 @@ def same_person(row: dict, full_name: str | None, dob: dt.date | str | None) -> 
 
 
 def flag(db, checkin_id: str, kind: str, entry: str, source: str, kiosk_id: str, stamp: Stamp) -> None:
-    """One flag inside the caller's transaction (a typed check-in is flagged in its own commit)."""
+    """One flag inside the caller's transaction (a new check-in's flags commit with it)."""
     db["identity_flags"].insert({"checkin_id": checkin_id, "kind": kind, "entry": entry, "source": source,
                                  "kiosk_id": kiosk_id, "at_wall": stamp.wall})
 

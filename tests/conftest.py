@@ -63,3 +63,11 @@ def mosquitto(tmp_path):
     broker = Mosquitto(tmp_path / "mosquitto").start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole session: Playwright's sync API cannot run two at once."""
+    from tests.web.conftest import launch_chromium
+
+    yield from launch_chromium()

@@ -9,12 +9,12 @@ import unicodedata
 import pytest
 
 from kiosk.checkin import CheckinService
-from kiosk.clock import Clock
 from kiosk.identity import from_manual, parse
 from kiosk.store import MIGRATIONS, Store
 from kiosk.vaccination import Injection, VaccinationService
 from kiosk.verification import KIOSK_LIMIT, NUMBER_LIMIT, WINDOW, IdentityRefused, same_person
 from tests.conftest import SAMPLE_QR
+from tests.kiosk.test_certificate_records import START, SteppedClock  # the wall time a test moves; 09:00 at the site
 from tests.support.burst import payload
 
 NUMBER = "064195001234"
@@ -22,18 +22,6 @@ NUMBER = "064195001234"
 FORGED_QR = f"{NUMBER}||Lê Văn Giả|01011995|Nữ|Hà Nội|01012022"
 
 
-class SteppedClock(Clock):
-    """The real clock's stamps at a wall time the test moves (an hour passes in a test)."""
-
-    def __init__(self, start: dt.datetime):
-        super().__init__(7.0)
-        self.at = start
-
-    def now(self) -> dt.datetime:
-        return self.at
-
-
-START = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.timezone.utc)  # 09:00 at the site
 
 
 @pytest.fixture
@@ -56,7 +44,8 @@ def count(store, table: str) -> int:
 
 def test_same_person_compares_as_the_parser_normalises_and_accents_count():
     row = {"full_name": "Trần Thị Hồng Nhung", "dob": "1995-08-12"}
-    for name in ("TRẦN THỊ HỒNG NHUNG", "  trần  thị hồng\tnhung ", unicodedata.normalize("NFD", "Trần Thị Hồng Nhung")):
+    for name in ("TRẦN THỊ HỒNG NHUNG", "  trần  thị hồng\tnhung ",
+                 unicodedata.normalize("NFD", "Trần Thị Hồng Nhung")):
         assert same_person(row, name, dt.date(1995, 8, 12)), name
     assert not same_person(row, "Tran Thi Hong Nhung", "1995-08-12")  # the card has the accents
     assert not same_person(row, "Trần Thị Hồng Nhung", "1995-08-13")
@@ -96,7 +85,8 @@ def test_wrong_tries_for_one_number_pause_it_durably_until_the_window_passes(sto
     # Paused: even the right birth date gets no answer, at the check-in and in the record check; after a restart too.
     restarted = CheckinService(Store(kiosk_config.db_path), kiosk_config.kiosk, clock)
     right = typed("Trần Thị Hồng Nhung", "12/08/1995")
-    for attempt in (lambda: restarted.check_in(right, "screen"), lambda: restarted.verification.lookup(right, "screen")):
+    for attempt in (lambda: restarted.check_in(right, "screen"),
+                    lambda: restarted.verification.lookup(right, "screen")):
         with pytest.raises(IdentityRefused) as refused:
             attempt()
         assert refused.value.code == "lookups_paused"

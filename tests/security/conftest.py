@@ -1,4 +1,4 @@
-"""Attack tests reuse the screens' fixtures: a real kiosk process (kiosk_server) and Debian's Chromium (browser,
-page_at), imported here once so that one Chromium serves every module of the session."""
+"""Attack tests reuse the screens' fixtures: a real kiosk process (kiosk_server) and pages of the session's one
+Chromium (page_at; `browser` itself is in tests/conftest.py)."""
 
-from tests.web.conftest import browser, kiosk_server, page_at  # noqa: F401 - fixtures
+from tests.web.conftest import kiosk_server, page_at  # noqa: F401 - fixtures

@@ -85,8 +85,9 @@ def kiosk_server(tmp_path):
     assert k.stop() == 0, (tmp_path / "kiosk.log").read_text()
 
 
-@pytest.fixture(scope="session")
-def browser():
+def launch_chromium():
+    """Debian's Chromium under Playwright, for the session (the `browser` fixture of tests/conftest.py, defined
+    there once so that tests/web and tests/security share one browser)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
