@@ -15,6 +15,7 @@ from kiosk.reprints import reprint
 from kiosk.staff_accounts import AccountError, StaffAccounts
 from kiosk.vaccination import Injection, VaccinationService
 from kiosk.vaccines import MAX_DOSES, VACCINES
+from kiosk.verification import same_person
 from kiosk.web.guard import check_csrf, csrf_token, current_staff, kiosk, staff_required, start_session
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -143,7 +144,9 @@ def checkin(checkin_id: str):
     observation_left = None
     if vac and row["state"] == "observing":
         observation_left = int((dt.datetime.fromisoformat(vac["observation_until"]) - app.clock.now()).total_seconds())
-    history = [h for h in vaccinations().history(row["id_number"]) if h["checkin_id"] != checkin_id]
+    # Earlier doses of this person: the same number under another name or birth date is another person's record.
+    history = [h for h in vaccinations().history(row["id_number"])
+               if h["checkin_id"] != checkin_id and same_person(h, row["full_name"], row["dob"])]
     prints = app.store.query("SELECT kind, copy, state, created_wall FROM print_jobs WHERE checkin_id=? ORDER BY id",
                              (checkin_id,))
     flags = app.checkins.verification.flags(checkin_id)
