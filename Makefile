@@ -28,7 +28,7 @@ $(AXE):
 # docs/central.md show. Only this target writes into docs/: a test run never changes a tracked file.
 screens-docs: deps
 	rm -rf test-artifacts/screens
-	$(PY) -m pytest tests/web tests/central/test_screens.py -q
+	$(PY) -m pytest tests/web tests/central/test_screens.py tests/security/test_identity_checkin.py -q
 	mkdir -p docs/screens && cp test-artifacts/screens/*.png docs/screens/
 
 system-deps:

@@ -1,8 +1,13 @@
 """Check-in rules: one check-in per person per site per day, ticket numbers, the queue's state machine.
 
 A check-in is one SQLite transaction that writes the record, its ticket, its first state change, its outbox entry
-and its print job. There is never a check-in without its outbox entry or its ticket print job, and the function
-returns only after the commit is durable: only then may a screen tell the citizen that it worked.
+and its print job (and, for a typed entry, the flag that makes staff see the card: kiosk.verification). There is
+never a check-in without its outbox entry or its ticket print job, and the function returns only after the commit is
+durable: only then may a screen tell the citizen that it worked.
+
+An entry for a number that already holds a check-in today gets that check-in only if it is the same person (name and
+birth date, kiosk.verification.Verification.admit); otherwise it is refused and the check-in is flagged. Staff who
+find that a check-in is not the card holder's release it, and the number is free for the holder to check in.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 
 from drivers import system
+from kiosk import audit, verification
 from kiosk.clock import Clock, Stamp
 from kiosk.config import KioskSection
 from kiosk.identity import Identity
@@ -40,6 +46,7 @@ REFUSALS = {
                                   "Name and date of birth are needed. Please type them or see a staff member."),
     "bad_transition": ("Không thể chuyển trạng thái này.", "This queue step is not allowed."),
     "not_found": ("Không tìm thấy lượt đăng ký.", "Check-in not found."),
+    "reason_required": ("Cần ghi lý do.", "A reason is required."),
 }
 
 
@@ -68,6 +75,7 @@ class CheckinService:
         self.store = store
         self.settings = settings
         self.clock = clock or Clock(settings.utc_offset_hours)
+        self.verification = verification.Verification(store, settings, self.clock)
 
     # -- check-in ----------------------------------------------------------------------------------------------
     def check_in(self, identity: Identity, source: str) -> CheckinResult:
@@ -79,7 +87,7 @@ class CheckinService:
         day = self.clock.today().isoformat()
         existing = self.find_today(identity.id_number, day)
         if existing:
-            return CheckinResult(existing, created=False)
+            return CheckinResult(self.verification.admit(existing, identity, source), created=False)
         self._refuse_if_disk_full()
         stamp = self.clock.stamp()
         checkin_id = uuid.uuid4().hex
@@ -100,7 +108,7 @@ class CheckinService:
         with self.store.transaction() as db:
             # Another thread (camera and serial scanner at once) may have checked the same person in meanwhile.
             again = db.conn.execute(
-                "SELECT 1 FROM checkins WHERE site_id=? AND day=? AND id_number=?",
+                "SELECT 1 FROM checkins WHERE site_id=? AND day=? AND id_number=? AND released_wall IS NULL",
                 (row["site_id"], day, identity.id_number),
             ).fetchone()
             if not again:
@@ -116,8 +124,11 @@ class CheckinService:
                 db["print_jobs"].insert({"kind": "ticket", "checkin_id": checkin_id, "copy": 0,
                                          "state": "pending", "created_wall": stamp.wall,
                                          "updated_wall": stamp.wall})
+                verification.flag_new_checkin(db, checkin_id, identity, source, self.settings, stamp)
         found = self.find_today(identity.id_number, day)
-        return CheckinResult(found, created=not again)
+        if again:
+            return CheckinResult(self.verification.admit(found, identity, source), created=False)
+        return CheckinResult(found, created=True)
 
     def _refuse_if_disk_full(self) -> None:
         free, _total = system.disk_usage(self.store.path.parent)
@@ -126,8 +137,9 @@ class CheckinService:
 
     # -- queries -----------------------------------------------------------------------------------------------
     def find_today(self, id_number: str, day: str | None = None) -> dict | None:
+        """The check-in holding this number today. Whose it is, is for Verification.admit to say."""
         return self.store.query_one(
-            TICKET_QUERY + " WHERE c.site_id=? AND c.day=? AND c.id_number=?",
+            TICKET_QUERY + " WHERE c.site_id=? AND c.day=? AND c.id_number=? AND c.released_wall IS NULL",
             (self.settings.site_id, day or self.clock.today().isoformat(), id_number),
         )
 
@@ -147,6 +159,28 @@ class CheckinService:
         stamp = self.clock.stamp()
         with self.store.transaction() as db:
             move(db, checkin_id, to_state, actor, stamp, reason=reason, desk=desk)
+        return self.get(checkin_id)
+
+    def release(self, checkin_id: str, actor: str, reason: str) -> dict:
+        """Staff saw that this check-in is not the card holder's (someone checked in first under their number):
+        it stops holding the number, so the holder can check in today; it leaves the queue if it still can.
+        Nothing is deleted; the release is audited `identity.released`."""
+        reason = " ".join(str(reason or "").split())
+        if not reason:
+            raise CheckinRefused("reason_required")
+        stamp = self.clock.stamp()
+        with self.store.transaction() as db:
+            row = db.conn.execute("SELECT t.state, c.released_wall FROM checkins c JOIN tickets t "
+                                  "ON t.checkin_id = c.id WHERE c.id=?", (checkin_id,)).fetchone()
+            if row is None:
+                raise CheckinRefused("not_found", checkin_id)
+            if row[1] is None:
+                db.conn.execute("UPDATE checkins SET released_wall=?, released_by=? WHERE id=?",
+                                (stamp.wall, actor, checkin_id))
+                if "left" in TRANSITIONS[row[0]]:
+                    move(db, checkin_id, "left", actor, stamp, reason=reason)
+                verification.resolve(db, checkin_id, actor, "released", stamp)
+                audit.record(db, actor, "identity.released", checkin_id, reason, stamp=stamp)
         return self.get(checkin_id)
 
     def call_next(self, desk: str, actor: str) -> dict | None:

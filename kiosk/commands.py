@@ -80,8 +80,9 @@ def cmd_kiosk(args) -> int:
 
 
 def cmd_checkin(args) -> int:
-    from kiosk.checkin import CheckinRefused, CheckinService
+    from kiosk.checkin import CheckinService
     from kiosk.identity import Identity, mask_id, parse
+    from kiosk.refusal import Refusal
     from kiosk.store import Store
 
     config = load_config_or_exit(args.config)
@@ -92,7 +93,7 @@ def cmd_checkin(args) -> int:
     store = Store(config.db_path)
     try:
         outcome = CheckinService(store, config.kiosk).check_in(result, args.source)
-    except CheckinRefused as exc:
+    except Refusal as exc:  # a refused check-in, or an entry that is not the person holding the number today
         emit(exc.to_json())
         return 1
     finally:

@@ -326,6 +326,13 @@ def _parse(raw: bytes | str, today: dt.date) -> ScanResult:
     return error("unsupported_code")
 
 
+def name_key(name: str | None) -> str:
+    """A name as two entries of it are compared: NFC, case-folded, blanks collapsed, as the parser normalises it
+    (a card's "Trần Thị Hồng Nhung" is the keypad's "TRẦN THỊ HỒNG  NHUNG"). Accents count: "Tran" is another name."""
+    folded = unicodedata.normalize("NFC", str(name or "")).casefold()
+    return unicodedata.normalize("NFC", " ".join(folded.split()))
+
+
 def mask_id(number: str | None) -> str:
     """`064195001234` → `0641•••••234`: enough for a citizen to recognise, not enough to identify."""
     if not number:

@@ -5,7 +5,11 @@ manual entry and the test/demo hook `POST /api/scan` all end in `process`/`outco
 exactly what a real one does. The returned dict is the `scan` event published on App.events.
 
 While the citizen screen is in "record check" mode (see RecordCheck), a card scan looks up the person's doses
-instead of checking them in.
+instead of checking them in. Either way, a stored person is reached only by an entry with their name and birth date
+(kiosk.verification); a refusal's staff alerts are published as `staff_alert` events.
+
+Events carry no ID number, name or birth date: masked numbers and short-lived tokens that only the kiosk's own
+screen can redeem (loopback-only endpoints of kiosk.web.citizen).
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import logging
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 
 from kiosk.checkin import CheckinRefused
 from kiosk.identity import Identity, KioskCode, ScanError, mask_id, parse
+from kiosk.refusal import Refusal
 
 log = logging.getLogger("vaxkiosk.scan")
 
@@ -46,25 +52,44 @@ def process(raw: bytes | str, source: str, events, checkins, records: "RecordChe
     """parse → (record lookup while the citizen screen asks for it | check-in) → one published `scan` event."""
     result = parse(raw)
     if isinstance(result, Identity) and records is not None and records.active():
-        data = records.found(result)
+        data = look_up(result, source, events, checkins, records)
     else:
-        data = outcome(result, source, checkins)
+        data = outcome(result, source, checkins, events, records)
     events.publish("scan", data)
     return data
 
 
 def handle_identity(app, result: Identity | KioskCode | ScanError, source: str) -> dict:
     """Typed details (manual entry) take the same path as a scan from the check-in on."""
-    data = outcome(result, source, app.checkins)
+    data = outcome(result, source, app.checkins, app.events, record_check(app))
     app.events.publish("scan", data)
     return data
 
 
-def outcome(result: Identity | KioskCode | ScanError, source: str, checkins) -> dict:
-    """The `scan` event (docs/scanning.md): no name, birth date or address travels in events; the citizen screen
-    reads the name by checkin_id from the loopback-only view."""
-    data = {"result": "error", "source": source, "ticket": None, "checkin_id": None, "kiosk_code_kind": None,
+def empty_event(source: str) -> dict:
+    return {"result": "error", "source": source, "ticket": None, "checkin_id": None, "kiosk_code_kind": None,
             "error": None}
+
+
+def refused(data: dict, exc: Refusal, events, identity: Identity | None = None,
+            records: "RecordCheck | None" = None) -> dict:
+    """The event of a refused entry. The staff desk hears what the refusal tells it (a flag, a pause); a bare number
+    comes back masked, with a one-time token the screen redeems to fill in the keypad."""
+    for alert in getattr(exc, "alerts", ()):
+        events.publish("staff_alert", alert)
+    data = {**data, "error": exc.to_json()["error"]}
+    if exc.code == "number_only_needs_details" and identity is not None:
+        data["id_masked"] = mask_id(identity.id_number)
+        if records is not None:
+            data["prefill"] = records.issue(identity.id_number)
+    return data
+
+
+def outcome(result: Identity | KioskCode | ScanError, source: str, checkins, events,
+            records: "RecordCheck | None" = None) -> dict:
+    """The `scan` event (docs/scanning.md): no ID number, name, birth date or address travels in events; the
+    citizen screen reads the name by checkin_id from the loopback-only view."""
+    data = empty_event(source)
     if isinstance(result, ScanError):
         log.info("%s scan refused: %s", source, result.code)
         return {**data, "error": result.to_json()["error"]}
@@ -76,12 +101,9 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins) -> 
         return data
     try:
         checked = checkins.check_in(result, source)
-    except CheckinRefused as exc:
+    except Refusal as exc:
         log.info("%s scan of %s refused: %s", source, mask_id(result.id_number), exc.code)
-        data = {**data, "error": exc.to_json()["error"]}
-        if exc.code == "number_only_needs_details":
-            data["id_number"] = result.id_number  # the screen pre-fills manual entry with it
-        return data
+        return refused(data, exc, events, result, records)
     except Exception:  # noqa: BLE001 - a failed check-in is shown, and the scanner keeps going
         log.exception("%s check-in of %s failed", source, mask_id(result.id_number))
         return {**data, "error": {"code": "scan_failed", "message_vi": SCAN_FAILED[0], "message_en": SCAN_FAILED[1]}}
@@ -91,6 +113,19 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins) -> 
     # The web part's ScanWatcher turns a new check-in into the `queue` event the boards and the display follow.
     return {**data, "result": "checked_in" if checked.created else "already_checked_in",
             "ticket": row["number"], "checkin_id": row["id"]}
+
+
+def look_up(result: Identity, source: str, events, checkins, records: "RecordCheck") -> dict:
+    """A card read while the record check is open: a token for the doses of this person, if they are on record."""
+    try:
+        if result.number_only:
+            raise CheckinRefused("number_only_needs_details")
+        checkins.verification.lookup(result, source)
+    except Refusal as exc:
+        log.info("%s record lookup of %s refused: %s", source, mask_id(result.id_number), exc.code)
+        return refused(empty_event(source), exc, events, result, records)
+    return {"result": "record_lookup", "source": source, "token": records.issue(Subject.of(result)),
+            "id_masked": mask_id(result.id_number)}
 
 
 def certificate_verdict(text: str, data_dir, at) -> dict:
@@ -123,11 +158,24 @@ def printer_ready(app) -> tuple[bool, str]:
     return False, str(health.get("state") or health.get("last_error") or "printer not ready")
 
 
+@dataclass(frozen=True)
+class Subject:
+    """Whom a record-check token shows: the number, name and birth date of an entry that matched the record."""
+
+    id_number: str
+    full_name: str
+    dob: str  # ISO date
+
+    @classmethod
+    def of(cls, identity: Identity) -> "Subject":
+        return cls(identity.id_number, identity.full_name, identity.dob.isoformat())
+
+
 class RecordCheck:
     """The citizen screen's "check my record" window: scans look up doses for a short while, then check in again.
 
-    A lookup hands out a short-lived token bound to one ID number; only that token lets the screen read the doses
-    or file a correction, so a record is shown only to whoever just presented the card (or typed number + birth date).
+    A lookup hands out a short-lived token bound to the Subject that matched; only that token lets the screen read
+    the doses of that person or file a correction on them. A bare number's one-time prefill token lives here too.
     """
 
     WINDOW_SECONDS = 90
@@ -136,7 +184,7 @@ class RecordCheck:
     def __init__(self):
         self._lock = threading.Lock()
         self._until = 0.0
-        self._tokens: dict[str, tuple[str, float]] = {}
+        self._tokens: dict[str, tuple[object, float]] = {}
 
     def open(self) -> None:
         with self._lock:
@@ -149,24 +197,29 @@ class RecordCheck:
     def active(self) -> bool:
         return time.monotonic() < self._until
 
-    def found(self, identity: Identity) -> dict:
-        return {"result": "record_lookup", "token": self.issue(identity.id_number),
-                "id_masked": mask_id(identity.id_number)}
-
-    def issue(self, id_number: str) -> str:
+    def issue(self, value: "Subject | str") -> str:
         token = secrets.token_urlsafe(16)
         now = time.monotonic()
         with self._lock:
             self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}
-            self._tokens[token] = (id_number, now + self.TOKEN_SECONDS)
+            self._tokens[token] = (value, now + self.TOKEN_SECONDS)
         return token
 
-    def id_number(self, token: str) -> str | None:
+    def _get(self, token: str, kind: type, once: bool = False):
         with self._lock:
             entry = self._tokens.get(token or "")
-        if entry is None or entry[1] < time.monotonic():
-            return None
+            if entry is None or not isinstance(entry[0], kind) or entry[1] < time.monotonic():
+                return None
+            if once:
+                del self._tokens[token]
         return entry[0]
+
+    def subject(self, token: str) -> Subject | None:
+        return self._get(token, Subject)
+
+    def prefill(self, token: str) -> str | None:
+        """The bare number behind a prefill token, once."""
+        return self._get(token, str, once=True)
 
 
 _record_checks: dict[int, RecordCheck] = {}

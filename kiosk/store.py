@@ -6,7 +6,8 @@ SQLite (BEGIN IMMEDIATE + busy timeout), so a check-in never interleaves with an
 
 Schema changes are forward migrations identified by name, applied in list order inside one transaction each.
 Tables belong to the module that owns their rules (see docs/architecture.md): checkins/tickets/state_changes to
-`kiosk.checkin`, outbox to `kiosk.sync`, print_jobs to `kiosk.printing`, audit_log to `kiosk.audit`.
+`kiosk.checkin`, outbox to `kiosk.sync`, print_jobs to `kiosk.printing`, audit_log to `kiosk.audit`,
+identity_flags/identity_attempts to `kiosk.verification`.
 """
 
 from __future__ import annotations
@@ -195,6 +196,69 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("0006_web_sessions", WEB_SESSIONS),
+    (
+        "0007_identity_checks",
+        """
+        -- A check-in that staff find is not the card holder's gives the number back for the day
+        -- (kiosk.checkin.CheckinService.release), so the real holder can check in: one check-in per person per
+        -- site per day *holds* the number. SQLite cannot drop the old UNIQUE constraint, so the table is rebuilt
+        -- (SQLite's documented procedure; migrate() runs with foreign keys off and checks them before commit).
+        -- A migration that adds a column to checkins before this one must add it to both lists below.
+        CREATE TABLE checkins_rebuilt (
+            id TEXT PRIMARY KEY,
+            site_id TEXT NOT NULL,
+            kiosk_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            full_name TEXT,
+            dob TEXT,
+            sex TEXT,
+            address TEXT,
+            scan_kind TEXT NOT NULL,
+            source TEXT NOT NULL,
+            created_wall TEXT NOT NULL,
+            created_mono REAL NOT NULL,
+            created_boot_id TEXT NOT NULL,
+            created_clock_synced INTEGER NOT NULL,
+            released_wall TEXT,               -- staff gave the number back: this check-in is not the holder's
+            released_by TEXT
+        );
+        INSERT INTO checkins_rebuilt (id, site_id, kiosk_id, day, id_number, full_name, dob, sex, address, scan_kind,
+                                      source, created_wall, created_mono, created_boot_id, created_clock_synced)
+            SELECT id, site_id, kiosk_id, day, id_number, full_name, dob, sex, address, scan_kind,
+                   source, created_wall, created_mono, created_boot_id, created_clock_synced FROM checkins;
+        DROP TABLE checkins;
+        ALTER TABLE checkins_rebuilt RENAME TO checkins;
+        CREATE UNIQUE INDEX checkins_holder ON checkins (site_id, day, id_number) WHERE released_wall IS NULL;
+        CREATE INDEX checkins_day ON checkins (site_id, day);
+        CREATE INDEX checkins_id_number ON checkins (id_number);
+        -- kiosk.verification: why a check-in waits for staff to see the card (typed entry, an entry that did not
+        -- match it), and who resolved that.
+        CREATE TABLE identity_flags (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            checkin_id TEXT NOT NULL REFERENCES checkins(id),
+            kind TEXT NOT NULL,               -- typed | other_record | mismatch
+            entry TEXT NOT NULL,              -- what was presented: cccd_qr | manual
+            source TEXT NOT NULL,             -- camera | serial | screen | staff
+            kiosk_id TEXT NOT NULL,
+            at_wall TEXT NOT NULL,
+            resolved_wall TEXT,
+            resolved_by TEXT,
+            resolution TEXT                   -- card_seen | released
+        );
+        CREATE INDEX identity_flags_checkin ON identity_flags (checkin_id, resolved_wall);
+        -- Entries whose name or birth date did not match the record of their number: counted for the pause.
+        -- Kept for an hour only (kiosk.verification.WINDOW): the next check-in or lookup deletes older ones.
+        CREATE TABLE identity_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kiosk_id TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            at_wall TEXT NOT NULL
+        );
+        CREATE INDEX identity_attempts_number ON identity_attempts (id_number, at_wall);
+        CREATE INDEX identity_attempts_kiosk ON identity_attempts (kiosk_id, at_wall);
+        """,
+    ),
 ]
 
 
@@ -296,18 +360,27 @@ class Store:
                 f"{self.path}: written by a newer vaxkiosk (migrations {sorted(unknown)}); refusing to downgrade"
             )
         applied = []
-        for name, sql in self.migrations:
-            if name in done:
-                continue
-            with self.transaction():
-                # Another process opening the same file (two aggregators, the CLI beside the kiosk) may have
-                # applied it between our read and our write lock.
-                if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+        # Foreign keys off while migrating, so that a migration may rebuild a table others refer to (SQLite's
+        # "making other kinds of table schema changes" procedure); they are checked before each commit.
+        conn.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for name, sql in self.migrations:
+                if name in done:
                     continue
-                for statement in _statements(sql):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
-            applied.append(name)
+                with self.transaction():
+                    # Another process opening the same file (two aggregators, the CLI beside the kiosk) may have
+                    # applied it between our read and our write lock.
+                    if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                        continue
+                    for statement in _statements(sql):
+                        conn.execute(statement)
+                    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(f"{self.path}: migration {name} breaks foreign keys: {broken[:5]}")
+                    conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
+                applied.append(name)
+        finally:
+            conn.execute("PRAGMA foreign_keys=ON")
         return applied
 
     @property

@@ -2,6 +2,7 @@
 
 Each step is one transaction that moves the queue, writes the record, its audit entry and (for the injection) its
 outbox entry, so the record reaches central exactly once. Finishing the observation queues the certificate print job.
+Neither screening nor an injection starts while the check-in waits for staff to see the card (kiosk.verification).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.store import Store
 from kiosk.vaccines import MAX_DOSES, TARGET_DISEASE, VACCINES
+from kiosk.verification import require_card_seen
 
 SCHEMA_VERSION = 1
 SCREENING_OUTCOMES = ("eligible", "postponed", "referred")
@@ -76,6 +78,7 @@ class VaccinationService:
             raise VaccinationInputError("reason_required")
         stamp = self.clock.stamp()
         with self.store.transaction() as db:
+            require_card_seen(db, checkin_id)
             move(db, checkin_id, "screened" if outcome == "eligible" else "deferred", actor, stamp, reason=reason)
             db["screenings"].insert({"checkin_id": checkin_id, "outcome": outcome, "reason": reason,
                                      "actor": actor, "at_wall": stamp.wall})
@@ -93,6 +96,7 @@ class VaccinationService:
             person = db.conn.execute("SELECT * FROM checkins WHERE id=?", (checkin_id,)).fetchone()
             if person is None:
                 raise CheckinRefused("not_found", checkin_id)
+            require_card_seen(db, checkin_id)
             screening = db.conn.execute(
                 "SELECT outcome FROM screenings WHERE checkin_id=? ORDER BY id DESC LIMIT 1", (checkin_id,)
             ).fetchone()

@@ -1,19 +1,24 @@
-"""The citizen screen: self check-in by card scan or on-screen keypad, and the self-service record check."""
+"""The citizen screen: self check-in by card scan or on-screen keypad, and the self-service record check.
+
+What a citizen sees of a stored person, they reach only with that person's name and birth date (kiosk.verification):
+the record check takes the number, name and birth date like a check-in does, and its token shows and corrects only
+the doses of the check-ins that match them."""
 
 from __future__ import annotations
 
-import re
 import time
 
 from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
 
 from kiosk.checkin import CheckinRefused
-from kiosk.corrections import Corrections
-from kiosk.identity import check_number, error, from_manual, mask_id, parse_date
+from kiosk.corrections import CorrectionRefused, Corrections
+from kiosk.identity import ScanError, from_manual, mask_id
+from kiosk.refusal import Refusal
 from kiosk.reprints import reprint
-from kiosk.scan_handler import handle_identity, printer_problem, record_check
+from kiosk.scan_handler import Subject, handle_identity, printer_problem, record_check, refused
 from kiosk.vaccination import VaccinationService
 from kiosk.vaccines import VACCINES
+from kiosk.verification import IdentityRefused, same_person
 from kiosk.web.guard import error_json, kiosk, loopback_json, loopback_or_technician
 from kiosk.web.api import json_object
 
@@ -35,6 +40,16 @@ def manual_checkin():
     body = json_object()
     result = from_manual(str(body.get("id_number", "")), str(body.get("full_name", "")), str(body.get("dob", "")))
     return jsonify(handle_identity(kiosk(), result, "screen"))
+
+
+@bp.get("/checkin/prefill/<token>")
+@loopback_json
+def checkin_prefill(token: str):
+    """The bare number a scan just read, once, for the keypad (the `scan` event carries it masked)."""
+    number = record_check(kiosk()).prefill(token)
+    if number is None:
+        return token_expired()
+    return jsonify({"ok": True, "id_number": number})
 
 
 @bp.get("/checkin/<checkin_id>/view")
@@ -85,62 +100,57 @@ def record_stop():
 @bp.post("/record/lookup")
 @loopback_json
 def record_lookup():
-    """Typed ID number + birth date: the same number checks as a scan; doses are shown only if the birth date
-    matches the one on record here."""
+    """Typed ID number, name and birth date: checked like a typed check-in (identity.from_manual), then like a card
+    read in the record check (Verification.lookup: the name and birth date must be on record, wrong tries pause)."""
     body = json_object()
-    number = "".join(str(body.get("id_number", "")).split())
-    _province, _warnings, err = check_number(number)
-    if err:
-        return jsonify(err.to_json()), 422
-    born = parse_dob(str(body.get("dob", "")))
-    if born is None:
-        return jsonify(error("bad_dob").to_json()), 422
-    checks = record_check(kiosk())
-    return jsonify({"ok": True, "result": "record_lookup", "token": checks.issue(f"{number}|{born}"),
-                    "id_masked": mask_id(number)})
+    result = from_manual(str(body.get("id_number", "")), str(body.get("full_name", "")), str(body.get("dob", "")))
+    if isinstance(result, ScanError):
+        return jsonify(result.to_json()), 422
+    app = kiosk()
+    try:
+        app.checkins.verification.lookup(result, "screen")
+    except IdentityRefused as exc:
+        data = refused({"ok": False}, exc, app.events)
+        return jsonify(data), 429 if exc.code == "lookups_paused" else 403
+    return jsonify({"ok": True, "result": "record_lookup", "token": record_check(app).issue(Subject.of(result)),
+                    "id_masked": mask_id(result.id_number)})
 
 
 @bp.get("/record/<token>")
 @loopback_json
 def record_doses(token: str):
-    id_number, born = subject(token)
-    if id_number is None:
+    subject = record_check(kiosk()).subject(token)
+    if subject is None:
         return token_expired()
-    doses = [d for d in VaccinationService(kiosk().store, kiosk().config.kiosk).history(id_number)
-             if born is None or d["dob"] == born]
-    return jsonify({"ok": True, "id_masked": mask_id(id_number), "doses": [dose_view(d) for d in doses]})
+    return jsonify({"ok": True, "id_masked": mask_id(subject.id_number),
+                    "doses": [dose_view(d) for d in doses_of(subject)]})
 
 
 @bp.post("/record/correction")
 @loopback_json
 def record_correction():
     body = json_object()
-    id_number, _born = subject(str(body.get("token", "")))
-    if id_number is None:
+    subject = record_check(kiosk()).subject(str(body.get("token", "")))
+    if subject is None:
         return token_expired()
     app = kiosk()
+    vaccination_id = body.get("vaccination_id") or None
     try:
+        if vaccination_id is not None and vaccination_id not in {d["id"] for d in doses_of(subject)}:
+            raise CorrectionRefused("unknown_dose")  # a dose of the same number but of another person's record
         row = Corrections(app.store, app.config.kiosk, app.clock).file(
-            id_number, str(body.get("kind", "")), str(body.get("reason", "")), body.get("vaccination_id") or None)
-    except CheckinRefused as exc:
+            subject.id_number, str(body.get("kind", "")), str(body.get("reason", "")), vaccination_id)
+    except Refusal as exc:
         return error_json(exc)
     app.events.publish("correction", {"kind": row["kind"], "deadline": row["deadline_wall"]})
     return jsonify({"ok": True, "deadline": row["deadline_wall"]})
 
 
-def subject(token: str) -> tuple[str | None, str | None]:
-    """A lookup token → (ID number, birth date typed or None for a card scan, whose QR carried it)."""
-    value = record_check(kiosk()).id_number(token)
-    if value is None:
-        return None, None
-    number, _, born = value.partition("|")
-    return number, born or None
-
-
-def parse_dob(text: str) -> str | None:
-    digits = re.sub(r"[^0-9]", "", text)
-    born = parse_date(digits) if len(digits) == 8 else None
-    return born.isoformat() if born else None
+def doses_of(subject: Subject) -> list[dict]:
+    """The doses on record here of the check-ins whose name and birth date are the subject's."""
+    app = kiosk()
+    return [d for d in VaccinationService(app.store, app.config.kiosk).history(subject.id_number)
+            if same_person(d, subject.full_name, subject.dob)]
 
 
 def token_expired():

@@ -8,13 +8,14 @@ import unicodedata
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
-from kiosk.checkin import CheckinRefused
 from kiosk.corrections import Corrections
 from kiosk.identity import mask_id
+from kiosk.refusal import Refusal
 from kiosk.reprints import reprint
 from kiosk.staff_accounts import AccountError, StaffAccounts
 from kiosk.vaccination import Injection, VaccinationService
 from kiosk.vaccines import MAX_DOSES, VACCINES
+from kiosk.verification import same_person
 from kiosk.web.guard import check_csrf, csrf_token, current_staff, end_session, kiosk, staff_required, start_session
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -26,6 +27,14 @@ SEARCH_LIMIT = 50
 @bp.app_context_processor
 def inject():
     return {"csrf_token": csrf_token, "staff_user": current_staff(), "mask_id": mask_id}
+
+
+@bp.app_template_filter("hhmm")
+def hhmm(wall: str | None) -> str:
+    """A stored UTC wall time as the site's local HH:MM."""
+    if not wall:
+        return ""
+    return dt.datetime.fromisoformat(wall).astimezone(kiosk().clock.tz).strftime("%H:%M")
 
 
 def vaccinations():
@@ -87,6 +96,9 @@ def board_data() -> dict:
     for r in rows:
         r["waited_min"] = minutes_since(r["created_wall"], now)
         r["in_state_min"] = minutes_since(r["state_wall"], now)
+    flags = app.checkins.verification.open_flags([r["id"] for r in rows])
+    for r in rows:
+        r["flags"] = sorted({f["kind"] for f in flags.get(r["id"], ())})
     vac = {v["checkin_id"]: v for v in app.store.query(
         "SELECT checkin_id, observation_until FROM vaccinations WHERE site_id=?", (app.config.kiosk.site_id,))}
     for r in rows:
@@ -99,6 +111,7 @@ def board_data() -> dict:
         "in_progress": [r for r in rows if r["state"] in IN_PROGRESS],
         "done_count": sum(r["state"] == "done" for r in rows),
         "desk": session.get("desk", "1"),
+        "pauses": app.checkins.verification.pauses(),
     }
 
 
@@ -131,18 +144,22 @@ def checkin(checkin_id: str):
     observation_left = None
     if vac and row["state"] == "observing":
         observation_left = int((dt.datetime.fromisoformat(vac["observation_until"]) - app.clock.now()).total_seconds())
-    history = [h for h in vaccinations().history(row["id_number"]) if h["checkin_id"] != checkin_id]
+    # Earlier doses of this person: the same number under another name or birth date is another person's record.
+    history = [h for h in vaccinations().history(row["id_number"])
+               if h["checkin_id"] != checkin_id and same_person(h, row["full_name"], row["dob"])]
     prints = app.store.query("SELECT kind, copy, state, created_wall FROM print_jobs WHERE checkin_id=? ORDER BY id",
                              (checkin_id,))
+    flags = app.checkins.verification.flags(checkin_id)
     return render_template("staff_checkin.html", row=row, vac=vac, history=history, prints=prints,
                            observation_left=observation_left, vaccines=VACCINES, max_doses=MAX_DOSES,
-                           next_dose=len(history) + 1)
+                           next_dose=len(history) + 1, flags=flags,
+                           open_flags=[f for f in flags if f["resolved_wall"] is None])
 
 
 def act(checkin_id: str, action) -> object:
     try:
         action()
-    except CheckinRefused as exc:
+    except Refusal as exc:
         flash((exc.message_vi, exc.message_en))
     else:
         announce(kiosk().checkins.get(checkin_id))
@@ -184,6 +201,21 @@ def move(checkin_id: str):
     return act(checkin_id, lambda: kiosk().checkins.transition(checkin_id, to_state, actor(), reason))
 
 
+@bp.post("/checkin/<checkin_id>/card-seen")
+@staff_required()
+def card_seen(checkin_id: str):
+    """Staff saw the card: the number typed from it, and a tick that its name and birth date are the ones shown."""
+    return act(checkin_id, lambda: kiosk().checkins.verification.confirm_card(
+        checkin_id, request.form.get("number_on_card", ""), request.form.get("details_match") == "yes", actor()))
+
+
+@bp.post("/checkin/<checkin_id>/release")
+@staff_required()
+def release(checkin_id: str):
+    """This check-in is not the card holder's: the number is free for the holder to check in today."""
+    return act(checkin_id, lambda: kiosk().checkins.release(checkin_id, actor(), request.form.get("reason", "")))
+
+
 @bp.post("/checkin/<checkin_id>/reprint")
 @staff_required()
 def reprint_view(checkin_id: str):
@@ -191,7 +223,7 @@ def reprint_view(checkin_id: str):
     try:
         job = reprint(app.store, app.clock, request.form.get("kind", ""), checkin_id, actor(),
                       request.form.get("reason", ""))
-    except CheckinRefused as exc:
+    except Refusal as exc:
         flash((exc.message_vi, exc.message_en))
     else:
         flash((f"Đã gửi lệnh in lại (bản sao số {job['copy']}).", f"Reprint queued (copy {job['copy']})."))

@@ -12,20 +12,14 @@ from tests.central.test_web import file_correction
 from tests.conftest import ARTIFACTS
 
 SCREENS = ARTIFACTS / "screens"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
-def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800}, locale="vi-VN")
-        yield browser.new_page()
-        browser.close()
+def page(browser):
+    """A page of the session's one Chromium (tests/conftest.py): Playwright's sync API cannot run two at once."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN")
+    yield context.new_page()
+    context.close()
 
 
 def populate(kiosk_apps):

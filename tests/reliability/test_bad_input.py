@@ -109,7 +109,8 @@ def test_kiosk_json_apis(site):
     kiosk, rng = site.kiosks[0], seeded_rng("bad_input.json")
     before, tried, statuses = digest(kiosk), 0, {}
     endpoints = {"/api/scan": ("text", "source"), "/checkin/manual": ("id_number", "full_name", "dob"),
-                 "/record/lookup": ("id_number", "dob", "token"), "/checkin/reprint": ("checkin_id", "kind")}
+                 "/record/lookup": ("id_number", "full_name", "dob", "token"),
+                 "/checkin/reprint": ("checkin_id", "kind")}
     for _ in range(CASES):
         path = rng.choice(list(endpoints))
         body = garbage.json_body(rng, endpoints[path])

@@ -19,6 +19,7 @@ from tests.provisioning.conftest import broker_readable_dir
 from tests.provisioning.mqtt_probe import Probe
 from tests.support.mosquitto import Mosquitto
 from tests.support.net import free_port, wait_port
+from tests.web.conftest import kiosk_server, page_at  # noqa: F401 - fixtures: a real kiosk process, Chromium pages
 
 LAN = "127.0.0.2"  # a device on the site LAN
 SITE, OTHER_SITE = "GL-01", "HN-01"

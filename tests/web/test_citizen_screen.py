@@ -8,16 +8,11 @@ import re
 import pytest
 
 from tests.conftest import SAMPLE_QR
+from tests.web.citizen_page import open_citizen, type_keys, type_name
 from tests.web.conftest import axe_violations, screenshot
 
 # Another valid card: a man born 1990 in Hà Nội (001), century/sex digit 0.
 SECOND_QR = "001090004321||Nguyễn Văn An|01021990|Nam|Số 1 Phố Huế, Hà Nội|10102022"
-
-
-def open_citizen(page, kiosk_server):
-    page.goto(kiosk_server.url + "/")
-    page.wait_for_selector("body[data-live='1']")  # the event stream is connected: scans will be seen
-    assert page.get_attribute("body", "data-screen") == "idle"
 
 
 @pytest.mark.parametrize("size", ["small", "large"])
@@ -96,11 +91,6 @@ def test_scan_errors_say_what_is_wrong_and_what_to_do(kiosk_server, page_at, tex
         assert db.execute("SELECT count(*) FROM checkins").fetchone()[0] == 0
 
 
-def type_keys(page, keys: str) -> None:
-    for key in keys:
-        page.click(f"#digits [data-key='{key}'], #letters [data-key='{key}']")
-
-
 def test_manual_entry_with_on_screen_keypad_checks_in(kiosk_server, page_at):
     page = page_at("small", axe=True)
     open_citizen(page, kiosk_server)
@@ -130,9 +120,10 @@ def test_a_bare_id_number_opens_manual_entry_with_the_number_filled_in(kiosk_ser
     page = page_at("small", axe=True)
     open_citizen(page, kiosk_server)
     event = kiosk_server.scan("064195001234")  # a handheld scanner reading only the number (Code 128 / old QR)
-    assert event["error"]["code"] == "number_only_needs_details" and event["id_number"] == "064195001234"
+    assert event["error"]["code"] == "number_only_needs_details" and event["id_masked"] == "0641•••••234"
+    assert "064195001234" not in json.dumps(event)  # the screen redeems the event's one-time prefill token
     page.wait_for_selector("#manual:not(.hidden)")
-    assert page.inner_text("#f-id") == "064 195 001 234"
+    page.wait_for_function("() => document.getElementById('f-id').textContent === '064 195 001 234'")
     assert "active" in page.get_attribute("#f-name", "class")
     assert "Cần họ tên và ngày sinh" in page.inner_text("#manual-msg")
     screenshot(page, "citizen-number-only")
@@ -185,7 +176,7 @@ def test_record_check_by_scan_and_correction_goes_to_the_outbox(kiosk_server, pa
     assert kiosk_server.scan(SAMPLE_QR)["result"] == "checked_in"  # leaving the record check ends its window
 
 
-def test_record_check_by_typed_number_and_birth_date_shows_doses_and_files_a_wrong_dose(kiosk_server, page_at):
+def test_record_check_by_typed_number_name_and_birth_date_shows_doses_and_files_a_wrong_dose(kiosk_server, page_at):
     from kiosk.checkin import CheckinService
     from kiosk.config import load
     from kiosk.identity import parse
@@ -208,9 +199,10 @@ def test_record_check_by_typed_number_and_birth_date_shows_doses_and_files_a_wro
     open_citizen(page, kiosk_server)
     page.click("#go-record")
     page.click("[data-action=record-type]")
-    assert page.is_hidden("#f-name")  # number and birth date only
     type_keys(page, "064195001234")
     page.click("#digits [data-key=next]")
+    type_name(page, "TRẦN THỊ HỒNG NHUNG")  # the keypad's capitals are the card's "Trần Thị Hồng Nhung"
+    page.click("#letters [data-key=next]")
     type_keys(page, "12081995")
     page.click("#digits [data-key=next]")
     page.wait_for_selector("[data-testid=doses]")
@@ -226,15 +218,18 @@ def test_record_check_by_typed_number_and_birth_date_shows_doses_and_files_a_wro
         corr = db.execute("SELECT kind, vaccination_id, reason FROM corrections").fetchone()
     assert tuple(corr) == ("wrong_dose", dose["id"], "Sai ngày tiêm")
 
-    # The same number with another birth date sees nothing.
+    # The same number and name with another birth date sees nothing (tests/security/test_identity_*.py: the rest).
     page.click("#record-actions [data-action=home]")
     page.click("#go-record")
     page.click("[data-action=record-type]")
     type_keys(page, "064195001234")
     page.click("#digits [data-key=next]")
+    type_name(page, "TRẦN THỊ HỒNG NHUNG")
+    page.click("#letters [data-key=next]")
     type_keys(page, "13081995")
     page.click("#digits [data-key=next]")
-    page.wait_for_selector("[data-testid=no-doses]")
+    page.wait_for_selector("#result-body[data-code='record_mismatch']")
+    assert page.locator("[data-testid=doses]").count() == 0
 
 
 def test_a_certificate_held_to_the_camera_is_checked_offline(kiosk_server, page_at):

@@ -6,7 +6,7 @@
   const ENTRY_IDLE_SECONDS = 90;
   let homeTimer = null;
   let manualBusy = false;
-  let entryMode = "checkin";  // or "record": the same keypad, number + birth date only
+  let entryMode = "checkin";  // or "record": the same keypad and fields, for a lookup instead of a check-in
   let recordToken = null;
 
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -40,11 +40,15 @@
     not_id: ["Hãy dùng mã QR ở mặt sau thẻ căn cước công dân.", "Please use the QR code on the back of your citizen ID card."],
     invalid: ["Nếu thẻ của bạn đúng, hãy nhập tay hoặc gặp nhân viên.", "If your card is right, type your details or see a staff member."],
     staff: ["Vui lòng gặp nhân viên tại bàn đón tiếp.", "Please see a staff member at the reception desk."],
+    mismatch: ["Nhân viên tại bàn đón tiếp sẽ xem thẻ căn cước của bạn.", "A staff member at the reception desk will look at your ID card."],
   };
+  // Refusals about whose record this is: the screen shows neither the stored nor the typed details.
+  const MISMATCH = ["identity_mismatch", "record_mismatch", "lookups_paused"];
   function adviceFor(code) {
     if (["empty", "not_utf8"].includes(code)) return ADVICE.unreadable;
     if (["unsupported_code", "bad_field_count", "too_long", "reformatted_text", "kiosk_code"].includes(code)) return ADVICE.not_id;
     if (["disk_full"].includes(code)) return ADVICE.staff;
+    if (MISMATCH.includes(code)) return ADVICE.mismatch;
     return ADVICE.invalid;
   }
   const TITLES = {
@@ -52,6 +56,7 @@
     not_id: ["Đây không phải mã QR thẻ căn cước", "This is not an ID card QR code"],
     invalid: ["Thông tin trên thẻ không hợp lệ", "The ID details are not valid"],
     staff: ["Chưa thể đăng ký", "Check-in is not possible right now"],
+    mismatch: ["Vui lòng gặp nhân viên", "Please see a staff member"],
   };
   function titleFor(code) {
     const advice = adviceFor(code);
@@ -69,7 +74,16 @@
         if (view.ok) data = { ...data, name: view.name, printer_problem: data.result === "checked_in" ? view.printer_problem : null };
       } catch (e) { /* the ticket number from the event is still shown */ }
     } else if (data.error && data.error.code === "number_only_needs_details") {
-      openEntry("checkin", data.id_number || "");
+      // The event has the number masked; the kiosk's own view hands it over once, to fill in the keypad.
+      let number = "";
+      if (data.prefill) {
+        try {
+          const resp = await fetch(`/checkin/prefill/${encodeURIComponent(data.prefill)}`, { cache: "no-store" });
+          const got = await resp.json();
+          if (got.ok) number = got.id_number;
+        } catch (e) { /* the citizen types the number too */ }
+      }
+      openEntry(document.body.dataset.recordOpen === "1" ? "record" : "checkin", number);
       $("manual-msg").innerHTML = T(data.error.message_vi, data.error.message_en);
       playSound("error");
       return;
@@ -173,10 +187,8 @@
     for (const f of ["id", "name", "dob"]) $("f-" + f).classList.toggle("active", f === field);
     $("digits").classList.toggle("hidden", field === "name");
     $("letters").classList.toggle("hidden", field !== "name");
-    $("f-name").previousElementSibling.classList.toggle("hidden", entryMode === "record");
-    $("f-name").classList.toggle("hidden", entryMode === "record");
   }
-  function fieldsInOrder() { return entryMode === "record" ? ["id", "dob"] : ["id", "name", "dob"]; }
+  function fieldsInOrder() { return ["id", "name", "dob"]; }
   function openEntry(mode, idNumber) {
     entryMode = mode;
     values.id = idNumber || "";
@@ -217,18 +229,20 @@
   async function submitEntry() {
     if (manualBusy) return;
     manualBusy = true;
+    document.body.dataset.entryBusy = "1";
     try {
       const dob = values.dob.length === 8 ? `${values.dob.slice(0, 2)}/${values.dob.slice(2, 4)}/${values.dob.slice(4)}` : values.dob;
-      if (entryMode === "record") {
-        const data = await post("/record/lookup", { id_number: values.id, dob });
-        if (data.ok) return loadRecord(data.token);
-        return entryError(data.error);
-      }
-      const data = await post("/checkin/manual", { id_number: values.id, full_name: titleCase(values.name), dob });
-      if (data.result === "error" && data.error) return entryError(data.error);
+      const typed = { id_number: values.id, full_name: titleCase(values.name), dob };
+      const data = await post(entryMode === "record" ? "/record/lookup" : "/checkin/manual", typed);
+      if (data.ok && data.token) return loadRecord(data.token);
+      // Not this person's record: leave the keypad, so what was typed does not stay on a public screen.
+      if (data.error && MISMATCH.includes(data.error.code)) return showScan({ result: "error", error: data.error });
+      if (data.error && (data.result === "error" || data.ok === false)) return entryError(data.error);
       showScan(data);
     } finally {
-      setTimeout(() => { manualBusy = false; }, 300);
+      // The keypad's own scan event arrives meanwhile and is not drawn twice; body[data-entry-busy] says when
+      // scans are shown again.
+      setTimeout(() => { manualBusy = false; document.body.dataset.entryBusy = "0"; }, 300);
     }
   }
   function entryError(err) {
@@ -244,7 +258,7 @@
     await post("/record/start", {});
     document.body.dataset.recordOpen = "1";
     $("record-body").innerHTML = `<p class="instruction">${T("Đưa mã QR trên thẻ căn cước vào trước camera để xem các mũi tiêm.", "Hold your ID card QR code in front of the camera to see your doses.")}</p>`;
-    $("record-actions").innerHTML = button(T("Nhập số thẻ và ngày sinh", "Type ID number and birth date"), "record-type", "") + button(T("Quay lại", "Back"), "home", "danger");
+    $("record-actions").innerHTML = button(T("Nhập số thẻ, họ tên và ngày sinh", "Type ID number, name and birth date"), "record-type", "") + button(T("Quay lại", "Back"), "home", "danger");
     show("record");
     homeAfter(ENTRY_IDLE_SECONDS);
   }
