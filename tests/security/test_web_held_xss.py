@@ -22,7 +22,8 @@ def test_script_in_free_text_is_shown_as_text_on_the_staff_desk(kiosk):
     named = post_json(port, "/api/scan", {"text": SAMPLE_QR.replace("Trần Thị Hồng Nhung", PAYLOAD)}).json()
     assert named["result"] == "error" and named["error"]["code"] == "bad_name"
     assert kiosk.scan(SAMPLE_QR)["result"] == "checked_in"
-    token = post_json(port, "/record/lookup", {"id_number": "064195001234", "dob": "12/08/1995"}).json()["token"]
+    token = post_json(port, "/record/lookup", {"id_number": "064195001234", "full_name": "Trần Thị Hồng Nhung",
+                                               "dob": "12/08/1995"}).json()["token"]
     filed = post_json(port, "/record/correction", {"token": token, "kind": "missing_dose", "reason": PAYLOAD})
     assert filed.status == 200, filed.body
 
