@@ -70,7 +70,7 @@ def run_kiosks(indices: list[int], port: int, load: float, checkins_per_hour: fl
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from kiosk.sync.protocol import encode
+    from base.protocol import encode
 
     clients = []
     boot = uuid.uuid4().hex

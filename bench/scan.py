@@ -219,9 +219,9 @@ def vietnamese_table(n: int, seed: int) -> None:
 
 def commit_table(n: int, seed: int) -> None:
     """From the first readable frame (in the decoder's hands) to the check-in committed (fsynced) in SQLite."""
+    from base.events import EventBus
     from kiosk.checkin import CheckinService
     from kiosk.config import from_dict
-    from kiosk.events import EventBus
     from kiosk.scanner import ScanHandler
     from kiosk.store import Store
 

@@ -14,9 +14,9 @@ def add_commands(sub) -> None:
 
 
 def cmd_central(args) -> int:
+    from base.config import ConfigError
     from central.app import CentralApp
     from central.config import load
-    from kiosk.config import ConfigError
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -9,8 +9,8 @@ is sent again (`unsent` + `mark_sent`) until it has.
 
 from __future__ import annotations
 
+from base.refusal import Refusal
 from central.fleet import epoch
-from kiosk.refusal import Refusal
 from kiosk.identity import mask_id
 
 SCHEMA = """

@@ -6,9 +6,9 @@
     413 {"ok": false, "error": {"code": "body_too_large", ...}}   (more than 64 KB: refused unread)
     403 {"ok": false, "error": {"code": "code_unknown" | "code_used" | "code_expired", "message_vi", "message_en"}}
 
-The kiosk's document signing certificate (kiosk.certificates.signing), when sent, goes on central's trust list; the answer then
+The kiosk's document signing certificate (base.signing), when sent, goes on central's trust list; the answer then
 carries central's trust-list certificate for the kiosk to pin and the trust list's address (GET /api/v1/trustlist,
-served by the same blueprint set: see `blueprints_from_config`).
+served by the same blueprint set: see `device_blueprints`).
 
 The response is the only place the kiosk's MQTT password ever appears: it is never logged. It is served over HTTPS
 by the TLS reverse proxy in front of central (docs/provisioning.md, "Central over https"): the code is a bearer secret
@@ -24,8 +24,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, jsonify, request
 
+from base.web.limits import json_body
 from central.registry import Enrolment, Registry, RegistryRefused
-from kiosk.web.limits import json_body
 
 log = logging.getLogger("vaxkiosk.central.enrol")
 
@@ -47,15 +47,11 @@ def broker_access(settings) -> BrokerAccess:
     return BrokerAccess(settings.broker_host, settings.broker_port, ca_pem)
 
 
-def blueprints_from_config(config, registry: Registry | None = None) -> list[Blueprint]:
-    """For central's web app: the enrolment endpoint and the signed trust list, when central.toml has [registry].
+def device_blueprints(registry: Registry) -> list[Blueprint]:
+    """For central's web app, when central.toml has [registry]: the enrolment endpoint and the signed trust list.
     Both are for devices, not people: no login, no CSRF (the one-time code is the credential)."""
-    from central.registry import registry_from_config
     from central.trustlist import trustlist_blueprint
 
-    registry = registry or registry_from_config(config)
-    if registry is None:
-        return []
     key, certificate = registry.trust_list_signer()
     return [make_blueprint(registry, broker_access(registry.settings), registry.settings.central_url),
             trustlist_blueprint(registry.trust_entries, key, certificate)]

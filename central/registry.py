@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from base.config import build_section, check_id, check_port, checked
+from base.refusal import Refusal
+from base.store import Store
 from central.store import MIGRATIONS
-from kiosk.config import _check_id, _check_port, build_section, checked
-from kiosk.refusal import Refusal
-from kiosk.store import Store
 from provisioning import broker
 
 DEFAULT_EXPIRY = dt.timedelta(hours=24)
@@ -84,7 +84,7 @@ class RegistrySection:
     # the kiosk talks only to that key. "" = a certificate from a public CA, which kiosks check against theirs.
     central_certificate: str = ""
     broker_host: str = ""
-    broker_port: int = checked(_check_port, default=8883)
+    broker_port: int = checked(check_port, default=8883)
     broker_ca: str = ""
 
 
@@ -193,7 +193,7 @@ class Registry:
     # -- sites -------------------------------------------------------------------------------------------------
     def add_site(self, site_id: str, name: str = "", district: str = "", province: str = "") -> None:
         """Register or update a site; empty fields keep what is there."""
-        if _check_id(site_id):
+        if check_id(site_id):
             raise RegistryRefused("bad_site_id", site_id)
         with self.store.transaction() as db:
             db.conn.execute("INSERT INTO sites (site, name, district, province) VALUES (?, ?, ?, ?) "
@@ -224,7 +224,7 @@ class Registry:
     def redeem(self, code: str, signing_certificate_pem: str | None = None) -> Enrolment:
         """Use a code: registers a new kiosk of its site and returns its credentials. Refuses used/expired/unknown.
 
-        `signing_certificate_pem`: the kiosk's document signing certificate (kiosk.certificates.signing), put on the trust list."""
+        `signing_certificate_pem`: the kiosk's document signing certificate (base.signing), put on the trust list."""
         certificate = parse_signing_certificate(signing_certificate_pem) if signing_certificate_pem else None
         with self.store.transaction() as db:
             row = db.conn.execute("SELECT * FROM enrol_codes WHERE code_hash = ?", (_hash_code(code),)).fetchone()
@@ -310,8 +310,8 @@ class Registry:
     def _add_signing_certificate(self, db, kiosk_id: str, certificate) -> None:
         from cryptography.hazmat.primitives import serialization
 
+        from base.signing import kid_of
         from central.trustlist import b64
-        from kiosk.certificates.signing import kid_of
 
         db.conn.execute("INSERT OR REPLACE INTO signing_certs (kid, kiosk_id, certificate_pem, added_wall) "
                         "VALUES (?, ?, ?, ?)",
@@ -338,7 +338,7 @@ class Registry:
 
     def trust_list_signer(self):
         """(key, certificate) central signs its trust list with; kiosks pin the certificate at enrolment."""
-        from kiosk.certificates.signing import ensure_signing_key
+        from base.signing import ensure_signing_key
 
         return ensure_signing_key(self.store.path.parent / "trustlist-signer", "vaxkiosk central trust list")
 

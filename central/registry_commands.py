@@ -117,8 +117,8 @@ def _refused(args, exc) -> int:
 
 
 def _run(args, action) -> int:
+    from base.config import ConfigError
     from central.registry import RegistryRefused
-    from kiosk.config import ConfigError
 
     try:
         registry = open_registry(args)
@@ -179,8 +179,8 @@ def cmd_enrol_code(args) -> int:
 def cmd_enrol_bundle(args) -> int:
     from pathlib import Path
 
+    from base.files import write_atomic
     from central.enrol_api import broker_access, enrolment_document
-    from provisioning.files import write_atomic
 
     def action(registry):
         enrolment = registry.enrol_directly(args.site)

@@ -1,7 +1,7 @@
 """Central's storage: fleet state, health history, records by stream, ingest rejects. The only module of central
 that writes SQL, so that a PostgreSQL backend can replace it behind the same methods.
 
-SQLite in WAL mode (the kiosk's Store class with central's own migrations). Writes come in batches: the ingest
+SQLite in WAL mode (a base.store.Store with central's own migrations). Writes come in batches: the ingest
 collects messages for a few milliseconds and `apply()` commits them in one transaction, so the fsync that makes an
 acknowledgement honest is paid once per batch, not per message. Several ingest processes may share the file
 (MQTT shared subscription): SQLite serialises their write transactions.
@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.store import Store
+from base.store import Store
 
 MIGRATIONS: list[tuple[str, str]] = [
     (

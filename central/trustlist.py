@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Blueprint, jsonify
 
-from kiosk.certificates.signing import kid_of
+from base.signing import kid_of
 
 FORMAT = "vaxkiosk-trustlist/1"
 ROUTE = "/api/v1/trustlist"

@@ -15,12 +15,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from base.refusal import Refusal
 from drivers import system
 from kiosk import audit, verification
 from kiosk.clock import Clock, Stamp
 from kiosk.config import KioskSection
 from kiosk.identity import Identity
-from kiosk.refusal import Refusal
 from kiosk.store import Store
 from kiosk.sync.outbox import enqueue
 

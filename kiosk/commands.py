@@ -57,7 +57,8 @@ def cmd_parse_id(args) -> int:
 
 
 def load_config_or_exit(path: str | None):
-    from kiosk.config import ConfigError, load
+    from base.config import ConfigError
+    from kiosk.config import load
 
     try:
         return load(path)
@@ -80,9 +81,9 @@ def cmd_kiosk(args) -> int:
 
 
 def cmd_checkin(args) -> int:
+    from base.refusal import Refusal
     from kiosk.checkin import CheckinService
     from kiosk.identity import Identity, mask_id, parse
-    from kiosk.refusal import Refusal
     from kiosk.store import Store
 
     config = load_config_or_exit(args.config)

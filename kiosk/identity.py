@@ -7,14 +7,13 @@ checked against the birth date and sex that come with it, so that a misread or a
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Union
+
+from base.provinces import provinces
 
 MAX_INPUT_BYTES = 2048
 MAX_NAME_CHARS = 100
@@ -132,12 +131,6 @@ WARNINGS = {
 def error(code: str) -> ScanError:
     vi, en = MESSAGES[code]
     return ScanError(code, vi, en)
-
-
-@lru_cache(maxsize=1)
-def provinces() -> dict[str, str]:
-    with resources.files("kiosk").joinpath("provinces.csv").open(encoding="utf-8") as f:
-        return {row["code"]: row["province"] for row in csv.DictReader(f)}
 
 
 def today_floor(today: dt.date | None) -> dt.date:

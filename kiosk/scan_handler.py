@@ -20,9 +20,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from base.refusal import Refusal
 from kiosk.checkin import CheckinRefused
 from kiosk.identity import Identity, KioskCode, ScanError, mask_id, parse
-from kiosk.refusal import Refusal
 
 log = logging.getLogger("vaxkiosk.scan")
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import grp
 import datetime as dt
+import grp
 import hashlib
 import ipaddress
 import os
@@ -38,8 +38,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kiosk.sync import protocol
-from provisioning.files import write_atomic
+from base import protocol
+from base.files import write_atomic
 
 CENTRAL_USER = "central"
 TOPIC_ROOT = protocol.ROOT

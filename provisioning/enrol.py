@@ -27,11 +27,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from base.config import ConfigError
+from base.files import write_atomic
+from base.refusal import Refusal
 from kiosk import central_https
 from kiosk.central_https import Identity, TrustRule, UntrustedCentral
-from kiosk.config import ConfigError, from_dict
-from kiosk.refusal import Refusal
-from provisioning.files import write_atomic
+from kiosk.config import from_dict
 
 ENROL_PREFIX = "VXK1:ENROL:"
 ENROL_PATH = "/api/v1/enrol"
@@ -157,7 +158,7 @@ def signing_certificate_pem(data_dir: str | os.PathLike) -> str:
     """This kiosk's document signing certificate (created now if it has none): central puts it on the trust list."""
     from cryptography.hazmat.primitives import serialization
 
-    from kiosk.certificates.signing import ensure_signing_key, signing_dir
+    from base.signing import ensure_signing_key, signing_dir
 
     _key, certificate = ensure_signing_key(data_dir, "vaxkiosk kiosk")
     for path in [signing_dir(data_dir), *signing_dir(data_dir).iterdir()]:

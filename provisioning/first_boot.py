@@ -82,7 +82,7 @@ class EnrolCodeHandler:
     to confirm it on the screen; only then is the code used and the configuration written."""
 
     def __init__(self, config_path: Path, data_dir: str, state: SetupState, done: threading.Event):
-        from kiosk.events import EventBus
+        from base.events import EventBus
 
         self.events = EventBus()  # CameraScanner reports camera up/down here; nobody needs it in set-up mode
         self.config_path, self.data_dir, self.state, self.done = config_path, data_dir, state, done

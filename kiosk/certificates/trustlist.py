@@ -25,8 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from base.signing import kid_of, load_pem_certificates, local_certificate
 from kiosk.certificates.hcert import TrustStore
-from kiosk.certificates.signing import kid_of, load_pem_certificates, local_certificate
 from kiosk.watchdog import thread_alive
 
 CACHE_FILE = "trustlist.json"
@@ -198,7 +198,7 @@ class TrustListRefresher:
 
 def make_part(app) -> TrustListRefresher | None:
     """PART_FACTORIES entry "kiosk.certificates.trustlist:make_part": None unless [certificates] trust_list_url is set."""
-    from kiosk.config import ConfigError
+    from base.config import ConfigError
 
     settings = app.config.certificates
     if not settings.trust_list_url:

@@ -18,18 +18,18 @@ Difficulty of a frame:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import random
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 import segno
+
+from base.provinces import provinces
 
 SURNAMES = ["Nguyễn"] * 8 + ["Trần"] * 3 + ["Lê"] * 2 + [
     "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Đinh",
@@ -69,8 +69,7 @@ class CardHolder:
 
 
 def province_codes() -> list[tuple[str, str]]:
-    with resources.files("kiosk").joinpath("provinces.csv").open(encoding="utf-8") as f:
-        return [(row["code"], row["province"]) for row in csv.DictReader(f)]
+    return list(provinces().items())
 
 
 def _date_between(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
+from base import protocol
+from base.mqtt import make_client
 from drivers import system
-from kiosk.sync import protocol
 from kiosk.checkin import queue_stats
 from kiosk.sync.outbox import Outbox
 from kiosk.sync.retention import purge
@@ -93,20 +93,15 @@ class SyncPart:
 
     def _make_client(self) -> mqtt.Client:
         # Client id = username = kiosk id: the broker can pin one connection per kiosk.
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.kiosk, protocol=mqtt.MQTTv5)
-        client.username_pw_set(self.settings.username or self.kiosk, self.settings.password or None)
-        if self.settings.tls_ca:
-            client.tls_set(ca_certs=self.settings.tls_ca)
+        client = make_client(self.kiosk, self.settings.username or self.kiosk, self.settings.password,
+                             self.settings.tls_ca, self.settings.reconnect_max_delay)
         qos, retain = protocol.TOPICS["status"]
         client.will_set(self.topic("status"), self._status("lost", with_stamp=False), qos=qos, retain=retain)
-        client.reconnect_delay_set(1, max(1, int(self.settings.reconnect_max_delay)))
         client.max_inflight_messages_set(self.settings.max_inflight)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
-        # A bug in a callback is logged by paho instead of ending its network loop (and with it all sync).
-        client.suppress_exceptions = True
         return client
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

@@ -10,17 +10,17 @@ import time
 
 from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
 
+from base.refusal import Refusal
 from kiosk.checkin import CheckinRefused
 from kiosk.corrections import CorrectionRefused, Corrections
 from kiosk.identity import ScanError, from_manual, mask_id
-from kiosk.refusal import Refusal
 from kiosk.reprints import reprint
 from kiosk.scan_handler import Subject, handle_identity, printer_problem, record_check, refused
 from kiosk.vaccination import VaccinationService
 from kiosk.vaccines import VACCINES
 from kiosk.verification import IdentityRefused, same_person
-from kiosk.web.guard import error_json, kiosk, loopback_json, loopback_or_technician
 from kiosk.web.api import json_object
+from kiosk.web.guard import error_json, kiosk, loopback_json, loopback_or_technician
 
 bp = Blueprint("citizen", __name__)
 

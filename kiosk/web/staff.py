@@ -8,15 +8,16 @@ import unicodedata
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
+from base.refusal import Refusal
+from base.web.sessions import check_csrf, csrf_token
 from kiosk.corrections import Corrections
 from kiosk.identity import mask_id
-from kiosk.refusal import Refusal
 from kiosk.reprints import reprint
 from kiosk.staff_accounts import AccountError, StaffAccounts
 from kiosk.vaccination import Injection, VaccinationService
 from kiosk.vaccines import MAX_DOSES, VACCINES
 from kiosk.verification import same_person
-from kiosk.web.guard import check_csrf, csrf_token, current_staff, end_session, kiosk, staff_required, start_session
+from kiosk.web.guard import current_staff, end_session, kiosk, staff_required, start_session
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 

@@ -13,11 +13,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from waitress.server import create_server
 
+from base.signing import ensure_signing_key, kid_of, local_certificate
 from central.trustlist import ROUTE, build_document, sign_document, trustlist_blueprint
-from kiosk.certificates import hcert, trustlist
-from kiosk.certificates import sample_certificate_view
+from kiosk.certificates import hcert, sample_certificate_view, trustlist
 from kiosk.identity import parse
-from kiosk.certificates.signing import ensure_signing_key, kid_of, local_certificate
 from tests.conftest import SAMPLE_QR
 from tests.support.net import free_port, wait_port
 
@@ -199,8 +198,9 @@ def test_no_trust_list_url_means_no_part(kiosk_config):
 
 
 def test_a_trust_list_url_without_an_anchor_is_a_configuration_error(tmp_path):
+    from base.config import ConfigError
     from kiosk.app import App
-    from kiosk.config import ConfigError, load
+    from kiosk.config import load
     from tests.conftest import write_config
 
     config = load(write_config(tmp_path / "kiosk.toml", tmp_path / "data",

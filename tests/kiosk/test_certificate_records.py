@@ -10,18 +10,17 @@ import os
 
 import pytest
 
+from base.signing import ensure_signing_key, kid_of, local_certificate, signing_dir
 from drivers.escpos_render import decode_qr, render_bytes
-
 from kiosk import audit
 from kiosk.certificates import (CertificateError, RecordNotFound, certificate_view, citizen_verdict, hcert,
                                 lookup_certificate, request_certificate_reprint, sample_certificate_view, sign_dose)
+from kiosk.certificates.trustlist import trust_store
 from kiosk.checkin import CheckinService
 from kiosk.identity import KioskCode, parse
 from kiosk.printing import layouts
 from kiosk.printing.receipt import to_escpos
 from kiosk.printing.render import render_job
-from kiosk.certificates.signing import ensure_signing_key, kid_of, local_certificate, signing_dir
-from kiosk.certificates.trustlist import trust_store
 from kiosk.vaccination import Injection, VaccinationInputError, VaccinationService
 from tests.conftest import SAMPLE_QR
 from tests.support.clock import SteppedClock
@@ -186,8 +185,8 @@ def test_every_reason_has_a_citizen_message():
 
 
 def test_no_certificate_is_signed_with_a_clock_from_1970(site, store, tmp_path):
+    from base.signing import local_signer
     from kiosk.certificates import dcc
-    from kiosk.certificates.signing import local_signer
     from kiosk.vaccines import VACCINES
 
     signer = local_signer(tmp_path / "k", "t", START)

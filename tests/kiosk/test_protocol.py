@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base import protocol
+from base.protocol import ProtocolError
 from central.protocol import ack_message, cmd_message, decode_inbound, subscriptions
-from kiosk.sync import protocol
-from kiosk.sync.protocol import ProtocolError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 HEADING = re.compile(r"^### (message|record stream|object) `(\w+)`")

@@ -1,4 +1,5 @@
-"""waitress for the kiosk's screens and central's dashboard, bounded against hostile clients (docs/security.md).
+"""waitress for the kiosk's screens, central's dashboard and the set-up screen, bounded against hostile clients
+(docs/security.md).
 
 waitress reads each request whole in its one loop thread before a worker thread runs it, and stops accepting
 connections at `connection_limit`. As it comes, one client on the site's network can hold every connection by sending
@@ -15,29 +16,26 @@ its headers a byte at a time (the kiosk's own citizen screen then waits with eve
 - a body larger than limits.MAX_BODY is refused from its Content-Length (chunked: as soon as it passes the limit),
   unread, with 413 and a JSON error code; waitress's other refusals (bad request line, huge headers) carry a code too;
 - waitress keeps reading a socket while its request runs (channel_request_lookahead), so an event stream learns at
-  once that its client left (environ "waitress.client_disconnected"; kiosk.web.sse).
+  once that its client left (environ "waitress.client_disconnected"; base.web.sse).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
+from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
-from waitress.server import MultiSocketServer, TcpWSGIServer
+from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
-from kiosk.web.limits import MAX_BODY, refusal_body
+from base.web.limits import MAX_BODY, refusal_body
+from base.web.loopback import LOOPBACK_ADDRESSES
 
 log = logging.getLogger("vaxkiosk.web")
-
-# The kiosk's browser opens http://127.0.0.1:PORT/; with host = "::" the same client shows up IPv4-mapped.
-LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
-# What a browser on this machine puts in the Host header when it means this machine. A page from a site whose name
-# was re-pointed at 127.0.0.1 (DNS rebinding) comes from loopback too, but with that site's name.
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 REQUEST_SECONDS = 10
 IDLE_SECONDS = 30
@@ -50,31 +48,57 @@ STALLED_SECONDS = 1.0
 ERROR_CODES = {400: "bad_request", 413: "body_too_large", 431: "headers_too_large", 501: "not_implemented"}
 
 
-def names_loopback(host_header: str) -> bool:
-    """Whether a Host header ("127.0.0.1:8080", "[::1]:8080", "localhost") names this machine."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        host = host[1:].partition("]")[0]
-    elif host.count(":") == 1:
-        host = host.partition(":")[0]
-    return host in LOOPBACK_NAMES
+class WebServer:
+    """A WSGI app served by waitress with the bounds above, on a thread of its own: the kiosk's screens, central's
+    dashboard and the first-boot set-up screen all start and stop theirs this one way.
 
+    Binding happens at construction (OSError when the address is taken). waitress sends each chunk as soon as it is
+    written, so an event reaches a screen at once."""
 
-def create_server(app, host: str, port: int, threads: int, ident: str):
-    """Like waitress.create_server, with the bounds above. One listening socket → its server; several (a host name
-    with IPv4 and IPv6 addresses) → waitress's MultiSocketServer over them."""
-    adj = Adjustments(host=host, port=port, threads=threads, ident=ident, channel_timeout=IDLE_SECONDS,
-                      cleanup_interval=1, connection_limit=REMOTE_CONNECTIONS + LOOPBACK_RESERVE,
-                      max_request_body_size=MAX_BODY + 1,  # waitress refuses from this size on
-                      channel_request_lookahead=1)
-    dispatcher = ThreadedTaskDispatcher()
-    dispatcher.set_thread_count(threads)
-    socket_map: dict = {}
-    servers = [BoundedServer(app, socket_map, dispatcher=dispatcher, adj=adj, sockinfo=info) for info in adj.listen]
-    if len(servers) == 1:
-        return servers[0]
-    return MultiSocketServer(socket_map, adj, [(s.effective_host, s.effective_port) for s in servers], dispatcher,
-                             servers[-1].log_info)
+    def __init__(self, app, host: str, port: int, threads: int, ident: str):
+        adj = Adjustments(host=host, port=port, threads=threads, ident=ident, channel_timeout=IDLE_SECONDS,
+                          cleanup_interval=1, connection_limit=REMOTE_CONNECTIONS + LOOPBACK_RESERVE,
+                          max_request_body_size=MAX_BODY + 1,  # waitress refuses from this size on
+                          channel_request_lookahead=1)
+        self.dispatcher = ThreadedTaskDispatcher()
+        self.dispatcher.set_thread_count(threads)
+        self._map: dict = {}
+        # One server per listening socket (a host name with IPv4 and IPv6 addresses has two), one loop for all.
+        self.servers = [BoundedServer(app, self._map, dispatcher=self.dispatcher, adj=adj, sockinfo=info)
+                        for info in adj.listen]
+        self._adj = adj
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+
+    @property
+    def port(self) -> int:
+        return self.servers[0].effective_port
+
+    @property
+    def running(self) -> bool:
+        return bool(self._thread and self._thread.is_alive())
+
+    def start(self, thread_name: str) -> None:
+        self._thread = threading.Thread(target=self._loop, name=thread_name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        try:
+            wasyncore.loop(timeout=self._adj.asyncore_loop_timeout, map=self._map,
+                           use_poll=self._adj.asyncore_use_poll)
+        except Exception as exc:  # noqa: BLE001 - reported through `error`; the process goes on without its screens
+            self.error = str(exc)
+            log.exception("web server stopped")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every socket from the loop's own thread (closing them from another races its select()); with its
+        map empty the loop returns. Then the worker threads finish what they run, for at most `timeout`."""
+        if self.running:
+            self.servers[0].trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+            self._thread.join(timeout)
+        else:
+            wasyncore.close_all(self._map)
+        self.dispatcher.shutdown(timeout=timeout)
 
 
 class TimedParser(HTTPRequestParser):
@@ -133,9 +157,9 @@ class BoundedServer(TcpWSGIServer):
         self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
 
     def make_room_for(self, host: str) -> bool:
-        if host in LOOPBACK:
+        if host in LOOPBACK_ADDRESSES:
             return True  # the reserve: waitress's connection_limit leaves LOOPBACK_RESERVE above REMOTE_CONNECTIONS
-        remote = [c for c in self.active_channels.values() if c.addr[0] not in LOOPBACK]
+        remote = [c for c in self.active_channels.values() if c.addr[0] not in LOOPBACK_ADDRESSES]
         same = [c for c in remote if c.addr[0] == host]
         if len(same) >= PER_ADDRESS:
             return self.drop_most_stalled(same)

@@ -6,7 +6,7 @@ An open stream holds one waitress worker thread, so streams must never take the 
   A stream refused for want of a slot answers at once with a `busy` event and a `retry:` delay: the browser's
   EventSource comes back by itself later, no thread is held meanwhile.
 - A stream ends within a second of its client leaving: waitress reads the socket while the stream runs and tells
-  us (environ "waitress.client_disconnected", kiosk.web.serving); a keep-alive comment every KEEPALIVE_SECONDS
+  us (environ "waitress.client_disconnected", base.web.serving); a keep-alive comment every KEEPALIVE_SECONDS
   that nothing was written (events skipped as private included) is the backstop, since writing to a gone client
   ends the stream, and it keeps proxies from closing a quiet stream.
 """
@@ -21,8 +21,8 @@ from typing import Callable
 
 from flask import Response, request, stream_with_context
 
-from kiosk.events import Event, EventBus
-from kiosk.web.serving import LOOPBACK
+from base.events import Event, EventBus
+from base.web.loopback import LOOPBACK_ADDRESSES
 
 KEEPALIVE_SECONDS = 5.0
 POLL_SECONDS = 0.5
@@ -40,10 +40,10 @@ class StreamSlots:
     def take(self, address: str) -> bool:
         with self._lock:
             mine = self._open.get(address, 0)
-            if address in LOOPBACK:
-                allowed = sum(n for a, n in self._open.items() if a in LOOPBACK) < self.loopback
+            if address in LOOPBACK_ADDRESSES:
+                allowed = sum(n for a, n in self._open.items() if a in LOOPBACK_ADDRESSES) < self.loopback
             else:
-                remote = sum(n for a, n in self._open.items() if a not in LOOPBACK)
+                remote = sum(n for a, n in self._open.items() if a not in LOOPBACK_ADDRESSES)
                 allowed = mine < self.per_address and remote < self.remote
             if allowed:
                 self._open[address] = mine + 1

@@ -1,7 +1,7 @@
 """What one request may be, for the kiosk's screens and central's dashboard alike (docs/security.md).
 
 A body is at most MAX_BODY bytes (waitress refuses a larger one from its Content-Length, before reading it: see
-kiosk.web.serving), and a JSON body nests at most MAX_JSON_DEPTH levels: Python's json parser recurses, so 30,000
+base.web.serving), and a JSON body nests at most MAX_JSON_DEPTH levels: Python's json parser recurses, so 30,000
 nested brackets (60 KB) would end in RecursionError, a 500. Every refusal here is an HTTP error with a stable code.
 """
 
@@ -11,7 +11,7 @@ import json
 
 from flask import Flask, Response, abort, request
 
-from kiosk.refusal import Refusal
+from base.refusal import Refusal
 
 MAX_BODY = 64 * 1024
 MAX_JSON_DEPTH = 32
