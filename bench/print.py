@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk.identity import mask_id, parse  # noqa: E402
+from base.privacy import mask_id
+from kiosk.identity import parse  # noqa: E402
 from kiosk.printing import layouts  # noqa: E402
 from kiosk.printing.receipt import to_escpos  # noqa: E402
 

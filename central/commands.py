@@ -1,4 +1,4 @@
-"""Subcommand `vaxkiosk central`."""
+"""Subcommand `vaxkiosk central`, with the registry's and the dashboard's subcommands under it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ def add_commands(sub) -> None:
     p.add_argument("--config", help="TOML file (default: $VAXKIOSK_CENTRAL_CONFIG or /etc/vaxkiosk/central.toml)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(handler=cmd_central)
+    from central import ops_commands, registry_commands
+
+    registry_commands.add_commands(sub)
+    ops_commands.add_commands(sub)
 
 
 def cmd_central(args) -> int:

@@ -9,9 +9,9 @@ is sent again (`unsent` + `mark_sent`) until it has.
 
 from __future__ import annotations
 
+from base.privacy import mask_id
 from base.refusal import Refusal
 from central.fleet import epoch
-from kiosk.identity import mask_id
 
 SCHEMA = """
 CREATE TABLE correction_decisions (

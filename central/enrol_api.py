@@ -12,7 +12,7 @@ served by the same blueprint set: see `device_blueprints`).
 
 The response is the only place the kiosk's MQTT password ever appears: it is never logged. It is served over HTTPS
 by the TLS reverse proxy in front of central (docs/provisioning.md, "Central over https"): the code is a bearer secret
-until it is used, and kiosks send it only to a central they can verify (kiosk.central_https).
+until it is used, and kiosks send it only to a central they can verify (base.pinning).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, jsonify, request
 
+from base.enrolment import DOCUMENT_SCHEMA, ENROL_PATH, format_code, qr_text
+from base.pinning import pin_groups
 from base.web.limits import json_body
 from central.registry import Enrolment, Registry, RegistryRefused
 
 log = logging.getLogger("vaxkiosk.central.enrol")
 
-ENROL_PATH = "/api/v1/enrol"
-DOCUMENT_SCHEMA = 1
 
 
 @dataclass(frozen=True)
@@ -62,15 +62,14 @@ def new_code_view(registry: Registry, site_id: str, expires_in=None) -> dict:
     Raises RegistryRefused (unknown_site) like the CLI."""
     import segno
 
-    from central.registry import DEFAULT_EXPIRY, central_pin, enrol_qr_text, format_code
-    from kiosk.central_https import pin_groups
+    from central.registry import DEFAULT_EXPIRY, central_pin
 
     pin = central_pin(registry.settings)
     code, expires = registry.create_code(site_id, expires_in or DEFAULT_EXPIRY)
-    qr_text = enrol_qr_text(registry.settings.central_url, code, pin)
+    text = qr_text(registry.settings.central_url, code, pin)
     return {"site": site_id, "code": format_code(code), "expires": expires.isoformat(timespec="seconds"),
-            "qr_text": qr_text, "central_pin": pin, "central_pin_groups": pin_groups(pin) if pin else "",
-            "qr_svg": segno.make(qr_text, error="m").svg_inline(scale=4)}
+            "qr_text": text, "central_pin": pin, "central_pin_groups": pin_groups(pin) if pin else "",
+            "qr_svg": segno.make(text, error="m").svg_inline(scale=4)}
 
 
 def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: str,

@@ -3,7 +3,7 @@
 An enrolment code is bound to a site, expires, and can be redeemed once; redeeming it registers a new kiosk with its
 own MQTT password. Only hashes are stored: the code (SHA-256, it is random and short-lived) and the MQTT password
 (Mosquitto `$7$`). Every change to the set of active kiosks rewrites the broker's password files and ACLs and
-reloads the broker (provisioning.broker), so a revoked kiosk loses its broker access at once; its broker session is
+reloads the broker (central.broker), so a revoked kiosk loses its broker access at once; its broker session is
 then ended too (central.broker_sessions).
 
 Its tables (devices, enrol_codes; sites is shared with the dashboard) are in central.db, migration "0002_registry"
@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Callable
 
 from base.config import build_section, check_id, check_port, checked
+from base.pinning import UntrustedCentral, check_url, spki_pin
 from base.refusal import Refusal
 from base.store import Store
+from central import broker
 from central.store import MIGRATIONS
-from provisioning import broker
 
 DEFAULT_EXPIRY = dt.timedelta(hours=24)
-ENROL_PREFIX = "VXK1:ENROL:"
 # No 0/O, 1/I/L: the code is read aloud and typed on a kiosk's touch screen.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12  # ~59 bits: enough for a one-time code valid for hours
@@ -57,8 +57,6 @@ class RegistryRefused(Refusal):
 
 
 def _check_central_url(value: str) -> str | None:
-    from kiosk.central_https import UntrustedCentral, check_url
-
     if not value:
         return None
     try:
@@ -121,25 +119,13 @@ def normalise_code(code: str) -> str:
     return re.sub(r"[\s-]", "", code).upper()
 
 
-def format_code(code: str) -> str:
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
-
-
 def _hash_code(code: str) -> str:
     return hashlib.sha256(normalise_code(code).encode()).hexdigest()
-
-
-def enrol_qr_text(central_url: str, code: str, pin: str = "") -> str:
-    """The text of the enrolment QR (kiosk.identity recognises the prefix); `pin`: central's key
-    (kiosk.central_https.spki_pin), which the kiosk then requires."""
-    return f"{ENROL_PREFIX}{central_url.rstrip('/')}|{format_code(code)}" + (f"|{pin}" if pin else "")
 
 
 def central_pin(settings: "RegistrySection") -> str:
     """The pin of [registry] central_certificate, or "" without one."""
     from cryptography import x509
-
-    from kiosk.central_https import spki_pin
 
     if not settings.central_certificate:
         return ""
@@ -311,7 +297,7 @@ class Registry:
         from cryptography.hazmat.primitives import serialization
 
         from base.signing import kid_of
-        from central.trustlist import b64
+        from base.trustlist import b64
 
         db.conn.execute("INSERT OR REPLACE INTO signing_certs (kid, kiosk_id, certificate_pem, added_wall) "
                         "VALUES (?, ?, ?, ?)",

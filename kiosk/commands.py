@@ -68,9 +68,9 @@ def load_config_or_exit(path: str | None):
 
 
 def cmd_kiosk(args) -> int:
+    from kiosk import first_boot
     from kiosk.app import App
     from kiosk.config import resolve_path
-    from provisioning import first_boot
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = resolve_path(args.config)
@@ -81,9 +81,10 @@ def cmd_kiosk(args) -> int:
 
 
 def cmd_checkin(args) -> int:
+    from base.privacy import mask_id
     from base.refusal import Refusal
     from kiosk.checkin import CheckinService
-    from kiosk.identity import Identity, mask_id, parse
+    from kiosk.identity import Identity, parse
     from kiosk.store import Store
 
     config = load_config_or_exit(args.config)

@@ -4,6 +4,7 @@ keys and sections are errors that name the key, the value and what was expected)
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import typing
 from dataclasses import dataclass
@@ -196,3 +197,23 @@ def command_data_dir(explicit: str | None = None) -> Path:
 def load(path: str | os.PathLike | None = None) -> Config:
     p = resolve_path(str(path) if path else None)
     return from_dict(read_toml(p, ENV_VAR), source=str(p))
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def toml_text(data: dict[str, dict]) -> str:
+    """The kiosk configuration is flat sections of scalars: this is all the TOML writing it needs."""
+    parts = []
+    for section, table in data.items():
+        parts.append(f"[{section}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in table.items()))
+    return "\n".join(parts)

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from base.privacy import mask_id
 from base.refusal import Refusal
 from kiosk import audit
 from kiosk.clock import Clock, Stamp
 from kiosk.config import KioskSection
-from kiosk.identity import Identity, mask_id, name_key
+from kiosk.identity import Identity, name_key
 from kiosk.store import Store
 
 NUMBER_LIMIT = 3

@@ -13,11 +13,12 @@ import os
 import uuid
 from pathlib import Path
 
+from base.privacy import mask_id
 from base.refusal import Refusal
 from base.signing import Signer, local_signer
 from kiosk.certificates import dcc, hcert
 from kiosk.clock import Clock
-from kiosk.identity import EARLIEST_TODAY, Identity, mask_id
+from kiosk.identity import EARLIEST_TODAY, Identity
 from kiosk.printing.layouts import CertificateView, DoseLine
 from kiosk.store import Store
 from kiosk.vaccination import VaccinationInputError, make_uvci

@@ -141,7 +141,7 @@ def enrol_kiosk(central: CentralSetup, site: DemoSite, root: Path, citizens: int
 def add_devices(k: KioskSetup) -> None:
     """The technician's part of kiosk.toml, kept by provisioning: camera, printer, screens, demo timings."""
     from base.files import write_atomic
-    from provisioning.enrol import toml_text
+    from kiosk.config import toml_text
 
     data = tomllib.loads(k.config.read_text(encoding="utf-8"))
     data["kiosk"].update(observation_minutes=OBSERVATION_MINUTES, min_free_mb=10)

@@ -64,8 +64,9 @@ def _profile_error(exc) -> int:
 def cmd_print_sample(args) -> int:
     import datetime as dt
 
+    from base.privacy import mask_id
     from drivers.printer import ProfileError
-    from kiosk.identity import Identity, mask_id, parse
+    from kiosk.identity import Identity, parse
     from kiosk.printing import layouts
     from kiosk.printing.receipt import to_escpos
 

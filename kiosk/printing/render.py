@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kiosk.identity import mask_id
+from base.privacy import mask_id
 from kiosk.printing import layouts
 from kiosk.printing.receipt import to_escpos
 from kiosk.store import Store

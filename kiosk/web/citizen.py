@@ -10,10 +10,11 @@ import time
 
 from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
 
+from base.privacy import mask_id
 from base.refusal import Refusal
 from kiosk.checkin import CheckinRefused
 from kiosk.corrections import CorrectionRefused, Corrections
-from kiosk.identity import ScanError, from_manual, mask_id
+from kiosk.identity import ScanError, from_manual
 from kiosk.reprints import reprint
 from kiosk.scan_handler import Subject, handle_identity, printer_problem, record_check, refused
 from kiosk.vaccination import VaccinationService

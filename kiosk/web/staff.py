@@ -8,10 +8,10 @@ import unicodedata
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
+from base.privacy import mask_id
 from base.refusal import Refusal
 from base.web.sessions import check_csrf, csrf_token
 from kiosk.corrections import Corrections
-from kiosk.identity import mask_id
 from kiosk.reprints import reprint
 from kiosk.staff_accounts import AccountError, StaffAccounts
 from kiosk.vaccination import Injection, VaccinationService

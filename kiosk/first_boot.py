@@ -1,9 +1,9 @@
-"""First boot: a kiosk without an identity shows "scan the set-up code" and enrols itself from the QR.
+"""The kiosk's set-up mode: a kiosk without an identity shows "scan the set-up code" and enrols itself from the QR.
 
 `vaxkiosk kiosk` comes here when its configuration has no [kiosk] site_id/kiosk_id yet (the installer may have
 written [camera], [printer] and [web] already). The kiosk's own camera reads the enrolment QR
 (`VXK1:ENROL:<central-url>|<code>|sha256:<central's key>`, made by `vaxkiosk central enrol-code` or the dashboard).
-The kiosk identifies that central (provisioning.enrol.prepare: https with the pinned key or a trusted certificate;
+The kiosk identifies that central (kiosk.enrolment.prepare: https with the pinned key or a trusted certificate;
 plain http only to this machine) and shows it on the screen; only when the technician presses Confirm on the kiosk's
 own screen is the code used and the configuration written. The process then replaces itself with the normal kiosk
 (same command line), so the screen goes straight to the citizen check-in.
@@ -22,9 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, Response, jsonify, request
-from waitress.server import create_server
 
-from kiosk.config import CameraSection, WebSection, build_section
+from base.config import build_section
+from base.events import EventBus
+from base.web.loopback import from_this_machine
+from base.web.serving import WebServer
+from kiosk.config import CameraSection, WebSection
+from kiosk.enrolment import EnrolError, complete, parse_code_text, prepare
 from kiosk.identity import KioskCode, parse
 
 log = logging.getLogger("vaxkiosk.first_boot")
@@ -42,9 +46,9 @@ def needs_enrolment(config_path: Path) -> bool:
     return not (isinstance(kiosk, dict) and kiosk.get("site_id") and kiosk.get("kiosk_id"))
 
 
+SETUP_THREADS = 4  # the set-up page, its state poll, the camera picture, the technician's buttons
 RETRY_SECONDS = 5.0  # the same code held to the camera is looked at again after this long, not on every frame
 BUSY_STATES = ("checking", "confirm", "enrolling")
-LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 
 # Refusals of the set-up screen's own buttons: code → (Vietnamese, English).
 SCREEN_REFUSALS = {
@@ -82,12 +86,10 @@ class EnrolCodeHandler:
     to confirm it on the screen; only then is the code used and the configuration written."""
 
     def __init__(self, config_path: Path, data_dir: str, state: SetupState, done: threading.Event):
-        from base.events import EventBus
-
         self.events = EventBus()  # CameraScanner reports camera up/down here; nobody needs it in set-up mode
         self.config_path, self.data_dir, self.state, self.done = config_path, data_dir, state, done
         self._lock = threading.Lock()
-        self._pending = None  # provisioning.enrol.Pending, while state == "confirm"
+        self._pending = None  # kiosk.enrolment.Pending, while state == "confirm"
         self._last: bytes | None = None
         self._last_until = 0.0
 
@@ -104,8 +106,6 @@ class EnrolCodeHandler:
             self._set("waiting", "Đây không phải mã cài đặt. Vui lòng quét mã cài đặt kiosk.",
                       "This is not a set-up code. Please scan the kiosk set-up code.")
             return
-        from provisioning.enrol import EnrolError, parse_code_text, prepare
-
         self._set("checking", "Đang kiểm tra máy chủ trung tâm…", "Checking central…")
         try:
             pending = prepare(parse_code_text(result.payload), self.config_path)
@@ -121,8 +121,6 @@ class EnrolCodeHandler:
 
     def confirm(self, nonce: str) -> str | None:
         """Use the code on screen; None, or a SCREEN_REFUSALS code."""
-        from provisioning.enrol import EnrolError, complete
-
         with self._lock:
             if self.state.state != "confirm" or not secrets.compare_digest(nonce, self.state.nonce):
                 return "stale"
@@ -209,15 +207,6 @@ setInterval(poll, 1000);
 </script></body></html>"""
 
 
-def _from_this_screen() -> bool:
-    """The kiosk's own browser: a loopback peer that asked for a loopback name (not a page elsewhere on the LAN,
-    nor one that rebound its own host name to 127.0.0.1)."""
-    from kiosk.central_https import LOOPBACK_HOSTS
-
-    host = (request.host or "").rsplit(":", 1)[0].strip("[]")
-    return request.remote_addr in LOOPBACK_ADDRESSES and host in LOOPBACK_HOSTS
-
-
 def setup_app(state: SetupState, scanner, handler: EnrolCodeHandler | None = None) -> Flask:
     app = Flask(__name__)
 
@@ -237,7 +226,9 @@ def setup_app(state: SetupState, scanner, handler: EnrolCodeHandler | None = Non
     def answer(action):
         body = request.get_json(silent=True) if request.is_json else None
         nonce = body.get("nonce") if isinstance(body, dict) else None
-        refused = "not_this_screen" if not _from_this_screen() else (
+        # Only the kiosk's own browser (base.web.loopback): not a page elsewhere on the LAN, nor one that rebound
+        # its own host name to 127.0.0.1.
+        refused = "not_this_screen" if not from_this_machine(request) else (
             "stale" if not isinstance(nonce, str) or handler is None else action(nonce))
         if refused:
             vi, en = SCREEN_REFUSALS[refused]
@@ -280,10 +271,9 @@ def run(config_path: Path, argv: list[str]) -> int:
         scanner.start()
     else:
         log.warning("no [camera] source configured: enrol with `vaxkiosk provision` instead")
-    server = create_server(setup_app(state, scanner, handler), host=web.host, port=web.port, threads=4)
-    threading.Thread(target=server.run, name="setup-web", daemon=True).start()
-    log.info("no identity yet: set-up screen on http://%s:%s/ (scan the set-up code)", web.host,
-             server.effective_port)
+    server = WebServer(setup_app(state, scanner, handler), web.host, web.port, SETUP_THREADS, "vaxkiosk-setup")
+    server.start("setup-web")
+    log.info("no identity yet: set-up screen on http://%s:%s/ (scan the set-up code)", web.host, server.port)
     try:
         while not done.wait(1.0):
             pass
@@ -293,7 +283,7 @@ def run(config_path: Path, argv: list[str]) -> int:
     finally:
         if scanner:
             scanner.stop()
-        server.close()
+        server.stop()
     log.info("enrolled: starting the kiosk")
     os.execv(sys.executable, [sys.executable, "-m", "kiosk", *argv])
     return 0  # not reached

@@ -7,7 +7,7 @@ Entry points:
 - `enrol_from_code_text(text, config_path)`: `vaxkiosk provision --qr-text`, the text of the enrolment QR
   (`VXK1:ENROL:<central-url>|<code>|sha256:<key pin>`; the pin is optional for a central with a public CA).
 - `prepare` then `complete`: the first-boot screen, which shows central's identity and waits for the technician's
-  confirmation in between (provisioning.first_boot).
+  confirmation in between (kiosk.first_boot).
 - `enrol_from_bundle(path, config_path)`: `vaxkiosk provision --bundle FILE`, for a site without a link.
 
 The set-up code goes only to a central the kiosk can trust (kiosk.central_https): https with the key pinned by the
@@ -28,15 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from base.config import ConfigError
+from base.enrolment import ENROL_PATH, SetupCode, is_document, parse_qr_text
 from base.files import write_atomic
+from base.pinning import UntrustedCentral, normalise_pin
 from base.refusal import Refusal
 from kiosk import central_https
-from kiosk.central_https import Identity, TrustRule, UntrustedCentral
-from kiosk.config import from_dict
+from kiosk.central_https import Identity, TrustRule
+from kiosk.config import from_dict, toml_text
 
-ENROL_PREFIX = "VXK1:ENROL:"
-ENROL_PATH = "/api/v1/enrol"
-DOCUMENT_SCHEMA = 1
 DEFAULT_DATA_DIR = "/var/lib/vaxkiosk"
 SERVICE_USER = "vaxkiosk"  # systemd/vaxkiosk-kiosk.service User=
 TRUST_ANCHOR_FILE = "central-trust.pem"
@@ -96,46 +95,28 @@ class Provisioned:
 
 
 @dataclass(frozen=True)
-class EnrolCode:
-    central_url: str
-    code: str
-    pin: str = ""  # sha256:<hex> of central's public key, when the QR carries it
-
-
-@dataclass(frozen=True)
 class Pending:
     """A set-up code whose central has been identified, waiting to be used (after the technician's confirmation)."""
-    code: EnrolCode
+    code: SetupCode
     central: Identity
     ca_file: str = ""
 
 
 # -- who central is ------------------------------------------------------------------------------------------------
 
-def parse_code_text(text: str) -> EnrolCode:
-    """`VXK1:ENROL:<central-url>|<code>[|sha256:<hex>]` → EnrolCode."""
-    text = text.strip().lstrip("\ufeff")
-    if not text.startswith(ENROL_PREFIX):
-        raise EnrolError("not_enrol_code")
-    fields = text[len(ENROL_PREFIX):].split("|")
-    if len(fields) not in (2, 3):
-        raise EnrolError("not_enrol_code")
-    url, code = fields[0].strip(), fields[1].strip()
-    if not url.startswith(("http://", "https://")) or not code:
-        raise EnrolError("not_enrol_code")
-    pin = ""
-    if len(fields) == 3:
-        try:
-            pin = central_https.normalise_pin(fields[2])
-        except ValueError:
-            raise EnrolError("not_enrol_code", "bad key fingerprint") from None
-    return EnrolCode(url, code, pin)
+def parse_code_text(text: str) -> SetupCode:
+    """The enrolment QR's text → SetupCode, or EnrolError("not_enrol_code")."""
+    try:
+        return parse_qr_text(text)
+    except ValueError as exc:
+        detail = "" if str(exc) == "not a set-up code" else str(exc)
+        raise EnrolError("not_enrol_code", detail) from None
 
 
 def trust_rule(pin: str = "", ca_file: str = "") -> TrustRule:
     """The rule for a pin and CA file as a technician gives them."""
     try:
-        return TrustRule(central_https.normalise_pin(pin) if pin else "", ca_file)
+        return TrustRule(normalise_pin(pin) if pin else "", ca_file)
     except ValueError:
         raise EnrolError("bad_pin", pin[:80]) from None
 
@@ -202,38 +183,12 @@ def _error_body(body: bytes) -> dict | None:
 
 
 def _checked(document, failure: str) -> dict:
-    try:
-        ok = (document["schema"] == DOCUMENT_SCHEMA and isinstance(document["kiosk_id"], str)
-              and isinstance(document["site"]["id"], str) and isinstance(document["mqtt"]["password"], str)
-              and isinstance(document["mqtt"]["port"], int))
-    except (KeyError, TypeError):
-        ok = False
-    if not ok:
+    if not is_document(document):
         raise EnrolError(failure, "missing or wrong fields")
     return document
 
 
 # -- writing the kiosk's configuration ---------------------------------------------------------------------------
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def toml_text(data: dict[str, dict]) -> str:
-    """The kiosk configuration is flat sections of scalars: this is all the TOML writing it needs."""
-    parts = []
-    for section, table in data.items():
-        parts.append(f"[{section}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in table.items()))
-    return "\n".join(parts)
-
 
 def config_from_document(document: dict, existing: dict, config_path: Path, data_dir: str,
                          central: Identity | None = None, ca_file: str = "") -> tuple[dict, bytes]:
@@ -317,7 +272,7 @@ def install_document(document: dict, config_path: str | os.PathLike, force: bool
 
 # -- entry points --------------------------------------------------------------------------------------------------
 
-def prepare(code: EnrolCode, config_path: str | os.PathLike, force: bool = False, ca_file: str = "") -> Pending:
+def prepare(code: SetupCode, config_path: str | os.PathLike, force: bool = False, ca_file: str = "") -> Pending:
     """Identify the code's central (the first half of enrolling): nothing is written, the code is not sent."""
     # Checked before central is asked: a one-time code must not be spent on a kiosk that would refuse to store it.
     existing_config(Path(config_path), force)
@@ -336,7 +291,7 @@ def complete(pending: Pending, config_path: str | os.PathLike, force: bool = Fal
 
 def enrol_with_code(central_url: str, code: str, config_path: str | os.PathLike, force: bool = False,
                     data_dir: str = DEFAULT_DATA_DIR, pin: str = "", ca_file: str = "") -> Provisioned:
-    enrol_code = EnrolCode(central_url, code, trust_rule(pin).pin)
+    enrol_code = SetupCode(central_url, code, trust_rule(pin).pin)
     return complete(prepare(enrol_code, config_path, force, ca_file), config_path, force, data_dir)
 
 

@@ -1,9 +1,9 @@
-"""The rules of kiosk.central_https that need no server: which addresses a kiosk talks to at all, and how a key pin
+"""The rules of base.pinning, which need no server: which addresses a kiosk talks to at all, and how a key pin
 typed by a technician is read. (Against real servers: tests/security/test_enrolment_trust.py.)"""
 
 import pytest
 
-from kiosk.central_https import UntrustedCentral, check_url, normalise_pin, pin_groups
+from base.pinning import UntrustedCentral, check_url, normalise_pin, pin_groups
 
 PIN = "sha256:" + "0123456789abcdef" * 4
 
