@@ -17,6 +17,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from base import corrections
+
 SCHEMA = 1
 ROOT = "vaxkiosk/v1"
 
@@ -34,8 +36,11 @@ TOPICS = {
     "cmd": (1, False),
 }
 COMMANDS = ("health_report", "queue_report", "reload", "correction_outcome")
+# Record ids one ack may name (central acknowledges a bigger batch in several acks).
+MAX_ACK_IDS = 500
 
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")  # the same rule as kiosk.config for site/kiosk ids
+# Site and kiosk ids: topic levels and broker usernames (base.config.check_id holds configuration files to it).
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 RECORD_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -158,7 +163,7 @@ MESSAGES: dict[str, dict[str, Field]] = {
     },
     "ack": {
         "schema": Field("int"),
-        "record_ids": Field("list[str]", max_len=500, pattern=RECORD_ID_RE),
+        "record_ids": Field("list[str]", max_len=MAX_ACK_IDS, pattern=RECORD_ID_RE),
     },
     "cmd": {
         "schema": Field("int"),
@@ -185,9 +190,9 @@ RECORD_FIELDS: dict[str, dict[str, Field]] = {
     },
     "corrections": {
         "id_number": Field("str", max_len=12, pattern=re.compile(r"^[0-9]{12}$")),
-        "kind": Field("str", choices=("missing_dose", "wrong_dose")),
+        "kind": Field("str", choices=corrections.KINDS),
         "vaccination_id": Field("str", required=False, pattern=RECORD_ID_RE),
-        "reason": Field("str", max_len=300),
+        "reason": Field("str", max_len=corrections.MAX_REASON_CHARS),
         "filed_at": Field("str", max_len=40),
         "deadline": Field("str", max_len=40),
     },

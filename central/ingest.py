@@ -22,6 +22,7 @@ from typing import Callable
 import paho.mqtt.client as mqtt
 
 from base.mqtt import make_client, process_client_id
+from base.protocol import MAX_ACK_IDS
 from central.config import MqttSection
 from central.protocol import ProtocolError, ack_message, cmd_message, decode_inbound, shared_group, subscriptions
 from central.store import Applied, CentralStore, Inbound
@@ -32,7 +33,6 @@ log = logging.getLogger("vaxkiosk.central.ingest")
 # (the broker ACL already ties each kiosk to its own topics).
 KioskRegistry = Callable[[str, str], bool]
 
-MAX_ACK_IDS = 500  # base.protocol MESSAGES["ack"]["record_ids"].max_len
 BUFFER_LIMIT = 200_000  # messages waiting for the writer; beyond it the oldest QoS 0 telemetry would be at risk
 
 

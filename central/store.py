@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from base.health import CameraHealth, PrinterHealth
 from base.store import Store
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -175,16 +176,6 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _printer_online(printer: dict) -> bool | None:
-    """The printer part's health (kiosk.printing.worker): {"state", "status": {"known", "online", ...}, ...}.
-    None when the printer could not say (no answer is not "online")."""
-    status = printer.get("status") if isinstance(printer.get("status"), dict) else printer
-    if status.get("known") is False:
-        return None
-    online = status.get("online")
-    return online if isinstance(online, bool) else None
-
-
 class CentralStore:
     def __init__(self, path: str | Path, utc_offset_hours: float = 7.0):
         self._store = Store(path, MIGRATIONS)
@@ -248,20 +239,19 @@ class CentralStore:
 
     def _health(self, db, msg: Inbound, now: str) -> None:
         p = msg.payload
-        camera, printer = p.get("camera") or {}, p.get("printer") or {}
+        camera, printer = CameraHealth.read(p.get("camera")), PrinterHealth.read(p.get("printer"))
         text = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
         # A health message proves the kiosk is connected, even if its retained "online" was missed.
         db.conn.execute(
             "UPDATE kiosks SET health = ?, health_at = ?, version = ?, boot_id = ?, "
             "state_since = CASE WHEN state = 'online' THEN state_since ELSE ? END, state = 'online' "
             "WHERE kiosk = ?", (text, now, p["version"], p["at"]["boot_id"], now, msg.kiosk))
-        fps, online = camera.get("fps"), _printer_online(printer)
+        fps, online = camera.fps if camera else None, printer.online if printer else None
         db.conn.execute(
             "INSERT INTO health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, "
             "mem_used_pct, disk_used_pct, camera_fps, printer_online, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"), p["load"],
-             p.get("mem_used_pct"), p["disk_used_pct"], fps if isinstance(fps, (int, float)) else None,
-             int(online) if isinstance(online, bool) else None, text))
+             p.get("mem_used_pct"), p["disk_used_pct"], fps, None if online is None else int(online), text))
 
     def _queue(self, db, msg: Inbound) -> None:
         p = msg.payload

@@ -15,16 +15,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from base.records import Stamp, record
 from base.refusal import Refusal
 from drivers import system
 from kiosk import audit, verification
-from kiosk.clock import Clock, Stamp
+from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.identity import Identity
 from kiosk.store import Store
 from kiosk.sync.outbox import enqueue
-
-SCHEMA_VERSION = 1
 
 STATES = ("waiting", "called", "screened", "vaccinated", "observing", "done", "deferred", "left")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -220,19 +219,8 @@ def _insert_state_change(db, checkin_id, from_state, to_state, actor, reason, st
 
 def checkin_record(row: dict, ticket: int) -> dict:
     """What central gets of a check-in: counts and timing, no personal data (it is not needed there)."""
-    return {
-        "schema": SCHEMA_VERSION,
-        "type": "checkin",
-        "record_id": row["id"],
-        "site": row["site_id"],
-        "kiosk": row["kiosk_id"],
-        "day": row["day"],
-        "ticket": ticket,
-        "scan_kind": row["scan_kind"],
-        "source": row["source"],
-        "at": {"wall": row["created_wall"], "mono": row["created_mono"], "boot_id": row["created_boot_id"],
-               "clock_synced": bool(row["created_clock_synced"])},
-    }
+    return record("checkins", row["id"], row["site_id"], row["kiosk_id"], Stamp.from_columns(row, "created"),
+                  day=row["day"], ticket=ticket, scan_kind=row["scan_kind"], source=row["source"])
 
 
 

@@ -1,26 +1,22 @@
 """Citizens' correction requests on their vaccination record ("a dose is missing", "a dose is wrong").
 
 Filed at the kiosk, answered at central: one transaction writes the request and its outbox entry (stream
-"corrections"), so it reaches central exactly once. Central must answer within 48 hours (the deadline travels with it).
+"corrections"), so it reaches central exactly once. Central must answer within base.corrections.DEADLINE (48 hours; the
+deadline travels with it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import asdict
 
+from base.corrections import DEADLINE, KINDS, MAX_REASON_CHARS, OUTCOMES
+from base.records import Stamp, record
 from kiosk.checkin import CheckinRefused
-from kiosk.sync.outbox import enqueue
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.store import Store
-
-SCHEMA_VERSION = 1
-KINDS = ("missing_dose", "wrong_dose")
-OUTCOMES = ("approved", "deferred", "rejected")
-MAX_REASON_CHARS = 300
-DEADLINE = dt.timedelta(hours=48)
+from kiosk.sync.outbox import enqueue
 
 ERRORS = {
     "bad_kind": ("Loại yêu cầu không hợp lệ.", "The kind of request is not valid."),
@@ -92,19 +88,8 @@ class Corrections:
                                 (self.settings.site_id, limit))
 
 
-def correction_record(row: dict, stamp) -> dict:
+def correction_record(row: dict, stamp: Stamp) -> dict:
     """What central gets: the ID number is needed to find the person's record there; no name or birth date."""
-    return {
-        "schema": SCHEMA_VERSION,
-        "type": "correction",
-        "record_id": row["id"],
-        "site": row["site_id"],
-        "kiosk": row["kiosk_id"],
-        "id_number": row["id_number"],
-        "kind": row["kind"],
-        "vaccination_id": row["vaccination_id"],
-        "reason": row["reason"],
-        "filed_at": row["filed_wall"],
-        "deadline": row["deadline_wall"],
-        "at": asdict(stamp),
-    }
+    return record("corrections", row["id"], row["site_id"], row["kiosk_id"], stamp, id_number=row["id_number"],
+                  kind=row["kind"], vaccination_id=row["vaccination_id"], reason=row["reason"],
+                  filed_at=row["filed_wall"], deadline=row["deadline_wall"])

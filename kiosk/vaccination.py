@@ -11,16 +11,16 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+from base.records import Stamp, record
 from kiosk import audit
 from kiosk.checkin import CheckinRefused, move
-from kiosk.sync.outbox import enqueue
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.store import Store
+from kiosk.sync.outbox import enqueue
 from kiosk.vaccines import MAX_DOSES, TARGET_DISEASE, VACCINES
 from kiosk.verification import require_card_seen
 
-SCHEMA_VERSION = 1
 SCREENING_OUTCOMES = ("eligible", "postponed", "referred")
 MAX_LOT_CHARS = 40
 MAX_PERSON_CHARS = 80
@@ -188,23 +188,17 @@ def luhn_mod_n(text: str) -> str:
 def vaccination_record(row: dict, person: dict) -> dict:
     """What central gets of a dose: the person's ID number, name, birth date and sex are needed there to match the
     national population database; the address is not sent."""
-    return {
-        "schema": SCHEMA_VERSION,
-        "type": "vaccination",
-        "record_id": row["id"],
-        "site": row["site_id"],
-        "kiosk": row["kiosk_id"],
-        "checkin_id": row["checkin_id"],
-        "person": {"id_number": person["id_number"], "full_name": person["full_name"], "dob": person["dob"],
-                   "sex": person["sex"]},
-        "dose_number": row["dose_number"],
-        "vaccine": {"code": row["vaccine"], "tg": TARGET_DISEASE, "mp": row["product"], "ma": row["manufacturer"],
-                    "vp": row["vaccine_type"]},
-        "lot": row["lot"],
-        "vaccinator": row["vaccinator"],
-        "screening": row["screening_outcome"],
-        "uvci": row["uvci"],
-        "observation_until": row["observation_until"],
-        "at": {"wall": row["administered_wall"], "mono": row["administered_mono"],
-               "boot_id": row["administered_boot_id"], "clock_synced": bool(row["administered_clock_synced"])},
-    }
+    return record(
+        "vaccinations", row["id"], row["site_id"], row["kiosk_id"], Stamp.from_columns(row, "administered"),
+        checkin_id=row["checkin_id"],
+        person={"id_number": person["id_number"], "full_name": person["full_name"], "dob": person["dob"],
+                "sex": person["sex"]},
+        dose_number=row["dose_number"],
+        vaccine={"code": row["vaccine"], "tg": TARGET_DISEASE, "mp": row["product"], "ma": row["manufacturer"],
+                 "vp": row["vaccine_type"]},
+        lot=row["lot"],
+        vaccinator=row["vaccinator"],
+        screening=row["screening_outcome"],
+        uvci=row["uvci"],
+        observation_until=row["observation_until"],
+    )

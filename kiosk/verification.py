@@ -19,9 +19,10 @@ from __future__ import annotations
 import datetime as dt
 
 from base.privacy import mask_id
+from base.records import Stamp
 from base.refusal import Refusal
 from kiosk import audit
-from kiosk.clock import Clock, Stamp
+from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.identity import Identity, name_key
 from kiosk.store import Store

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 
+from base.records import Stamp, record
 from kiosk import audit
-from kiosk.sync.outbox import enqueue
-from kiosk.clock import Stamp
 from kiosk.store import Store
+from kiosk.sync.outbox import enqueue
 
 INTERRUPTED = ("interrupted while sending (the kiosk stopped): it may or may not have printed; "
                "reprint it from the staff screen if the citizen has no paper")
@@ -81,18 +81,8 @@ def _finish(store: Store, job_id: int, stamp: Stamp, state: str, error: str | No
 
 def print_event_record(job: dict, state: str, stamp: Stamp) -> dict:
     """What central gets of a print: which kind, for which check-in, whether it came out. No personal data."""
-    return {
-        "schema": 1,
-        "type": "print_event",
-        "record_id": uuid.uuid4().hex,
-        "site": job["site_id"],
-        "kiosk": job["kiosk_id"],
-        "kind": job["kind"],
-        "state": state,
-        "checkin_id": job["checkin_id"],
-        "copy": job["copy"],
-        "at": {"wall": stamp.wall, "mono": stamp.mono, "boot_id": stamp.boot_id, "clock_synced": stamp.clock_synced},
-    }
+    return record("print_events", uuid.uuid4().hex, job["site_id"], job["kiosk_id"], stamp, kind=job["kind"],
+                  state=state, checkin_id=job["checkin_id"], copy=job["copy"])
 
 
 def recover_interrupted(store: Store, wall: str) -> list[int]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from base.health import PrinterHealth
+from base.health import PrinterStatus as ReportedStatus
 from drivers.escpos_status import PrinterStatus, unknown
 from drivers.printer import Printer, PrinterError
 from kiosk.printing import jobs
@@ -63,16 +65,16 @@ class PrinterWorker:
             self._thread.join(self.config.printer.timeout * 4 + 5)
 
     def health(self) -> dict:
-        return {
-            "alive": thread_alive(self._thread),
-            "ok": self.status.can_print or (not self.printer.reports_status),
-            "state": self.status.state,
-            "status": self.status.to_json(),
-            "device": self.printer.describe(),
-            "jobs": jobs.counts(self.store),
-            "last_error": self.last_error,
-            "interrupted_jobs": self.interrupted,
-        }
+        return PrinterHealth(
+            alive=thread_alive(self._thread),
+            ok=self.status.can_print or (not self.printer.reports_status),
+            state=self.status.state,
+            status=ReportedStatus(**self.status.to_json()),
+            device=self.printer.describe(),
+            jobs=jobs.counts(self.store),
+            last_error=self.last_error,
+            interrupted_jobs=self.interrupted,
+        ).to_json()
 
     def test_print(self) -> None:
         """The technician page's test print: sent by the worker thread between two jobs (one writer at a time)."""

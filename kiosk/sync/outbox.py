@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 
-from kiosk.clock import Clock, Stamp
+from base.records import Stamp
+from kiosk.clock import Clock
 from kiosk.store import Store
 
 

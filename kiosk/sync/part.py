@@ -275,8 +275,7 @@ class SyncPart:
 
     # -- telemetry ---------------------------------------------------------------------------------------------
     def _stamp(self) -> dict:
-        s = self.app.clock.stamp()
-        return {"wall": s.wall, "mono": s.mono, "boot_id": s.boot_id, "clock_synced": s.clock_synced}
+        return self.app.clock.stamp().to_json()
 
     def _publish_health(self) -> None:
         qos, retain = protocol.TOPICS["health"]
