@@ -31,6 +31,7 @@ PART_FACTORIES: list[str] = [
     "kiosk.scanner:camera_part",
     "kiosk.scanner:serial_part",
     "kiosk.web:make_part",
+    "kiosk.retention:make_part",
     "kiosk.sync.part:make_part",
 ]
 

@@ -22,8 +22,8 @@ from kiosk import audit, verification
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.identity import Identity
+from kiosk.outbox import enqueue
 from kiosk.store import Store
-from kiosk.sync.outbox import enqueue
 
 STATES = ("waiting", "called", "screened", "vaccinated", "observing", "done", "deferred", "left")
 TRANSITIONS: dict[str, tuple[str, ...]] = {

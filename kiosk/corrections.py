@@ -15,8 +15,8 @@ from base.records import Stamp, record
 from kiosk.checkin import CheckinRefused
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
+from kiosk.outbox import enqueue
 from kiosk.store import Store
-from kiosk.sync.outbox import enqueue
 
 ERRORS = {
     "bad_kind": ("Loại yêu cầu không hợp lệ.", "The kind of request is not valid."),

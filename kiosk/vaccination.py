@@ -16,8 +16,8 @@ from kiosk import audit
 from kiosk.checkin import CheckinRefused, move
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
+from kiosk.outbox import enqueue
 from kiosk.store import Store
-from kiosk.sync.outbox import enqueue
 from kiosk.vaccines import MAX_DOSES, TARGET_DISEASE, VACCINES
 from kiosk.verification import require_card_seen
 

@@ -12,8 +12,8 @@ import uuid
 
 from base.records import Stamp, record
 from kiosk import audit
+from kiosk.outbox import enqueue
 from kiosk.store import Store
-from kiosk.sync.outbox import enqueue
 
 INTERRUPTED = ("interrupted while sending (the kiosk stopped): it may or may not have printed; "
                "reprint it from the staff screen if the citizen has no paper")

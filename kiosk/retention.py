@@ -1,4 +1,5 @@
-"""Privacy: personal data does not stay on a kiosk longer than [kiosk] retention_days once central has it.
+"""Privacy: personal data does not stay on a kiosk longer than [kiosk] retention_days once central has it. The
+retention part purges once at start and then every PURGE_SECONDS.
 
 A visit (a check-in and every row that refers to it: ticket, state changes, print jobs, screenings, vaccinations,
 and whatever later migrations add with a foreign key to it) is purged when its day is older than the retention
@@ -11,11 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 
-from kiosk.sync.outbox import Outbox
+from kiosk.outbox import Outbox
 from kiosk.store import Store
+from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.retention")
+
+PURGE_SECONDS = 3600.0
 
 
 def purge(store: Store, retention_days: int, utc_offset_hours: float = 7.0,
@@ -60,3 +65,42 @@ def _referrers(conn, table: str) -> list[tuple[str, str, str]]:
             if fk[2] == table and name != table:
                 found.append((name, fk[3], fk[4] or "rowid"))
     return found
+
+
+class RetentionPart:
+    name = "retention"
+
+    def __init__(self, store: Store, retention_days: int, utc_offset_hours: float):
+        self.store, self.retention_days, self.utc_offset_hours = store, retention_days, utc_offset_hours
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+        self.purged = 0  # rows deleted since start
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.purged += sum(purge(self.store, self.retention_days, self.utc_offset_hours).values())
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - a failed purge (disk, lock) is tried again next time
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("retention purge failed")
+            if self._stop.wait(PURGE_SECONDS):
+                return
+
+    def health(self) -> dict:
+        return {"alive": thread_alive(self._thread), "purged": self.purged, "last_error": self.last_error}
+
+
+def make_part(app) -> RetentionPart:
+    return RetentionPart(app.store, app.config.kiosk.retention_days, app.config.kiosk.utc_offset_hours)
