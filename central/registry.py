@@ -6,8 +6,10 @@ own MQTT password. Only hashes are stored: the code (SHA-256, it is random and s
 reloads the broker (central.broker), so a revoked kiosk loses its broker access at once; its broker session is
 then ended too (central.broker_sessions).
 
-Its tables (devices, enrol_codes; sites is shared with the dashboard) are in central.db, migration "0002_registry"
-of central.store. Settings: the [registry] section of central.toml (RegistrySection).
+Its tables (devices, enrol_codes, signing_certs) are in central.db, migrations "0002_registry" and
+"0003_signing_certs" of central.store, and only this module writes them; the sites it enrols at and the kiosks it
+revokes it writes through central.store's functions. Settings: the [registry] section of central.toml
+(RegistrySection).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from base.pinning import UntrustedCentral, check_url, spki_pin
 from base.refusal import Refusal
 from base.store import Store
 from central import broker
-from central.store import MIGRATIONS
+from central.store import MIGRATIONS, mark_revoked, register_site, site_names, site_row
 
 DEFAULT_EXPIRY = dt.timedelta(hours=24)
 # No 0/O, 1/I/L: the code is read aloud and typed on a kiosk's touch screen.
@@ -182,18 +184,13 @@ class Registry:
         if check_id(site_id):
             raise RegistryRefused("bad_site_id", site_id)
         with self.store.transaction() as db:
-            db.conn.execute("INSERT INTO sites (site, name, district, province) VALUES (?, ?, ?, ?) "
-                            "ON CONFLICT (site) DO UPDATE SET "
-                            "name = coalesce(nullif(excluded.name, ''), name), "
-                            "district = coalesce(nullif(excluded.district, ''), district), "
-                            "province = coalesce(nullif(excluded.province, ''), province)",
-                            (site_id, name, district, province))
+            register_site(db, site_id, name, district, province)
 
     def sites(self) -> list[dict]:
-        return self.store.query("SELECT site, name FROM sites ORDER BY site")
+        return site_names(self.store.db)
 
     def site(self, site_id: str) -> dict | None:
-        return self.store.query_one("SELECT * FROM sites WHERE site = ?", (site_id,))
+        return site_row(self.store.db, site_id)
 
     # -- codes -------------------------------------------------------------------------------------------------
     def create_code(self, site_id: str, expires_in: dt.timedelta = DEFAULT_EXPIRY) -> tuple[str, dt.datetime]:
@@ -240,7 +237,7 @@ class Registry:
         return enrolment
 
     def _register(self, db, site_id: str, via: str) -> Enrolment:
-        site = db.conn.execute("SELECT * FROM sites WHERE site = ?", (site_id,)).fetchone()
+        site = site_row(db, site_id)
         count = db.conn.execute("SELECT count(*) FROM devices WHERE site_id = ?", (site_id,)).fetchone()[0]
         # Readable ids (site + sequence) that never repeat, revoked kiosks included.
         n = count + 1
@@ -280,10 +277,7 @@ class Registry:
             if not updated and not db.conn.execute("SELECT 1 FROM devices WHERE kiosk_id = ?",
                                                    (kiosk_id,)).fetchone():
                 raise RegistryRefused("unknown_kiosk", kiosk_id)
-            # The fleet view must not keep showing it online: the broker closes its connection without publishing
-            # its Last Will (the revoked user may no longer publish), and ingest now rejects anything from it.
-            db.conn.execute("UPDATE kiosks SET state = 'revoked', state_since = ? WHERE kiosk = ?",
-                            (_iso(self._now()), kiosk_id))
+            mark_revoked(db, kiosk_id, _iso(self._now()))
             self._write_broker_files()
         reloaded = self.broker_files.reload()
         # After the SIGHUP: the signal is handled before the broker reads this login, so the kiosk cannot log in

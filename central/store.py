@@ -1,5 +1,6 @@
-"""Central's storage: fleet state, health history, records by stream, ingest rejects. The only module of central
-that writes SQL, so that a PostgreSQL backend can replace it behind the same methods.
+"""Central's storage: sites, fleet state, health history, records by stream, clock offsets, ingest rejects. Only this
+module writes SQL naming those tables (the registry's own tables are central.registry's), so that a PostgreSQL
+backend can replace it behind the same methods and functions.
 
 SQLite in WAL mode (a base.store.Store with central's own migrations). Writes come in batches: the ingest
 collects messages for a few milliseconds and `apply()` commits them in one transaction, so the fsync that makes an
@@ -302,6 +303,15 @@ class CentralStore:
         if rejects:
             self.apply([], rejects)
 
+    def recent_lags(self, window_seconds: float = 300.0, now: float | None = None) -> list[float]:
+        """Seconds from the kiosk's send time (its wall clock, synchronised records only) to central's commit, for
+        the records received in the last `window_seconds`, sorted."""
+        now = dt.datetime.now(dt.timezone.utc).timestamp() if now is None else now
+        rows = self._store.query(
+            "SELECT (julianday(received) - julianday(sent_wall)) * 86400.0 AS lag FROM records "
+            "WHERE received >= ? AND clock = 'synced'", (_iso(now - window_seconds),))
+        return sorted(max(0.0, r["lag"]) for r in rows if r["lag"] is not None)
+
     def upsert_site(self, site: str, name: str = "", district: str = "", province: str = "") -> None:
         with self._store.transaction() as db:
             db.conn.execute("INSERT INTO sites VALUES (?, ?, ?, ?) ON CONFLICT(site) DO UPDATE SET "
@@ -416,3 +426,30 @@ class CentralStore:
         """Records stored per stream (all days): for /metrics."""
         return {r["stream"]: r["n"] for r in self._store.query(
             "SELECT stream, count(*) AS n FROM records GROUP BY stream")}
+
+
+# -- for central.registry, on its own connection to central.db (`db`: a base.store.Store's db, in or out of its
+# transactions): the sites it enrols at and the kiosks it revokes.
+def register_site(db, site: str, name: str = "", district: str = "", province: str = "") -> None:
+    """Register or update a site; empty fields keep what is there."""
+    db.conn.execute("INSERT INTO sites (site, name, district, province) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (site) DO UPDATE SET "
+                    "name = coalesce(nullif(excluded.name, ''), name), "
+                    "district = coalesce(nullif(excluded.district, ''), district), "
+                    "province = coalesce(nullif(excluded.province, ''), province)",
+                    (site, name, district, province))
+
+
+def site_row(db, site: str) -> dict | None:
+    row = db.conn.execute("SELECT * FROM sites WHERE site = ?", (site,)).fetchone()
+    return dict(row) if row else None
+
+
+def site_names(db) -> list[dict]:
+    return [dict(r) for r in db.conn.execute("SELECT site, name FROM sites ORDER BY site")]
+
+
+def mark_revoked(db, kiosk: str, since: str) -> None:
+    """The fleet view must not keep showing a revoked kiosk online: the broker closes its connection without
+    publishing its Last Will (the revoked user may no longer publish), and ingest rejects anything from it."""
+    db.conn.execute("UPDATE kiosks SET state = 'revoked', state_since = ? WHERE kiosk = ?", (since, kiosk))

@@ -7,7 +7,6 @@ SIGTERM/SIGINT stop the parts in reverse order; everything they acknowledged is 
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import logging
 import signal
@@ -16,7 +15,7 @@ import threading
 from base.events import EventBus
 from base.parts import Part, health_of, start_parts, stop_parts
 from kiosk import __version__
-from kiosk.checkin import CheckinService
+from kiosk.checkin import CheckinService, last_known_time
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.store import Store
@@ -34,12 +33,6 @@ PART_FACTORIES: list[str] = [
     "kiosk.retention:make_part",
     "kiosk.sync.part:make_part",
 ]
-
-
-def last_known_time(store: Store):
-    """The latest wall time this kiosk ever recorded: the clock's floor after a boot without a real-time clock."""
-    row = store.query_one("SELECT MAX(at_wall) AS wall FROM state_changes")
-    return dt.datetime.fromisoformat(row["wall"]) if row and row["wall"] else None
 
 
 class App:
