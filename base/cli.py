@@ -5,8 +5,8 @@ set `handler` (a function `args -> exit code`), listed in pyproject.toml under t
 "vaxkiosk.commands". This module knows none of them by name. They keep their heavy imports inside the handlers, so
 that `vaxkiosk parse-id` does not pay for OpenCV or Flask.
 
-Development tooling is not installed: `vaxkiosk demo` runs from a checkout, where devtools/ stands next to the
-packages; anywhere else it says so.
+Development tooling is not installed: `vaxkiosk demo` runs devtools/demo from a checkout, where devtools/ stands
+next to the packages; anywhere else it says so.
 """
 
 from __future__ import annotations
@@ -18,25 +18,29 @@ from importlib import metadata
 from pathlib import Path
 
 GROUP = "vaxkiosk.commands"
-CHECKOUT = Path(__file__).resolve().parent.parent
-CHECKOUT_TOOLS = "devtools"
+CHECKOUT = Path(__file__).resolve().parent.parent  # a checkout's root, when this file is a checkout's
 
 
-def add_checkout_commands(sub) -> None:
-    if (CHECKOUT / CHECKOUT_TOOLS / "commands.py").is_file():
-        if str(CHECKOUT) not in sys.path:  # an editable install maps only the packages it installs
-            sys.path.append(str(CHECKOUT))
-        importlib.import_module(f"{CHECKOUT_TOOLS}.commands").add_commands(sub)
-        return
-    p = sub.add_parser("demo", help="a whole site on one machine (runs from a checkout of the repository)")
-    p.add_argument("args", nargs=argparse.REMAINDER)
-    p.set_defaults(handler=_demo_needs_a_checkout)
+def add_demo_command(sub) -> None:
+    p = sub.add_parser("demo", help="a whole site on one machine: broker, central, two kiosks with simulated "
+                                    "cameras, virtual printers and scripted staff (loopback only; from a checkout)")
+    p.add_argument("--for", dest="seconds", type=float, metavar="SECONDS",
+                   help="run this long, drain the queues, print a summary; exit 0 only when it adds up")
+    p.add_argument("--dir", help="an empty folder for the demo's files (default: a new folder in /tmp)")
+    p.add_argument("--drain", type=float, default=90.0, metavar="SECONDS",
+                   help="with --for: how long to wait for the queues to drain (default 90)")
+    p.set_defaults(handler=cmd_demo)
 
 
-def _demo_needs_a_checkout(args) -> int:
-    print("vaxkiosk demo: the demo is development tooling and runs from a checkout of the vaxkiosk repository "
-          "(git clone …, then `make demo` there); this installation has no devtools/ folder.", file=sys.stderr)
-    return 2
+def cmd_demo(args) -> int:
+    if not (CHECKOUT / "devtools" / "demo").is_dir():
+        print("vaxkiosk demo: the demo is development tooling and runs from a checkout of the vaxkiosk repository "
+              "(git clone …, then `make demo` there); this installation has no devtools/ folder.", file=sys.stderr)
+        return 2
+    if str(CHECKOUT) not in sys.path:  # an editable install maps only the packages it installs
+        sys.path.append(str(CHECKOUT))
+    run = importlib.import_module("devtools.demo.run").run
+    return run(args.dir, args.seconds, args.drain)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for entry in metadata.entry_points(group=GROUP):
         entry.load()(sub)
-    add_checkout_commands(sub)
+    add_demo_command(sub)
     return parser
 
 

@@ -284,6 +284,16 @@ def now_serving(store: Store, site_id: str, day: str) -> dict[str, int]:
     return serving
 
 
+def count(store: Store) -> int:
+    return store.query_one("SELECT count(*) AS n FROM checkins")["n"]
+
+
+def in_states(store: Store, states: tuple[str, ...]) -> list[str]:
+    """The check-ins, of any day, whose ticket is in one of `states`."""
+    return [r["checkin_id"] for r in store.query(
+        f"SELECT checkin_id FROM tickets WHERE state IN ({','.join('?' * len(states))})", states)]
+
+
 def last_known_time(store: Store) -> dt.datetime | None:
     """The latest wall time this kiosk ever recorded: the clock's floor after a boot without a real-time clock."""
     found = store.query_one("SELECT MAX(at_wall) AS wall FROM state_changes")

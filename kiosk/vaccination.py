@@ -162,6 +162,10 @@ class VaccinationService:
             "SELECT checkin_id, observation_until FROM vaccinations WHERE site_id=?", (self.settings.site_id,))}
 
 
+def count(store: Store) -> int:
+    return store.query_one("SELECT count(*) AS n FROM vaccinations")["n"]
+
+
 # -- doses with their person (the visit's name, birth date, number and day, read through kiosk.checkin) -----------
 VISIT_FIELDS = ("full_name", "dob", "id_number", "day")
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from base.events import EventBus
+from devtools.simulation.camera import SimulatedCamera
+from devtools.simulation.cards import (card_frame, card_payload, code128_frame, random_identity, write_card_video,
+                                       write_frame_folder)
 from drivers.barcode import make_decoder
 from kiosk.app import App
 from kiosk.scanner import CameraScanner, ScanHandler
-from kiosk.simulation.camera import SimulatedCamera
-from kiosk.simulation.cards import (card_frame, card_payload, code128_frame, random_identity, write_card_video,
-                                    write_frame_folder)
 from tests.conftest import SAMPLE_QR, write_config
 from tests.drivers.test_barcode import small_noisy_code
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from kiosk.demo.summary import KioskCount, problems
+from devtools.demo.summary import KioskCount, problems
 from tests.conftest import ROOT, vaxkiosk
 
 

@@ -13,9 +13,9 @@ import threading
 import time
 from pathlib import Path
 
-from kiosk.demo import site, summary
-from kiosk.demo.processes import Processes, vaxkiosk_argv, wait_port
-from kiosk.demo.staff import StaffDesk
+from devtools.demo import site, summary
+from devtools.demo.processes import Processes, vaxkiosk_argv, wait_port
+from devtools.demo.staff import StaffDesk
 
 PROGRESS_SECONDS = 5.0
 SETTLED_SECONDS = 3.0  # the summary adds up and stays so for this long: nothing was still on its way

@@ -6,11 +6,13 @@ vaccinations = certificates printed = vaccinations at central, nothing pending i
 from __future__ import annotations
 
 import json
-import sqlite3
 import urllib.request
 from dataclasses import asdict, dataclass
 
-from kiosk.demo.site import CentralSetup, KioskSetup
+from devtools.demo.site import IN_QUEUE, CentralSetup, KioskSetup, kiosk_store
+from kiosk import checkin, vaccination
+from kiosk.outbox import Outbox
+from kiosk.printing import jobs as print_jobs
 
 
 @dataclass
@@ -74,18 +76,12 @@ def central_sites(central: CentralSetup) -> dict[str, dict]:
 
 
 def count_kiosk(kiosk: KioskSetup, sites: dict[str, dict]) -> KioskCount:
-    db = sqlite3.connect(f"file:{kiosk.data_dir / 'kiosk.db'}?mode=ro", uri=True, timeout=10)
-    try:
-        one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
-        checkins = one("SELECT count(*) FROM checkins")
-        vaccinations = one("SELECT count(*) FROM vaccinations")
-        in_queue = one("SELECT count(*) FROM tickets WHERE state IN ('waiting','called','screened','vaccinated',"
-                       "'observing')")
-        outbox = one("SELECT count(*) FROM outbox WHERE delivered_wall IS NULL")
-        jobs_open = one("SELECT count(*) FROM print_jobs WHERE state IN ('pending','printing')")
-        jobs_failed = one("SELECT count(*) FROM print_jobs WHERE state = 'failed'")
-    finally:
-        db.close()
+    with kiosk_store(kiosk) as store:  # through the tables' owners, beside the running kiosk
+        checkins, vaccinations = checkin.count(store), vaccination.count(store)
+        in_queue = len(checkin.in_states(store, IN_QUEUE))
+        outbox, _oldest = Outbox(store).backlog()
+        jobs = print_jobs.counts(store)
+    jobs_open, jobs_failed = jobs["pending"] + jobs["printing"], jobs["failed"]
     tickets, certificates = printed(kiosk)
     at_central = sites.get(kiosk.site.id, {})
     return KioskCount(kiosk.kiosk_id, kiosk.site.id, checkins, tickets, at_central.get("checked_in"), vaccinations,

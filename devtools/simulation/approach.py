@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kiosk.simulation.cards import background, card_image, qr_matrix
+from devtools.simulation.cards import background, card_image, qr_matrix
 
 FPS = 15
 EXPOSURE_S = 1 / 20

@@ -1,7 +1,7 @@
 """A scripted staff member at each kiosk's staff desk, through its HTTP interface like a person with a browser:
 log in with a PIN (CSRF token from the form), call the next citizen, screen, record the injection, and finish the
 observation once it is over (which queues the certificate). What to do next is read from the kiosk's database
-(read-only), as a person would read it off the queue board."""
+through its tables' owners (kiosk.checkin, kiosk.vaccination), as a person would read it off the queue board."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import datetime as dt
 import http.cookiejar
 import logging
 import re
-import sqlite3
 import threading
 import urllib.parse
 import urllib.request
 
-from kiosk.demo.site import STAFF_NAME, STAFF_PIN, KioskSetup
+from devtools.demo.site import IN_QUEUE, STAFF_NAME, STAFF_PIN, KioskSetup, kiosk_store
+from kiosk import checkin
+from kiosk.config import load
+from kiosk.vaccination import VaccinationService
 
 log = logging.getLogger("vaxkiosk.demo.staff")
 
@@ -66,23 +68,17 @@ class StaffDesk:
         self.finished += 1
 
     # -- what the board shows --------------------------------------------------------------------------------
-    def _query(self, sql: str) -> list[tuple]:
-        db = sqlite3.connect(f"file:{self.kiosk.data_dir / 'kiosk.db'}?mode=ro", uri=True, timeout=10)
-        try:
-            return db.execute(sql).fetchall()
-        finally:
-            db.close()
-
     def observations_over(self) -> list[str]:
         now = dt.datetime.now(dt.timezone.utc)
-        rows = self._query("SELECT v.checkin_id, v.observation_until FROM vaccinations v "
-                           "JOIN tickets t ON t.checkin_id = v.checkin_id WHERE t.state = 'observing'")
-        return [cid for cid, until in rows if dt.datetime.fromisoformat(until) <= now]
+        with kiosk_store(self.kiosk) as store:
+            doses = VaccinationService(store, load(self.kiosk.config).kiosk)
+            return [cid for cid in checkin.in_states(store, ("observing",))
+                    if (dose := doses.for_checkin(cid)) and dt.datetime.fromisoformat(dose["observation_until"]) <= now]
 
     def busy(self) -> bool:
         """Someone is still waiting or under observation."""
-        return bool(self._query("SELECT 1 FROM tickets WHERE state IN ('waiting', 'called', 'screened', "
-                                "'vaccinated', 'observing') LIMIT 1"))
+        with kiosk_store(self.kiosk) as store:
+            return bool(checkin.in_states(store, IN_QUEUE))
 
     # -- the shift -------------------------------------------------------------------------------------------
     def work(self, stop: threading.Event) -> None:

@@ -4,6 +4,7 @@ central.toml, `central add-site`, `central broker-config`, `central enrol-code` 
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -14,12 +15,15 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.demo.processes import free_port, run_cli
+from devtools.demo.processes import free_port, run_cli
+from kiosk.store import Store
 
 OPS_USER = "ops"
 OPS_PASSWORD = "vaxkiosk-demo"  # loopback-only demo login, printed on start
 STAFF_PIN = "2468"
 STAFF_NAME = "Điều dưỡng Lan"
+# Between check-in and the end of observation: a citizen still at the site.
+IN_QUEUE = ("waiting", "called", "screened", "vaccinated", "observing")
 OBSERVATION_MINUTES = 0.1  # 6 s instead of 30 min, so certificates print while you watch
 CAMERA_FPS = 10  # enough for a card held still; fewer frames to draw at start-up (about 35 ms each)
 
@@ -68,6 +72,16 @@ class CentralSetup:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
+
+
+@contextlib.contextmanager
+def kiosk_store(k: KioskSetup):
+    """The kiosk's database opened beside the running kiosk (as `vaxkiosk print-jobs` would), closed after."""
+    store = Store(k.data_dir / "kiosk.db")
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def toml_string(value: str) -> str:
@@ -158,7 +172,7 @@ def add_devices(k: KioskSetup) -> None:
 def camera_payloads(seed: int, citizens: int) -> list[str | None]:
     """Citizens' cards in turn, with an invalid card (birth year disagrees with the number) and a QR that is not
     an ID card every few people, the way real queues bring them."""
-    from kiosk.simulation.cards import card_payload, random_identity
+    from devtools.simulation.cards import card_payload, random_identity
 
     rng = random.Random(seed)
     payloads: list[str | None] = []
@@ -195,7 +209,7 @@ def cached_video(k: KioskSetup) -> bool:
 
 def write_video(k: KioskSetup) -> None:
     """Draw the kiosk's camera video (the same people for the same seed) and keep a copy for the next run."""
-    from kiosk.simulation.cards import write_card_video
+    from devtools.simulation.cards import write_card_video
 
     write_card_video(k.video, camera_payloads(k.site.seed, k.citizens), size=(640, 480), fps=CAMERA_FPS,
                      seed=k.site.seed, hold_frames=8, gap_frames=4)

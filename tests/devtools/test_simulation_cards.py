@@ -5,8 +5,9 @@ import unicodedata
 
 import numpy as np
 
+from devtools.simulation.cards import card_frame, card_payload, card_video_frames, random_identity
 from kiosk.identity import Identity, parse
-from kiosk.simulation.cards import card_frame, card_payload, card_video_frames, random_identity
+
 
 def test_every_generated_payload_is_a_valid_card_with_the_same_fields():
     rng = random.Random(1)
