@@ -216,13 +216,11 @@ def run(aggregators: int, args) -> dict:
         ctx = mp.get_context("spawn")
         sources = [f"127.0.2.{s + 1}" for s in range(args.sources)]
         burst = set(range(0, args.kiosks, max(1, args.kiosks // args.burst))[:args.burst]) if args.burst else set()
-        out_dir = work / "acked"
-        out_dir.mkdir()
         started = time.monotonic()
         for g in range(args.generators):
             indices = list(range(g, args.kiosks, args.generators))
             plan = Plan(indices=indices, host="127.0.0.1", ports=brokers.kiosk_ports, sources=sources, secret=secret,
-                        out_dir=str(out_dir), warmup=args.warmup, duration=args.duration,
+                        warmup=args.warmup, duration=args.duration,
                         checkins_per_hour=args.checkins_per_hour, load=args.load,
                         health_interval=args.health_interval, keepalive=args.keepalive,
                         ack_timeout=args.ack_timeout, max_inflight=args.max_inflight,
@@ -286,10 +284,10 @@ def run(aggregators: int, args) -> dict:
         brokers.stop()
         if pg:
             pg.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
-    acked: set[str] = set()
-    for r in reports:
-        acked.update(Path(r["acked_file"]).read_text().split())
+    acked = {rid for r in reports for rid in r["acked_ids"]}
     stored_ids = [rid for rid, _, _ in records]
     in_window = [received - sent for _rid, sent, received in records if since <= received < until]
     committed = len(in_window) + sum(since <= h < until for h in health)
@@ -322,9 +320,7 @@ def run(aggregators: int, args) -> dict:
                        "burst_unacked": unacked,
                        "burst_drain_s": round(max(done) - min(starts), 1) if not unacked and starts else None})
     if args.keep:
-        say(f"kept {work} (central.toml, central logs, acknowledged ids)")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+        say(f"kept {work} (central.toml, central logs)")
     return result
 
 

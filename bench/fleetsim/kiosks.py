@@ -15,8 +15,8 @@ The "link comes back" burst: the chosen kiosks drop their connections (the broke
 `burst_records` records each while cut off, then all reconnect at once and drain.
 
 Everything is timed from `go` (a time.monotonic() instant shared by every process of the machine). What a generator
-reports: its counts, the ids of every record central acknowledged (written to a file: the bench compares them with
-the rows in central's store), ack latencies, and how long the burst took to drain.
+reports: its counts, the ids of every record central acknowledged (the bench compares them with the rows in central's
+store), ack latencies, and how long the burst took to drain.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import resource
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from bench.fleetsim.mqtt_client import MqttConnection, MqttError, open_connection
 from kiosk.sync import protocol
@@ -72,7 +71,6 @@ class Plan:
     ports: list[int]  # the kiosk listener of each region's broker
     sources: list[str]
     secret: str
-    out_dir: str
     warmup: float
     duration: float
     checkins_per_hour: float = 6.0
@@ -176,12 +174,15 @@ class SimKiosk:
                    "day": dt.datetime.fromisoformat(stamp["wall"]).astimezone(LOCAL_TZ).date().isoformat(),
                    "waiting": self.gen.rng.randint(0, 12), "called": 1, "served_today": self.ticket,
                    "last_ticket": self.ticket}
-        self.publish(self.topics["queue"], protocol.encode("queue", payload), 0, True)
+        self.publish(self.topics["queue"], protocol.encode("queue", payload), 0, True, counted=False)
 
-    def publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> None:
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool = False, counted: bool = True) -> None:
+        """`counted`: health and records, the messages that become rows in central's store (status and queue
+        update a kiosk's row instead), and so the ones the bench compares with what central committed."""
         if self.conn is not None:
             self.conn.publish(topic, payload, qos, retain)
-            self.gen.count_published()
+            if counted:
+                self.gen.count_published()
 
     # -- the outbox ----------------------------------------------------------------------------------------------
     def pump(self) -> None:
@@ -273,7 +274,7 @@ class SimKiosk:
             self.conn = conn
             self.online = True
             self.gen.connects += 1
-            self.publish(self.topics["status"], self.status("online"), 1, True)
+            self.publish(self.topics["status"], self.status("online"), 1, True, counted=False)
             # Whatever was in flight may be gone with the old connection: all of it again, in order.
             self.pending.extendleft(sorted(self.inflight, key=self.inflight.get, reverse=True))
             self.inflight.clear()
@@ -290,7 +291,7 @@ class SimKiosk:
 
     def stop(self) -> None:
         if self.conn is not None and self.online:
-            self.publish(self.topics["status"], self.status("offline"), 1, True)
+            self.publish(self.topics["status"], self.status("offline"), 1, True, counted=False)
             self.conn.disconnect()
 
 
@@ -394,8 +395,6 @@ class Generator:
             await asyncio.sleep(0.1)
 
     def report(self, connect_s: float) -> dict:
-        path = Path(self.plan.out_dir) / f"acked-{os.getpid()}.txt"
-        path.write_text("\n".join(self.acked_ids) + "\n")
         rusage = resource.getrusage(resource.RUSAGE_SELF)
         return {"kiosks": len(self.kiosks), "connected": self.connected_at_window_end, "connect_s": connect_s,
                 "published": self.published, "published_in_window": self.published_in_window,
@@ -403,7 +402,7 @@ class Generator:
                 "records_unacked": sum(len(k.records) for k in self.kiosks), "resent": self.resent,
                 "late_acks": self.late_acks, "connects": self.connects, "disconnects": self.disconnects,
                 "connect_errors": dict(self.connect_errors), "bad_messages": self.bad_messages,
-                "ack_lags": self.ack_lags_window, "acked_file": str(path),
+                "ack_lags": self.ack_lags_window, "acked_ids": self.acked_ids,
                 "burst_records": self.plan.burst_records * len(self.plan.burst),
                 "burst_unacked": self.burst_pending if self.plan.burst else 0,
                 "burst_start": self.burst_start, "burst_done": self.burst_done,

@@ -42,7 +42,7 @@ class Fleet:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         plan = Plan(indices=indices, host="127.0.0.1", ports=self.brokers.kiosk_ports,
-                    sources=["127.0.2.1", "127.0.2.2"], secret=SECRET, out_dir=str(tmp), warmup=0, duration=0,
+                    sources=["127.0.2.1", "127.0.2.2"], secret=SECRET, warmup=0, duration=0,
                     ack_timeout=ack_timeout, keepalive=5)
         self.gen: Generator = self.do(lambda: Generator(plan))
         self.kiosks = {k.kiosk: k for k in self.gen.kiosks}
