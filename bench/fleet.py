@@ -1,6 +1,6 @@
 """Central under the country's fleet: N simulated kiosks, each with its own MQTT connection, against A `vaxkiosk
 central` processes (the aggregator's ingest; the first also serves the dashboard) sharing one store, through a real
-Mosquitto with the broker configuration central generates (provisioning/broker.py: a password and an ACL per
+Mosquitto with the broker configuration central generates (central/broker.py: a password and an ACL per
 kiosk, central on its own listener).
 
     python bench/fleet.py --kiosks N --duration S --aggregators A[,A...] --store sqlite|postgresql [--burst K] [--json]
@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fleetsim.brokers import start_brokers  # noqa: E402
 from bench.fleetsim.kiosks import KIOSKS_PER_SITE, Plan, run_generator, site_of  # noqa: E402
-from provisioning import broker  # noqa: E402
+from central import broker  # noqa: E402
 from tests.support.net import free_port, wait_port  # noqa: E402
 
 DISTRICTS = ["Pleiku", "An Khê", "Ayun Pa", "Chư Păh", "Ia Grai", "Mang Yang", "Kbang", "Đak Đoa", "Chư Prông"]

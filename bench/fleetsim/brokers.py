@@ -1,4 +1,4 @@
-"""The brokers of the fleet bench, configured as central configures them (provisioning/broker.py: every kiosk its own
+"""The brokers of the fleet bench, configured as central configures them (central/broker.py: every kiosk its own
 password and ACL block, kiosks refused on central's listener).
 
 One Mosquitto holds one open file per connected kiosk, and a process may not hold more than its hard RLIMIT_NOFILE
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.fleetsim.kiosks import kiosk_id, kiosk_password, region_of, site_of
-from provisioning import broker
+from central import broker
 from tests.support.mosquitto import Mosquitto
 from tests.support.net import free_port, wait_port
 

@@ -19,7 +19,7 @@ import pytest
 from bench.fleet import write_config
 from bench.fleetsim.brokers import start_brokers
 from bench.fleetsim.kiosks import KIOSKS_PER_SITE, Generator, Plan
-from provisioning import broker
+from central import broker
 from tests.support.net import free_port
 from tests.support.process import ROOT, Proc
 from tests.support.sync import wait_for
