@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 # Debian packages the kiosk, its tests and its demo need (checked one by one; only missing ones are installed).
-# libatomic1: Playwright's driver (node) needs it and a minimal Debian lacks it; faketime: the shifted-clock runs.
+# libatomic1: Playwright's driver (node) needs it and a minimal Debian lacks it; faketime: the shifted-clock runs;
+# postgresql: central's national store, started per test session by tests/support/postgres_server.py (and psql).
 APT_PACKAGES := mosquitto mosquitto-clients libzbar0 fonts-dejavu-core chromium socat iproute2 systemd cage \
-	libatomic1 faketime
+	libatomic1 faketime postgresql
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
