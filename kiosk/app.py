@@ -27,8 +27,8 @@ log = logging.getLogger("vaxkiosk")
 PART_FACTORIES: list[str] = [
     "kiosk.printing.worker:make_part",
     "kiosk.certificates.trustlist:make_part",
-    "kiosk.scanner:camera_part",
-    "kiosk.scanner:serial_part",
+    "kiosk.scanning.readers:camera_part",
+    "kiosk.scanning.readers:serial_part",
     "kiosk.web:make_part",
     "kiosk.retention:make_part",
     "kiosk.sync.part:make_part",

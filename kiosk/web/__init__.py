@@ -86,7 +86,7 @@ class WebPart:
         self.error: str | None = None
 
     def start(self) -> None:
-        from kiosk.web.scan_watch import ScanWatcher
+        from kiosk.web.checkin_notices import ScanWatcher
 
         self.scan_watch = ScanWatcher(self.kiosk, self.stopping)
         self.scan_watch.start()

@@ -17,7 +17,7 @@ from kiosk.corrections import CorrectionRefused, Corrections
 from kiosk.identity import ScanError, from_manual
 from kiosk.printing import jobs as print_jobs
 from kiosk.reprints import reprint
-from kiosk.scan_handler import Subject, handle_identity, printer_problem, record_check, refused
+from kiosk.scanning.scan_path import Subject, handle_identity, printer_problem, record_check, refused
 from kiosk.vaccination import VaccinationService
 from kiosk.vaccines import VACCINES
 from kiosk.verification import IdentityRefused, same_person

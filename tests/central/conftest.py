@@ -94,7 +94,7 @@ def central(central_app):
 
 class EdgeStatus:
     """The health() of the kiosk's printer or camera part as it reports its device (kiosk.printing.worker,
-    kiosk.scanner): the physical device's state, set by the test — no printer or camera exists on this machine."""
+    kiosk.scanning.readers): the physical device's state, set by the test — no printer or camera exists on this machine."""
 
     def __init__(self, name: str, **status):
         self.name = name

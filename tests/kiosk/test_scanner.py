@@ -16,7 +16,7 @@ from devtools.simulation.cards import (card_frame, card_payload, code128_frame, 
                                        write_frame_folder)
 from drivers.barcode import make_decoder
 from kiosk.app import App
-from kiosk.scanner import CameraScanner, ScanHandler
+from kiosk.scanning.readers import CameraScanner, ScanHandler
 from tests.conftest import SAMPLE_QR, write_config
 from tests.drivers.test_barcode import small_noisy_code
 

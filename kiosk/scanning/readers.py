@@ -32,7 +32,7 @@ from drivers.barcode import Code, Decoder, make_decoder, timed
 from drivers.camera import CameraError, Frame, FrameSource, open_source
 from drivers.serial_scanner import SerialLineReader, terminator_bytes
 from kiosk.checkin import CheckinService
-from kiosk.scan_handler import RecordCheck, process, record_check
+from kiosk.scanning.scan_path import RecordCheck, process, record_check
 from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.scanner")

@@ -1,6 +1,6 @@
 """One path for every scan, whoever reads it: parse → check in → tell the screens.
 
-The camera and serial scanner parts (kiosk.scanner.ScanHandler, which adds the repeat window), the citizen screen's
+The camera and serial scanner parts (kiosk.scanning.readers.ScanHandler, which adds the repeat window), the citizen screen's
 manual entry and the test/demo hook `POST /api/scan` all end in `process`/`outcome`, so a simulated scan exercises
 exactly what a real one does. The returned dict is the `scan` event published on App.events.
 

@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 
-from kiosk.scan_handler import printer_problem
+from kiosk.scanning.scan_path import printer_problem
 
 log = logging.getLogger("vaxkiosk.web")
 
