@@ -1,11 +1,11 @@
 """One path for every scan, whoever reads it: parse → check in → tell the screens.
 
-The camera and serial scanner parts (kiosk.scanning.readers.ScanHandler, which adds the repeat window), the citizen screen's
-manual entry and the test/demo hook `POST /api/scan` all end in `process`/`outcome`, so a simulated scan exercises
-exactly what a real one does. The returned dict is the `scan` event published on App.events.
+The camera and serial scanner parts (kiosk.scanning.readers.ScanHandler, which adds the repeat window), the citizen
+screen's manual entry and the test/demo hook `POST /api/scan` all end in `process`/`outcome`, so a simulated scan
+exercises exactly what a real one does. The returned dict is the `scan` event published on App.events.
 
-While the citizen screen is in "record check" mode (see RecordCheck), a card scan looks up the person's doses
-instead of checking them in. Either way, a stored person is reached only by an entry with their name and birth date
+While the citizen screen is in "record check" mode (kiosk.scanning.record_check), a card scan looks up the person's
+doses instead of checking them in. Either way, a stored person is reached only by an entry with their name and birth date
 (kiosk.verification); a refusal's staff alerts are published as `staff_alert` events.
 
 Events carry no ID number, name or birth date: masked numbers and short-lived tokens that only the kiosk's own
@@ -15,30 +15,15 @@ screen can redeem (loopback-only endpoints of kiosk.web.citizen).
 from __future__ import annotations
 
 import logging
-import secrets
-import threading
-import time
-from dataclasses import dataclass
 
 from base.privacy import mask_id
 from base.refusal import Refusal
+from kiosk.certificates import scanned_verdict
 from kiosk.checkin import CheckinRefused
 from kiosk.identity import Identity, KioskCode, ScanError, parse
+from kiosk.scanning.record_check import RecordCheck, Subject
 
 log = logging.getLogger("vaxkiosk.scan")
-
-PRINTER_PROBLEM = ("Máy in đang gặp sự cố. Hãy nhớ số thứ tự trên màn hình; nhân viên đã được báo.",
-                   "The printer has a problem. Please remember the number on the screen; staff have been told.")
-
-
-def printer_problem(app) -> dict | None:
-    """What the citizen screen shows when the ticket of a check-in just made cannot be printed now."""
-    ok, why = printer_ready(app)
-    if ok:
-        return None
-    return {"code": "printer_problem", "message_vi": PRINTER_PROBLEM[0], "message_en": PRINTER_PROBLEM[1],
-            "detail": why}
-
 
 SCAN_FAILED = ("Không xử lý được mã vừa quét. Vui lòng thử lại hoặc gặp nhân viên.",
                "The scanned code could not be processed. Please try again or see a staff member.")
@@ -46,10 +31,10 @@ SCAN_FAILED = ("Không xử lý được mã vừa quét. Vui lòng thử lại 
 
 def handle_scan(app, raw: bytes | str, source: str) -> dict:
     """A raw scanned payload from `source` (camera | serial | screen | staff) → the published `scan` event data."""
-    return process(raw, source, app.events, app.checkins, record_check(app))
+    return process(raw, source, app.events, app.checkins, app.record_check)
 
 
-def process(raw: bytes | str, source: str, events, checkins, records: "RecordCheck | None" = None) -> dict:
+def process(raw: bytes | str, source: str, events, checkins, records: RecordCheck | None = None) -> dict:
     """parse → (record lookup while the citizen screen asks for it | check-in) → one published `scan` event."""
     result = parse(raw)
     if isinstance(result, Identity) and records is not None and records.active():
@@ -62,7 +47,7 @@ def process(raw: bytes | str, source: str, events, checkins, records: "RecordChe
 
 def handle_identity(app, result: Identity | KioskCode | ScanError, source: str) -> dict:
     """Typed details (manual entry) take the same path as a scan from the check-in on."""
-    data = outcome(result, source, app.checkins, app.events, record_check(app))
+    data = outcome(result, source, app.checkins, app.events, app.record_check)
     app.events.publish("scan", data)
     return data
 
@@ -73,7 +58,7 @@ def empty_event(source: str) -> dict:
 
 
 def refused(data: dict, exc: Refusal, events, identity: Identity | None = None,
-            records: "RecordCheck | None" = None) -> dict:
+            records: RecordCheck | None = None) -> dict:
     """The event of a refused entry. The staff desk hears what the refusal tells it (a flag, a pause); a bare number
     comes back masked, with a one-time token the screen redeems to fill in the keypad."""
     for alert in getattr(exc, "alerts", ()):
@@ -87,7 +72,7 @@ def refused(data: dict, exc: Refusal, events, identity: Identity | None = None,
 
 
 def outcome(result: Identity | KioskCode | ScanError, source: str, checkins, events,
-            records: "RecordCheck | None" = None) -> dict:
+            records: RecordCheck | None = None) -> dict:
     """The `scan` event (docs/scanning.md): no ID number, name, birth date or address travels in events; the
     citizen screen reads the name by checkin_id from the loopback-only view."""
     data = empty_event(source)
@@ -98,7 +83,7 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins, eve
         log.info("%s scan: kiosk code %s", source, result.kind)
         data = {**data, "result": "kiosk_code", "kiosk_code_kind": result.kind}
         if result.kind == "certificate":
-            data["certificate"] = certificate_verdict(result.payload, checkins.store.path.parent, checkins.clock.now())
+            data["certificate"] = scanned_verdict(result.payload, checkins.store.path.parent, checkins.clock.now())
         return data
     try:
         checked = checkins.check_in(result, source)
@@ -111,12 +96,12 @@ def outcome(result: Identity | KioskCode | ScanError, source: str, checkins, eve
     row = checked.checkin
     log.info("%s scan: %s ticket %s (%s)", source, mask_id(row["id_number"]), row["number"],
              "new" if checked.created else "again")
-    # The web part's ScanWatcher turns a new check-in into the `queue` event the boards and the display follow.
+    # The web part's CheckinNotices turn a new check-in into the `queue` event the boards and the display follow.
     return {**data, "result": "checked_in" if checked.created else "already_checked_in",
             "ticket": row["number"], "checkin_id": row["id"]}
 
 
-def look_up(result: Identity, source: str, events, checkins, records: "RecordCheck") -> dict:
+def look_up(result: Identity, source: str, events, checkins, records: RecordCheck) -> dict:
     """A card read while the record check is open: a token for the doses of this person, if they are on record."""
     try:
         if result.number_only:
@@ -129,104 +114,3 @@ def look_up(result: Identity, source: str, events, checkins, records: "RecordChe
             "id_masked": mask_id(result.id_number)}
 
 
-def certificate_verdict(text: str, data_dir, at) -> dict:
-    """A certificate held to the kiosk: valid or not and why (offline, this kiosk's key and the cached trust list).
-    The name and birth date stay out of the event; the doses' numbers and dates are enough to recognise it."""
-    from kiosk.certificates import verify_scanned
-
-    verdict = verify_scanned(text, data_dir, at)
-    return {k: verdict[k] for k in ("valid", "reason", "message_vi", "message_en", "doses")}
-
-
-def printer_ready(app) -> tuple[bool, str]:
-    """Can the ticket of a check-in just made be printed now? (ready, why not)
-
-    The printer part (kiosk.printing.worker) asks the printer for its status before every job; its health() says
-    whether it can print (paper out, cover open, offline or no answer cannot). A kiosk without [printer] enabled
-    expects no ticket, so it never reports a printer problem.
-    """
-    if not app.config.printer.enabled:
-        return True, ""
-    part = app.part("printer")
-    if part is None:
-        return False, "printer part not running"
-    try:
-        health = part.health()
-    except Exception as exc:  # noqa: BLE001 - a broken printer part is a printer problem, not a failed check-in
-        return False, f"printer health failed: {exc}"
-    if health.get("ok", True):
-        return True, ""
-    return False, str(health.get("state") or health.get("last_error") or "printer not ready")
-
-
-@dataclass(frozen=True)
-class Subject:
-    """Whom a record-check token shows: the number, name and birth date of an entry that matched the record."""
-
-    id_number: str
-    full_name: str
-    dob: str  # ISO date
-
-    @classmethod
-    def of(cls, identity: Identity) -> "Subject":
-        return cls(identity.id_number, identity.full_name, identity.dob.isoformat())
-
-
-class RecordCheck:
-    """The citizen screen's "check my record" window: scans look up doses for a short while, then check in again.
-
-    A lookup hands out a short-lived token bound to the Subject that matched; only that token lets the screen read
-    the doses of that person or file a correction on them. A bare number's one-time prefill token lives here too.
-    """
-
-    WINDOW_SECONDS = 90
-    TOKEN_SECONDS = 300
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._until = 0.0
-        self._tokens: dict[str, tuple[object, float]] = {}
-
-    def open(self) -> None:
-        with self._lock:
-            self._until = time.monotonic() + self.WINDOW_SECONDS
-
-    def close(self) -> None:
-        with self._lock:
-            self._until = 0.0
-
-    def active(self) -> bool:
-        return time.monotonic() < self._until
-
-    def issue(self, value: "Subject | str") -> str:
-        token = secrets.token_urlsafe(16)
-        now = time.monotonic()
-        with self._lock:
-            self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}
-            self._tokens[token] = (value, now + self.TOKEN_SECONDS)
-        return token
-
-    def _get(self, token: str, kind: type, once: bool = False):
-        with self._lock:
-            entry = self._tokens.get(token or "")
-            if entry is None or not isinstance(entry[0], kind) or entry[1] < time.monotonic():
-                return None
-            if once:
-                del self._tokens[token]
-        return entry[0]
-
-    def subject(self, token: str) -> Subject | None:
-        return self._get(token, Subject)
-
-    def prefill(self, token: str) -> str | None:
-        """The bare number behind a prefill token, once."""
-        return self._get(token, str, once=True)
-
-
-_record_checks: dict[int, RecordCheck] = {}
-_record_lock = threading.Lock()
-
-
-def record_check(app) -> RecordCheck:
-    with _record_lock:
-        return _record_checks.setdefault(id(app), RecordCheck())

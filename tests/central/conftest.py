@@ -147,7 +147,7 @@ def vaccinate(app, checkin_id: str) -> None:
 
     service = VaccinationService(app.store, app.config.kiosk)
     app.checkins.transition(checkin_id, "called", "doctor", desk="1")
-    service.screen(checkin_id, "eligible", "doctor")
+    service.record_screening(checkin_id, "eligible", "doctor")
     service.record_injection(checkin_id, Injection("comirnaty", "FK1234", 1, "Y tá Lan"), "nurse")
 
 

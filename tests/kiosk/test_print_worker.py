@@ -140,7 +140,7 @@ def test_a_certificate_job_prints_the_certificate_modules_signed_qr(tmp_path, vp
     checkin = app.checkins.check_in(person(5), "staff").checkin
     vaccinations = VaccinationService(app.store, app.config.kiosk, app.clock)
     app.checkins.call_next("desk-1", "staff:lan")
-    vaccinations.screen(checkin["id"], "eligible", "staff:lan")
+    vaccinations.record_screening(checkin["id"], "eligible", "staff:lan")
     dose = vaccinations.record_injection(checkin["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"),
                                          "staff:lan")
     vaccinations.finish(checkin["id"], "staff:lan", early_reason="test: observation shortened")
