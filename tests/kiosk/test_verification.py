@@ -15,7 +15,7 @@ from kiosk.store import MIGRATIONS, Store
 from kiosk.vaccination import Injection, VaccinationService
 from kiosk.verification import KIOSK_LIMIT, NUMBER_LIMIT, WINDOW, IdentityRefused, same_person
 from tests.conftest import SAMPLE_QR
-from tests.kiosk.test_certificate_records import START, SteppedClock  # the wall time a test moves; 09:00 at the site
+from tests.kiosk.certificates.test_certificate_records import START, SteppedClock  # the wall time a test moves; 09:00 at the site
 from tests.support.burst import payload
 
 NUMBER = "064195001234"
