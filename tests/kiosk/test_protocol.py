@@ -1,4 +1,4 @@
-"""kiosk/sync/protocol.py against docs/protocol.md, and validation of hostile input on both ends."""
+"""base/protocol.py against docs/protocol.md, and validation of hostile input on both ends."""
 
 import json
 import re
