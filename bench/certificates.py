@@ -1,6 +1,6 @@
 """Certificate figures for docs/performance.md: HC1 size and QR version, sign and verify time, QR decode time, and
-verification of the member states' conformance cases (tests/kiosk/data/dgc-testdata: ES256 on P-256 and P-384,
-PS256, foreign DSCs with extended key usage).
+verification of the member states' conformance cases (tests/kiosk/certificates/data/dgc-testdata: ES256 on P-256
+and P-384, PS256, foreign DSCs with extended key usage).
 
 Run: PYTHONPATH=. python bench/certificates.py   (prints medians over repeated runs; timing here is noisy)
 """
@@ -23,7 +23,8 @@ from kiosk.certificates import dcc, hcert, read_qr_image, sign_dose
 from kiosk.vaccines import VACCINES
 
 REPEATS = 200
-CONFORMANCE = Path(__file__).resolve().parent.parent / "tests" / "kiosk" / "data" / "dgc-testdata" / "cases.json"
+CONFORMANCE = (Path(__file__).resolve().parent.parent / "tests" / "kiosk" / "certificates" / "data" / "dgc-testdata"
+               / "cases.json")
 
 
 def median_ms(fn, repeats=REPEATS) -> float:

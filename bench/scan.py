@@ -222,7 +222,7 @@ def commit_table(n: int, seed: int) -> None:
     from base.events import EventBus
     from kiosk.checkin import CheckinService
     from kiosk.config import from_dict
-    from kiosk.scanner import ScanHandler
+    from kiosk.scanning.readers import ScanHandler
     from kiosk.store import Store
 
     rng = random.Random(seed)

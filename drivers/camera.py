@@ -11,7 +11,7 @@ the most recent picture, never a queue of old ones (a citizen who moved the card
 
 Each open() starts a new capture thread with its own device handle. A driver call that hangs (a known failure of UVC
 cameras) keeps only that thread: close() gives up on it after a moment, releases its device from a helper thread,
-and the next open() starts afresh. Deciding *when* to reopen is the caller's job (kiosk.scanner watches frame age).
+and the next open() starts afresh. Deciding *when* to reopen is the caller's job (kiosk.scanning.readers watches frame age).
 """
 
 from __future__ import annotations

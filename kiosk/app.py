@@ -18,6 +18,7 @@ from kiosk import __version__
 from kiosk.checkin import CheckinService, last_known_time
 from kiosk.clock import Clock
 from kiosk.config import Config
+from kiosk.scanning.record_check import RecordCheck
 from kiosk.store import Store
 from kiosk.watchdog import Notifier, stalled_parts
 
@@ -27,8 +28,8 @@ log = logging.getLogger("vaxkiosk")
 PART_FACTORIES: list[str] = [
     "kiosk.printing.worker:make_part",
     "kiosk.certificates.trustlist:make_part",
-    "kiosk.scanner:camera_part",
-    "kiosk.scanner:serial_part",
+    "kiosk.scanning.readers:camera_part",
+    "kiosk.scanning.readers:serial_part",
     "kiosk.web:make_part",
     "kiosk.retention:make_part",
     "kiosk.sync.part:make_part",
@@ -43,6 +44,7 @@ class App:
         self.clock.set_floor(last_known_time(self.store))
         self.events = EventBus()
         self.checkins = CheckinService(self.store, config.kiosk, self.clock)
+        self.record_check = RecordCheck()  # the citizen screen's record check, shared by every scan source
         self.parts: list[Part] = []
         self.stopping = threading.Event()
         self.version = __version__

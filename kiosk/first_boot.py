@@ -250,7 +250,7 @@ def run(config_path: Path, argv: list[str]) -> int:
     """Set-up mode until enrolled; then exec the normal kiosk with the same arguments."""
     from drivers.barcode import make_decoder
     from drivers.camera import open_source
-    from kiosk.scanner import CameraScanner
+    from kiosk.scanning.readers import CameraScanner
 
     data = {}
     try:

@@ -72,7 +72,7 @@ class VaccinationService:
         self.settings = settings
         self.clock = clock or Clock(settings.utc_offset_hours)
 
-    def screen(self, checkin_id: str, outcome: str, actor: str, reason: str | None = None) -> None:
+    def record_screening(self, checkin_id: str, outcome: str, actor: str, reason: str | None = None) -> None:
         if outcome not in SCREENING_OUTCOMES:
             raise VaccinationInputError("bad_outcome", repr(outcome))
         reason = (reason or "").strip() or None

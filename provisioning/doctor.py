@@ -149,17 +149,14 @@ def check_broker(config: Config) -> Check:
     """Log in with the kiosk's own credentials (over TLS when configured): the same path the sync part takes."""
     if not config.mqtt.enabled:
         return Check("broker", SKIP, "MQTT not enabled in [mqtt]")
-    import paho.mqtt.client as mqtt
+    from base.mqtt import make_client
 
     m = config.mqtt
     where = f"{m.host}:{m.port}" + (" (TLS)" if m.tls_ca else "")
     # The broker forces client id = username (use_username_as_clientid), so this login replaces a running kiosk's
     # connection and starts a clean session: acknowledgements queued for the kiosk are dropped and its outbox sends
     # those records again after ack_timeout (central deduplicates). Hence: run doctor with the kiosk stopped.
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=m.username, protocol=mqtt.MQTTv5)
-    client.username_pw_set(m.username, m.password)
-    if m.tls_ca:
-        client.tls_set(ca_certs=m.tls_ca)
+    client = make_client(m.username, m.username, m.password, m.tls_ca)
     done, outcome = threading.Event(), {}
 
     def on_connect(_c, _u, _flags, reason, _props):

@@ -52,7 +52,7 @@ if [ "$ROLE" = kiosk ]; then
     install -d -o vaxkiosk -g vaxkiosk -m 0750 /etc/vaxkiosk
     if [ ! -e /etc/vaxkiosk/kiosk.toml ]; then
         # Hardware part only: with no [kiosk] identity, `vaxkiosk kiosk` starts in set-up mode and shows
-        # "scan the set-up code" (provisioning/first_boot.py). The first USB camera found is used.
+        # "scan the set-up code" (kiosk/first_boot.py). The first USB camera found is used.
         camera=$(ls /dev/v4l/by-id/*-video-index0 2>/dev/null | head -n 1)
         install -o vaxkiosk -g vaxkiosk -m 0600 /dev/null /etc/vaxkiosk/kiosk.toml
         printf '[kiosk]\ndata_dir = "%s"\n\n[camera]\nenabled = %s\nsource = "%s"\n' \

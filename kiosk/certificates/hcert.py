@@ -2,11 +2,11 @@
 
 Maintained libraries do the encoding (cbor2, pycose, base45, cryptography, asn1crypto); this module only puts them
 in the order the EU DCC specification (hcert, v1.3) gives and turns every way a code can be wrong into a stable
-reason. Verification follows the specification and what the EU verifiers do, as the member states' conformance data
-(dgc-testdata, tests/kiosk/test_dcc_conformance.py) checks it: the key is found by kid (protected header first,
-then unprotected), ES256 and PS256 are accepted, the signer's extended key usage limits the certificate types it
-signs, exp and iat are checked against the given clock, the signer certificate must not have expired at that
-clock, and both the plain COSE_Sign1 tag (18) and the CWT-wrapped form (tag 61 around tag 18) are read.
+reason. Verification follows the specification and what the EU verifiers do, as the member states' conformance
+data (dgc-testdata, tests/kiosk/certificates/test_dcc_conformance.py) checks it: the key is found by kid (protected
+header first, then unprotected), ES256 and PS256 are accepted, the signer's extended key usage limits the
+certificate types it signs, exp and iat are checked against the given clock, the signer certificate must not have
+expired at that clock, and both the plain COSE_Sign1 tag (18) and the CWT-wrapped form (tag 61 around tag 18) are read.
 """
 
 from __future__ import annotations

@@ -172,6 +172,40 @@ class PrinterWorker:
                                             "pending": jobs.counts(self.store)["pending"]})
 
 
+PRINTER_PROBLEM = ("Máy in đang gặp sự cố. Hãy nhớ số thứ tự trên màn hình; nhân viên đã được báo.",
+                   "The printer has a problem. Please remember the number on the screen; staff have been told.")
+
+
+def printer_problem(app) -> dict | None:
+    """What the citizen screen shows when the ticket of a check-in just made cannot be printed now."""
+    ok, why = printer_ready(app)
+    if ok:
+        return None
+    return {"code": "printer_problem", "message_vi": PRINTER_PROBLEM[0], "message_en": PRINTER_PROBLEM[1],
+            "detail": why}
+
+
+def printer_ready(app) -> tuple[bool, str]:
+    """Can the ticket of a check-in just made be printed now? (ready, why not)
+
+    The printer part asks the printer for its status before every job; its health() says whether it can print
+    (paper out, cover open, offline or no answer cannot). A kiosk without [printer] enabled expects no ticket, so it
+    never reports a printer problem.
+    """
+    if not app.config.printer.enabled:
+        return True, ""
+    part = app.part("printer")
+    if part is None:
+        return False, "printer part not running"
+    try:
+        health = part.health()
+    except Exception as exc:  # noqa: BLE001 - a broken printer part is a printer problem, not a failed check-in
+        return False, f"printer health failed: {exc}"
+    if health.get("ok", True):
+        return True, ""
+    return False, str(health.get("state") or health.get("last_error") or "printer not ready")
+
+
 def make_part(app) -> PrinterWorker | None:
     if not app.config.printer.enabled:
         return None

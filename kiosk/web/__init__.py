@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import Flask
 
 from base.web.serving import WebServer
+from kiosk.web.checkin_notices import CheckinNotices
 
 log = logging.getLogger("vaxkiosk.web")
 
@@ -82,14 +83,12 @@ class WebPart:
         self.kiosk = kiosk
         self.stopping = threading.Event()
         self.server: WebServer | None = None
-        self.scan_watch = None
+        self.notices: CheckinNotices | None = None
         self.error: str | None = None
 
     def start(self) -> None:
-        from kiosk.web.scan_watch import ScanWatcher
-
-        self.scan_watch = ScanWatcher(self.kiosk, self.stopping)
-        self.scan_watch.start()
+        self.notices = CheckinNotices(self.kiosk, self.stopping)
+        self.notices.start()
         settings = self.kiosk.config.web
         flask_app = create_app(self.kiosk)
         flask_app.config["STOPPING"] = self.stopping
@@ -111,8 +110,8 @@ class WebPart:
         self.stopping.set()  # event streams end within a second
         if self.server is not None:
             self.server.stop(timeout=3)
-        if self.scan_watch is not None:
-            self.scan_watch.join(timeout=3)
+        if self.notices is not None:
+            self.notices.join(timeout=3)
 
     def health(self) -> dict:
         error = self.error or (self.server.error if self.server else None)

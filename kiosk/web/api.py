@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify
 
 from base.web import sse
 from base.web.limits import json_body
-from kiosk.scan_handler import handle_scan
+from kiosk.scanning.scan_path import handle_scan
 from kiosk.web.guard import current_staff, from_loopback, kiosk, loopback_or_technician
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -16,8 +16,10 @@ from kiosk.checkin import CheckinRefused
 from kiosk.corrections import CorrectionRefused, Corrections
 from kiosk.identity import ScanError, from_manual
 from kiosk.printing import jobs as print_jobs
+from kiosk.printing.worker import printer_problem
 from kiosk.reprints import reprint
-from kiosk.scan_handler import Subject, handle_identity, printer_problem, record_check, refused
+from kiosk.scanning.record_check import Subject
+from kiosk.scanning.scan_path import handle_identity, refused
 from kiosk.vaccination import VaccinationService
 from kiosk.vaccines import VACCINES
 from kiosk.verification import IdentityRefused, same_person
@@ -48,7 +50,7 @@ def manual_checkin():
 @loopback_json
 def checkin_prefill(token: str):
     """The bare number a scan just read, once, for the keypad (the `scan` event carries it masked)."""
-    number = record_check(kiosk()).prefill(token)
+    number = kiosk().record_check.prefill(token)
     if number is None:
         return token_expired()
     return jsonify({"ok": True, "id_number": number})
@@ -86,14 +88,14 @@ def citizen_reprint():
 @bp.post("/record/start")
 @loopback_json
 def record_start():
-    record_check(kiosk()).open()
+    kiosk().record_check.open()
     return jsonify({"ok": True})
 
 
 @bp.post("/record/stop")
 @loopback_json
 def record_stop():
-    record_check(kiosk()).close()
+    kiosk().record_check.close()
     return jsonify({"ok": True})
 
 
@@ -112,14 +114,14 @@ def record_lookup():
     except IdentityRefused as exc:
         data = refused({"ok": False}, exc, app.events)
         return jsonify(data), 429 if exc.code == "lookups_paused" else 403
-    return jsonify({"ok": True, "result": "record_lookup", "token": record_check(app).issue(Subject.of(result)),
+    return jsonify({"ok": True, "result": "record_lookup", "token": app.record_check.issue(Subject.of(result)),
                     "id_masked": mask_id(result.id_number)})
 
 
 @bp.get("/record/<token>")
 @loopback_json
 def record_doses(token: str):
-    subject = record_check(kiosk()).subject(token)
+    subject = kiosk().record_check.subject(token)
     if subject is None:
         return token_expired()
     return jsonify({"ok": True, "id_masked": mask_id(subject.id_number),
@@ -130,7 +132,7 @@ def record_doses(token: str):
 @loopback_json
 def record_correction():
     body = json_object()
-    subject = record_check(kiosk()).subject(str(body.get("token", "")))
+    subject = kiosk().record_check.subject(str(body.get("token", "")))
     if subject is None:
         return token_expired()
     app = kiosk()

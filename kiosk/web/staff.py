@@ -169,8 +169,8 @@ def act(checkin_id: str, action) -> object:
 
 @bp.post("/checkin/<checkin_id>/screen")
 @staff_required()
-def screen(checkin_id: str):
-    return act(checkin_id, lambda: vaccinations().screen(
+def screening(checkin_id: str):
+    return act(checkin_id, lambda: vaccinations().record_screening(
         checkin_id, request.form.get("outcome", ""), actor(), request.form.get("reason")))
 
 

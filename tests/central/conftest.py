@@ -94,7 +94,7 @@ def central(central_app):
 
 class EdgeStatus:
     """The health() of the kiosk's printer or camera part as it reports its device (kiosk.printing.worker,
-    kiosk.scanner): the physical device's state, set by the test — no printer or camera exists on this machine."""
+    kiosk.scanning.readers): the physical device's state, set by the test — no printer or camera exists on this machine."""
 
     def __init__(self, name: str, **status):
         self.name = name
@@ -147,7 +147,7 @@ def vaccinate(app, checkin_id: str) -> None:
 
     service = VaccinationService(app.store, app.config.kiosk)
     app.checkins.transition(checkin_id, "called", "doctor", desk="1")
-    service.screen(checkin_id, "eligible", "doctor")
+    service.record_screening(checkin_id, "eligible", "doctor")
     service.record_injection(checkin_id, Injection("comirnaty", "FK1234", 1, "Y tá Lan"), "nurse")
 
 

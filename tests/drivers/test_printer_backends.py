@@ -15,7 +15,7 @@ from drivers.printer import Printer, PrinterError
 from kiosk.config import PrinterSection
 from kiosk.printing import layouts
 from kiosk.printing.receipt import to_escpos
-from tests.support.virtual_printer import wait_until
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def serial_printer():
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     def finish(expected_bytes):
-        wait_until(lambda: received[0] >= expected_bytes, what="all bytes through the pty")
+        wait_for(lambda: received[0] >= expected_bytes, 30, what="all bytes through the pty")
         stop.set()
         thread.join()
         renderer.finish()

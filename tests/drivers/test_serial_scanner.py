@@ -4,12 +4,12 @@
 
 import os
 import queue
-import time
 
 import pytest
 
 from drivers.serial_scanner import SerialLineReader, terminator_bytes
 from tests.conftest import SAMPLE_QR
+from tests.support.waiting import wait_for
 
 
 class PtyScanner:
@@ -54,13 +54,6 @@ def start_reader(port, terminator=b"\r"):
     reader.start()
     wait_for(lambda: reader.connected)
     return reader, lines
-
-
-def wait_for(condition, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("setting,ending", [("\r", b"\r"), ("\n", b"\n"), ("\r\n", b"\r\n")])

@@ -7,7 +7,8 @@ from kiosk.certificates import CertificateView, DoseLine
 from kiosk.config import PrinterSection
 from kiosk.printing import layouts
 from kiosk.printing.receipt import ReceiptBuilder, to_escpos
-from tests.support.virtual_printer import VirtualPrinterProcess, wait_until
+from tests.support.virtual_printer import VirtualPrinterProcess
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -23,9 +24,9 @@ def test_status_follows_the_control_file(small_printer):
     assert printer.status().state == "ok"
     for word in ("paper_near_end", "paper_out", "cover_open"):
         vp.set_state(word)
-        wait_until(lambda: printer.status().state == word, what=word)
+        wait_for(lambda: printer.status().state == word, 30, what=word)
     vp.set_state("offline")
-    wait_until(lambda: printer.status().state == "unknown", what="a switched-off printer does not answer")
+    wait_for(lambda: printer.status().state == "unknown", 30, what="a switched-off printer does not answer")
 
 
 def test_receipts_without_a_cutter_end_with_the_connection_and_qr_is_decoded(small_printer):
@@ -35,7 +36,7 @@ def test_receipts_without_a_cutter_end_with_the_connection_and_qr_is_decoded(sma
         builder.text(text, 24)
         builder.qr(f"VXK1:APPT:{text}")
         printer.send(to_escpos(builder.finish()))
-    receipts = wait_until(lambda: len(vp.receipts()) == 2 and vp.receipts(), what="two receipts")
+    receipts = wait_for(lambda: len(vp.receipts()) == 2 and vp.receipts(), 30, what="two receipts")
     assert [r["qr"] for r in receipts] == [["VXK1:APPT:Một"], ["VXK1:APPT:Hai"]]
     assert all(r["width"] == 384 for r in receipts) and vp.errors() == ""
 
@@ -46,5 +47,5 @@ def test_unsupported_commands_are_logged_errors_not_receipts(small_printer):
     view = CertificateView("Trần Thị Hồng Nhung", "1995-08-12", "0641•••••234", "Trạm Y tế",
                                    [DoseLine(1, "2026-11-25", "Comirnaty", "FK1234")], "HC1:TEST", 0)
     printer.send(to_escpos(layouts.certificate(view, "TM-T88V", 80)))
-    wait_until(lambda: "unsupported ESC/POS for POS-5890" in vp.errors(), what="error logged")
+    wait_for(lambda: "unsupported ESC/POS for POS-5890" in vp.errors(), 30, what="error logged")
     assert vp.receipts() == []

@@ -150,7 +150,7 @@ def test_every_record_the_kiosk_enqueues_passes_the_protocol(tmp_path):
         checkins, vaccinations = CheckinService(store, cfg.kiosk), VaccinationService(store, cfg.kiosk)
         c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
         checkins.call_next("1", "staff:lan")
-        vaccinations.screen(c["id"], "eligible", "staff:lan")
+        vaccinations.record_screening(c["id"], "eligible", "staff:lan")
         vaccinations.record_injection(c["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"), "staff:lan")
         ticket_job = store.query_one("SELECT id FROM print_jobs WHERE kind = 'ticket'")["id"]
         jobs.mark_done(store, ticket_job, checkins.clock.stamp(), place_of(store, c["id"]))

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
+from kiosk.checkin import CheckinService
 from kiosk.config import from_dict
 from kiosk.identity import parse
 from kiosk.store import Store
-from kiosk.checkin import CheckinService
-from kiosk.vaccination import (Injection, VaccinationInputError, VaccinationService, luhn_mod_n, make_uvci)
+from kiosk.vaccination import Injection, VaccinationInputError, VaccinationService, luhn_mod_n, make_uvci
 from tests.conftest import SAMPLE_QR
 from tests.support.clock import SteppedClock
 
@@ -32,7 +32,7 @@ def test_full_visit(site):
     store, checkins, vaccinations, clock = site
     c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
     checkins.call_next("1", "staff:lan")
-    vaccinations.screen(c["id"], "eligible", "staff:lan")
+    vaccinations.record_screening(c["id"], "eligible", "staff:lan")
     v = vaccinations.record_injection(c["id"], Injection("comirnaty", " fk 1234 ", 2, "Lê Thị Mai"), "staff:lan")
     assert v["lot"] == "FK1234" and v["product"] == "EU/1/20/1528" and v["dose_number"] == 2
     assert checkins.get(c["id"])["state"] == "observing"
@@ -62,9 +62,9 @@ def test_postponed_needs_a_reason_and_defers(site):
     c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
     checkins.call_next("1", "staff:lan")
     with pytest.raises(VaccinationInputError) as e:
-        vaccinations.screen(c["id"], "postponed", "staff:lan")
+        vaccinations.record_screening(c["id"], "postponed", "staff:lan")
     assert e.value.code == "reason_required"
-    vaccinations.screen(c["id"], "postponed", "staff:lan", reason="sốt 38.5°C")
+    vaccinations.record_screening(c["id"], "postponed", "staff:lan", reason="sốt 38.5°C")
     assert checkins.get(c["id"])["state"] == "deferred"
 
 
@@ -80,7 +80,7 @@ def test_bad_injection_forms_write_nothing(site, injection, code):
     store, checkins, vaccinations, _clock = site
     c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
     checkins.call_next("1", "staff:lan")
-    vaccinations.screen(c["id"], "eligible", "staff:lan")
+    vaccinations.record_screening(c["id"], "eligible", "staff:lan")
     with pytest.raises(VaccinationInputError) as e:
         vaccinations.record_injection(c["id"], injection, "staff:lan")
     assert e.value.code == code

@@ -15,7 +15,7 @@ from kiosk.store import MIGRATIONS, Store
 from kiosk.vaccination import Injection, VaccinationService
 from kiosk.verification import KIOSK_LIMIT, NUMBER_LIMIT, WINDOW, IdentityRefused, same_person
 from tests.conftest import SAMPLE_QR
-from tests.kiosk.test_certificate_records import START, SteppedClock  # the wall time a test moves; 09:00 at the site
+from tests.kiosk.certificates.test_certificate_records import START, SteppedClock  # the wall time a test moves; 09:00 at the site
 from tests.support.burst import payload
 
 NUMBER = "064195001234"
@@ -147,7 +147,7 @@ def test_a_typed_checkin_waits_for_staff_to_see_the_card_and_the_confirmation_is
     assert [f["kind"] for f in service.verification.flags(row["id"])] == ["typed"]
     service.transition(row["id"], "called", "staff:Mai")
     with pytest.raises(IdentityRefused) as refused:
-        vaccinations.screen(row["id"], "eligible", "staff:Mai")
+        vaccinations.record_screening(row["id"], "eligible", "staff:Mai")
     assert refused.value.code == "card_check_needed"
     for number, ticked, code in ((NUMBER[:-1] + "5", True, "card_number_mismatch"),
                                  (NUMBER, False, "card_details_unconfirmed")):
@@ -155,7 +155,7 @@ def test_a_typed_checkin_waits_for_staff_to_see_the_card_and_the_confirmation_is
             service.verification.confirm_card(row["id"], number, ticked, "staff:Mai")
         assert refused.value.code == code
     assert service.verification.confirm_card(row["id"], "0641 9500 1234", True, "staff:Mai") == ["typed"]
-    vaccinations.screen(row["id"], "eligible", "staff:Mai")
+    vaccinations.record_screening(row["id"], "eligible", "staff:Mai")
     audit = store.query("SELECT actor, action, subject FROM audit_log ORDER BY id")
     assert [tuple(a.values()) for a in audit][:1] == [("staff:Mai", "identity.card_seen", row["id"])]
 
@@ -164,7 +164,7 @@ def test_an_entry_that_does_not_match_stops_the_injection_of_a_screened_checkin(
     vaccinations = VaccinationService(store, kiosk_config.kiosk, clock)
     row = service.check_in(parse(FORGED_QR), "camera").checkin  # someone checked in first under the number
     service.transition(row["id"], "called", "staff:Mai")
-    vaccinations.screen(row["id"], "eligible", "staff:Mai")
+    vaccinations.record_screening(row["id"], "eligible", "staff:Mai")
     with pytest.raises(IdentityRefused):
         service.check_in(parse(SAMPLE_QR), "camera")  # the holder arrives
     with pytest.raises(IdentityRefused) as refused:

@@ -9,7 +9,8 @@ import pytest
 from devtools.simulation.cards import card_frame, write_card_video, write_frame_folder
 from tests.conftest import SAMPLE_QR, vaxkiosk, vaxkiosk_json, write_config
 from tests.provisioning.conftest import SITE
-from tests.support.virtual_printer import VirtualPrinterProcess, wait_until
+from tests.support.virtual_printer import VirtualPrinterProcess
+from tests.support.waiting import wait_for
 
 HEALTHY = {"VAXKIOSK_CLOCK_SYNCED": "1"}
 
@@ -53,7 +54,7 @@ def test_all_checks_pass_and_test_print_reaches_the_printer(central, enrolment, 
     assert code == 0 and out["ok"]
     decoder = next(c for c in out["checks"] if c["name"] == "decoder")
     assert "3 of 3 camera frames hold a code" in decoder["detail"]
-    slip = wait_until(printer.receipts, what="the test slip")[0]
+    slip = wait_for(printer.receipts, 30, what="the test slip")[0]
     assert f"VXK1:DOCTOR:{enrolment.kiosk_id}" in slip["qr"] + slip["qr_commands"]
     assert printer.errors() == ""  # every byte of the slip is valid ESC/POS for the profile
 

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -20,6 +19,7 @@ from base.enrolment import qr_text
 from kiosk.first_boot import needs_enrolment
 from tests.conftest import ROOT
 from tests.support.net import free_port, wait_port
+from tests.support.waiting import wait_for
 
 
 def frames_with_qr(folder, text: str) -> None:
@@ -50,16 +50,8 @@ def post_json(port: int, path: str, body: dict, host: str = "127.0.0.1"):
 
 
 def wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout} s")
+    """The set-up screen's server may not listen yet: a refused connection means "not yet"."""
+    return wait_for(predicate, timeout, what, interval=0.2, ignoring=(OSError,))
 
 
 def test_needs_enrolment(tmp_path):

@@ -3,7 +3,7 @@
 The camera is the file source (a folder of generated card pictures, looping, as the demo's camera); removing the
 folder is the camera gone, putting it back is the camera replugged. The serial scanner is a pty, as a USB-serial
 handheld scanner looks to the kiosk. A silent freeze of a running stream is covered in-process by
-tests/kiosk/test_scanner.py (SimulatedCamera.freeze); a file source cannot be frozen from outside the process.
+tests/kiosk/scanning/test_scanner.py (SimulatedCamera.freeze); a file source cannot be frozen from outside the process.
 """
 
 import os

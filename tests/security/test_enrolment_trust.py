@@ -20,6 +20,7 @@ from PIL import Image
 from tests.conftest import ROOT, vaxkiosk, vaxkiosk_json
 from tests.security.conftest import LAN
 from tests.support.net import free_port, wait_port
+from tests.support.waiting import wait_for
 
 
 def provision(tmp_path, name: str, *args: str) -> tuple[int, dict, object]:
@@ -94,16 +95,8 @@ def state_of(port: int) -> dict:
 
 
 def wait_state(port: int, states: tuple[str, ...], timeout: float = 40) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = state_of(port)
-            if state["state"] in states:
-                return state
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"set-up screen not in {states} within {timeout} s")
+    return wait_for(lambda: (state := state_of(port))["state"] in states and state, timeout,
+                    f"set-up screen in {states}", interval=0.2, ignoring=(OSError,))
 
 
 def press(port: int, path: str, nonce: str, source: str = "127.0.0.1", host: str = "") -> tuple[int, dict]:

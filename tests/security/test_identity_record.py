@@ -8,10 +8,10 @@ import json
 
 from kiosk.clock import Clock
 from tests.conftest import SAMPLE_QR
-from tests.web.test_citizen_screen import SECOND_QR
 from tests.web.citizen_page import open_citizen, shown, type_entry, watch
 from tests.web.conftest import STAFF_PIN, Kiosk
 from tests.web.test_access import request
+from tests.web.test_citizen_screen import SECOND_QR
 from tests.web.test_staff_desk import log_in
 
 NUMBER = "064195001234"
@@ -47,7 +47,7 @@ def dose_of_the_holder(kiosk_server, days_ago: int = 0, card: str = SAMPLE_QR) -
         checkin = CheckinService(store, config.kiosk, clock).check_in(parse(card), "staff").checkin
         CheckinService(store, config.kiosk, clock).transition(checkin["id"], "called", "staff:test")
         vaccinations = VaccinationService(store, config.kiosk, clock)
-        vaccinations.screen(checkin["id"], "eligible", "staff:test")
+        vaccinations.record_screening(checkin["id"], "eligible", "staff:test")
         return vaccinations.record_injection(checkin["id"], Injection("comirnaty", "FK1234", 1, "Mai"), "staff:test")
     finally:
         store.close()

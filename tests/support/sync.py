@@ -4,26 +4,16 @@ central ingest in the test process, and fast check-ins written straight into a k
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 from tests.conftest import write_config
 from tests.support.process import Proc
+from tests.support.waiting import wait_for
 
 from kiosk.checkin import CheckinService
 from kiosk.config import load
 from kiosk.identity import parse
 from kiosk.store import Store
-
-
-def wait_for(condition, timeout: float, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout} s")
 
 
 def sync_config(tmp: Path, port: int, kiosk: str = "k1", site: str = "GL-01", **mqtt) -> Path:

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.support.net import free_port, wait_port
@@ -55,12 +54,3 @@ class VirtualPrinterProcess:
         self.log.close()
 
 
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    """Poll until `predicate()` is truthy; a timeout is a failure, never a measurement."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")

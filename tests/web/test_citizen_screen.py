@@ -190,7 +190,7 @@ def test_record_check_by_typed_number_name_and_birth_date_shows_doses_and_files_
         checkin = CheckinService(store, config.kiosk).check_in(parse(SAMPLE_QR), "staff").checkin
         vaccinations = VaccinationService(store, config.kiosk)
         store.db.conn.execute("UPDATE tickets SET state='called' WHERE checkin_id=?", (checkin["id"],))
-        vaccinations.screen(checkin["id"], "eligible", "staff:test")
+        vaccinations.record_screening(checkin["id"], "eligible", "staff:test")
         dose = vaccinations.record_injection(checkin["id"], Injection("comirnaty", "FK1234", 1, "Mai"), "staff:test")
     finally:
         store.close()

@@ -8,7 +8,8 @@ Every outcome is published on App.events as type "scan" with one stable shape (d
     {"result": "checked_in" | "already_checked_in" | "error" | "kiosk_code", "source": "camera" | "serial",
      "ticket": int | None, "checkin_id": str | None, "kiosk_code_kind": str | None,
      "error": {"code", "message_vi", "message_en"} | None}
-plus "id_number" only with the error "number_only_needs_details" (the screen pre-fills manual entry with it).
+plus "id_masked" and a one-time "prefill" token with the error "number_only_needs_details" (the screen redeems it
+to pre-fill manual entry).
 No name, birth date or address travels in events or logs: the screen looks the check-in up by checkin_id.
 
 The camera part watches its source: no new frame for [camera] stall_seconds, or a capture that died, means the
@@ -32,7 +33,8 @@ from drivers.barcode import Code, Decoder, make_decoder, timed
 from drivers.camera import CameraError, Frame, FrameSource, open_source
 from drivers.serial_scanner import SerialLineReader, terminator_bytes
 from kiosk.checkin import CheckinService
-from kiosk.scan_handler import RecordCheck, process, record_check
+from kiosk.scanning.record_check import RecordCheck
+from kiosk.scanning.scan_path import process
 from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.scanner")
@@ -251,7 +253,7 @@ def camera_part(app) -> CameraScanner | None:
         source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.loop)
     except CameraError as exc:
         raise ConfigError(f"{app.config.source}: camera.source: {exc}") from None
-    handler = ScanHandler(app.events, app.checkins, "camera", cfg.repeat_seconds, records=record_check(app))
+    handler = ScanHandler(app.events, app.checkins, "camera", cfg.repeat_seconds, records=app.record_check)
     # frames=True: this decoder sees one camera's consecutive frames, so it may average a card held still.
     return CameraScanner(source, make_decoder(cfg.decoder, frames=True), handler, cfg.stall_seconds,
                          cfg.reopen_max_seconds)
@@ -264,6 +266,6 @@ def serial_part(app) -> SerialScanner | None:
     if not cfg.port:
         raise ConfigError(f"{app.config.source}: serial.port: missing (e.g. /dev/serial/by-id/usb-...)")
     handler = ScanHandler(app.events, app.checkins, "serial", app.config.camera.repeat_seconds,
-                          records=record_check(app))
+                          records=app.record_check)
     return SerialScanner(lambda on_line: SerialLineReader(cfg.port, on_line, terminator_bytes(cfg.terminator),
                                                           cfg.baudrate, cfg.reconnect_seconds), handler)

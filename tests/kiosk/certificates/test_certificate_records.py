@@ -44,7 +44,7 @@ def vaccinate(site, dose_number=1, vaccine="comirnaty", lot=" fk1234 "):
     checkins, vaccinations, clock = site
     checkin_id = checkins.check_in(parse(SAMPLE_QR), "camera").checkin["id"]
     checkins.transition(checkin_id, "called", "staff:an", desk="1")
-    vaccinations.screen(checkin_id, "eligible", "doctor:binh")
+    vaccinations.record_screening(checkin_id, "eligible", "doctor:binh")
     vac = vaccinations.record_injection(checkin_id, Injection(vaccine, lot, dose_number, "Y tá Lan"), "nurse:lan")
     clock.at += dt.timedelta(minutes=31)
     vaccinations.finish(checkin_id, "nurse:lan")

@@ -11,7 +11,8 @@ from kiosk.identity import parse
 from kiosk.printing import jobs
 from kiosk.printing.worker import PrinterWorker
 from tests.conftest import write_config
-from tests.support.virtual_printer import VirtualPrinterProcess, wait_until
+from tests.support.virtual_printer import VirtualPrinterProcess
+from tests.support.waiting import wait_for
 
 
 def person(i: int):
@@ -49,18 +50,18 @@ def test_paper_runs_out_in_the_middle_of_20_tickets_and_all_print_exactly_once(t
     events = app.events.subscribe()
     app.start()
     try:
-        wait_until(lambda: app.health()["printer"]["state"] == "paper_out", what="paper out reported")
+        wait_for(lambda: app.health()["printer"]["state"] == "paper_out", 30, what="paper out reported")
         health = app.health()["printer"]
         assert health["ok"] is False and health["jobs"]["pending"] >= 13
         waiting = jobs.next_pending(app.store)
-        wait_until(lambda: (jobs.get(app.store, waiting["id"])["last_error"] or "").startswith(
-            "waiting: printer paper_out"), what="the waiting job says why")
+        wait_for(lambda: (jobs.get(app.store, waiting["id"])["last_error"] or "").startswith(
+            "waiting: printer paper_out"), 30, what="the waiting job says why")
         assert len(vprinter.receipts()) == 5
         assert any(e.type == "printer" and e.data.get("state") == "paper_out" for e in drain(events))
 
         vprinter.set_state("online")  # new roll
-        wait_until(lambda: jobs.counts(app.store)["done"] == 20, what="all jobs done")
-        wait_until(lambda: len(vprinter.receipts()) >= 20, what="20 receipts")
+        wait_for(lambda: jobs.counts(app.store)["done"] == 20, 30, what="all jobs done")
+        wait_for(lambda: len(vprinter.receipts()) >= 20, 30, what="20 receipts")
         assert app.health()["printer"]["state"] == "ok"
     finally:
         app.stop()
@@ -77,10 +78,10 @@ def test_a_printer_that_is_off_never_blocks_check_in_and_jobs_wait(tmp_path, vpr
     try:
         for i in range(3):
             assert app.checkins.check_in(person(i), "camera").created
-        wait_until(lambda: app.health()["printer"]["state"] == "unknown", what="no answer reported as unknown")
+        wait_for(lambda: app.health()["printer"]["state"] == "unknown", 30, what="no answer reported as unknown")
         assert jobs.counts(app.store)["pending"] == 3
         vprinter.set_state("online")
-        wait_until(lambda: jobs.counts(app.store)["done"] == 3, what="jobs printed after power-on")
+        wait_for(lambda: jobs.counts(app.store)["done"] == 3, 30, what="jobs printed after power-on")
     finally:
         app.stop()
     assert [r["text"][0]["text"] for r in vprinter.receipts()] == ["001", "002", "003"]
@@ -100,7 +101,7 @@ def test_a_job_interrupted_by_a_crash_is_failed_not_printed_twice_and_staff_can_
 
         again = jobs.request_reprint(app.store, job["id"], "staff:lan", "citizen has no ticket", app.clock.stamp())
         assert again["copy"] == 1 and again["kind"] == "ticket" and again["checkin_id"] == checkin["id"]
-        wait_until(lambda: jobs.get(app.store, again["id"])["state"] == "done", what="reprint printed")
+        wait_for(lambda: jobs.get(app.store, again["id"])["state"] == "done", 30, what="reprint printed")
     finally:
         worker.stop()
     audit = app.store.query("SELECT * FROM audit_log WHERE action='print.reprint'")
@@ -122,7 +123,7 @@ def test_a_certificate_job_without_its_record_fails_with_a_reason_and_does_not_b
     worker = PrinterWorker(app.store, app.config, app.events, app.clock)
     worker.start()
     try:
-        wait_until(lambda: jobs.counts(app.store)["pending"] == 0, what="queue drained")
+        wait_for(lambda: jobs.counts(app.store)["pending"] == 0, 30, what="queue drained")
     finally:
         worker.stop()
     states = [r["state"] for r in app.store.query("SELECT state FROM print_jobs ORDER BY id")]
@@ -140,13 +141,13 @@ def test_a_certificate_job_prints_the_certificate_modules_signed_qr(tmp_path, vp
     checkin = app.checkins.check_in(person(5), "staff").checkin
     vaccinations = VaccinationService(app.store, app.config.kiosk, app.clock)
     app.checkins.call_next("desk-1", "staff:lan")
-    vaccinations.screen(checkin["id"], "eligible", "staff:lan")
+    vaccinations.record_screening(checkin["id"], "eligible", "staff:lan")
     dose = vaccinations.record_injection(checkin["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"),
                                          "staff:lan")
     vaccinations.finish(checkin["id"], "staff:lan", early_reason="test: observation shortened")
     app.start()
     try:
-        wait_until(lambda: jobs.counts(app.store)["done"] == 2, what="ticket and certificate printed")
+        wait_for(lambda: jobs.counts(app.store)["done"] == 2, 30, what="ticket and certificate printed")
     finally:
         app.stop()
     ticket, certificate = vprinter.receipts()
@@ -167,8 +168,8 @@ def test_technician_test_print_goes_through_the_worker_between_jobs(tmp_path, vp
     try:
         assert app.checkins.check_in(person(1), "staff").created
         app.part("printer").test_print()
-        wait_until(lambda: len(vprinter.receipts()) >= 2, what="ticket and test slip printed")
-        wait_until(lambda: any(e.data.get("test_print") == "done" for e in drain(events)), what="test print event")
+        wait_for(lambda: len(vprinter.receipts()) >= 2, 30, what="ticket and test slip printed")
+        wait_for(lambda: any(e.data.get("test_print") == "done" for e in drain(events)), 30, what="test print event")
     finally:
         app.stop()
     receipts = vprinter.receipts()

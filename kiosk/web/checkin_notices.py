@@ -1,6 +1,7 @@
-"""React for the screens to check-ins from every source (camera, serial scanner, keypad, the scan hook).
+"""What the staff boards and the waiting-room display hear of a new check-in, whichever source made it (camera,
+serial scanner, keypad, the scan hook).
 
-The scanner parts only publish `scan` events; this thread, part of the web part, turns each new check-in into
+Scans only publish `scan` events; this thread, part of the web part, turns each new check-in into
   - a `queue` event (ticket number only), so the staff boards and the waiting-room display update, and
   - a `staff_alert` when the printer part cannot print the ticket now, shown as a banner on every staff board
     (the citizen screen shows the ticket number instead of the paper).
@@ -12,17 +13,17 @@ import logging
 import queue
 import threading
 
-from kiosk.scan_handler import printer_problem
+from kiosk.printing.worker import printer_problem
 
 log = logging.getLogger("vaxkiosk.web")
 
 
-class ScanWatcher:
+class CheckinNotices:
     def __init__(self, kiosk, stopping: threading.Event):
         self.kiosk = kiosk
         self.stopping = stopping
         self.sub = kiosk.events.subscribe()
-        self.thread = threading.Thread(target=self._run, name="web-scan-watch", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="web-checkin-notices", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -41,7 +42,7 @@ class ScanWatcher:
                 try:
                     self._checked_in(event.data)
                 except Exception:  # noqa: BLE001 - one failed notice must not stop the next ones
-                    log.exception("scan watch failed")
+                    log.exception("check-in notice failed")
 
     def _checked_in(self, data: dict) -> None:
         events = self.kiosk.events

@@ -1,5 +1,5 @@
 """The verifier against the EU member states' DCC conformance data (dgc-testdata, vendored with its licence in
-tests/kiosk/data/dgc-testdata/): every signature verdict (EXPECTEDVERIFY) and expiry verdict
+data/dgc-testdata/ beside this file): every signature verdict (EXPECTEDVERIFY) and expiry verdict
 (EXPECTEDEXPIRATIONCHECK) of the 557 cases that carry one, and the key-usage verdicts (EXPECTEDKEYUSAGE) of the
 same cases.
 

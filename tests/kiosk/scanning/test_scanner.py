@@ -16,9 +16,10 @@ from devtools.simulation.cards import (card_frame, card_payload, code128_frame, 
                                        write_frame_folder)
 from drivers.barcode import make_decoder
 from kiosk.app import App
-from kiosk.scanner import CameraScanner, ScanHandler
+from kiosk.scanning.readers import CameraScanner, ScanHandler
 from tests.conftest import SAMPLE_QR, write_config
 from tests.drivers.test_barcode import small_noisy_code
+from tests.support.waiting import wait_for
 
 
 def scan_events(q: queue.Queue, count: int, seconds: float = 15.0) -> list[dict]:
@@ -31,13 +32,6 @@ def scan_events(q: queue.Queue, count: int, seconds: float = 15.0) -> list[dict]
         if event.type == "scan":
             got.append(event.data)
     return got
-
-
-def wait_for(condition, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def app_with(tmp_path, extra: str) -> App:

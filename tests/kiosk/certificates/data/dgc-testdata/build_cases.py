@@ -1,7 +1,7 @@
-"""Builds cases.json, the conformance cases of tests/kiosk/test_dcc_conformance.py, from a git copy of
+"""Builds cases.json, the conformance cases of tests/kiosk/certificates/test_dcc_conformance.py, from a git copy of
 https://github.com/eu-digital-green-certificates/dgc-testdata (Apache-2.0, see LICENSE and NOTICE here).
 
-    python tests/kiosk/data/dgc-testdata/build_cases.py GIT_DIR [COMMIT] > tests/kiosk/data/dgc-testdata/cases.json
+    cd tests/kiosk/certificates/data/dgc-testdata && python build_cases.py GIT_DIR [COMMIT] > cases.json
 
 GIT_DIR is the repository's git directory (a bare clone works), COMMIT defaults to HEAD. Every JSON file of that
 commit whose EXPECTEDRESULTS carry EXPECTEDVERIFY or EXPECTEDEXPIRATIONCHECK is kept, and of each case only what a

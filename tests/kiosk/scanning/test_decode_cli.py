@@ -59,7 +59,7 @@ def test_backend_names_agree_between_cli_config_and_driver():
 
     from drivers.barcode import BACKENDS, DEFAULT_BACKEND
     from kiosk.config import CameraSection
-    from kiosk.scan_commands import BACKEND_NAMES
+    from kiosk.scanning.commands import BACKEND_NAMES
 
     decoder = typing.get_type_hints(CameraSection)["decoder"]
     assert set(BACKEND_NAMES) == set(BACKENDS) == set(typing.get_args(decoder))

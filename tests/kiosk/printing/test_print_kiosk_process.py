@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT, SAMPLE_QR, vaxkiosk, vaxkiosk_json, write_config
-from tests.support.virtual_printer import VirtualPrinterProcess, wait_until
+from tests.support.virtual_printer import VirtualPrinterProcess
+from tests.support.waiting import wait_for
 
 
 def test_a_check_in_prints_its_ticket_through_the_kiosk_process(tmp_path):
@@ -21,13 +22,13 @@ def test_a_check_in_prints_its_ticket_through_the_kiosk_process(tmp_path):
     try:
         code, result = vaxkiosk_json("checkin", "--config", str(config), SAMPLE_QR)
         assert code == 0 and result["ticket"] == 1
-        receipts = wait_until(lambda: printer.receipts(), what="the ticket on paper")
+        receipts = wait_for(lambda: printer.receipts(), 30, what="the ticket on paper")
         assert [run["text"] for run in receipts[0]["text"]] == ["001"] and receipts[0]["width"] == 384
         def done_jobs():
             lines = vaxkiosk("print-jobs", "--config", str(config)).stdout.decode().splitlines()
             return [job for job in map(json.loads, lines) if job["state"] == "done"]
 
-        jobs = wait_until(done_jobs, what="job marked done")
+        jobs = wait_for(done_jobs, 30, what="job marked done")
         assert len(jobs) == 1 and jobs[0]["attempts"] == 1
     finally:
         kiosk.send_signal(signal.SIGTERM)
