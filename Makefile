@@ -4,9 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 # Debian packages the kiosk, its tests and its demo need (checked one by one; only missing ones are installed).
-# libatomic1: Playwright's driver (node) needs it and a minimal Debian lacks it; faketime: the shifted-clock runs.
+# libatomic1: Playwright's driver (node) needs it and a minimal Debian lacks it; faketime: the shifted-clock runs;
+# gammu: the command line technicians try a modem with (`gammu -c FILE identify`, docs/sms.md), also run by the tests
+# against the virtual modem (the kiosk itself sends through python-gammu).
 APT_PACKAGES := mosquitto mosquitto-clients libzbar0 fonts-dejavu-core chromium socat iproute2 systemd cage \
-	libatomic1 faketime
+	libatomic1 faketime gammu
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
