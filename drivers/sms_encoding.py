@@ -105,10 +105,6 @@ def encode(text: str, encoding: Encoding, reference: int = 0, max_parts: int = M
     return EncodedMessage(encoding, text, parts)
 
 
-def count_parts(text: str, encoding: Encoding) -> int:
-    return encode(text, encoding).count
-
-
 def _split_gsm7(text: str) -> list[str]:
     if septets(text) <= SINGLE["gsm7"]:
         return [text]

@@ -32,6 +32,7 @@ PART_FACTORIES: list[str] = [
     "kiosk.scanner:serial_part",
     "kiosk.web:make_part",
     "kiosk.sync.part:make_part",
+    "kiosk.sms.part:make_part",
 ]
 
 

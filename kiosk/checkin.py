@@ -21,6 +21,7 @@ from kiosk.clock import Clock, Stamp
 from kiosk.config import KioskSection
 from kiosk.identity import Identity
 from kiosk.refusal import Refusal
+from kiosk.sms import hooks as sms_hooks
 from kiosk.store import Store
 from kiosk.sync.outbox import enqueue
 
@@ -211,6 +212,7 @@ def move(db, checkin_id: str, to_state: str, actor: str, stamp: Stamp, reason: s
         (to_state, stamp.wall, desk, checkin_id),
     )
     _insert_state_change(db, checkin_id, current[0], to_state, actor, reason, stamp)
+    sms_hooks.queue_moved(db, checkin_id, to_state, stamp)
 
 
 def _insert_state_change(db, checkin_id, from_state, to_state, actor, reason, stamp: Stamp) -> None:

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "kiosk.certificates.commands",
     "kiosk.scan_commands",
     "kiosk.staff_accounts",
+    "kiosk.sms.commands",
     "central.commands",
     # After central.commands: adds the registry's subcommands under `vaxkiosk central`.
     "central.registry_commands",

@@ -7,7 +7,8 @@ SQLite (BEGIN IMMEDIATE + busy timeout), so a check-in never interleaves with an
 Schema changes are forward migrations identified by name, applied in list order inside one transaction each.
 Tables belong to the module that owns their rules (see docs/architecture.md): checkins/tickets/state_changes to
 `kiosk.checkin`, outbox to `kiosk.sync`, print_jobs to `kiosk.printing`, audit_log to `kiosk.audit`,
-identity_flags/identity_attempts to `kiosk.verification`.
+identity_flags/identity_attempts to `kiosk.verification`, sms_optins to `kiosk.sms.optin`, sms_outbox to
+`kiosk.sms.outbox`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,42 @@ CREATE TABLE web_sessions (
     subject TEXT NOT NULL,             -- who logged in (staff account id, dashboard user name)
     started_at REAL NOT NULL           -- epoch seconds; rows older than the session length are pruned at login
 );
+"""
+
+# kiosk.sms: the number a citizen agreed to be texted at today, and the texts waiting for the modem. Both hold
+# personal data for one day only (kiosk.sms.optin.purge), and neither is ever sent to central.
+SMS_TABLES = """
+CREATE TABLE sms_optins (
+    checkin_id TEXT PRIMARY KEY REFERENCES checkins(id),
+    site_id TEXT NOT NULL,
+    day TEXT NOT NULL,                 -- the check-in's local day: the number is purged after it
+    number TEXT NOT NULL,              -- E.164, +84...
+    agreed_wall TEXT NOT NULL          -- when the citizen agreed on the screen
+);
+CREATE INDEX sms_optins_number ON sms_optins (number, day);
+CREATE INDEX sms_optins_day ON sms_optins (day);
+CREATE TABLE sms_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- sending order; its low byte is the parts' concatenation reference
+    checkin_id TEXT NOT NULL REFERENCES checkins(id),
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL,                -- soon | called | dose
+    params TEXT NOT NULL,              -- JSON: what the text says (ticket, desk, dose, UVCI, next dose date)
+    state TEXT NOT NULL DEFAULT 'pending', -- pending | sending | sent | uncertain | failed | expired
+    text TEXT,                         -- the words as first sent (a retry sends the same parts)
+    encoding TEXT,                     -- ucs2 | gsm7
+    parts_total INTEGER,
+    parts_sent INTEGER NOT NULL DEFAULT 0,
+    refs TEXT,                         -- the network's message references, one per part sent
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try_wall TEXT NOT NULL,
+    last_error TEXT,                   -- a stable code: cms_38, modem_gone, sim_not_ready, timeout, ...
+    last_error_detail TEXT,
+    created_wall TEXT NOT NULL,
+    updated_wall TEXT NOT NULL
+);
+CREATE INDEX sms_outbox_due ON sms_outbox (state, next_try_wall, id);
+CREATE INDEX sms_outbox_day ON sms_outbox (day);
+CREATE UNIQUE INDEX sms_outbox_once ON sms_outbox (checkin_id, kind) WHERE kind IN ('soon', 'dose');
 """
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -259,6 +296,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX identity_attempts_kiosk ON identity_attempts (kiosk_id, at_wall);
         """,
     ),
+    ("0008_sms", SMS_TABLES),
 ]
 
 

@@ -26,7 +26,7 @@ STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS = 4, 12, 6
 
 def create_app(kiosk) -> Flask:
     """`kiosk` is the running kiosk.app.App (store, services, events, parts)."""
-    from kiosk.web import api, citizen, display, limits, staff
+    from kiosk.web import api, citizen, display, limits, sms, staff
     from kiosk.web.sse import StreamSlots
 
     flask_app = Flask(__name__)
@@ -43,7 +43,7 @@ def create_app(kiosk) -> Flask:
     flask_app.extensions["stream_slots"] = StreamSlots(STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS)
     flask_app.jinja_env.globals["version"] = kiosk.version
     flask_app.jinja_env.globals["site_name"] = kiosk.config.kiosk.site_name or kiosk.config.kiosk.site_id
-    for bp in (citizen.bp, staff.bp, display.bp, api.bp):
+    for bp in (citizen.bp, staff.bp, display.bp, api.bp, sms.bp):
         flask_app.register_blueprint(bp)
 
     @flask_app.after_request

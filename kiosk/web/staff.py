@@ -285,9 +285,10 @@ def tech():
     outbox = app.store.query_one("SELECT count(*) AS pending FROM outbox WHERE delivered_wall IS NULL")
     jobs = app.store.query("SELECT state, count(*) AS n FROM print_jobs GROUP BY state")
     from kiosk.web.citizen import camera_part
+    from kiosk.web.sms import tech_view
 
     return render_template("staff_tech.html", health=app.health(), outbox=outbox, jobs=jobs,
-                           has_camera=camera_part(app) is not None, config=app.config)
+                           has_camera=camera_part(app) is not None, config=app.config, sms=tech_view(app))
 
 
 @bp.post("/tech/test-print")

@@ -137,25 +137,21 @@ class VirtualModem:
     # -- what the modem got ------------------------------------------------------------------------------------
     def wait_for(self, count: int, timeout: float = 60.0) -> list[ReceivedPdu]:
         """Wait until at least `count` PDUs were taken; a timeout is a failure."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self.received) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"virtual modem: {len(self.received)} PDUs received, {count} expected; "
-                                         f"last commands {self.commands[-8:]}")
-                self._changed.wait(left)
-            return list(self.received)
+        return self._wait(self.received, count, timeout, "PDUs received")
 
     def wait_for_refusals(self, count: int, timeout: float = 60.0) -> list[str]:
+        return self._wait(self.refused, count, timeout, "PDUs refused")
+
+    def _wait(self, items: list, count: int, timeout: float, what: str) -> list:
         deadline = time.monotonic() + timeout
         with self._changed:
-            while len(self.refused) < count:
+            while len(items) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"virtual modem: {len(self.refused)} refusals, {count} expected")
+                    raise AssertionError(f"virtual modem: {len(items)} {what}, {count} expected; "
+                                         f"last commands {self.commands[-8:]}")
                 self._changed.wait(left)
-            return list(self.refused)
+            return list(items)
 
     # -- the serial line ---------------------------------------------------------------------------------------
     def _run(self) -> None:
