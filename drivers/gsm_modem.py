@@ -28,7 +28,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import gammu
 
@@ -258,5 +258,5 @@ def send_text(gammurc: str | os.PathLike, number: str, message: EncodedMessage) 
         modem.close()
 
 
-__all__: Sequence[str] = ("GammuModem", "ModemError", "ModemGone", "SimNotReady", "ModemTimeout", "NetworkRefused",
-                          "CMS_MEANINGS", "send_text")
+__all__ = ("GammuModem", "ModemError", "ModemGone", "SimNotReady", "ModemTimeout", "NetworkRefused", "CMS_MEANINGS",
+           "send_text")

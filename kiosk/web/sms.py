@@ -9,7 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from kiosk.sms import optin
-from kiosk.sms.numbers import SmsRefused
+from kiosk.sms.numbers import SmsRefused, mask_phone
+from kiosk.sms.outbox import Outbox
 from kiosk.web.api import json_object
 from kiosk.web.guard import error_json, kiosk, loopback_json
 
@@ -82,9 +83,6 @@ def tech_view(app) -> dict | None:
     part = app.part("sms")
     if part is None:
         return None
-    from kiosk.sms.numbers import mask_phone
-    from kiosk.sms.outbox import Outbox
-
     rows = Outbox(app.store).of_day(app.clock.today().isoformat())
     shown = [{"id": r["id"], "created_wall": r["created_wall"], "ticket": r["ticket"], "kind": KIND_LABELS[r["kind"]],
               "state": r["state"], "state_label": STATE_LABELS[r["state"]], "phone": mask_phone(r["number"]),
