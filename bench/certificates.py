@@ -18,9 +18,8 @@ from pathlib import Path
 import segno
 from cryptography import x509
 
-from kiosk.certificates import dcc, hcert
-from kiosk.certificates import read_qr_image, sign_dose
-from kiosk.certificates.signing import local_signer
+from base.signing import local_signer
+from kiosk.certificates import dcc, hcert, read_qr_image, sign_dose
 from kiosk.vaccines import VACCINES
 
 REPEATS = 200

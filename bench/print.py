@@ -1,8 +1,7 @@
 """Bytes per ticket / certificate and render time per job (layout → 1-bit raster → ESC/POS), per printer profile.
 
 Usage: python bench/print.py [--runs 30]
-The certificate uses kiosk.certificates.sample_certificate_view when that module is present (a real signed HC1
-payload); otherwise a stand-in payload of the same alphabet and a typical length (550 characters).
+The certificate is kiosk.certificates.sample_certificate_view's (a real signed HC1 payload).
 Serial time is the wire time alone at 8N1 (10 bits per byte), the worst link a site may have.
 """
 
@@ -18,24 +17,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk.identity import mask_id, parse  # noqa: E402
+from base.privacy import mask_id  # noqa: E402
+from kiosk.certificates import sample_certificate_view  # noqa: E402
+from kiosk.identity import parse  # noqa: E402
 from kiosk.printing import layouts  # noqa: E402
 from kiosk.printing.receipt import to_escpos  # noqa: E402
 
 SAMPLE_QR = "064195001234|230987654|Trần Thị Hồng Nhung|12081995|Nữ|Tổ 5, Phường Yên Đỗ, TP Pleiku, Gia Lai|03062021"
 PROFILES = [("POS-5890", 58), ("TM-T88V", 80), ("TM-T20II", 80)]
-STAND_IN_HC1 = "HC1:" + "NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH-R6IOOP-I.BIM9I.AAI$K2B5NWUSH8L-ON+UI36R/1$:4UP9W0UE7V8$NX" * 6
 
 
 def certificate_view():
     identity = parse(SAMPLE_QR)
-    try:
-        from kiosk.certificates import sample_certificate_view
-    except ImportError:
-        return layouts.CertificateView(
-            full_name=identity.full_name, dob=identity.dob, masked_id=mask_id(identity.id_number),
-            site_name="Trạm Y tế Phường Yên Đỗ", doses=[layouts.DoseLine(1, dt.date.today(), "Comirnaty", "FK1234")],
-            qr_payload=STAND_IN_HC1[:550]), "stand-in payload"
     return sample_certificate_view(identity, tempfile.mkdtemp(prefix="vaxkiosk-bench-")), "signed payload"
 
 

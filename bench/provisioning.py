@@ -23,13 +23,13 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
 
+from central import broker  # noqa: E402
 from central.enrol_api import BrokerAccess, make_blueprint  # noqa: E402
 from central.registry import Registry  # noqa: E402
 from kiosk.config import load  # noqa: E402
-from provisioning import broker  # noqa: E402
 from tests.provisioning.conftest import broker_readable_dir, start_broker  # noqa: E402
-from tests.support.served import Served  # noqa: E402
 from tests.provisioning.mqtt_probe import Probe  # noqa: E402
+from tests.support.served import Served  # noqa: E402
 
 
 def main() -> None:

@@ -5,9 +5,9 @@ Single thread.
     PYTHONPATH=. .venv/bin/python bench/scan.py [--frames 200] [--payloads 1000] [--videos 40] [--seed 1]
                                                 [--pi4-ratio R]
 
-Frames come from kiosk.simulation.cards (seeded, so every run sees the same frames): "easy" = QR 200-320 px wide and
+Frames come from devtools.simulation.cards (seeded, so every run sees the same frames): "easy" = QR 200-320 px wide and
 blur ≤ 1/3 module (the target is ≥ 99 % read), "hard" = 110-200 px, more tilt and blur, darker; "empty" = no code.
-Videos come from kiosk.simulation.approach: a card brought into view in a dim hall (motion blur, gain noise, glare,
+Videos come from devtools.simulation.approach: a card brought into view in a dim hall (motion blur, gain noise, glare,
 tilt), 640×480 at 15 fps, written as MJPG and read back with OpenCV.
 
 Every decoder sees the same frames in the same run, one frame at a time and in turn (the order rotates), so that a
@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from devtools.simulation.approach import approach_video, read_video, write_approach_video  # noqa: E402
+from devtools.simulation.cards import card_frame, card_payload, qr_matrix, random_identity  # noqa: E402
 from drivers.barcode import BACKENDS, DEFAULT_BACKEND, gray, make_decoder, timed  # noqa: E402
-from kiosk.simulation.approach import approach_video, read_video, write_approach_video  # noqa: E402
-from kiosk.simulation.cards import card_frame, card_payload, qr_matrix, random_identity  # noqa: E402
 
 SIZES = [(640, 480), (1280, 720)]
 REFERENCE = "zxing-cpp"
@@ -219,9 +219,9 @@ def vietnamese_table(n: int, seed: int) -> None:
 
 def commit_table(n: int, seed: int) -> None:
     """From the first readable frame (in the decoder's hands) to the check-in committed (fsynced) in SQLite."""
+    from base.events import EventBus
     from kiosk.checkin import CheckinService
     from kiosk.config import from_dict
-    from kiosk.events import EventBus
     from kiosk.scanner import ScanHandler
     from kiosk.store import Store
 

@@ -1,7 +1,8 @@
 """`vaxkiosk central`: the aggregator (ingest) and, when present, the operations web app, in one process.
 
 Run one or more of these against the same broker and database: record streams are spread over the processes by the
-MQTT shared subscription. A process with [web] disabled (or without the web app installed) is an ingest worker only.
+MQTT shared subscription. A process with [web] disabled, or whose dashboard port another process holds, is an ingest
+worker only.
 
 Parts follow the kiosk's pattern: objects with name, start(), stop(), health(); the store is what they share.
 """
@@ -13,10 +14,12 @@ import signal
 import threading
 import time
 
+from base.parts import health_of, start_parts, stop_parts
 from central.config import Config
-from central.ingest import Ingest, KioskRegistry
+from central.ingest import Ingest
+from central.ops import build as build_ops
+from central.registry import registry_from_config
 from central.store import CentralStore
-from kiosk.app import stop_parts
 
 log = logging.getLogger("vaxkiosk.central")
 
@@ -27,27 +30,33 @@ class CentralApp:
     def __init__(self, config: Config):
         self.config = config
         self.store = CentralStore(config.db_path, config.central.utc_offset_hours)
+        # One registry for the process (None without [registry]): ingest asks it about every message, the
+        # dashboard serves enrolment and the trust list from it.
+        self.registry = registry_from_config(config)
         self.parts: list = []
         self.stopping = threading.Event()
 
     def build(self) -> None:
-        self.parts.append(Ingest(self.store, self.config.mqtt, registry=build_registry(self)))
-        web = build_web(self)
-        if web is not None:
-            self.parts.append(web)
+        ingest = Ingest(self.store, self.config.mqtt, registry=self.registry.is_enrolled if self.registry else None)
+        self.parts.append(ingest)
+        # The dashboard sends its commands to kiosks on the ingest's connection: central has one MQTT client.
+        ops = build_ops(self, ingest)
+        if ops is not None:
+            self.parts.append(ops)
 
     def start(self) -> None:
         self.build()
-        for part in self.parts:
-            part.start()
+        start_parts(self.parts)
         log.info("central running with parts: %s", ", ".join(p.name for p in self.parts))
 
     def stop(self) -> None:
         stop_parts(self.parts)
+        if self.registry is not None:
+            self.registry.close()
         self.store.close()
 
     def health(self) -> dict:
-        return {p.name: p.health() for p in self.parts}
+        return health_of(self.parts)
 
     def send_command(self, site: str, kiosk: str, command: str, args: dict | None = None) -> bool:
         """For the web app: health_report, queue_report, reload, correction_outcome (see docs/protocol.md)."""
@@ -60,6 +69,7 @@ class CentralApp:
         self.start()
         last_prune = -PRUNE_SECONDS
         try:
+            # The one prune of the health history, in every process: deleting what another already deleted is free.
             while not self.stopping.wait(1.0):
                 if time.monotonic() - last_prune >= PRUNE_SECONDS:
                     last_prune = time.monotonic()
@@ -67,22 +77,3 @@ class CentralApp:
         finally:
             self.stop()
         return 0
-
-
-def build_registry(app: CentralApp) -> KioskRegistry | None:
-    """HOOK for the device registry (branch `prov`): return a function (site, kiosk) -> bool that says whether the
-    kiosk is enrolled at that site; ingest rejects other kiosks' messages with reason `unknown_kiosk`.
-    None (no registry configured) accepts every kiosk the broker let in."""
-    from central.registry import registry_from_config
-
-    registry = registry_from_config(app.config)
-    return registry.is_enrolled if registry else None
-
-
-def build_web(app: CentralApp):
-    """HOOK for the operations web app (branch `centralweb`): return a part (name, start, stop, health) serving the
-    dashboard/API from app.store, or None when this process is an ingest worker only. Its settings are in
-    app.config.other (sections listed in central.config.OTHER_SECTIONS)."""
-    from central.ops import build
-
-    return build(app)

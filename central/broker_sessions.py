@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
+from base.mqtt import make_client
 from central.config import MqttSection
 
 log = logging.getLogger("vaxkiosk.central.broker_sessions")
@@ -22,10 +20,7 @@ log = logging.getLogger("vaxkiosk.central.broker_sessions")
 
 def end_session(settings: MqttSection, client_id: str, timeout: float = 10.0) -> bool:
     """True when the broker accepted central's takeover of `client_id` (any session under it is gone)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.username_pw_set(settings.username, settings.password or None)
-    if settings.tls_ca:
-        client.tls_set(ca_certs=settings.tls_ca)
+    client = make_client(client_id, settings.username, settings.password, settings.tls_ca)
     answered, accepted = threading.Event(), []
 
     def on_connect(_client, _userdata, _flags, reason_code, _properties):

@@ -1,4 +1,4 @@
-"""Subcommand `vaxkiosk central`."""
+"""Subcommand `vaxkiosk central`, with the registry's and the dashboard's subcommands under it."""
 
 from __future__ import annotations
 
@@ -11,12 +11,16 @@ def add_commands(sub) -> None:
     p.add_argument("--config", help="TOML file (default: $VAXKIOSK_CENTRAL_CONFIG or /etc/vaxkiosk/central.toml)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(handler=cmd_central)
+    from central import ops_commands, registry_commands
+
+    registry_commands.add_commands(sub)
+    ops_commands.add_commands(sub)
 
 
 def cmd_central(args) -> int:
+    from base.config import ConfigError
     from central.app import CentralApp
     from central.config import load
-    from kiosk.config import ConfigError
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -1,5 +1,5 @@
-"""central.toml → validated settings for `vaxkiosk central`, with the kiosk's loader rules (kiosk.config helpers):
-unknown keys and sections are errors that name the key and what was expected.
+"""central.toml → validated settings for `vaxkiosk central`, read and checked by base.config's rules: unknown keys and
+sections are errors that name the key and what was expected.
 
 Sections owned here: [central] (storage, time zone) and [mqtt] (the aggregator's broker connection).
 Sections owned by other parts of central (dashboard, alerts, registry) are listed in OTHER_SECTIONS: this loader
@@ -9,14 +9,13 @@ checks that they are tables and keeps them in `Config.other` for their owners' l
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.config import ConfigError, _check_port, _check_positive, build_section, checked
+from base.config import (ConfigError, build_section, check_port, check_positive, checked, read_toml, resolve,
+                         unknown_sections)
 
 DEFAULT_PATH = "/etc/vaxkiosk/central.toml"
 ENV_VAR = "VAXKIOSK_CENTRAL_CONFIG"
@@ -31,20 +30,20 @@ class CentralSection:
     # Local day and hour of the records (Vietnam: UTC+7, no daylight saving).
     utc_offset_hours: float = 7.0
     # Health history kept for the kiosk detail charts.
-    health_history_days: float = checked(_check_positive, default=2.0)
+    health_history_days: float = checked(check_positive, default=2.0)
 
 
 @dataclass(frozen=True)
 class MqttSection:
     host: str = "127.0.0.1"
-    port: int = checked(_check_port, default=1883)
+    port: int = checked(check_port, default=1883)
     username: str = "central"
     password: str = ""
     tls_ca: str = ""
-    keepalive: int = checked(_check_positive, default=30)
+    keepalive: int = checked(check_positive, default=30)
     # Messages are committed in batches: at most this many, waiting at most this long for more.
-    batch_max: int = checked(_check_positive, default=500)
-    batch_ms: float = checked(_check_positive, default=20.0)
+    batch_max: int = checked(check_positive, default=500)
+    batch_ms: float = checked(check_positive, default=20.0)
 
 
 @dataclass(frozen=True)
@@ -66,15 +65,9 @@ SECTIONS: dict[str, type] = {
 
 
 def from_dict(data: dict, source: str = "<dict>") -> Config:
-    problems = []
-    for name, value in data.items():
-        if name in OTHER_SECTIONS:
-            if not isinstance(value, (dict, list)):
-                problems.append(f"[{name}]: must be a table, not {value!r}")
-        elif name not in SECTIONS:
-            close = difflib.get_close_matches(name, [*SECTIONS, *OTHER_SECTIONS], n=1)
-            hint = f" (did you mean [{close[0]}]?)" if close else f" (known sections: {', '.join(SECTIONS)})"
-            problems.append(f"[{name}]: unknown section{hint}")
+    problems = [f"[{name}]: must be a table, not {value!r}" for name, value in data.items()
+                if name in OTHER_SECTIONS and not isinstance(value, (dict, list))]
+    problems += unknown_sections(data, SECTIONS, also_known=OTHER_SECTIONS)
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
     sections = {name: build_section(cls, data.get(name, {}), name, source) for name, cls in SECTIONS.items()}
@@ -83,13 +76,5 @@ def from_dict(data: dict, source: str = "<dict>") -> Config:
 
 
 def load(path: str | os.PathLike | None = None) -> Config:
-    p = Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such configuration file (give one with --config or ${ENV_VAR})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return from_dict(data, source=str(p))
+    p = resolve(path, ENV_VAR, DEFAULT_PATH)
+    return from_dict(read_toml(p, ENV_VAR), source=str(p))

@@ -9,9 +9,10 @@ is sent again (`unsent` + `mark_sent`) until it has.
 
 from __future__ import annotations
 
+from base.corrections import DEADLINE, OUTCOMES
+from base.privacy import mask_id
+from base.refusal import Refusal
 from central.fleet import epoch
-from kiosk.refusal import Refusal
-from kiosk.identity import mask_id
 
 SCHEMA = """
 CREATE TABLE correction_decisions (
@@ -26,8 +27,7 @@ CREATE TABLE correction_decisions (
 );
 """
 
-DEADLINE_SECONDS = 48 * 3600
-DECISIONS = ("approved", "deferred", "rejected")
+DEADLINE_SECONDS = DEADLINE.total_seconds()
 OPEN_STATES = ("received", "deferred")
 # Reasons named by the Ministry's guidance of Nov 2021 (9458/BYT-CNTT); "other" asks for free text.
 REASONS = {
@@ -75,7 +75,7 @@ def listing(store, ops_store, now: float) -> list[dict]:
 
 def decide(conn, record: dict | None, state: str, reason: str, user: str, now: float) -> None:
     """Record a decision in ops.db (caller's transaction). `record` is the correction's row from central.store."""
-    if state not in DECISIONS:
+    if state not in OUTCOMES:
         raise DecisionRefused("bad_state", "Trạng thái không hợp lệ.", "Unknown decision.")
     if state != "approved" and not reason.strip():
         raise DecisionRefused("reason_required", "Cần ghi lý do.", "A reason is required.")

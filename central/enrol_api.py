@@ -6,13 +6,13 @@
     413 {"ok": false, "error": {"code": "body_too_large", ...}}   (more than 64 KB: refused unread)
     403 {"ok": false, "error": {"code": "code_unknown" | "code_used" | "code_expired", "message_vi", "message_en"}}
 
-The kiosk's document signing certificate (kiosk.certificates.signing), when sent, goes on central's trust list; the answer then
+The kiosk's document signing certificate (base.signing), when sent, goes on central's trust list; the answer then
 carries central's trust-list certificate for the kiosk to pin and the trust list's address (GET /api/v1/trustlist,
-served by the same blueprint set: see `blueprints_from_config`).
+served by the same blueprint set: see `device_blueprints`).
 
 The response is the only place the kiosk's MQTT password ever appears: it is never logged. It is served over HTTPS
 by the TLS reverse proxy in front of central (docs/provisioning.md, "Central over https"): the code is a bearer secret
-until it is used, and kiosks send it only to a central they can verify (kiosk.central_https).
+until it is used, and kiosks send it only to a central they can verify (base.pinning).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, jsonify, request
 
+from base.enrolment import DOCUMENT_SCHEMA, ENROL_PATH, format_code, qr_text
+from base.pinning import pin_groups
+from base.web.limits import json_body
 from central.registry import Enrolment, Registry, RegistryRefused
-from kiosk.web.limits import json_body
 
 log = logging.getLogger("vaxkiosk.central.enrol")
 
-ENROL_PATH = "/api/v1/enrol"
-DOCUMENT_SCHEMA = 1
 
 
 @dataclass(frozen=True)
@@ -47,15 +47,11 @@ def broker_access(settings) -> BrokerAccess:
     return BrokerAccess(settings.broker_host, settings.broker_port, ca_pem)
 
 
-def blueprints_from_config(config, registry: Registry | None = None) -> list[Blueprint]:
-    """For central's web app: the enrolment endpoint and the signed trust list, when central.toml has [registry].
+def device_blueprints(registry: Registry) -> list[Blueprint]:
+    """For central's web app, when central.toml has [registry]: the enrolment endpoint and the signed trust list.
     Both are for devices, not people: no login, no CSRF (the one-time code is the credential)."""
-    from central.registry import registry_from_config
     from central.trustlist import trustlist_blueprint
 
-    registry = registry or registry_from_config(config)
-    if registry is None:
-        return []
     key, certificate = registry.trust_list_signer()
     return [make_blueprint(registry, broker_access(registry.settings), registry.settings.central_url),
             trustlist_blueprint(registry.trust_entries, key, certificate)]
@@ -66,15 +62,14 @@ def new_code_view(registry: Registry, site_id: str, expires_in=None) -> dict:
     Raises RegistryRefused (unknown_site) like the CLI."""
     import segno
 
-    from central.registry import DEFAULT_EXPIRY, central_pin, enrol_qr_text, format_code
-    from kiosk.central_https import pin_groups
+    from central.registry import DEFAULT_EXPIRY, central_pin
 
     pin = central_pin(registry.settings)
     code, expires = registry.create_code(site_id, expires_in or DEFAULT_EXPIRY)
-    qr_text = enrol_qr_text(registry.settings.central_url, code, pin)
+    text = qr_text(registry.settings.central_url, code, pin)
     return {"site": site_id, "code": format_code(code), "expires": expires.isoformat(timespec="seconds"),
-            "qr_text": qr_text, "central_pin": pin, "central_pin_groups": pin_groups(pin) if pin else "",
-            "qr_svg": segno.make(qr_text, error="m").svg_inline(scale=4)}
+            "qr_text": text, "central_pin": pin, "central_pin_groups": pin_groups(pin) if pin else "",
+            "qr_svg": segno.make(text, error="m").svg_inline(scale=4)}
 
 
 def enrolment_document(enrolment: Enrolment, access: BrokerAccess, central_url: str,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from base.health import CameraHealth, PrinterHealth
+
 
 def epoch(iso: str | None) -> float | None:
     return dt.datetime.fromisoformat(iso).timestamp() if iso else None
@@ -18,33 +20,19 @@ def _num(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _printer(printer: dict | None) -> tuple[str | None, str | None]:
-    """(printer, paper) from the printer part's health (kiosk.printing.worker): {"state", "status": {"known",
-    "online", "paper", "cover_open"}, ...}. A printer that did not answer is "unknown", never "ok"."""
-    if printer is None:
-        return None, None
-    status = printer.get("status") if isinstance(printer.get("status"), dict) else {}
-    if not status.get("known"):
-        return "unknown", None
-    paper = status.get("paper") if isinstance(status.get("paper"), str) else None
-    if status.get("online") is False or status.get("cover_open"):
-        return "offline", paper
-    return "ok", paper
-
-
 def health_facts(h: dict | None) -> dict:
     """The few facts operations look at, read tolerantly from a health payload (docs/protocol.md); the camera and
-    printer objects are those parts' own health()."""
+    printer reports are read with base.health's types."""
     h = h or {}
-    camera = h.get("camera") if isinstance(h.get("camera"), dict) else None
-    printer, paper = _printer(h.get("printer") if isinstance(h.get("printer"), dict) else None)
+    camera, printer = CameraHealth.read(h.get("camera")), PrinterHealth.read(h.get("printer"))
+    # A printer that did not answer is "unknown", never "ok".
+    printer_state, paper = printer.condition() if printer else (None, None)
     stamp = h.get("at") if isinstance(h.get("at"), dict) else {}
     return {
-        "printer": printer,
+        "printer": printer_state,
         "paper": paper,
         "camera_enabled": camera is not None if h else None,
-        # A capture that stopped delivering frames reports capturing false or an fps of 0.
-        "camera_fps": (0.0 if camera.get("capturing") is False else _num(camera.get("fps"))) if camera else None,
+        "camera_fps": camera.fps_now if camera else None,
         "backlog": _num(h.get("outbox_backlog")),
         "oldest_age_s": _num(h.get("outbox_oldest_s")),
         "disk_used_pct": _num(h.get("disk_used_pct")),

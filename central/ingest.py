@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
-import uuid
 from typing import Callable
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
+from base.mqtt import make_client, process_client_id
+from base.protocol import MAX_ACK_IDS
 from central.config import MqttSection
-from central.protocol import (ProtocolError, ack_message, cmd_message, decode_inbound, shared_group,
-                              subscriptions)
+from central.protocol import ProtocolError, ack_message, cmd_message, decode_inbound, shared_group, subscriptions
 from central.store import Applied, CentralStore, Inbound
 
 log = logging.getLogger("vaxkiosk.central.ingest")
@@ -35,7 +33,6 @@ log = logging.getLogger("vaxkiosk.central.ingest")
 # (the broker ACL already ties each kiosk to its own topics).
 KioskRegistry = Callable[[str, str], bool]
 
-MAX_ACK_IDS = 500  # kiosk.sync.protocol MESSAGES["ack"]["record_ids"].max_len
 BUFFER_LIMIT = 200_000  # messages waiting for the writer; beyond it the oldest QoS 0 telemetry would be at risk
 
 
@@ -55,19 +52,12 @@ class Ingest:
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
-        # A unique client id per process: several aggregators share the subscription, none kicks another off.
-        client_id = f"{self.settings.username}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        client.username_pw_set(self.settings.username, self.settings.password or None)
-        if self.settings.tls_ca:
-            client.tls_set(ca_certs=self.settings.tls_ca)
-        client.reconnect_delay_set(1, 30)
+        s = self.settings
+        client = make_client(process_client_id(s.username), s.username, s.password, s.tls_ca)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        # A bug in a callback is logged by paho instead of ending its network loop (and with it all sync).
-        client.suppress_exceptions = True
         return client
 
     # -- part interface ----------------------------------------------------------------------------------------
@@ -88,13 +78,24 @@ class Ingest:
     def health(self) -> dict:
         return {"connected": self.connected.is_set(), "buffered": len(self._buffer), **self.stats}
 
-    def send_command(self, site: str, kiosk: str, command: str, args: dict | None = None) -> bool:
-        """Publish a command to a kiosk (docs/protocol.md, message `cmd`); False when not connected to the broker
-        (the caller shows it; a command is not queued for later)."""
+    def send_command(self, site: str, kiosk: str, command: str, args: dict | None = None,
+                     wait_seconds: float | None = None) -> bool:
+        """Publish a command to a kiosk (docs/protocol.md, message `cmd`) on central's one connection. False when not
+        connected to the broker (a command is not queued for later: the caller shows it, or sends it again), or,
+        with `wait_seconds`, when the broker has not taken it within that time."""
         if not self.connected.is_set():
             return False
         topic, payload, qos = cmd_message(site, kiosk, command, args)
-        return self.client.publish(topic, payload, qos=qos).rc == mqtt.MQTT_ERR_SUCCESS
+        info = self.client.publish(topic, payload, qos=qos)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        if wait_seconds is None:
+            return True
+        try:
+            info.wait_for_publish(timeout=wait_seconds)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
 
     # -- paho callbacks (network thread: keep them short) ------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

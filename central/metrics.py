@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import time
 
-from central import alerts, fleet, queries
+from central import alerts, fleet
 
 
 def _line(name: str, value, labels: dict | None = None) -> str:
     label = ",".join(f'{k}="{v}"' for k, v in (labels or {}).items())
     return f"{name}{{{label}}} {value}" if label else f"{name} {value}"
+
+
+def quantile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
 def render(ops) -> str:
@@ -32,10 +38,10 @@ def render(ops) -> str:
     out += ["# HELP vaxkiosk_central_rejected_total Messages refused by the aggregator, by reason.",
             "# TYPE vaxkiosk_central_rejected_total counter"]
     out += [_line("vaxkiosk_central_rejected_total", n, {"reason": r}) for r, n in sorted(ops.store.rejects().items())]
-    lags = queries.recent_lags(ops.store.path, 300.0, now)
+    lags = ops.store.recent_lags(300.0, now)
     out += ["# HELP vaxkiosk_central_lag_seconds Kiosk send time to central commit, records of the last 5 minutes.",
             "# TYPE vaxkiosk_central_lag_seconds summary"]
-    out += [_line("vaxkiosk_central_lag_seconds", f"{queries.quantile(lags, q):.3f}", {"quantile": q})
+    out += [_line("vaxkiosk_central_lag_seconds", f"{quantile(lags, q):.3f}", {"quantile": q})
             for q in (0.5, 0.9, 0.99) if lags]
     out += [_line("vaxkiosk_central_lag_seconds_count", len(lags))]
     return "\n".join(out) + "\n"

@@ -5,77 +5,62 @@ these sections over in Config.other):
 
     [web]      listen address, session length, cookie secret, API token
     [alerts]   thresholds
-    [[sites]]  id, name, district, province (3-digit code from kiosk/provinces.csv)
+    [[sites]]  id, name, district, province (3-digit code from base/provinces.csv)
     [[users]]  name, password_hash (`vaxkiosk central-password` prints one)
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from kiosk.config import ConfigError, _check_id, _check_port, _check_positive, build_section, checked
-
-PROVINCES_CSV = Path(__file__).resolve().parent.parent / "kiosk" / "provinces.csv"
-
-
-def load_provinces() -> dict[str, str]:
-    with PROVINCES_CSV.open(encoding="utf-8") as f:
-        return {row["code"]: row["province"] for row in csv.DictReader(f)}
-
-
-PROVINCES = load_provinces()
+from base.config import ConfigError, build_section, check_id, check_percent, check_port, check_positive, checked
+from base.provinces import provinces
 
 
 def _check_province(value: str) -> str | None:
-    return None if value in PROVINCES else "a 3-digit province code listed in kiosk/provinces.csv"
-
-
-def _check_percent(value: float) -> str | None:
-    return None if 0 < value <= 100 else "a percentage above 0 and at most 100"
+    return None if value in provinces() else "a 3-digit province code listed in base/provinces.csv"
 
 
 @dataclass(frozen=True)
 class WebSection:
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = checked(_check_port, default=8090)
-    session_minutes: int = checked(_check_positive, default=480)
+    port: int = checked(check_port, default=8090)
+    session_minutes: int = checked(check_positive, default=480)
     # Signs the session cookie; empty = a random one per start (everyone logs in again after a restart).
     secret_key: str = ""
     # Bearer token for /api/* and /metrics when the dashboard listens on a non-loopback address.
     api_token: str = ""
     # Server-sent event streams end after this long (the browser reconnects): a waitress thread is never held forever.
-    sse_seconds: float = checked(_check_positive, default=55.0)
+    sse_seconds: float = checked(check_positive, default=55.0)
 
 
 @dataclass(frozen=True)
 class AlertsSection:
-    lost_after_seconds: float = checked(_check_positive, default=120.0)
+    lost_after_seconds: float = checked(check_positive, default=120.0)
     # No status or health from an "online" kiosk for this long makes it "lost" (the broker's will may come late).
-    silent_after_seconds: float = checked(_check_positive, default=90.0)
-    backlog_max: int = checked(_check_positive, default=200)
-    backlog_age_max_seconds: float = checked(_check_positive, default=900.0)
-    disk_used_max_percent: float = checked(_check_percent, default=90.0)
-    evaluate_every_seconds: float = checked(_check_positive, default=5.0)
+    silent_after_seconds: float = checked(check_positive, default=90.0)
+    backlog_max: int = checked(check_positive, default=200)
+    backlog_age_max_seconds: float = checked(check_positive, default=900.0)
+    disk_used_max_percent: float = checked(check_percent, default=90.0)
+    evaluate_every_seconds: float = checked(check_positive, default=5.0)
 
 
 @dataclass(frozen=True)
 class Site:
-    id: str = checked(_check_id)
+    id: str = checked(check_id)
     province: str = checked(_check_province)
     name: str = ""
     district: str = ""
 
     @property
     def province_name(self) -> str:
-        return PROVINCES[self.province]
+        return provinces()[self.province]
 
 
 @dataclass(frozen=True)
 class User:
-    name: str = checked(_check_id)
+    name: str = checked(check_id)
     password_hash: str = ""
 
 

@@ -2,20 +2,21 @@
 
 Kept in its own SQLite file next to central.db (the aggregator's, written only by central.store): the dashboard's
 writes (alert evaluation every few seconds, staff decisions) never take the write lock that record commits need,
-and the two schemas evolve on their own branches without touching each other's migrations.
+and each schema has its own migrations.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from base.store import Store
+from base.web.sessions import WEB_SESSIONS
 from central import alerts, corrections
-from kiosk.store import WEB_SESSIONS, Store
 
 OPS_MIGRATIONS: list[tuple[str, str]] = [
     ("0001_alerts", alerts.SCHEMA),
     ("0002_correction_decisions", corrections.SCHEMA),
-    ("0003_web_sessions", WEB_SESSIONS),  # dashboard logins the server can end (kiosk.web.sessions)
+    ("0003_web_sessions", WEB_SESSIONS),  # dashboard logins the server can end (base.web.sessions)
 ]
 
 

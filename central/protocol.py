@@ -1,6 +1,6 @@
 """Central's half of the MQTT protocol (docs/protocol.md): what it accepts from kiosks and what it sends back.
 
-The schemas themselves live in kiosk.sync.protocol (one copy for both ends); this module adds the checks only central
+The schemas themselves live in base.protocol (one copy for both ends); this module adds the checks only central
 can make: the topic's site and kiosk must be the ones in the payload, and only kiosk → central kinds are accepted.
 """
 
@@ -10,8 +10,7 @@ import hashlib
 import hmac
 import uuid
 
-from kiosk.sync.protocol import (SCHEMA, TOPICS, ProtocolError, Topic, decode, encode, parse_topic, subscription,
-                            topic)
+from base.protocol import SCHEMA, TOPICS, ProtocolError, Topic, decode, encode, parse_topic, subscription, topic
 
 __all__ = ["ProtocolError", "Topic", "INBOUND_LEAVES", "decode_inbound", "ack_message", "cmd_message",
            "shared_group", "subscriptions"]

@@ -3,11 +3,13 @@
 An enrolment code is bound to a site, expires, and can be redeemed once; redeeming it registers a new kiosk with its
 own MQTT password. Only hashes are stored: the code (SHA-256, it is random and short-lived) and the MQTT password
 (Mosquitto `$7$`). Every change to the set of active kiosks rewrites the broker's password files and ACLs and
-reloads the broker (provisioning.broker), so a revoked kiosk loses its broker access at once; its broker session is
+reloads the broker (central.broker), so a revoked kiosk loses its broker access at once; its broker session is
 then ended too (central.broker_sessions).
 
-Its tables (devices, enrol_codes; sites is shared with the dashboard) are in central.db, migration "0002_registry"
-of central.store. Settings: the [registry] section of central.toml (RegistrySection).
+Its tables (devices, enrol_codes, signing_certs) are in central.db, migrations "0002_registry" and
+"0003_signing_certs" of central.store, and only this module writes them; the sites it enrols at and the kiosks it
+revokes it writes through central.store's functions. Settings: the [registry] section of central.toml
+(RegistrySection).
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from central.store import MIGRATIONS
-from kiosk.config import _check_id, _check_port, build_section, checked
-from kiosk.refusal import Refusal
-from kiosk.store import Store
-from provisioning import broker
+from base.config import build_section, check_id, check_port, checked
+from base.pinning import UntrustedCentral, check_url, spki_pin
+from base.refusal import Refusal
+from base.store import Store
+from central import broker
+from central.store import MIGRATIONS, mark_revoked, register_site, site_names, site_row
 
 DEFAULT_EXPIRY = dt.timedelta(hours=24)
-ENROL_PREFIX = "VXK1:ENROL:"
 # No 0/O, 1/I/L: the code is read aloud and typed on a kiosk's touch screen.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12  # ~59 bits: enough for a one-time code valid for hours
@@ -57,8 +59,6 @@ class RegistryRefused(Refusal):
 
 
 def _check_central_url(value: str) -> str | None:
-    from kiosk.central_https import UntrustedCentral, check_url
-
     if not value:
         return None
     try:
@@ -84,7 +84,7 @@ class RegistrySection:
     # the kiosk talks only to that key. "" = a certificate from a public CA, which kiosks check against theirs.
     central_certificate: str = ""
     broker_host: str = ""
-    broker_port: int = checked(_check_port, default=8883)
+    broker_port: int = checked(check_port, default=8883)
     broker_ca: str = ""
 
 
@@ -121,25 +121,13 @@ def normalise_code(code: str) -> str:
     return re.sub(r"[\s-]", "", code).upper()
 
 
-def format_code(code: str) -> str:
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
-
-
 def _hash_code(code: str) -> str:
     return hashlib.sha256(normalise_code(code).encode()).hexdigest()
-
-
-def enrol_qr_text(central_url: str, code: str, pin: str = "") -> str:
-    """The text of the enrolment QR (kiosk.identity recognises the prefix); `pin`: central's key
-    (kiosk.central_https.spki_pin), which the kiosk then requires."""
-    return f"{ENROL_PREFIX}{central_url.rstrip('/')}|{format_code(code)}" + (f"|{pin}" if pin else "")
 
 
 def central_pin(settings: "RegistrySection") -> str:
     """The pin of [registry] central_certificate, or "" without one."""
     from cryptography import x509
-
-    from kiosk.central_https import spki_pin
 
     if not settings.central_certificate:
         return ""
@@ -193,21 +181,16 @@ class Registry:
     # -- sites -------------------------------------------------------------------------------------------------
     def add_site(self, site_id: str, name: str = "", district: str = "", province: str = "") -> None:
         """Register or update a site; empty fields keep what is there."""
-        if _check_id(site_id):
+        if check_id(site_id):
             raise RegistryRefused("bad_site_id", site_id)
         with self.store.transaction() as db:
-            db.conn.execute("INSERT INTO sites (site, name, district, province) VALUES (?, ?, ?, ?) "
-                            "ON CONFLICT (site) DO UPDATE SET "
-                            "name = coalesce(nullif(excluded.name, ''), name), "
-                            "district = coalesce(nullif(excluded.district, ''), district), "
-                            "province = coalesce(nullif(excluded.province, ''), province)",
-                            (site_id, name, district, province))
+            register_site(db, site_id, name, district, province)
 
     def sites(self) -> list[dict]:
-        return self.store.query("SELECT site, name FROM sites ORDER BY site")
+        return site_names(self.store.db)
 
     def site(self, site_id: str) -> dict | None:
-        return self.store.query_one("SELECT * FROM sites WHERE site = ?", (site_id,))
+        return site_row(self.store.db, site_id)
 
     # -- codes -------------------------------------------------------------------------------------------------
     def create_code(self, site_id: str, expires_in: dt.timedelta = DEFAULT_EXPIRY) -> tuple[str, dt.datetime]:
@@ -224,7 +207,7 @@ class Registry:
     def redeem(self, code: str, signing_certificate_pem: str | None = None) -> Enrolment:
         """Use a code: registers a new kiosk of its site and returns its credentials. Refuses used/expired/unknown.
 
-        `signing_certificate_pem`: the kiosk's document signing certificate (kiosk.certificates.signing), put on the trust list."""
+        `signing_certificate_pem`: the kiosk's document signing certificate (base.signing), put on the trust list."""
         certificate = parse_signing_certificate(signing_certificate_pem) if signing_certificate_pem else None
         with self.store.transaction() as db:
             row = db.conn.execute("SELECT * FROM enrol_codes WHERE code_hash = ?", (_hash_code(code),)).fetchone()
@@ -254,7 +237,7 @@ class Registry:
         return enrolment
 
     def _register(self, db, site_id: str, via: str) -> Enrolment:
-        site = db.conn.execute("SELECT * FROM sites WHERE site = ?", (site_id,)).fetchone()
+        site = site_row(db, site_id)
         count = db.conn.execute("SELECT count(*) FROM devices WHERE site_id = ?", (site_id,)).fetchone()[0]
         # Readable ids (site + sequence) that never repeat, revoked kiosks included.
         n = count + 1
@@ -294,10 +277,7 @@ class Registry:
             if not updated and not db.conn.execute("SELECT 1 FROM devices WHERE kiosk_id = ?",
                                                    (kiosk_id,)).fetchone():
                 raise RegistryRefused("unknown_kiosk", kiosk_id)
-            # The fleet view must not keep showing it online: the broker closes its connection without publishing
-            # its Last Will (the revoked user may no longer publish), and ingest now rejects anything from it.
-            db.conn.execute("UPDATE kiosks SET state = 'revoked', state_since = ? WHERE kiosk = ?",
-                            (_iso(self._now()), kiosk_id))
+            mark_revoked(db, kiosk_id, _iso(self._now()))
             self._write_broker_files()
         reloaded = self.broker_files.reload()
         # After the SIGHUP: the signal is handled before the broker reads this login, so the kiosk cannot log in
@@ -310,8 +290,8 @@ class Registry:
     def _add_signing_certificate(self, db, kiosk_id: str, certificate) -> None:
         from cryptography.hazmat.primitives import serialization
 
-        from central.trustlist import b64
-        from kiosk.certificates.signing import kid_of
+        from base.signing import kid_of
+        from base.trustlist import b64
 
         db.conn.execute("INSERT OR REPLACE INTO signing_certs (kid, kiosk_id, certificate_pem, added_wall) "
                         "VALUES (?, ?, ?, ?)",
@@ -338,7 +318,7 @@ class Registry:
 
     def trust_list_signer(self):
         """(key, certificate) central signs its trust list with; kiosks pin the certificate at enrolment."""
-        from kiosk.certificates.signing import ensure_signing_key
+        from base.signing import ensure_signing_key
 
         return ensure_signing_key(self.store.path.parent / "trustlist-signer", "vaxkiosk central trust list")
 

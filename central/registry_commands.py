@@ -117,8 +117,8 @@ def _refused(args, exc) -> int:
 
 
 def _run(args, action) -> int:
+    from base.config import ConfigError
     from central.registry import RegistryRefused
-    from kiosk.config import ConfigError
 
     try:
         registry = open_registry(args)
@@ -145,8 +145,9 @@ def cmd_add_site(args) -> int:
 def cmd_enrol_code(args) -> int:
     import segno
 
-    from central.registry import central_pin, enrol_qr_text, format_code
-    from kiosk.central_https import pin_groups
+    from base.enrolment import format_code, qr_text
+    from base.pinning import pin_groups
+    from central.registry import central_pin
 
     def action(registry):
         central_url = registry.settings.central_url
@@ -160,10 +161,10 @@ def cmd_enrol_code(args) -> int:
             print(f"vaxkiosk: [registry] central_certificate: {exc}", file=sys.stderr)
             return 78
         code, expires = registry.create_code(args.site, args.expires_in)
-        qr_text = enrol_qr_text(central_url, code, pin)
+        text = qr_text(central_url, code, pin)
         if args.json:
             print(json.dumps({"ok": True, "site": args.site, "code": format_code(code),
-                              "expires": expires.isoformat(timespec="seconds"), "qr_text": qr_text,
+                              "expires": expires.isoformat(timespec="seconds"), "qr_text": text,
                               "central_pin": pin}))
             return 0
         print(f"Mã cài đặt / set-up code for site {args.site}:  {format_code(code)}")
@@ -171,7 +172,7 @@ def cmd_enrol_code(args) -> int:
         print(f"Central: {central_url}")
         if pin:  # the kiosk shows the same groups before it uses the code
             print(f"Khóa / key sha256: {pin_groups(pin)}")
-        segno.make(qr_text, error="m").terminal(out=sys.stdout, compact=True)
+        segno.make(text, error="m").terminal(out=sys.stdout, compact=True)
         return 0
     return _run(args, action)
 
@@ -179,8 +180,8 @@ def cmd_enrol_code(args) -> int:
 def cmd_enrol_bundle(args) -> int:
     from pathlib import Path
 
+    from base.files import write_atomic
     from central.enrol_api import broker_access, enrolment_document
-    from provisioning.files import write_atomic
 
     def action(registry):
         enrolment = registry.enrol_directly(args.site)
@@ -234,7 +235,7 @@ def cmd_devices(args) -> int:
 
 
 def _listener(spec: str, **tls):
-    from provisioning.broker import Listener
+    from central.broker import Listener
 
     address, _, port = spec.rpartition(":")
     return Listener(int(port), address, **tls)
@@ -243,7 +244,7 @@ def _listener(spec: str, **tls):
 def cmd_broker_config(args) -> int:
     from pathlib import Path
 
-    from provisioning import broker
+    from central import broker
 
     def action(registry):
         listeners = ([_listener(s, kiosks=False) for s in args.central_listen]

@@ -1,7 +1,8 @@
-"""Central's storage: fleet state, health history, records by stream, ingest rejects. The only module of central
-that writes SQL, so that a PostgreSQL backend can replace it behind the same methods.
+"""Central's storage: sites, fleet state, health history, records by stream, clock offsets, ingest rejects. Only this
+module writes SQL naming those tables (the registry's own tables are central.registry's), so that a PostgreSQL
+backend can replace it behind the same methods and functions.
 
-SQLite in WAL mode (the kiosk's Store class with central's own migrations). Writes come in batches: the ingest
+SQLite in WAL mode (a base.store.Store with central's own migrations). Writes come in batches: the ingest
 collects messages for a few milliseconds and `apply()` commits them in one transaction, so the fsync that makes an
 acknowledgement honest is paid once per batch, not per message. Several ingest processes may share the file
 (MQTT shared subscription): SQLite serialises their write transactions.
@@ -22,7 +23,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.store import Store
+from base.health import CameraHealth, PrinterHealth
+from base.store import Store
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -175,16 +177,6 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _printer_online(printer: dict) -> bool | None:
-    """The printer part's health (kiosk.printing.worker): {"state", "status": {"known", "online", ...}, ...}.
-    None when the printer could not say (no answer is not "online")."""
-    status = printer.get("status") if isinstance(printer.get("status"), dict) else printer
-    if status.get("known") is False:
-        return None
-    online = status.get("online")
-    return online if isinstance(online, bool) else None
-
-
 class CentralStore:
     def __init__(self, path: str | Path, utc_offset_hours: float = 7.0):
         self._store = Store(path, MIGRATIONS)
@@ -248,20 +240,19 @@ class CentralStore:
 
     def _health(self, db, msg: Inbound, now: str) -> None:
         p = msg.payload
-        camera, printer = p.get("camera") or {}, p.get("printer") or {}
+        camera, printer = CameraHealth.read(p.get("camera")), PrinterHealth.read(p.get("printer"))
         text = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
         # A health message proves the kiosk is connected, even if its retained "online" was missed.
         db.conn.execute(
             "UPDATE kiosks SET health = ?, health_at = ?, version = ?, boot_id = ?, "
             "state_since = CASE WHEN state = 'online' THEN state_since ELSE ? END, state = 'online' "
             "WHERE kiosk = ?", (text, now, p["version"], p["at"]["boot_id"], now, msg.kiosk))
-        fps, online = camera.get("fps"), _printer_online(printer)
+        fps, online = camera.fps if camera else None, printer.online if printer else None
         db.conn.execute(
             "INSERT INTO health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, "
             "mem_used_pct, disk_used_pct, camera_fps, printer_online, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"), p["load"],
-             p.get("mem_used_pct"), p["disk_used_pct"], fps if isinstance(fps, (int, float)) else None,
-             int(online) if isinstance(online, bool) else None, text))
+             p.get("mem_used_pct"), p["disk_used_pct"], fps, None if online is None else int(online), text))
 
     def _queue(self, db, msg: Inbound) -> None:
         p = msg.payload
@@ -311,6 +302,15 @@ class CentralStore:
     def count_rejects(self, rejects: dict[str, int]) -> None:
         if rejects:
             self.apply([], rejects)
+
+    def recent_lags(self, window_seconds: float = 300.0, now: float | None = None) -> list[float]:
+        """Seconds from the kiosk's send time (its wall clock, synchronised records only) to central's commit, for
+        the records received in the last `window_seconds`, sorted."""
+        now = dt.datetime.now(dt.timezone.utc).timestamp() if now is None else now
+        rows = self._store.query(
+            "SELECT (julianday(received) - julianday(sent_wall)) * 86400.0 AS lag FROM records "
+            "WHERE received >= ? AND clock = 'synced'", (_iso(now - window_seconds),))
+        return sorted(max(0.0, r["lag"]) for r in rows if r["lag"] is not None)
 
     def upsert_site(self, site: str, name: str = "", district: str = "", province: str = "") -> None:
         with self._store.transaction() as db:
@@ -426,3 +426,30 @@ class CentralStore:
         """Records stored per stream (all days): for /metrics."""
         return {r["stream"]: r["n"] for r in self._store.query(
             "SELECT stream, count(*) AS n FROM records GROUP BY stream")}
+
+
+# -- for central.registry, on its own connection to central.db (`db`: a base.store.Store's db, in or out of its
+# transactions): the sites it enrols at and the kiosks it revokes.
+def register_site(db, site: str, name: str = "", district: str = "", province: str = "") -> None:
+    """Register or update a site; empty fields keep what is there."""
+    db.conn.execute("INSERT INTO sites (site, name, district, province) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (site) DO UPDATE SET "
+                    "name = coalesce(nullif(excluded.name, ''), name), "
+                    "district = coalesce(nullif(excluded.district, ''), district), "
+                    "province = coalesce(nullif(excluded.province, ''), province)",
+                    (site, name, district, province))
+
+
+def site_row(db, site: str) -> dict | None:
+    row = db.conn.execute("SELECT * FROM sites WHERE site = ?", (site,)).fetchone()
+    return dict(row) if row else None
+
+
+def site_names(db) -> list[dict]:
+    return [dict(r) for r in db.conn.execute("SELECT site, name FROM sites ORDER BY site")]
+
+
+def mark_revoked(db, kiosk: str, since: str) -> None:
+    """The fleet view must not keep showing a revoked kiosk online: the broker closes its connection without
+    publishing its Last Will (the revoked user may no longer publish), and ingest rejects anything from it."""
+    db.conn.execute("UPDATE kiosks SET state = 'revoked', state_since = ? WHERE kiosk = ?", (since, kiosk))

@@ -1,60 +1,17 @@
-"""Central's trust list: the document signing certificates of every site/kiosk, and the revoked ones, signed by
-central so kiosks can keep a copy and verify certificates offline.
-
-Document (JSON, UTF-8), format "vaxkiosk-trustlist/1":
-
-    {"format": "vaxkiosk-trustlist/1", "version": <int, grows with every list>, "issued": "<ISO 8601 UTC>",
-     "entries": [{"kid": "<base64 of the 8-byte kid>", "certificate": "<PEM>" | null, "revoked": bool}, ...]}
-
-Envelope (what GET /api/v1/trustlist returns): {"payload": "<base64 of the document bytes>", "alg": "ES256",
-"signer_kid": "<base64 kid of central's trust-list certificate>", "signature": "<base64 DER ECDSA signature over
-the payload bytes>"}. Kiosks pin central's trust-list certificate (installed at enrolment) and refuse a list that is
-not signed by it or that is older than the one they hold (kiosk/certificates/trustlist.py reads this format).
-"""
+"""GET /api/v1/trustlist: central's trust list (format in base.trustlist), built fresh from the registry and signed
+with central's trust-list key at every request."""
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
-from typing import Callable, Iterable
+from typing import Callable
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Blueprint, jsonify
 
-from kiosk.certificates.signing import kid_of
+from base.trustlist import build_document, sign_document
 
-FORMAT = "vaxkiosk-trustlist/1"
 ROUTE = "/api/v1/trustlist"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def build_document(certificates: Iterable[x509.Certificate], revoked_kids: Iterable[bytes],
-                   issued: dt.datetime | None = None) -> dict:
-    """The trust list of these signing certificates; a revoked kid stays listed (so verifiers say "revoked", not
-    "unknown"), with its certificate when central has it."""
-    issued = issued or dt.datetime.now(dt.timezone.utc)
-    revoked = set(revoked_kids)
-    entries = {}
-    for cert in certificates:
-        kid = kid_of(cert)
-        entries[kid] = {"kid": b64(kid), "certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
-                        "revoked": kid in revoked}
-    for kid in revoked - set(entries):
-        entries[kid] = {"kid": b64(kid), "certificate": None, "revoked": True}
-    return {"format": FORMAT, "version": int(issued.timestamp() * 1000),
-            "issued": issued.isoformat(timespec="seconds"), "entries": [entries[k] for k in sorted(entries)]}
-
-
-def sign_document(document: dict, key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) -> dict:
-    payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return {"payload": b64(payload), "alg": "ES256", "signer_kid": b64(kid_of(certificate)),
-            "signature": b64(key.sign(payload, ec.ECDSA(hashes.SHA256())))}
 
 
 def trustlist_blueprint(entries: Callable[[], tuple[list[x509.Certificate], list[bytes]]],

@@ -251,7 +251,8 @@ def cascade_decoder() -> Decoder:
 
 
 # Every third row is enough for Code 128: tilted (±25°) and scaled labels read the same on every row, every second,
-# third or fourth (60 generated labels, kiosk.simulation.cards.code128_frame); the rows skipped are a third of the cost.
+# third or fourth (60 generated labels, devtools.simulation.cards.code128_frame); the rows skipped are a third of
+# the cost.
 CODE128_ROW_STEP = 3
 
 

@@ -7,18 +7,17 @@ SIGTERM/SIGINT stop the parts in reverse order; everything they acknowledged is 
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import logging
 import signal
 import threading
-from typing import Protocol
 
+from base.events import EventBus
+from base.parts import Part, health_of, start_parts, stop_parts
 from kiosk import __version__
-from kiosk.checkin import CheckinService
+from kiosk.checkin import CheckinService, last_known_time
 from kiosk.clock import Clock
 from kiosk.config import Config
-from kiosk.events import EventBus
 from kiosk.store import Store
 from kiosk.watchdog import Notifier, stalled_parts
 
@@ -31,34 +30,10 @@ PART_FACTORIES: list[str] = [
     "kiosk.scanner:camera_part",
     "kiosk.scanner:serial_part",
     "kiosk.web:make_part",
+    "kiosk.retention:make_part",
     "kiosk.sync.part:make_part",
     "kiosk.sms.part:make_part",
 ]
-
-
-class Part(Protocol):
-    name: str
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def health(self) -> dict: ...
-
-
-def stop_parts(parts: list) -> None:
-    """Stop in reverse start order (the kiosk's and central's processes alike)."""
-    for part in reversed(parts):
-        try:
-            part.stop()
-        except Exception:  # noqa: BLE001 - one part failing to stop must not keep the others running
-            log.exception("stopping %s failed", part.name)
-
-
-def last_known_time(store: Store):
-    """The latest wall time this kiosk ever recorded: the clock's floor after a boot without a real-time clock."""
-    row = store.query_one("SELECT MAX(at_wall) AS wall FROM state_changes")
-    return dt.datetime.fromisoformat(row["wall"]) if row and row["wall"] else None
 
 
 class App:
@@ -86,9 +61,7 @@ class App:
 
     def start(self) -> None:
         self.build()
-        for part in self.parts:
-            log.info("starting %s", part.name)
-            part.start()
+        start_parts(self.parts)
         log.info("kiosk %s/%s running with parts: %s", self.config.kiosk.site_id, self.config.kiosk.kiosk_id,
                  ", ".join(p.name for p in self.parts) or "none (store only)")
 
@@ -97,7 +70,7 @@ class App:
         self.store.close()
 
     def health(self) -> dict:
-        return {p.name: p.health() for p in self.parts}
+        return health_of(self.parts)
 
     def supervise(self, notifier: Notifier) -> None:
         """One turn of the main loop: ping systemd's watchdog only while no part reports its loop stalled."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kiosk.clock import Stamp
+from base.records import Stamp
 
 
 def record(db, actor: str, action: str, subject: str | None = None, reason: str | None = None,

@@ -1,4 +1,5 @@
-"""HTTP requests from a kiosk to central that trust only what the kiosk was told to trust.
+"""HTTP requests from a kiosk to central that trust only what the kiosk was told to trust (the pin and URL rules are
+base.pinning's, which central checks its own address against).
 
 A `TrustRule` is one of:
 - a pin: `sha256:<hex>` of central's public key (the certificate's SubjectPublicKeyInfo, DER), carried in the
@@ -7,59 +8,19 @@ A `TrustRule` is one of:
 - a CA: the system's CAs, or a PEM file (`--ca`), with the usual chain and host name checks;
 - both: the chain is checked and the key must be the pinned one.
 Whatever the rule, the server is checked right after the TLS handshake, before a byte of the request (which may carry
-a one-time set-up code) is sent.
-
-Plain http is accepted only to this machine itself (127.0.0.1, ::1, localhost): a central on the same machine, as in
-development and the demo. Every other address is another device, 127.0.0.2 included.
+a one-time set-up code) is sent. Plain http goes only to this machine itself.
 """
 
 from __future__ import annotations
 
-import hashlib
 import http.client
-import re
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-PIN_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-class UntrustedCentral(Exception):
-    """`code`: insecure_central (plain http to another machine), central_untrusted (the certificate does not
-    verify), central_pin_mismatch (a different key than the pinned one), bad_url."""
-
-    def __init__(self, code: str, detail: str = ""):
-        self.code, self.detail = code, detail
-        super().__init__(f"{code}: {detail}" if detail else code)
-
-
-def spki_pin(certificate: x509.Certificate | bytes) -> str:
-    """`sha256:<hex>` of a certificate's public key (it survives renewing the certificate with the same key)."""
-    if isinstance(certificate, bytes):
-        certificate = x509.load_der_x509_certificate(certificate)
-    spki = certificate.public_key().public_bytes(serialization.Encoding.DER,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "sha256:" + hashlib.sha256(spki).hexdigest()
-
-
-def normalise_pin(text: str) -> str:
-    """A pin as a person may type it (upper case, spaces or colons between hex pairs) → `sha256:<hex>`."""
-    body = text.strip().lower().removeprefix("sha256:").replace(":", "").replace(" ", "")
-    pin = f"sha256:{body}"
-    if not PIN_RE.match(pin):
-        raise ValueError("expected sha256: and 64 hex digits")
-    return pin
-
-
-def pin_groups(pin: str) -> str:
-    """The hex of a pin in groups of four, as screens and the operator's printout show it."""
-    hexdigits = pin.removeprefix("sha256:").upper()
-    return " ".join(hexdigits[i:i + 4] for i in range(0, len(hexdigits), 4))
+from base.pinning import UntrustedCentral, check_url, pin_groups, spki_pin
 
 
 @dataclass(frozen=True)
@@ -91,20 +52,6 @@ class Identity:
         return {"url": self.url, "host": self.host, "port": self.port, "verified": self.verified, "pin": self.pin,
                 "pin_groups": pin_groups(self.pin) if self.pin else "", "subject": self.subject,
                 "issuer": self.issuer}
-
-
-def check_url(url: str):
-    """The split URL, if the kiosk may talk to it at all."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UntrustedCentral("bad_url", url[:200])
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise UntrustedCentral("bad_url", url[:200]) from None
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise UntrustedCentral("insecure_central", f"http://{parts.hostname}")
-    return parts
 
 
 def _context(rule: TrustRule) -> ssl.SSLContext:

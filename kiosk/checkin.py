@@ -5,6 +5,9 @@ and its print job (and, for a typed entry, the flag that makes staff see the car
 never a check-in without its outbox entry or its ticket print job, and the function returns only after the commit is
 durable: only then may a screen tell the citizen that it worked.
 
+This module owns the tables checkins, tickets and state_changes: every other module reads them through the
+functions here (`get`, `visits_by_number`, `people_ahead`, `now_serving`, `Visits`, ...).
+
 An entry for a number that already holds a check-in today gets that check-in only if it is the same person (name and
 birth date, kiosk.verification.Verification.admit); otherwise it is refused and the check-in is flagged. Staff who
 find that a check-in is not the card holder's release it, and the number is free for the holder to check in.
@@ -12,20 +15,22 @@ find that a check-in is not the card holder's release it, and the number is free
 
 from __future__ import annotations
 
+import datetime as dt
+import unicodedata
 import uuid
 from dataclasses import dataclass
 
+from base.records import Stamp, record
+from base.refusal import Refusal
 from drivers import system
 from kiosk import audit, verification
-from kiosk.clock import Clock, Stamp
+from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.identity import Identity
-from kiosk.refusal import Refusal
+from kiosk.outbox import enqueue
+from kiosk.printing import jobs as print_jobs
 from kiosk.sms import hooks as sms_hooks
 from kiosk.store import Store
-from kiosk.sync.outbox import enqueue
-
-SCHEMA_VERSION = 1
 
 STATES = ("waiting", "called", "screened", "vaccinated", "observing", "done", "deferred", "left")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -71,12 +76,34 @@ TICKET_QUERY = """
 """
 
 
+class Visits:
+    """What kiosk.verification reads of the check-ins, inside its own transactions (`db`)."""
+
+    @staticmethod
+    def holders(db, site_id: str, id_number: str, except_id: str) -> list[dict]:
+        """Name and birth date of the other check-ins holding this number here."""
+        return [dict(r) for r in db.conn.execute(
+            "SELECT full_name, dob FROM checkins WHERE site_id=? AND id_number=? AND id<>? AND released_wall IS NULL",
+            (site_id, id_number, except_id))]
+
+    @staticmethod
+    def of_number(db, site_id: str, id_number: str) -> list[dict]:
+        """Every check-in of this number here, oldest first, with its ticket number."""
+        return [dict(r) for r in db.conn.execute(
+            "SELECT c.id, c.full_name, c.dob, c.day, t.number FROM checkins c JOIN tickets t ON t.checkin_id=c.id"
+            " WHERE c.site_id=? AND c.id_number=? ORDER BY c.created_wall", (site_id, id_number))]
+
+    @staticmethod
+    def number_of(db, checkin_id: str) -> str | None:
+        return number_of(db, checkin_id)
+
+
 class CheckinService:
     def __init__(self, store: Store, settings: KioskSection, clock: Clock | None = None):
         self.store = store
         self.settings = settings
         self.clock = clock or Clock(settings.utc_offset_hours)
-        self.verification = verification.Verification(store, settings, self.clock)
+        self.verification = verification.Verification(store, settings, self.clock, Visits)
 
     # -- check-in ----------------------------------------------------------------------------------------------
     def check_in(self, identity: Identity, source: str) -> CheckinResult:
@@ -122,10 +149,9 @@ class CheckinService:
                                       "number": number, "state": "waiting", "state_wall": stamp.wall})
                 _insert_state_change(db, checkin_id, None, "waiting", "kiosk:" + source, None, stamp)
                 enqueue(db, "checkins", checkin_record(row, number), stamp)
-                db["print_jobs"].insert({"kind": "ticket", "checkin_id": checkin_id, "copy": 0,
-                                         "state": "pending", "created_wall": stamp.wall,
-                                         "updated_wall": stamp.wall})
-                verification.flag_new_checkin(db, checkin_id, identity, source, self.settings, stamp)
+                print_jobs.add(db, "ticket", checkin_id, stamp)
+                verification.flag_new_checkin(db, checkin_id, identity, source, self.settings, stamp,
+                                              Visits.holders(db, row["site_id"], identity.id_number, checkin_id))
         found = self.find_today(identity.id_number, day)
         if again:
             return CheckinResult(self.verification.admit(found, identity, source), created=False)
@@ -145,7 +171,7 @@ class CheckinService:
         )
 
     def get(self, checkin_id: str) -> dict | None:
-        return self.store.query_one(TICKET_QUERY + " WHERE c.id=?", (checkin_id,))
+        return get(self.store, checkin_id)
 
     def queue(self, day: str | None = None, states: tuple[str, ...] = STATES) -> list[dict]:
         marks = ",".join("?" * len(states))
@@ -184,6 +210,19 @@ class CheckinService:
                 audit.record(db, actor, "identity.released", checkin_id, reason, stamp=stamp)
         return self.get(checkin_id)
 
+    def search(self, q: str, limit: int) -> list[dict]:
+        """The staff desk's search box: a ticket number of today (up to five digits), part of an ID number, or part
+        of a name (`fold`: case, accents and đ do not matter); newest day first."""
+        base = TICKET_QUERY + " WHERE c.site_id=? "
+        site = self.settings.site_id
+        if q.isdigit() and len(q) <= 5:
+            return self.store.query(base + "AND t.number=? AND c.day=? ", (site, int(q), self.clock.today().isoformat()))
+        if q.isdigit():
+            return self.store.query(base + "AND c.id_number LIKE ? ORDER BY c.day DESC LIMIT ?", (site, f"%{q}%", limit))
+        wanted = fold(q)
+        rows = self.store.query(base + "ORDER BY c.day DESC, t.number", (site,))
+        return [r for r in rows if wanted in fold(r["full_name"] or "")][:limit]
+
     def call_next(self, desk: str, actor: str) -> dict | None:
         """The lowest waiting ticket of today goes to `desk`; None when nobody waits."""
         stamp = self.clock.stamp()
@@ -197,6 +236,75 @@ class CheckinService:
                 return None
             move(db, row[0], "called", actor, stamp, desk=desk)
         return self.get(row[0])
+
+
+def get(store: Store, checkin_id: str) -> dict | None:
+    """A check-in with its ticket (number, state, desk, state_wall)."""
+    return store.query_one(TICKET_QUERY + " WHERE c.id=?", (checkin_id,))
+
+
+def row(db, checkin_id: str) -> dict | None:
+    """A check-in's own row, inside the caller's transaction."""
+    found = db.conn.execute("SELECT * FROM checkins WHERE id=?", (checkin_id,)).fetchone()
+    return dict(found) if found else None
+
+
+def number_of(db, checkin_id: str) -> str | None:
+    found = db.conn.execute("SELECT id_number FROM checkins WHERE id=?", (checkin_id,)).fetchone()
+    return found[0] if found else None
+
+
+def place_of(store: Store, checkin_id: str) -> dict | None:
+    """The site and kiosk a check-in was made at (a print event of its tickets says so), or None once it is gone."""
+    return store.query_one("SELECT site_id, kiosk_id FROM checkins WHERE id=?", (checkin_id,))
+
+
+def visits_by_number(store: Store, id_number: str) -> dict[str, dict]:
+    """checkin id → the check-in (id, day, full_name, dob, id_number, site_id) for every visit of this number."""
+    return {r["id"]: r for r in store.query(
+        "SELECT id, day, full_name, dob, id_number, site_id FROM checkins WHERE id_number=?", (id_number,))}
+
+
+def people_ahead(store: Store, site_id: str, day: str, number: int, states: tuple[str, ...]) -> int:
+    """Tickets of that day before `number` that are in one of `states`."""
+    return store.query_one(
+        f"SELECT count(*) AS n FROM tickets WHERE site_id=? AND day=? AND number<? "
+        f"AND state IN ({','.join('?' * len(states))})", (site_id, day, number, *states))["n"]
+
+
+def now_serving(store: Store, site_id: str, day: str) -> dict[str, int]:
+    """desk → the ticket it serves now: the latest number called to it that day (the waiting-room display)."""
+    calls = store.query(
+        "SELECT t.desk, t.number, MAX(s.at_wall) AS called_at FROM tickets t "
+        "JOIN state_changes s ON s.checkin_id = t.checkin_id AND s.to_state = 'called' "
+        "WHERE t.site_id=? AND t.day=? AND t.desk IS NOT NULL AND t.state != 'waiting' GROUP BY t.checkin_id",
+        (site_id, day))
+    serving: dict[str, int] = {}
+    for call in sorted(calls, key=lambda c: c["called_at"]):
+        serving[call["desk"]] = call["number"]
+    return serving
+
+
+def count(store: Store) -> int:
+    return store.query_one("SELECT count(*) AS n FROM checkins")["n"]
+
+
+def in_states(store: Store, states: tuple[str, ...]) -> list[str]:
+    """The check-ins, of any day, whose ticket is in one of `states`."""
+    return [r["checkin_id"] for r in store.query(
+        f"SELECT checkin_id FROM tickets WHERE state IN ({','.join('?' * len(states))})", states)]
+
+
+def last_known_time(store: Store) -> dt.datetime | None:
+    """The latest wall time this kiosk ever recorded: the clock's floor after a boot without a real-time clock."""
+    found = store.query_one("SELECT MAX(at_wall) AS wall FROM state_changes")
+    return dt.datetime.fromisoformat(found["wall"]) if found and found["wall"] else None
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a Vietnamese name (đ counts as d)."""
+    decomposed = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def move(db, checkin_id: str, to_state: str, actor: str, stamp: Stamp, reason: str | None = None,
@@ -222,19 +330,8 @@ def _insert_state_change(db, checkin_id, from_state, to_state, actor, reason, st
 
 def checkin_record(row: dict, ticket: int) -> dict:
     """What central gets of a check-in: counts and timing, no personal data (it is not needed there)."""
-    return {
-        "schema": SCHEMA_VERSION,
-        "type": "checkin",
-        "record_id": row["id"],
-        "site": row["site_id"],
-        "kiosk": row["kiosk_id"],
-        "day": row["day"],
-        "ticket": ticket,
-        "scan_kind": row["scan_kind"],
-        "source": row["source"],
-        "at": {"wall": row["created_wall"], "mono": row["created_mono"], "boot_id": row["created_boot_id"],
-               "clock_synced": bool(row["created_clock_synced"])},
-    }
+    return record("checkins", row["id"], row["site_id"], row["kiosk_id"], Stamp.from_columns(row, "created"),
+                  day=row["day"], ticket=ticket, scan_kind=row["scan_kind"], source=row["source"])
 
 
 

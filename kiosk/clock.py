@@ -1,9 +1,5 @@
-"""Time stamps that central can correct later.
-
-A Pi has no real-time clock: until NTP succeeds after boot the wall clock can be years off. Every event therefore
-records the wall time, the monotonic time, the boot id and whether the clock was synchronised, so that central can
-shift unsynchronised events by the offset it learns later from the same boot.
-"""
+"""The kiosk's clock: time stamps that central can correct later (base.records.Stamp says why they carry what they
+carry), and the floor that keeps a kiosk booted without a real-time clock from going back in time."""
 
 from __future__ import annotations
 
@@ -11,21 +7,9 @@ import datetime as dt
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
 
+from base.records import Stamp
 from drivers import system
-
-
-@dataclass(frozen=True)
-class Stamp:
-    wall: str  # ISO 8601, UTC
-    mono: float
-    boot_id: str
-    clock_synced: bool
-
-    def as_columns(self, prefix: str) -> dict:
-        return {f"{prefix}_{k}": (int(v) if isinstance(v, bool) else v) for k, v in asdict(self).items()}
-
 
 # The tests and the demo simulate a Pi without a real-time clock: this file holds {"offset_seconds": N, "synced": B},
 # re-read at every time stamp, so a running kiosk can "boot in 1970" and correct itself later.

@@ -57,7 +57,8 @@ def cmd_parse_id(args) -> int:
 
 
 def load_config_or_exit(path: str | None):
-    from kiosk.config import ConfigError, load
+    from base.config import ConfigError
+    from kiosk.config import load
 
     try:
         return load(path)
@@ -67,9 +68,9 @@ def load_config_or_exit(path: str | None):
 
 
 def cmd_kiosk(args) -> int:
+    from kiosk import first_boot
     from kiosk.app import App
     from kiosk.config import resolve_path
-    from provisioning import first_boot
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = resolve_path(args.config)
@@ -80,9 +81,10 @@ def cmd_kiosk(args) -> int:
 
 
 def cmd_checkin(args) -> int:
+    from base.privacy import mask_id
+    from base.refusal import Refusal
     from kiosk.checkin import CheckinService
-    from kiosk.identity import Identity, mask_id, parse
-    from kiosk.refusal import Refusal
+    from kiosk.identity import Identity, parse
     from kiosk.store import Store
 
     config = load_config_or_exit(args.config)

@@ -1,26 +1,24 @@
 """Citizens' correction requests on their vaccination record ("a dose is missing", "a dose is wrong").
 
-Filed at the kiosk, answered at central: one transaction writes the request and its outbox entry (stream
-"corrections"), so it reaches central exactly once. Central must answer within 48 hours (the deadline travels with it).
+Filed at the kiosk, answered at central: one transaction writes the request, its audit entry and its outbox entry
+(stream "corrections"), so it reaches central exactly once; central's outcome is applied with its own audit entry. Central must answer within base.corrections.DEADLINE (48 hours; the
+deadline travels with it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import asdict
 
-from kiosk.checkin import CheckinRefused
-from kiosk.sync.outbox import enqueue
+from base.corrections import DEADLINE, KINDS, MAX_REASON_CHARS, OUTCOMES
+from base.records import Stamp, record
+from base.refusal import Refusal
+from kiosk import audit, checkin
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
+from kiosk.outbox import enqueue
 from kiosk.store import Store
-
-SCHEMA_VERSION = 1
-KINDS = ("missing_dose", "wrong_dose")
-OUTCOMES = ("approved", "deferred", "rejected")
-MAX_REASON_CHARS = 300
-DEADLINE = dt.timedelta(hours=48)
+from kiosk.vaccination import checkin_of_dose
 
 ERRORS = {
     "bad_kind": ("Loại yêu cầu không hợp lệ.", "The kind of request is not valid."),
@@ -31,7 +29,7 @@ ERRORS = {
 }
 
 
-class CorrectionRefused(CheckinRefused):
+class CorrectionRefused(Refusal):
     MESSAGES = ERRORS
 
 
@@ -61,12 +59,12 @@ class Corrections:
             "deadline_wall": (filed + DEADLINE).isoformat(timespec="milliseconds"),
         }
         with self.store.transaction() as db:
-            if vaccination_id and not db.conn.execute(
-                "SELECT 1 FROM vaccinations v JOIN checkins c ON c.id = v.checkin_id WHERE v.id=? AND c.id_number=?",
-                (vaccination_id, id_number),
-            ).fetchone():
+            if vaccination_id and checkin.number_of(db, checkin_of_dose(db, vaccination_id) or "") != id_number:
                 raise CorrectionRefused("unknown_dose")
             db["corrections"].insert(row)
+            # The audit log holds no personal data: the request's id and kind, never the number or the reason.
+            audit.record(db, "kiosk:citizen", "correction.filed", row["id"], None,
+                         {"kind": kind, "vaccination_id": row["vaccination_id"]}, stamp=stamp)
             enqueue(db, "corrections", correction_record(row, stamp), stamp)
         return row
 
@@ -80,11 +78,15 @@ class Corrections:
                 or not isinstance(decided_at, (int, float))):
             raise CorrectionRefused("bad_outcome")
         reason = str(args.get("reason") or "")[:MAX_REASON_CHARS]
+        stamp = self.clock.stamp()
         with self.store.transaction() as db:
             changed = db.conn.execute(
                 "UPDATE corrections SET outcome_state=?, outcome_reason=?, outcome_decided_at=? "
                 "WHERE id=? AND (outcome_decided_at IS NULL OR outcome_decided_at < ?)",
                 (state, reason, decided_at, record_id, decided_at)).rowcount
+            if changed:
+                audit.record(db, "central", "correction.outcome", record_id, None,
+                             {"state": state, "decided_at": decided_at}, stamp=stamp)
         return bool(changed)
 
     def for_site(self, limit: int = 200) -> list[dict]:
@@ -92,19 +94,8 @@ class Corrections:
                                 (self.settings.site_id, limit))
 
 
-def correction_record(row: dict, stamp) -> dict:
+def correction_record(row: dict, stamp: Stamp) -> dict:
     """What central gets: the ID number is needed to find the person's record there; no name or birth date."""
-    return {
-        "schema": SCHEMA_VERSION,
-        "type": "correction",
-        "record_id": row["id"],
-        "site": row["site_id"],
-        "kiosk": row["kiosk_id"],
-        "id_number": row["id_number"],
-        "kind": row["kind"],
-        "vaccination_id": row["vaccination_id"],
-        "reason": row["reason"],
-        "filed_at": row["filed_wall"],
-        "deadline": row["deadline_wall"],
-        "at": asdict(stamp),
-    }
+    return record("corrections", row["id"], row["site_id"], row["kiosk_id"], stamp, id_number=row["id_number"],
+                  kind=row["kind"], vaccination_id=row["vaccination_id"], reason=row["reason"],
+                  filed_at=row["filed_wall"], deadline=row["deadline_wall"])

@@ -7,14 +7,14 @@ checked against the birth date and sex that come with it, so that a misread or a
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Union
+
+from base.enrolment import QR_PREFIX
+from base.provinces import provinces
 
 MAX_INPUT_BYTES = 2048
 MAX_NAME_CHARS = 100
@@ -27,7 +27,7 @@ EARLIEST_TODAY = dt.date(2026, 1, 1)
 KIOSK_PREFIXES = {
     "HC1:": "certificate",
     "VXK1:APPT:": "appointment",
-    "VXK1:ENROL:": "enrolment",
+    QR_PREFIX: "enrolment",
 }
 
 
@@ -132,12 +132,6 @@ WARNINGS = {
 def error(code: str) -> ScanError:
     vi, en = MESSAGES[code]
     return ScanError(code, vi, en)
-
-
-@lru_cache(maxsize=1)
-def provinces() -> dict[str, str]:
-    with resources.files("kiosk").joinpath("provinces.csv").open(encoding="utf-8") as f:
-        return {row["code"]: row["province"] for row in csv.DictReader(f)}
 
 
 def today_floor(today: dt.date | None) -> dt.date:
@@ -331,15 +325,6 @@ def name_key(name: str | None) -> str:
     (a card's "Trần Thị Hồng Nhung" is the keypad's "TRẦN THỊ HỒNG  NHUNG"). Accents count: "Tran" is another name."""
     folded = unicodedata.normalize("NFC", str(name or "")).casefold()
     return unicodedata.normalize("NFC", " ".join(folded.split()))
-
-
-def mask_id(number: str | None) -> str:
-    """`064195001234` → `0641•••••234`: enough for a citizen to recognise, not enough to identify."""
-    if not number:
-        return ""
-    if len(number) < 8:
-        return "•" * len(number)
-    return number[:4] + "•" * (len(number) - 7) + number[-3:]
 
 
 def from_manual(id_number: str, full_name: str, dob: str, today: dt.date | None = None) -> Identity | ScanError:

@@ -6,6 +6,7 @@ its audit entry, one commit); this module only finds the original job and refuse
 
 from __future__ import annotations
 
+from base.refusal import Refusal
 from kiosk.checkin import CheckinRefused
 from kiosk.clock import Clock
 from kiosk.printing import jobs
@@ -14,7 +15,7 @@ from kiosk.store import Store
 KINDS = ("ticket", "certificate")
 
 
-class ReprintRefused(CheckinRefused):
+class ReprintRefused(Refusal):
     MESSAGES = {
         "reason_required": ("Cần ghi lý do in lại.", "A reason for the reprint is required."),
         "no_certificate": ("Chưa có giấy chứng nhận để in lại.", "There is no certificate to reprint yet."),
@@ -29,8 +30,7 @@ def reprint(store: Store, clock: Clock, kind: str, checkin_id: str, actor: str, 
     reason = " ".join(str(reason or "").split())
     if not reason:
         raise ReprintRefused("reason_required")
-    original = store.query_one("SELECT id FROM print_jobs WHERE kind=? AND checkin_id=? AND copy=0 ORDER BY id LIMIT 1",
-                               (kind, checkin_id))
+    original = jobs.original(store, kind, checkin_id)
     if original is None:
         # Every check-in has its ticket job; a certificate job exists once the observation has ended.
         raise ReprintRefused("no_certificate") if kind == "certificate" else CheckinRefused("not_found", checkin_id)

@@ -20,9 +20,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from base.privacy import mask_id
+from base.refusal import Refusal
 from kiosk.checkin import CheckinRefused
-from kiosk.identity import Identity, KioskCode, ScanError, mask_id, parse
-from kiosk.refusal import Refusal
+from kiosk.identity import Identity, KioskCode, ScanError, parse
 
 log = logging.getLogger("vaxkiosk.scan")
 

@@ -26,12 +26,12 @@ from typing import Callable
 
 import numpy as np
 
+from base.config import ConfigError
+from base.events import EventBus
 from drivers.barcode import Code, Decoder, make_decoder, timed
 from drivers.camera import CameraError, Frame, FrameSource, open_source
 from drivers.serial_scanner import SerialLineReader, terminator_bytes
 from kiosk.checkin import CheckinService
-from kiosk.config import ConfigError
-from kiosk.events import EventBus
 from kiosk.scan_handler import RecordCheck, process, record_check
 from kiosk.watchdog import thread_alive
 

@@ -11,9 +11,9 @@ import hashlib
 import hmac
 import secrets
 
+from base.refusal import Refusal
 from kiosk import audit
 from kiosk.clock import Clock
-from kiosk.refusal import Refusal
 from kiosk.store import Store
 
 ROLES = ("staff", "technician")

@@ -11,17 +11,19 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from kiosk import audit
+from base.records import Stamp, record
+from base.refusal import Refusal
+from kiosk import audit, checkin
 from kiosk.checkin import CheckinRefused, move
-from kiosk.sync.outbox import enqueue
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
+from kiosk.outbox import enqueue
+from kiosk.printing import jobs as print_jobs
 from kiosk.sms import hooks as sms_hooks
 from kiosk.store import Store
 from kiosk.vaccines import MAX_DOSES, TARGET_DISEASE, VACCINES
 from kiosk.verification import require_card_seen
 
-SCHEMA_VERSION = 1
 SCREENING_OUTCOMES = ("eligible", "postponed", "referred")
 MAX_LOT_CHARS = 40
 MAX_PERSON_CHARS = 80
@@ -38,7 +40,7 @@ INPUT_ERRORS = {
 }
 
 
-class VaccinationInputError(CheckinRefused):
+class VaccinationInputError(Refusal):
     """A staff form value that cannot be recorded."""
 
     MESSAGES = INPUT_ERRORS
@@ -94,7 +96,7 @@ class VaccinationService:
         observation_until = (dt.datetime.fromisoformat(stamp.wall)
                              + dt.timedelta(minutes=self.settings.observation_minutes))
         with self.store.transaction() as db:
-            person = db.conn.execute("SELECT * FROM checkins WHERE id=?", (checkin_id,)).fetchone()
+            person = checkin.row(db, checkin_id)
             if person is None:
                 raise CheckinRefused("not_found", checkin_id)
             require_card_seen(db, checkin_id)
@@ -122,7 +124,7 @@ class VaccinationService:
                 "observation_until": observation_until.isoformat(timespec="milliseconds"),
             }
             db["vaccinations"].insert(row)
-            enqueue(db, "vaccinations", vaccination_record(row, dict(person)), stamp)
+            enqueue(db, "vaccinations", vaccination_record(row, person), stamp)
             sms_hooks.dose_recorded(db, row, stamp)
             audit.record(db, actor, "injection", checkin_id, None,
                          {"vaccination_id": vaccination_id, "vaccine": vaccine.code, "lot": injection.lot,
@@ -142,9 +144,7 @@ class VaccinationService:
                 raise VaccinationInputError("observation_not_over")
             move(db, checkin_id, "done", actor, stamp, reason=early_reason if early else None)
             db.conn.execute("UPDATE vaccinations SET observation_end_wall=? WHERE id=?", (stamp.wall, vac[0]))
-            db["print_jobs"].insert({"kind": "certificate", "checkin_id": checkin_id, "subject_id": vac[0],
-                                     "copy": 0, "state": "pending", "created_wall": stamp.wall,
-                                     "updated_wall": stamp.wall})
+            print_jobs.add(db, "certificate", checkin_id, stamp, subject_id=vac[0])
             audit.record(db, actor, "observation_end", checkin_id, early_reason if early else None, stamp=stamp)
         return self.get(vac[0])
 
@@ -155,11 +155,54 @@ class VaccinationService:
         return self.store.query_one("SELECT * FROM vaccinations WHERE checkin_id=?", (checkin_id,))
 
     def history(self, id_number: str) -> list[dict]:
-        """Doses on record at this kiosk for one person, oldest first (the citizen's record check)."""
-        return self.store.query(
-            "SELECT v.*, c.full_name, c.dob, c.day FROM vaccinations v JOIN checkins c ON c.id = v.checkin_id "
-            "WHERE c.id_number=? ORDER BY v.administered_wall", (id_number,),
-        )
+        """Doses on record at this kiosk for one number, oldest first (the citizen's record check)."""
+        return doses_of_number(self.store, id_number)
+
+    def observation_ends(self) -> dict[str, str]:
+        """checkin id → the end of its observation, for this site's doses (the staff board's countdowns)."""
+        return {v["checkin_id"]: v["observation_until"] for v in self.store.query(
+            "SELECT checkin_id, observation_until FROM vaccinations WHERE site_id=?", (self.settings.site_id,))}
+
+
+def count(store: Store) -> int:
+    return store.query_one("SELECT count(*) AS n FROM vaccinations")["n"]
+
+
+# -- doses with their person (the visit's name, birth date, number and day, read through kiosk.checkin) -----------
+VISIT_FIELDS = ("full_name", "dob", "id_number", "day")
+
+
+def doses_of_number(store: Store, id_number: str, until_wall: str | None = None) -> list[dict]:
+    """Every dose recorded here for check-ins of this number (administered at or before `until_wall`), oldest
+    first, each with its visit's VISIT_FIELDS."""
+    visits = checkin.visits_by_number(store, id_number)
+    if not visits:
+        return []
+    marks = ",".join("?" * len(visits))
+    until = " AND administered_wall <= ?" if until_wall else ""
+    doses = store.query(f"SELECT * FROM vaccinations WHERE checkin_id IN ({marks}){until} ORDER BY administered_wall",
+                        (*visits, *([until_wall] if until_wall else [])))
+    return [{**d, **{k: visits[d["checkin_id"]][k] for k in VISIT_FIELDS}} for d in doses]
+
+
+def _with_visit(store: Store, dose: dict | None) -> dict | None:
+    visit = checkin.get(store, dose["checkin_id"]) if dose else None
+    return {**dose, **{k: visit[k] for k in VISIT_FIELDS}} if visit else None
+
+
+def dose_record(store: Store, vaccination_id: str) -> dict | None:
+    """One dose with its visit's VISIT_FIELDS, or None."""
+    return _with_visit(store, store.query_one("SELECT * FROM vaccinations WHERE id=?", (vaccination_id,)))
+
+
+def dose_by_uvci(store: Store, uvci: str) -> dict | None:
+    return _with_visit(store, store.query_one("SELECT * FROM vaccinations WHERE uvci=?", (uvci,)))
+
+
+def checkin_of_dose(db, vaccination_id: str) -> str | None:
+    """The check-in a dose was given at, inside the caller's transaction."""
+    found = db.conn.execute("SELECT checkin_id FROM vaccinations WHERE id=?", (vaccination_id,)).fetchone()
+    return found[0] if found else None
 
 
 def make_uvci(site_id: str, vaccination_id: str) -> str:
@@ -190,23 +233,17 @@ def luhn_mod_n(text: str) -> str:
 def vaccination_record(row: dict, person: dict) -> dict:
     """What central gets of a dose: the person's ID number, name, birth date and sex are needed there to match the
     national population database; the address is not sent."""
-    return {
-        "schema": SCHEMA_VERSION,
-        "type": "vaccination",
-        "record_id": row["id"],
-        "site": row["site_id"],
-        "kiosk": row["kiosk_id"],
-        "checkin_id": row["checkin_id"],
-        "person": {"id_number": person["id_number"], "full_name": person["full_name"], "dob": person["dob"],
-                   "sex": person["sex"]},
-        "dose_number": row["dose_number"],
-        "vaccine": {"code": row["vaccine"], "tg": TARGET_DISEASE, "mp": row["product"], "ma": row["manufacturer"],
-                    "vp": row["vaccine_type"]},
-        "lot": row["lot"],
-        "vaccinator": row["vaccinator"],
-        "screening": row["screening_outcome"],
-        "uvci": row["uvci"],
-        "observation_until": row["observation_until"],
-        "at": {"wall": row["administered_wall"], "mono": row["administered_mono"],
-               "boot_id": row["administered_boot_id"], "clock_synced": bool(row["administered_clock_synced"])},
-    }
+    return record(
+        "vaccinations", row["id"], row["site_id"], row["kiosk_id"], Stamp.from_columns(row, "administered"),
+        checkin_id=row["checkin_id"],
+        person={"id_number": person["id_number"], "full_name": person["full_name"], "dob": person["dob"],
+                "sex": person["sex"]},
+        dose_number=row["dose_number"],
+        vaccine={"code": row["vaccine"], "tg": TARGET_DISEASE, "mp": row["product"], "ma": row["manufacturer"],
+                 "vp": row["vaccine_type"]},
+        lot=row["lot"],
+        vaccinator=row["vaccinator"],
+        screening=row["screening_outcome"],
+        uvci=row["uvci"],
+        observation_until=row["observation_until"],
+    )

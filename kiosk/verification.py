@@ -11,18 +11,23 @@ The number encodes sex and birth year and is printed on cards, forms and photos,
   entry did not match, wait for staff to confirm that they saw the card and the number on it before screening or an
   injection (`require_card_seen`); the confirmation is audited with who confirmed.
 
-Tables: identity_flags, identity_attempts (migration 0007_identity_checks). docs/security.md says why.
+Tables: identity_flags, identity_attempts (migration 0007_identity_checks), owned here; the check-ins themselves are
+read through the readers kiosk.checkin hands over (`Visits`), since that module writes them. docs/security.md says
+why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
+from base.privacy import mask_id
+from base.records import Stamp
+from base.refusal import Refusal
 from kiosk import audit
-from kiosk.clock import Clock, Stamp
+from kiosk.clock import Clock
 from kiosk.config import KioskSection
-from kiosk.identity import Identity, mask_id, name_key
-from kiosk.refusal import Refusal
+from kiosk.identity import Identity, name_key
 from kiosk.store import Store
 
 NUMBER_LIMIT = 3
@@ -69,15 +74,13 @@ def flag(db, checkin_id: str, kind: str, entry: str, source: str, kiosk_id: str,
 
 
 def flag_new_checkin(db, checkin_id: str, identity: Identity, source: str, settings: KioskSection,
-                     stamp: Stamp) -> None:
+                     stamp: Stamp, earlier: list[dict]) -> None:
     """Inside the check-in's transaction: a typed entry waits for staff to see the card, and so does an entry
-    whose name or birth date is not that of any earlier check-in of its number here (someone else's number)."""
+    whose name or birth date is not that of any earlier check-in of its number here (`earlier`: their full_name
+    and dob; someone else's number)."""
     forget_old_attempts(db, stamp)
     if identity.kind != CARD_READ:
         flag(db, checkin_id, "typed", identity.kind, source, settings.kiosk_id, stamp)
-    earlier = [dict(r) for r in db.conn.execute(
-        "SELECT full_name, dob FROM checkins WHERE site_id=? AND id_number=? AND id<>? AND released_wall IS NULL",
-        (settings.site_id, identity.id_number, checkin_id))]
     if earlier and not any(same_person(r, identity.full_name, identity.dob) for r in earlier):
         flag(db, checkin_id, "other_record", identity.kind, source, settings.kiosk_id, stamp)
 
@@ -103,11 +106,20 @@ def resolve(db, checkin_id: str, actor: str, resolution: str, stamp: Stamp) -> l
     return kinds
 
 
+class CheckinRows(Protocol):
+    """How this module reads check-ins (kiosk.checkin.Visits), inside its transactions."""
+
+    def of_number(self, db, site_id: str, id_number: str) -> list[dict]: ...
+
+    def number_of(self, db, checkin_id: str) -> str | None: ...
+
+
 class Verification:
-    def __init__(self, store: Store, settings: KioskSection, clock: Clock | None = None):
+    def __init__(self, store: Store, settings: KioskSection, clock: Clock, checkins: CheckinRows):
         self.store = store
         self.settings = settings
-        self.clock = clock or Clock(settings.utc_offset_hours)
+        self.clock = clock
+        self.checkins = checkins
 
     # -- the citizen's entries -------------------------------------------------------------------------------
     def admit(self, row: dict, identity: Identity, source: str) -> dict:
@@ -126,10 +138,7 @@ class Verification:
         stamp = self.clock.stamp()
         with self.store.transaction() as db:
             self._refuse_if_paused(db, identity.id_number, stamp)
-            rows = [dict(r) for r in db.conn.execute(
-                "SELECT c.id, c.full_name, c.dob, c.day, t.number FROM checkins c JOIN tickets t ON t.checkin_id=c.id"
-                " WHERE c.site_id=? AND c.id_number=? ORDER BY c.created_wall", (self.settings.site_id,
-                                                                                identity.id_number))]
+            rows = self.checkins.of_number(db, self.settings.site_id, identity.id_number)
             if not rows or any(same_person(r, identity.full_name, identity.dob) for r in rows):
                 return
             alerts = self._failed(db, identity, rows[-1], source, stamp)
@@ -206,10 +215,10 @@ class Verification:
         number = "".join(str(number_on_card or "").split())
         stamp = self.clock.stamp()
         with self.store.transaction() as db:
-            row = db.conn.execute("SELECT id_number FROM checkins WHERE id=?", (checkin_id,)).fetchone()
-            if row is None:
+            on_record = self.checkins.number_of(db, checkin_id)
+            if on_record is None:
                 raise IdentityRefused("not_found", checkin_id)
-            if number != row[0]:
+            if number != on_record:
                 raise IdentityRefused("card_number_mismatch")
             if not details_match:
                 raise IdentityRefused("card_details_unconfirmed")

@@ -54,7 +54,7 @@ def enable_services() -> str:
 
 def cmd_provision(args) -> int:
     from kiosk.config import resolve_path
-    from provisioning.enrol import EnrolError, enrol_from_bundle, enrol_from_code_text, enrol_with_code
+    from kiosk.enrolment import EnrolError, enrol_from_bundle, enrol_from_code_text, enrol_with_code
 
     config_path = resolve_path(args.config)
     if args.pin and not args.code:
@@ -93,7 +93,7 @@ def cmd_provision(args) -> int:
 
 def central_line(central) -> str:
     """Who the kiosk enrolled with, in one line: the technician compares the key with the operator's printout."""
-    from kiosk.central_https import pin_groups
+    from base.pinning import pin_groups
 
     how = {"pin": "key pinned by the code", "ca": f"certificate issued by {central.issuer}",
            "loopback": "this machine, plain http"}[central.verified]

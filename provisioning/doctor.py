@@ -11,7 +11,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from kiosk.config import Config, ConfigError, load
+from base.config import ConfigError
+from kiosk.config import Config, load
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 FRAMES_NEEDED = 3

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.mosquitto import Mosquitto
+from tests.support.postgres import postgres, postgres_private, postgres_url  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 # Everything a test run leaves to look at (screenshots, logs) goes here, never into tracked files (.gitignore'd).

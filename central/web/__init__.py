@@ -29,9 +29,9 @@ def create_app(ops) -> Flask:
     )
     app.extensions["ops"] = ops
 
+    from base.web import limits
+    from base.web.sse import StreamSlots
     from central.web import api, auth, pages, stream
-    from kiosk.web import limits
-    from kiosk.web.sse import StreamSlots
 
     limits.install(app)
     app.extensions["stream_slots"] = StreamSlots(STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS)

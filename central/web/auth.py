@@ -1,8 +1,8 @@
 """Who may see what.
 
 - Pages and forms: operations staff log in (users and password hashes from the central config); the session ends
-  after [web] session_minutes even while in use, or at logout (kiosk.web.sessions: the server forgets it); every
-  POST carries the session's CSRF token.
+  after [web] session_minutes even while in use, or at logout (base.web.sessions: the server forgets it); every
+  POST carries the session's CSRF token (base.web.sessions, the kiosk's staff desk's rule too).
 - GET /api/fleet, /api/sites and /metrics: open when the dashboard listens on loopback only (a reverse proxy or the
   demo on the same machine) and the request names this machine in its Host header; otherwise they need
   `Authorization: Bearer <[web] api_token>` (or a login).
@@ -11,21 +11,18 @@
 from __future__ import annotations
 
 import functools
-import hmac
-import secrets
 import threading
 import time
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from kiosk.web.serving import names_loopback
-from kiosk.web.sessions import ServerSessions
+from base.web.loopback import LOOPBACK_NAMES, names_loopback
+from base.web.sessions import ServerSessions, check_csrf, csrf_token, same_secret
 
 bp = Blueprint("auth", __name__)
 DEVICE_BLUEPRINTS = ("enrol", "trustlist")
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 # Password guessing: after this many failures for one name within the window, that name must wait out the window.
 MAX_FAILURES = 5
 FAILURE_WINDOW_S = 900.0
@@ -81,29 +78,15 @@ def logged_in_user() -> str | None:
     return user if server_sessions().alive(session.get("sid"), user) else None
 
 
-def same_secret(sent: str, expected: str) -> bool:
-    """Constant-time comparison that takes any text: compare_digest raises TypeError (a 500) on a str with
-    non-ASCII characters, which anyone can send in a form field or header."""
-    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
-
-
-def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
-
-
 def init(app) -> None:
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)
     app.extensions["login_throttle"] = LoginThrottle()
 
     @app.before_request
-    def check_csrf():
+    def posts_carry_the_csrf_token():
         # Devices enrolling (one-time code) carry no session cookie: there is nothing for CSRF to protect there.
         if request.method == "POST" and request.blueprint not in DEVICE_BLUEPRINTS:
-            sent = request.form.get("csrf", "")
-            if not sent or not same_secret(sent, session.get("csrf", "")):
-                abort(400, "CSRF token missing or wrong")
+            check_csrf()
 
 
 def login_required(view):
@@ -123,7 +106,7 @@ def machine_readable(view):
         web = _ops().config.web
         # Open only to this machine: a loopback listener, asked for by a loopback name (a page whose DNS name was
         # re-pointed at 127.0.0.1 reaches the listener too, under its own name).
-        open_here = web.host in LOOPBACK and names_loopback(request.host)
+        open_here = web.host in LOOPBACK_NAMES and names_loopback(request.host)
         if not open_here and current_user() is None:
             header = request.headers.get("Authorization", "")
             token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""

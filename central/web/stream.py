@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from base.web import sse
 from central.web.auth import login_required
-from kiosk.web import sse
 
 bp = Blueprint("stream", __name__)
 

@@ -1,9 +1,9 @@
-"""Vaccination certificates: a stored dose → the printable view with its signed `HC1:` QR; reprints; a scanned
-certificate → the record (staff) or a verdict (citizen).
+"""Vaccination certificates: a stored dose → the printable view (CertificateView) with its signed `HC1:` QR; a scanned
+certificate → the record (staff) or a verdict (citizen). Reprints are print jobs (kiosk.reprints).
 
 The QR holds one dose (the DCC carries exactly one vaccination entry); the paper lists every dose on record here for
 the same person. The certificate identifier (UVCI, kiosk.vaccination.make_uvci) is fixed when the dose is recorded,
-so every reprint carries the same one; a reprint is signed again (fresh iat/exp) and audited.
+so every reprint carries the same one; a reprint is signed again (fresh iat/exp).
 """
 
 from __future__ import annotations
@@ -11,16 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from base.privacy import mask_id
+from base.refusal import Refusal
+from base.signing import Signer, local_signer
 from kiosk.certificates import dcc, hcert
+from kiosk.certificates.trustlist import trust_store
 from kiosk.clock import Clock
-from kiosk.identity import EARLIEST_TODAY, Identity, mask_id
-from kiosk.printing.layouts import CertificateView, DoseLine
-from kiosk.refusal import Refusal
-from kiosk.certificates.signing import Signer, local_signer
+from kiosk.identity import EARLIEST_TODAY, Identity
 from kiosk.store import Store
-from kiosk.vaccination import VaccinationInputError, make_uvci
+from kiosk.vaccination import dose_by_uvci, dose_record, doses_of_number, make_uvci
 from kiosk.vaccines import VACCINES
 
 # exp - iat. A reprint is signed again (fresh iat/exp) with the same UVCI, so a lost paper never needs a new dose id.
@@ -95,15 +97,33 @@ def sign_dose(signer: Signer, full_name: str, dob: dt.date | None, dose: dcc.Dos
     return hcert.sign(claim_set, signer)
 
 
+# -- what a printed certificate shows (kiosk.printing.layouts lays it out) -----------------------------------------
+@dataclass(frozen=True)
+class DoseLine:
+    dose_number: int
+    date: dt.date | str
+    vaccine: str
+    lot: str
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """What a printed certificate shows: certificate_view builds it from the records, sample_certificate_view from
+    a sample dose."""
+
+    full_name: str
+    dob: dt.date | str | None
+    masked_id: str
+    site_name: str
+    doses: list = field(default_factory=list)  # DoseLine objects or dicts: dose_number, date, vaccine, lot
+    qr_payload: str = ""
+    copy: int = 0
+    uvci: str = ""  # the certificate identifier, printed as text: the same on every reprint
+
+
 # -- from the store ------------------------------------------------------------------------------------------
-RECORD_QUERY = """
-    SELECT v.*, c.full_name, c.dob, c.id_number, c.day
-    FROM vaccinations v JOIN checkins c ON c.id = v.checkin_id
-"""
-
-
 def _record(store: Store, vaccination_id: str) -> dict:
-    row = store.query_one(RECORD_QUERY + " WHERE v.id=?", (vaccination_id,))
+    row = dose_record(store, vaccination_id)
     if row is None:
         raise RecordNotFound(vaccination_id)
     return row
@@ -115,24 +135,19 @@ def _dose_line(row: dict) -> DoseLine:
                     vaccine.name if vaccine else row["vaccine"], row["lot"])
 
 
-def certificate_view(store: Store, vaccination_id: str, copy: int | None = None,
+def certificate_view(store: Store, vaccination_id: str, copy: int = 0,
                      now: dt.datetime | None = None) -> CertificateView:
-    """The printable certificate of one stored dose, signed now with this kiosk's key (the data dir's).
+    """The printable certificate of one stored dose, signed now with this kiosk's key (the data dir's); `copy`: the
+    print job's copy number (0 = the original, n = the n-th reprint).
 
-    `copy` defaults to the latest certificate print job of this dose. The dose date is the local day of the
-    check-in (the injection follows it on the same visit).
+    The dose date is the local day of the check-in (the injection follows it on the same visit).
     """
     row = _record(store, vaccination_id)
     now = signing_time(now)  # before the first key is made with a wrong clock
     signer = local_signer(store.path.parent, signer_subject(row["site_id"], row["kiosk_id"]), now)
-    if copy is None:
-        copy = store.query_one(
-            "SELECT COALESCE(MAX(copy), 0) AS n FROM print_jobs WHERE kind='certificate' AND subject_id=?",
-            (vaccination_id,))["n"]
     dob = dt.date.fromisoformat(row["dob"]) if row["dob"] else None
     dose = dcc.Dose(VACCINES[row["vaccine"]], row["dose_number"], dt.date.fromisoformat(row["day"]), row["uvci"])
-    history = store.query(RECORD_QUERY + " WHERE c.id_number=? AND v.administered_wall <= ? "
-                          "ORDER BY v.administered_wall", (row["id_number"], row["administered_wall"]))
+    history = doses_of_number(store, row["id_number"], until_wall=row["administered_wall"])
     return CertificateView(
         full_name=row["full_name"] or "",
         dob=dob or "",  # the layout prints a blank for an unknown date
@@ -165,21 +180,6 @@ def sample_certificate_view(identity: Identity, data_dir: str | os.PathLike, now
     )
 
 
-def request_certificate_reprint(store: Store, vaccination_id: str, actor: str, reason: str) -> dict:
-    """A new certificate print job for a stored dose: same UVCI (the job points at the same record), copy =
-    previous highest + 1, audited ("print.reprint") in the same transaction by kiosk.printing.jobs."""
-    from kiosk.printing.jobs import request_reprint
-
-    reason = (reason or "").strip()
-    if not reason:
-        raise VaccinationInputError("reason_required")
-    latest = store.query_one("SELECT id FROM print_jobs WHERE kind='certificate' AND subject_id=? "
-                             "ORDER BY copy DESC LIMIT 1", (vaccination_id,))
-    if latest is None:  # no such dose, or its observation is not finished (no certificate was ever queued)
-        raise RecordNotFound(vaccination_id)
-    return request_reprint(store, latest["id"], actor, reason, Clock().stamp())
-
-
 def lookup_certificate(store: Store, text: str) -> dict | None:
     """A scanned certificate → this kiosk's record of that dose, for a staff reprint; None if it is not ours.
 
@@ -195,7 +195,7 @@ def lookup_certificate(store: Store, text: str) -> dict | None:
     uvci = entries[0].get("ci") if entries else None
     if not isinstance(uvci, str):
         return None
-    row = store.query_one(RECORD_QUERY + " WHERE v.uvci=?", (uvci,))
+    row = dose_by_uvci(store, uvci)
     if row is None or (row["dob"] or "") != decoded.dcc.get("dob"):
         return None
     row["masked_id"] = mask_id(row.pop("id_number"))
@@ -229,6 +229,11 @@ def read_qr_image(path: str | os.PathLike) -> str | None:
 def verify_scanned(text: str, data_dir: str | os.PathLike, at: dt.datetime | None = None) -> dict:
     """A certificate scanned at the kiosk (KioskCode kind "certificate") → the citizen verdict, offline: trusts
     this kiosk's key and the cached trust list."""
-    from kiosk.certificates.trustlist import trust_store
-
     return citizen_verdict(hcert.verify(text, trust_store(data_dir), at))
+
+
+def scanned_verdict(text: str, data_dir, at) -> dict:
+    """What a `scan` event says of a certificate held to the kiosk: valid or not and why. The name and birth date
+    stay out of the event; the doses' numbers and dates are enough to recognise it."""
+    verdict = verify_scanned(text, data_dir, at)
+    return {k: verdict[k] for k in ("valid", "reason", "message_vi", "message_en", "doses")}

@@ -23,7 +23,8 @@ def add_commands(sub) -> None:
 
 
 def _data_dir(config: str | None):
-    from kiosk.config import ConfigError, command_data_dir
+    from base.config import ConfigError
+    from kiosk.config import command_data_dir
 
     try:
         return command_data_dir(config)
@@ -33,8 +34,7 @@ def _data_dir(config: str | None):
 
 
 def cmd_verify_cert(args) -> int:
-    from kiosk.certificates import hcert
-    from kiosk.certificates import read_qr_image
+    from kiosk.certificates import hcert, read_qr_image
     from kiosk.certificates.trustlist import trust_store
 
     text = args.text

@@ -31,7 +31,7 @@ from pycose.headers import KID, Algorithm
 from pycose.keys import CoseKey
 from pycose.messages import Sign1Message
 
-from kiosk.certificates.signing import Signer, kid_of
+from base.signing import Signer, kid_of
 
 PREFIX = "HC1:"
 ISSUER_COUNTRY = "VN"

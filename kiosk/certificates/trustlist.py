@@ -1,6 +1,6 @@
 """The kiosk's copy of central's trust list, and the trust a verification on this machine uses.
 
-Central signs the list (format in central/trustlist.py and docs/certificates.md); the kiosk checks the signature
+Central signs the list (format in base.trustlist and docs/certificates.md); the kiosk checks the signature
 against central's trust-list certificate (the anchor, installed at enrolment), refuses a list older than the one it
 holds, and keeps the signed envelope in `<data_dir>/trustlist.json`, so certificates verify with no network.
 A verification here trusts: this machine's own signing certificate, the cached list, and any PEM files given.
@@ -21,54 +21,15 @@ from pathlib import Path
 from typing import Iterable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 
+from base.signing import kid_of, load_pem_certificates, local_certificate
+from base.trustlist import TrustListError, open_envelope, parse_document
 from kiosk.certificates.hcert import TrustStore
-from kiosk.certificates.signing import kid_of, load_pem_certificates, local_certificate
 from kiosk.watchdog import thread_alive
 
 CACHE_FILE = "trustlist.json"
-FORMAT = "vaxkiosk-trustlist/1"
 MAX_BYTES = 4 * 1024 * 1024
 log = logging.getLogger("vaxkiosk.trustlist")
-
-
-class TrustListError(Exception):
-    pass
-
-
-def open_envelope(envelope: dict, anchors: Iterable[x509.Certificate]) -> dict:
-    """The document inside a signed envelope, if one of the anchors signed it."""
-    try:
-        payload = base64.b64decode(envelope["payload"], validate=True)
-        signature = base64.b64decode(envelope["signature"], validate=True)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TrustListError(f"malformed envelope: {exc}") from None
-    if envelope.get("alg") != "ES256":
-        raise TrustListError(f"unsupported algorithm {envelope.get('alg')!r}")
-    for anchor in anchors:
-        public = anchor.public_key()
-        if not isinstance(public, ec.EllipticCurvePublicKey):
-            continue
-        try:
-            public.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
-            continue
-        return parse_document(payload)
-    raise TrustListError("not signed by the trust-list anchor")
-
-
-def parse_document(payload: bytes) -> dict:
-    try:
-        doc = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise TrustListError(f"not JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("version"), int) \
-            or not isinstance(doc.get("entries"), list):
-        raise TrustListError("not a vaxkiosk trust list")
-    return doc
 
 
 def add_document(trust: TrustStore, doc: dict) -> None:
@@ -198,7 +159,7 @@ class TrustListRefresher:
 
 def make_part(app) -> TrustListRefresher | None:
     """PART_FACTORIES entry "kiosk.certificates.trustlist:make_part": None unless [certificates] trust_list_url is set."""
-    from kiosk.config import ConfigError
+    from base.config import ConfigError
 
     settings = app.config.certificates
     if not settings.trust_list_url:

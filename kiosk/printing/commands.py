@@ -64,8 +64,9 @@ def _profile_error(exc) -> int:
 def cmd_print_sample(args) -> int:
     import datetime as dt
 
+    from base.privacy import mask_id
     from drivers.printer import ProfileError
-    from kiosk.identity import Identity, mask_id, parse
+    from kiosk.identity import Identity, parse
     from kiosk.printing import layouts
     from kiosk.printing.receipt import to_escpos
 
@@ -88,12 +89,7 @@ def cmd_print_sample(args) -> int:
         receipt = layouts.ticket(view, profile, paper)
         qr = None
     else:
-        try:
-            from kiosk.certificates import CertificateError, sample_certificate_view
-        except ImportError as exc:
-            emit({"ok": False, "error": {"code": "certificates_unavailable",
-                                         "message_en": f"this build has no certificate module: {exc}"}})
-            return 3
+        from kiosk.certificates import CertificateError, sample_certificate_view
         from kiosk.config import command_data_dir
 
         data_dir = args.data_dir or str(command_data_dir(args.config))
@@ -164,11 +160,12 @@ def cmd_virtual_printer(args) -> int:
 
 
 def cmd_print_jobs(args) -> int:
+    from kiosk.printing import jobs
     from kiosk.store import Store
 
     store = Store(load_config_or_exit(args.config).db_path)
     try:
-        for row in store.query("SELECT * FROM print_jobs ORDER BY id DESC LIMIT ?", (args.limit,)):
+        for row in jobs.newest(store, args.limit):
             emit(row)
     finally:
         store.close()

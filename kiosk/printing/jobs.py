@@ -1,4 +1,6 @@
-"""The print_jobs table (created in migration 0001_core): every SQL statement about print jobs lives here.
+"""The print_jobs table (created in migration 0001_core): every SQL statement about print jobs lives here. A check-in
+adds its ticket's job and the end of an observation its certificate's (`add`, inside their transactions); the printer
+worker prints them; staff reprint them.
 
 A job moves pending → printing → done, or → failed when it can never print (its record is gone, its layout cannot
 be built, or it was interrupted mid-send: see `recover_interrupted`). A printer that is off or out of paper leaves
@@ -10,9 +12,9 @@ from __future__ import annotations
 
 import uuid
 
+from base.records import Stamp, record
 from kiosk import audit
-from kiosk.sync.outbox import enqueue
-from kiosk.clock import Stamp
+from kiosk.outbox import enqueue
 from kiosk.store import Store
 
 INTERRUPTED = ("interrupted while sending (the kiosk stopped): it may or may not have printed; "
@@ -23,12 +25,46 @@ class JobNotFound(LookupError):
     pass
 
 
+def add(db, kind: str, checkin_id: str, stamp: Stamp, subject_id: str | None = None) -> None:
+    """A new original (copy 0) job inside the caller's transaction: the check-in or the dose and its paper commit
+    together."""
+    db["print_jobs"].insert({"kind": kind, "checkin_id": checkin_id, "subject_id": subject_id, "copy": 0,
+                             "state": "pending", "created_wall": stamp.wall, "updated_wall": stamp.wall})
+
+
 def next_pending(store: Store) -> dict | None:
     return store.query_one("SELECT * FROM print_jobs WHERE state='pending' ORDER BY id LIMIT 1")
 
 
 def get(store: Store, job_id: int) -> dict | None:
     return store.query_one("SELECT * FROM print_jobs WHERE id=?", (job_id,))
+
+
+def of_checkin(store: Store, checkin_id: str) -> list[dict]:
+    """Every job of a check-in, oldest first (the staff page of a citizen)."""
+    return store.query("SELECT kind, copy, state, created_wall FROM print_jobs WHERE checkin_id=? ORDER BY id",
+                       (checkin_id,))
+
+
+def newest(store: Store, limit: int) -> list[dict]:
+    return store.query("SELECT * FROM print_jobs ORDER BY id DESC LIMIT ?", (limit,))
+
+
+def original(store: Store, kind: str, checkin_id: str) -> dict | None:
+    """The first copy-0 job of this kind for a check-in (every check-in has its ticket's)."""
+    return store.query_one("SELECT * FROM print_jobs WHERE kind=? AND checkin_id=? AND copy=0 ORDER BY id LIMIT 1",
+                           (kind, checkin_id))
+
+
+def reprint_count(store: Store, kind: str, checkin_id: str) -> int:
+    return store.query_one("SELECT count(*) AS n FROM print_jobs WHERE kind=? AND checkin_id=? AND copy>0",
+                           (kind, checkin_id))["n"]
+
+
+def latest_of_subject(store: Store, kind: str, subject_id: str) -> dict | None:
+    """The highest copy of the jobs printing `subject_id` (a certificate's vaccination record)."""
+    return store.query_one("SELECT * FROM print_jobs WHERE kind=? AND subject_id=? ORDER BY copy DESC LIMIT 1",
+                           (kind, subject_id))
 
 
 def counts(store: Store) -> dict[str, int]:
@@ -46,8 +82,9 @@ def mark_printing(store: Store, job_id: int, wall: str) -> None:
     _set(store, job_id, wall, "state='printing', attempts=attempts+1")
 
 
-def mark_done(store: Store, job_id: int, stamp: Stamp) -> None:
-    _finish(store, job_id, stamp, "done", None)
+def mark_done(store: Store, job_id: int, stamp: Stamp, place: dict | None) -> None:
+    """`place`: the site and kiosk of the job's check-in (kiosk.checkin.place_of), for its print event."""
+    _finish(store, job_id, stamp, "done", None, place)
 
 
 def mark_waiting(store: Store, job_id: int, error: str, wall: str) -> None:
@@ -62,37 +99,26 @@ def note_error(store: Store, job_id: int, error: str, wall: str) -> None:
                         (error, wall, job_id, error))
 
 
-def mark_failed(store: Store, job_id: int, error: str, stamp: Stamp) -> None:
-    _finish(store, job_id, stamp, "failed", error)
+def mark_failed(store: Store, job_id: int, error: str, stamp: Stamp, place: dict | None) -> None:
+    _finish(store, job_id, stamp, "failed", error, place)
 
 
-def _finish(store: Store, job_id: int, stamp: Stamp, state: str, error: str | None) -> None:
+def _finish(store: Store, job_id: int, stamp: Stamp, state: str, error: str | None, place: dict | None) -> None:
     """The job's end and its print event for central (stream print_events: certificates printed per site) in one
-    transaction, so central counts every printed certificate exactly once."""
+    transaction, so central counts every printed certificate exactly once. A job whose check-in is gone (`place`
+    None) gets no event: central has nothing to count it under."""
     with store.transaction() as db:
         db.conn.execute("UPDATE print_jobs SET state=?, last_error=?, updated_wall=? WHERE id=?",
                         (state, error, stamp.wall, job_id))
-        job = db.conn.execute(
-            "SELECT j.kind, j.checkin_id, j.copy, c.site_id, c.kiosk_id FROM print_jobs j "
-            "JOIN checkins c ON c.id = j.checkin_id WHERE j.id=?", (job_id,)).fetchone()
-        if job is not None:
-            enqueue(db, "print_events", print_event_record(dict(job), state, stamp), stamp)
+        job = db.conn.execute("SELECT kind, checkin_id, copy FROM print_jobs WHERE id=?", (job_id,)).fetchone()
+        if job is not None and place is not None:
+            enqueue(db, "print_events", print_event_record({**dict(job), **place}, state, stamp), stamp)
 
 
 def print_event_record(job: dict, state: str, stamp: Stamp) -> dict:
     """What central gets of a print: which kind, for which check-in, whether it came out. No personal data."""
-    return {
-        "schema": 1,
-        "type": "print_event",
-        "record_id": uuid.uuid4().hex,
-        "site": job["site_id"],
-        "kiosk": job["kiosk_id"],
-        "kind": job["kind"],
-        "state": state,
-        "checkin_id": job["checkin_id"],
-        "copy": job["copy"],
-        "at": {"wall": stamp.wall, "mono": stamp.mono, "boot_id": stamp.boot_id, "clock_synced": stamp.clock_synced},
-    }
+    return record("print_events", uuid.uuid4().hex, job["site_id"], job["kiosk_id"], stamp, kind=job["kind"],
+                  state=state, checkin_id=job["checkin_id"], copy=job["copy"])
 
 
 def recover_interrupted(store: Store, wall: str) -> list[int]:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kiosk.printing.receipt import Receipt, ReceiptBuilder
+
+if TYPE_CHECKING:
+    from kiosk.certificates import CertificateView
 
 NEXT_STEP = ("Vui lòng ngồi chờ và theo dõi màn hình gọi số. Mang theo thẻ CCCD khi được gọi.",
              "Please take a seat and watch the screen for your number. Bring your ID card when called.")
@@ -26,28 +30,6 @@ class TicketView:
     people_ahead: int
     wait_minutes: int
     copy: int = 0
-
-
-@dataclass(frozen=True)
-class DoseLine:
-    dose_number: int
-    date: dt.date | str
-    vaccine: str
-    lot: str
-
-
-@dataclass(frozen=True)
-class CertificateView:
-    """What a printed certificate shows; built by kiosk.certificates from the vaccination records."""
-
-    full_name: str
-    dob: dt.date | str | None
-    masked_id: str
-    site_name: str
-    doses: list = field(default_factory=list)  # DoseLine objects or dicts: dose_number, date, vaccine, lot
-    qr_payload: str = ""
-    copy: int = 0
-    uvci: str = ""  # the certificate identifier, printed as text: the same on every reprint
 
 
 def _sizes(width: int) -> tuple[int, int, int]:
@@ -105,7 +87,7 @@ def ticket(view: TicketView, profile: str, paper_mm: int) -> Receipt:
     return b.finish()
 
 
-def certificate(view, profile: str, paper_mm: int, copy: int | None = None) -> Receipt:
+def certificate(view: CertificateView, profile: str, paper_mm: int, copy: int | None = None) -> Receipt:
     """`view` is a CertificateView or any object with the same attributes; `copy` overrides view.copy."""
     copy = view.copy if copy is None else copy
     b = ReceiptBuilder(profile, paper_mm)

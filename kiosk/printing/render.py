@@ -1,14 +1,16 @@
 """A print job row → the ESC/POS bytes for it, reading what the layout needs from the store at print time.
 
-Tickets are built from the checkins/tickets rows (the wait estimate is therefore current when the ticket prints);
-certificates from `kiosk.certificates.certificate_view(store, vaccination_id)`, owned by the certificate module.
+Tickets are built from the check-in and its ticket (kiosk.checkin; the wait estimate is therefore current when the
+ticket prints); certificates from `kiosk.certificates.certificate_view(store, vaccination_id)`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from kiosk.identity import mask_id
+from base.privacy import mask_id
+from kiosk import checkin
+from kiosk.certificates import certificate_view
 from kiosk.printing import layouts
 from kiosk.printing.receipt import to_escpos
 from kiosk.store import Store
@@ -22,15 +24,10 @@ class Unprintable(Exception):
 
 def ticket_view(store: Store, checkin_id: str, copy: int, site_name: str, minutes_per_person: float,
                 tz: dt.tzinfo) -> layouts.TicketView:
-    row = store.query_one(
-        "SELECT c.site_id, c.day, c.full_name, c.id_number, c.created_wall, t.number "
-        "FROM checkins c JOIN tickets t ON t.checkin_id = c.id WHERE c.id=?", (checkin_id,))
+    row = checkin.get(store, checkin_id)
     if row is None:
         raise Unprintable(f"check-in {checkin_id} not found")
-    ahead = store.query_one(
-        f"SELECT count(*) AS n FROM tickets WHERE site_id=? AND day=? AND number<? "
-        f"AND state IN ({','.join('?' * len(AHEAD_STATES))})",
-        (row["site_id"], row["day"], row["number"], *AHEAD_STATES))["n"]
+    ahead = checkin.people_ahead(store, row["site_id"], row["day"], row["number"], AHEAD_STATES)
     return layouts.TicketView(
         site_name=site_name,
         number=row["number"],
@@ -52,11 +49,7 @@ def render_job(store: Store, job: dict, config, clock) -> bytes:
         receipt = layouts.ticket(view, printer.profile, printer.paper_mm)
     elif job["kind"] == "certificate":
         try:
-            from kiosk.certificates import certificate_view
-        except ImportError as exc:
-            raise Unprintable(f"certificates are not available in this build: {exc}") from exc
-        try:
-            view = certificate_view(store, job["subject_id"], now=clock.now())
+            view = certificate_view(store, job["subject_id"], job["copy"], now=clock.now())
         except Exception as exc:  # noqa: BLE001 - record missing, key unreadable...: this job cannot print as is
             raise Unprintable(f"certificate of vaccination {job['subject_id']} cannot be built: {exc}") from exc
         receipt = layouts.certificate(view, printer.profile, printer.paper_mm, copy=job["copy"])

@@ -15,8 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from base.health import PrinterHealth
+from base.health import PrinterStatus as ReportedStatus
 from drivers.escpos_status import PrinterStatus, unknown
 from drivers.printer import Printer, PrinterError
+from kiosk.checkin import place_of
 from kiosk.printing import jobs
 from kiosk.printing.render import Unprintable, render_job
 from kiosk.watchdog import thread_alive
@@ -63,16 +66,16 @@ class PrinterWorker:
             self._thread.join(self.config.printer.timeout * 4 + 5)
 
     def health(self) -> dict:
-        return {
-            "alive": thread_alive(self._thread),
-            "ok": self.status.can_print or (not self.printer.reports_status),
-            "state": self.status.state,
-            "status": self.status.to_json(),
-            "device": self.printer.describe(),
-            "jobs": jobs.counts(self.store),
-            "last_error": self.last_error,
-            "interrupted_jobs": self.interrupted,
-        }
+        return PrinterHealth(
+            alive=thread_alive(self._thread),
+            ok=self.status.can_print or (not self.printer.reports_status),
+            state=self.status.state,
+            status=ReportedStatus(**self.status.to_json()),
+            device=self.printer.describe(),
+            jobs=jobs.counts(self.store),
+            last_error=self.last_error,
+            interrupted_jobs=self.interrupted,
+        ).to_json()
 
     def test_print(self) -> None:
         """The technician page's test print: sent by the worker thread between two jobs (one writer at a time)."""
@@ -126,7 +129,7 @@ class PrinterWorker:
             # be gone. Not re-sent (it may have printed); failed with a reason, so staff see it and can reprint.
             self._failed(job, UNCONFIRMED)
             return True
-        jobs.mark_done(self.store, job["id"], self.clock.stamp())
+        jobs.mark_done(self.store, job["id"], self.clock.stamp(), place_of(self.store, job["checkin_id"]))
         log.info("printed %s job %s (copy %s, %d bytes)", job["kind"], job["id"], job["copy"], len(data))
         self.events.publish("printer", {"job": job["id"], "kind": job["kind"], "state": "done",
                                         "checkin_id": job["checkin_id"]})
@@ -154,7 +157,7 @@ class PrinterWorker:
 
     def _failed(self, job: dict, error: str) -> None:
         self.last_error = error
-        jobs.mark_failed(self.store, job["id"], error, self.clock.stamp())
+        jobs.mark_failed(self.store, job["id"], error, self.clock.stamp(), place_of(self.store, job["checkin_id"]))
         log.error("print job %s failed for good: %s", job["id"], error)
         self.events.publish("printer", {"job": job["id"], "kind": job["kind"], "state": "failed", "error": error,
                                         "checkin_id": job["checkin_id"]})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kiosk.clock import Stamp
+from base.records import Stamp
 from kiosk.sms import outbox
 from kiosk.vaccines import VACCINES, next_dose_date
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from kiosk.refusal import Refusal
+from base.refusal import Refusal
 
 MOBILE_FIRST_DIGITS = "35789"
 _NATIONAL = re.compile(rf"0([{MOBILE_FIRST_DIGITS}]\d{{8}})")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from kiosk.clock import Stamp
+from base.records import Stamp
 from kiosk.store import Store
 
 KINDS = ("soon", "called", "dose")

@@ -1,3 +1,3 @@
-"""The kiosk's link to central: the sync part (`part`: outbox → MQTT with application acks, health and queue
-telemetry, commands), the durable outbox (`outbox`), the topic and payload schema both ends share (`protocol`,
-checked against docs/protocol.md) and the purge of delivered personal data (`retention`)."""
+"""The kiosk's link to central over MQTT: the sync part (`part`: outbox → MQTT with application acks), what it reports
+besides records (`telemetry`: health and queue) and what it does with central's commands (`dispatch`: a handler per
+command). The outbox itself (kiosk.outbox) and the purge of delivered data (kiosk.retention) are the kiosk core's."""

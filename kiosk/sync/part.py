@@ -1,4 +1,5 @@
-"""The sync part: outbox → MQTT → central's application ack; health and queue telemetry; central's commands.
+"""The sync part delivers: outbox → MQTT → central's application ack. On the same connection it publishes what
+kiosk.sync.telemetry says is due and hands central's commands to kiosk.sync.dispatch's handlers.
 
 Threads: paho's network thread (connect, reconnect with backoff, callbacks that only hand data over) and one sync
 worker that does everything else, so a check-in never waits for the network: it commits its outbox entry and the
@@ -13,42 +14,29 @@ bounded fills of the window, so a long backlog cannot starve it.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 import logging
 import queue
 import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
+from base import protocol
+from base.mqtt import make_client
 from drivers import system
-from kiosk.sync import protocol
-from kiosk.checkin import queue_stats
-from kiosk.sync.outbox import Outbox
-from kiosk.sync.retention import purge
+from kiosk.outbox import Outbox
+from kiosk.sync.dispatch import Dispatcher
+from kiosk.sync.telemetry import Telemetry
 from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.sync")
 
 POLL_SECONDS = 0.02  # how soon a new outbox entry is noticed (an indexed look-up: cheap even on a Pi)
-QUEUE_CHECK_SECONDS = 1.0  # how often the queue is looked at for changes
-PURGE_SECONDS = 3600.0
 OFFLINE_PUBLISH_TIMEOUT = 2.0
 
 
 def make_part(app) -> "SyncPart | None":
     return SyncPart(app) if app.config.mqtt.enabled else None
-
-
-def config_revision(source: str) -> str:
-    try:
-        return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:12]
-    except OSError:
-        return "none"
 
 
 class SyncPart:
@@ -60,7 +48,8 @@ class SyncPart:
         self.site = app.config.kiosk.site_id
         self.kiosk = app.config.kiosk.kiosk_id
         self.outbox = Outbox(app.store, app.clock)
-        self.config_rev = config_revision(app.config.source)
+        self.telemetry = Telemetry(app, self.health)
+        self.dispatcher = Dispatcher(app, self.telemetry)
         if self.settings.username and self.settings.username != self.kiosk:
             log.error("[mqtt] username %r is not the kiosk id %r: the broker will refuse this kiosk's topics",
                       self.settings.username, self.kiosk)
@@ -72,9 +61,6 @@ class SyncPart:
         self._reconnected = threading.Event()
         self._inflight: dict[str, tuple[int, float]] = {}  # record_id -> (seq, monotonic time sent)
         self._sent_up_to = 0  # highest seq published since the last (re)connection
-        self._last_health = self._last_queue_check = self._last_queue_sent = self._last_purge = -1e9
-        self._last_queue: dict | None = None
-        self._health_now = self._queue_now = False
         self.stats = {"published": 0, "resent": 0, "acked": 0, "health_sent": 0, "queue_sent": 0,
                       "connects": 0, "bad_messages": 0, "refused_by_broker": 0}
         self._thread: threading.Thread | None = None
@@ -93,20 +79,15 @@ class SyncPart:
 
     def _make_client(self) -> mqtt.Client:
         # Client id = username = kiosk id: the broker can pin one connection per kiosk.
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.kiosk, protocol=mqtt.MQTTv5)
-        client.username_pw_set(self.settings.username or self.kiosk, self.settings.password or None)
-        if self.settings.tls_ca:
-            client.tls_set(ca_certs=self.settings.tls_ca)
+        client = make_client(self.kiosk, self.settings.username or self.kiosk, self.settings.password,
+                             self.settings.tls_ca, self.settings.reconnect_max_delay)
         qos, retain = protocol.TOPICS["status"]
         client.will_set(self.topic("status"), self._status("lost", with_stamp=False), qos=qos, retain=retain)
-        client.reconnect_delay_set(1, max(1, int(self.settings.reconnect_max_delay)))
         client.max_inflight_messages_set(self.settings.max_inflight)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
-        # A bug in a callback is logged by paho instead of ending its network loop (and with it all sync).
-        client.suppress_exceptions = True
         return client
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -190,10 +171,8 @@ class SyncPart:
     def _step(self) -> None:
         now = time.monotonic()
         self._take_acks()
-        self._take_commands()
-        if now - self._last_purge >= PURGE_SECONDS:
-            self._last_purge = now
-            purge(self.app.store, self.app.config.kiosk.retention_days, self.app.config.kiosk.utc_offset_hours)
+        while not self._commands.empty():
+            self.dispatcher.dispatch(self._commands.get())
         if not self.connected.is_set():
             return
         if self._reconnected.is_set():
@@ -201,13 +180,13 @@ class SyncPart:
             # Whatever was in flight may be gone with the old connection: send it all again, in order.
             self._inflight.clear()
             self._sent_up_to = 0
-        if self._health_now or now - self._last_health >= self.settings.health_interval:
-            self._health_now = False
-            self._last_health = now
-            self._publish_health()
-        if self._queue_now or now - self._last_queue_check >= QUEUE_CHECK_SECONDS:
-            self._last_queue_check = now
-            self._maybe_publish_queue(now)
+        if self.telemetry.health_due(now):
+            self._send("health", self.telemetry.health_message())
+            self.stats["health_sent"] += 1
+        queue_message = self.telemetry.queue_message(now)
+        if queue_message is not None:
+            self._send("queue", queue_message)
+            self.stats["queue_sent"] += 1
         self._resend_expired(now)
         self._fill_window(now)
 
@@ -219,31 +198,6 @@ class SyncPart:
             self.stats["acked"] += self.outbox.mark_delivered(ids)
             for rid in ids:
                 self._inflight.pop(rid, None)
-
-    def _take_commands(self) -> None:
-        while not self._commands.empty():
-            cmd = self._commands.get()
-            command = cmd["command"]
-            log.info("command %s (%s) from central", command, cmd["cmd_id"])
-            if command == "health_report":
-                self._health_now = True
-            elif command == "queue_report":
-                self._queue_now = True
-                self._last_queue = None  # publish even if nothing changed
-            else:
-                if command == "correction_outcome":
-                    self._apply_correction_outcome(cmd.get("args") or {})
-                # Screens and other parts follow commands through events (the store already has the outcome).
-                self.app.events.publish("central_command", {"command": command, "cmd_id": cmd["cmd_id"],
-                                                            "args": cmd.get("args") or {}})
-
-    def _apply_correction_outcome(self, args: dict) -> None:
-        from kiosk.corrections import CorrectionRefused, Corrections
-
-        try:
-            Corrections(self.app.store, self.app.config.kiosk, self.app.clock).apply_outcome(args)
-        except CorrectionRefused as exc:
-            log.warning("correction outcome from central refused: %s", exc.code)
 
     def _publish(self, entry: dict) -> None:
         qos = protocol.TOPICS["records"][0]
@@ -278,77 +232,9 @@ class SyncPart:
             log.info("resent %d records not acknowledged within %.0f s", len(entries), self.settings.ack_timeout)
             self.outbox.mark_sent([e["seq"] for e in entries])
 
-    # -- telemetry ---------------------------------------------------------------------------------------------
+    def _send(self, leaf: str, payload: bytes) -> None:
+        qos, retain = protocol.TOPICS[leaf]
+        self.client.publish(self.topic(leaf), payload, qos=qos, retain=retain)
+
     def _stamp(self) -> dict:
-        s = self.app.clock.stamp()
-        return {"wall": s.wall, "mono": s.mono, "boot_id": s.boot_id, "clock_synced": s.clock_synced}
-
-    def _publish_health(self) -> None:
-        qos, retain = protocol.TOPICS["health"]
-        payload = self.health_payload()
-        try:
-            raw = protocol.encode("health", payload)
-        except protocol.ProtocolError as exc:
-            # A part reporting too much must not silence the rest of the health report.
-            log.warning("health report refused (%s); sending it without the parts' details", exc.reason)
-            raw = protocol.encode("health", {**payload, "camera": None, "printer": None,
-                                             "parts": {"error": exc.reason}})
-        self.client.publish(self.topic("health"), raw, qos=qos, retain=retain)
-        self.stats["health_sent"] += 1
-
-    def health_payload(self) -> dict:
-        parts = {}
-        for part in self.app.parts:
-            if part is self:
-                continue
-            try:
-                parts[part.name] = part.health()
-            except Exception as exc:  # noqa: BLE001 - a broken part is itself health information
-                parts[part.name] = {"error": type(exc).__name__}
-        try:  # anything a part returns becomes plain JSON; NaN would make central refuse the whole report
-            parts = json.loads(json.dumps(parts, default=str, allow_nan=False))
-        except ValueError:
-            parts = {"error": "parts_health_not_json"}
-        free, total = system.disk_usage(self.app.store.path.parent)
-        backlog, oldest = self.outbox.backlog()
-        payload = {
-            "schema": protocol.SCHEMA, "site": self.site, "kiosk": self.kiosk, "at": self._stamp(),
-            "uptime_s": round(system.uptime_seconds(), 1),
-            "load": round(system.load_average(), 2),
-            "cpu_temp_c": system.cpu_temperature(),
-            "mem_used_pct": system.memory_used_percent(),
-            "disk_free_mb": round(free / 2**20, 1),
-            "disk_used_pct": round(100.0 * (1 - free / total), 1) if total else 0.0,
-            "db_bytes": self.app.store.size_bytes(),
-            "outbox_backlog": backlog,
-            "outbox_oldest_s": _age_seconds(oldest),
-            "version": self.app.version,
-            "config_rev": self.config_rev,
-            "camera": parts.pop("camera", None) or parts.pop("scanner", None),
-            "printer": parts.pop("printer", None),
-            "parts": {**parts, "sync": self.health()},
-        }
-        return {k: v for k, v in payload.items() if v is not None}
-
-    def _maybe_publish_queue(self, now: float) -> None:
-        stamp = self._stamp()
-        day = self.app.clock.today().isoformat()
-        stats = {"day": day, **queue_stats(self.app.store, self.site, day, stamp["wall"])}
-        # longest_wait_s grows every second by itself: a change of the queue is a change of the other numbers.
-        changed = {k: v for k, v in stats.items() if k != "longest_wait_s"} != (
-            {k: v for k, v in self._last_queue.items() if k != "longest_wait_s"} if self._last_queue else None)
-        if not (self._queue_now or changed and now - self._last_queue_sent >= self.settings.queue_interval):
-            return
-        self._queue_now = False
-        payload = {"schema": protocol.SCHEMA, "site": self.site, "kiosk": self.kiosk, "at": stamp,
-                   **{k: v for k, v in stats.items() if v is not None}}
-        qos, retain = protocol.TOPICS["queue"]
-        self.client.publish(self.topic("queue"), protocol.encode("queue", payload), qos=qos, retain=retain)
-        self._last_queue, self._last_queue_sent = stats, now
-        self.stats["queue_sent"] += 1
-
-
-def _age_seconds(wall: str | None) -> float | None:
-    if not wall:
-        return None
-    return round(max(0.0, (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(wall)).total_seconds()), 1)
+        return self.app.clock.stamp().to_json()

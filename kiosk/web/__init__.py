@@ -15,6 +15,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from base.web.serving import WebServer
+
 log = logging.getLogger("vaxkiosk.web")
 
 # Each open event stream or camera preview holds one server thread: citizen screen (2), display (1), a few desks.
@@ -26,8 +28,9 @@ STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS = 4, 12, 6
 
 def create_app(kiosk) -> Flask:
     """`kiosk` is the running kiosk.app.App (store, services, events, parts)."""
-    from kiosk.web import api, citizen, display, limits, sms, staff
-    from kiosk.web.sse import StreamSlots
+    from base.web import limits
+    from base.web.sse import StreamSlots
+    from kiosk.web import api, citizen, display, sms, staff
 
     flask_app = Flask(__name__)
     flask_app.config.update(
@@ -78,58 +81,43 @@ class WebPart:
     def __init__(self, kiosk):
         self.kiosk = kiosk
         self.stopping = threading.Event()
-        self.server = None
-        self.thread: threading.Thread | None = None
+        self.server: WebServer | None = None
         self.scan_watch = None
         self.error: str | None = None
 
     def start(self) -> None:
         from kiosk.web.scan_watch import ScanWatcher
-        from kiosk.web.serving import create_server
 
         self.scan_watch = ScanWatcher(self.kiosk, self.stopping)
         self.scan_watch.start()
         settings = self.kiosk.config.web
         flask_app = create_app(self.kiosk)
         flask_app.config["STOPPING"] = self.stopping
-        # waitress sends each chunk as soon as it is written (send_bytes defaults to 1): an event reaches the
-        # screen at once, it never waits for a buffer to fill.
         try:
-            self.server = create_server(flask_app, settings.host, settings.port, SERVER_THREADS, "vaxkiosk")
+            self.server = WebServer(flask_app, settings.host, settings.port, SERVER_THREADS, "vaxkiosk")
         except OSError as exc:
             # A taken port must not stop check-ins from the scanner: the screens report it through health().
             self.error = f"cannot listen on {settings.host}:{settings.port}: {exc}"
             log.error("%s", self.error)
             return
-        self.thread = threading.Thread(target=self._serve, name="web", daemon=True)
-        self.thread.start()
+        self.server.start("web")
         log.info("screens on http://%s:%s/", settings.host, self.port)
 
     @property
     def port(self) -> int:
-        return self.server.effective_port if self.server else self.kiosk.config.web.port
-
-    def _serve(self) -> None:
-        try:
-            self.server.run()
-        except Exception as exc:  # noqa: BLE001 - reported through health(); the kiosk keeps checking people in
-            if not self.stopping.is_set():
-                self.error = str(exc)
-                log.exception("web server stopped")
+        return self.server.port if self.server else self.kiosk.config.web.port
 
     def stop(self) -> None:
         self.stopping.set()  # event streams end within a second
         if self.server is not None:
-            self.server.task_dispatcher.shutdown(timeout=3)
-            self.server.close()
-        if self.thread is not None:
-            self.thread.join(timeout=3)
+            self.server.stop(timeout=3)
         if self.scan_watch is not None:
             self.scan_watch.join(timeout=3)
 
     def health(self) -> dict:
-        alive = bool(self.thread and self.thread.is_alive())
-        return {"ok": alive and self.error is None, "port": self.port, "error": self.error}
+        error = self.error or (self.server.error if self.server else None)
+        alive = bool(self.server and self.server.running)
+        return {"ok": alive and error is None, "port": self.port, "error": error}
 
 
 def make_part(kiosk) -> WebPart | None:

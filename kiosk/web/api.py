@@ -6,10 +6,10 @@ import json
 
 from flask import Blueprint, current_app, jsonify
 
+from base.web import sse
+from base.web.limits import json_body
 from kiosk.scan_handler import handle_scan
-from kiosk.web import sse
 from kiosk.web.guard import current_staff, from_loopback, kiosk, loopback_or_technician
-from kiosk.web.limits import json_body
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

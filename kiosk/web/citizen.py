@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context
+from flask import Blueprint, Response, jsonify, render_template, stream_with_context
 
+from base.privacy import mask_id
+from base.refusal import Refusal
 from kiosk.checkin import CheckinRefused
 from kiosk.corrections import CorrectionRefused, Corrections
-from kiosk.identity import ScanError, from_manual, mask_id
-from kiosk.refusal import Refusal
+from kiosk.identity import ScanError, from_manual
+from kiosk.printing import jobs as print_jobs
 from kiosk.reprints import reprint
 from kiosk.scan_handler import Subject, handle_identity, printer_problem, record_check, refused
 from kiosk.vaccination import VaccinationService
 from kiosk.vaccines import VACCINES
 from kiosk.verification import IdentityRefused, same_person
-from kiosk.web.guard import error_json, kiosk, loopback_json, loopback_or_technician
 from kiosk.web.api import json_object
+from kiosk.web.guard import error_json, kiosk, loopback_json, loopback_or_technician
 
 bp = Blueprint("citizen", __name__)
 
@@ -72,9 +74,7 @@ def citizen_reprint():
     row = app.checkins.get(checkin_id)
     if row is None or row["day"] != app.clock.today().isoformat():
         return error_json(CheckinRefused("not_found"), 404)
-    copies = app.store.query_one("SELECT count(*) AS n FROM print_jobs WHERE kind='ticket' AND checkin_id=? AND copy>0",
-                                 (checkin_id,))["n"]
-    if copies >= CITIZEN_REPRINTS:
+    if print_jobs.reprint_count(app.store, "ticket", checkin_id) >= CITIZEN_REPRINTS:
         return jsonify({"ok": False, "error": {"code": "reprint_limit",
                                                "message_vi": "Đã in lại đủ số lần. Vui lòng gặp nhân viên.",
                                                "message_en": "Reprinted enough times. Please see a staff member."}}), 429
@@ -166,19 +166,11 @@ def dose_view(d: dict) -> dict:
 
 
 # -- camera preview ----------------------------------------------------------------------------------------------
-def camera_part(app):
-    """Integration point with branch `scan`: the part that can show what the camera sees."""
-    part = app.part("camera")
-    if part is not None and hasattr(part, "latest_preview_jpeg"):
-        return part
-    return next((p for p in app.parts if hasattr(p, "latest_preview_jpeg")), None)
-
-
 @bp.get("/camera.mjpeg")
 @loopback_or_technician
 def camera_preview():
     app = kiosk()
-    part = camera_part(app)
+    part = app.part("camera")  # the camera scanner part shows what the camera sees, codes outlined
     if part is None:
         return Response("no camera", status=404, mimetype="text/plain")
 

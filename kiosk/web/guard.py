@@ -1,16 +1,15 @@
-"""Who may do what: loopback-only endpoints (the kiosk's own screen), staff sessions with roles, CSRF tokens."""
+"""Who may do what: loopback-only endpoints (the kiosk's own screen), staff sessions with roles, CSRF tokens (the rules
+are base.web's, shared with central's dashboard)."""
 
 from __future__ import annotations
 
 import functools
-import hmac
-import secrets
 import time
 
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
-from kiosk.web.serving import LOOPBACK, names_loopback
-from kiosk.web.sessions import ServerSessions
+from base.web.loopback import from_this_machine
+from base.web.sessions import ServerSessions, check_csrf
 
 
 def kiosk():
@@ -18,9 +17,8 @@ def kiosk():
 
 
 def from_loopback() -> bool:
-    """The kiosk's own browser: the socket's address (waitress sets REMOTE_ADDR, no proxy header is trusted) and
-    the Host it asked for (a rebound DNS name reaching 127.0.0.1 from the kiosk's browser is not the kiosk)."""
-    return request.remote_addr in LOOPBACK and names_loopback(request.host)
+    """The kiosk's own browser (base.web.loopback)."""
+    return from_this_machine(request)
 
 
 def server_sessions() -> ServerSessions:
@@ -51,7 +49,6 @@ def start_session(user: dict) -> None:
     session["staff"] = user
     session["sid"] = server_sessions().start(str(user["id"]))
     session["expires"] = time.time() + kiosk().config.web.session_minutes * 60
-    session["csrf"] = secrets.token_urlsafe(24)
     g.staff = user
 
 
@@ -59,20 +56,6 @@ def end_session() -> None:
     server_sessions().end(session.get("sid"))
     session.clear()
     g.staff = None
-
-
-def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return session["csrf"]
-
-
-def check_csrf() -> None:
-    sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
-    # compare_digest refuses str with non-ASCII characters (a TypeError, a 500): compare the bytes instead.
-    expected = (session.get("csrf", "") or "\0").encode()
-    if not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected):
-        abort(400, description="CSRF token missing or wrong")
 
 
 def staff_required(role: str | None = None):

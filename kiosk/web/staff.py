@@ -4,19 +4,23 @@ corrections, technician page."""
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
+from base.privacy import mask_id
+from base.refusal import Refusal
+from base.web.sessions import check_csrf, csrf_token
+from kiosk.certificates import lookup_certificate
 from kiosk.corrections import Corrections
-from kiosk.identity import mask_id
-from kiosk.refusal import Refusal
+from kiosk.outbox import Outbox
+from kiosk.printing import jobs as print_jobs
 from kiosk.reprints import reprint
 from kiosk.staff_accounts import AccountError, StaffAccounts
 from kiosk.vaccination import Injection, VaccinationService
 from kiosk.vaccines import MAX_DOSES, VACCINES
 from kiosk.verification import same_person
-from kiosk.web.guard import check_csrf, csrf_token, current_staff, end_session, kiosk, staff_required, start_session
+from kiosk.web.guard import current_staff, end_session, kiosk, staff_required, start_session
+from kiosk.web.sms import tech_view
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -99,11 +103,10 @@ def board_data() -> dict:
     flags = app.checkins.verification.open_flags([r["id"] for r in rows])
     for r in rows:
         r["flags"] = sorted({f["kind"] for f in flags.get(r["id"], ())})
-    vac = {v["checkin_id"]: v for v in app.store.query(
-        "SELECT checkin_id, observation_until FROM vaccinations WHERE site_id=?", (app.config.kiosk.site_id,))}
+    ends = vaccinations().observation_ends()
     for r in rows:
-        if r["state"] == "observing" and r["id"] in vac:
-            left = dt.datetime.fromisoformat(vac[r["id"]]["observation_until"]) - now
+        if r["state"] == "observing" and r["id"] in ends:
+            left = dt.datetime.fromisoformat(ends[r["id"]]) - now
             r["observation_left_min"] = max(0, int(left.total_seconds() // 60) + (left.total_seconds() % 60 > 0))
     return {
         "waiting": [r for r in rows if r["state"] == "waiting"],
@@ -147,8 +150,7 @@ def checkin(checkin_id: str):
     # Earlier doses of this person: the same number under another name or birth date is another person's record.
     history = [h for h in vaccinations().history(row["id_number"])
                if h["checkin_id"] != checkin_id and same_person(h, row["full_name"], row["dob"])]
-    prints = app.store.query("SELECT kind, copy, state, created_wall FROM print_jobs WHERE checkin_id=? ORDER BY id",
-                             (checkin_id,))
+    prints = print_jobs.of_checkin(app.store, checkin_id)
     flags = app.checkins.verification.flags(checkin_id)
     return render_template("staff_checkin.html", row=row, vac=vac, history=history, prints=prints,
                            observation_left=observation_left, vaccines=VACCINES, max_doses=MAX_DOSES,
@@ -240,30 +242,14 @@ def search():
     return render_template("staff_search.html", q=q, rows=find(q) if q else [])
 
 
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form of a Vietnamese name (đ counts as d)."""
-    decomposed = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def find(q: str) -> list[dict]:
+    """A certificate scanned into the box finds its check-in; anything else is the check-ins' search."""
     app = kiosk()
-    base = ("SELECT c.*, t.number, t.state, t.desk FROM checkins c JOIN tickets t ON t.checkin_id=c.id "
-            "WHERE c.site_id=? ")
-    site = app.config.kiosk.site_id
     if q.startswith("HC1:"):
-        from kiosk.certificates import lookup_certificate
-
         record = lookup_certificate(app.store, q)
-        return app.store.query(base + "AND c.id=?", (site, record["checkin_id"])) if record else []
-    if q.isdigit() and len(q) <= 5:
-        return app.store.query(base + "AND t.number=? AND c.day=? ", (site, int(q), app.clock.today().isoformat()))
-    if q.isdigit():
-        return app.store.query(base + "AND c.id_number LIKE ? ORDER BY c.day DESC LIMIT ?",
-                               (site, f"%{q}%", SEARCH_LIMIT))
-    wanted = fold(q)
-    rows = app.store.query(base + "ORDER BY c.day DESC, t.number", (site,))
-    return [r for r in rows if wanted in fold(r["full_name"] or "")][:SEARCH_LIMIT]
+        found = app.checkins.get(record["checkin_id"]) if record else None
+        return [found] if found and found["site_id"] == app.config.kiosk.site_id else []
+    return app.checkins.search(q, SEARCH_LIMIT)
 
 
 @bp.get("/corrections")
@@ -282,13 +268,11 @@ def corrections():
 @staff_required(role="technician")
 def tech():
     app = kiosk()
-    outbox = app.store.query_one("SELECT count(*) AS pending FROM outbox WHERE delivered_wall IS NULL")
-    jobs = app.store.query("SELECT state, count(*) AS n FROM print_jobs GROUP BY state")
-    from kiosk.web.citizen import camera_part
-    from kiosk.web.sms import tech_view
-
-    return render_template("staff_tech.html", health=app.health(), outbox=outbox, jobs=jobs,
-                           has_camera=camera_part(app) is not None, config=app.config, sms=tech_view(app))
+    pending, _oldest = Outbox(app.store).backlog()
+    jobs = [{"state": state, "n": n} for state, n in print_jobs.counts(app.store).items() if n]
+    return render_template("staff_tech.html", health=app.health(), outbox={"pending": pending}, jobs=jobs,
+                           has_camera=app.part("camera") is not None, config=app.config,
+                           sms=tech_view(app))
 
 
 @bp.post("/tech/test-print")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from base.config import ConfigError
 from central.ops_config import from_dict
-from kiosk.config import ConfigError
 from tests.conftest import vaxkiosk
 
 

@@ -13,11 +13,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from waitress.server import create_server
 
-from central.trustlist import ROUTE, build_document, sign_document, trustlist_blueprint
-from kiosk.certificates import hcert, trustlist
-from kiosk.certificates import sample_certificate_view
+from base.signing import ensure_signing_key, kid_of, local_certificate
+from base.trustlist import TrustListError, build_document, sign_document
+from central.trustlist import ROUTE, trustlist_blueprint
+from kiosk.certificates import hcert, sample_certificate_view, trustlist
 from kiosk.identity import parse
-from kiosk.certificates.signing import ensure_signing_key, kid_of, local_certificate
 from tests.conftest import SAMPLE_QR
 from tests.support.net import free_port, wait_port
 
@@ -113,7 +113,7 @@ def test_revocation_reaches_the_site_that_owns_the_key(central, site_a, tmp_path
 def test_a_list_not_signed_by_the_anchor_is_refused(central, tmp_path):
     _, url, _, _ = central
     _, stranger = _keypair("stranger")
-    with pytest.raises(trustlist.TrustListError, match="anchor"):
+    with pytest.raises(TrustListError, match="anchor"):
         trustlist.refresh(tmp_path / "k", url, [stranger])
     assert not (tmp_path / "k" / "trustlist.json").exists()
 
@@ -125,7 +125,7 @@ def test_a_tampered_list_is_refused(central, site_a, tmp_path):
     doc["entries"].append({"kid": base64.b64encode(kid_of(site_a[0])).decode(),
                            "certificate": site_a[0].public_bytes(Encoding.PEM).decode(), "revoked": False})
     envelope["payload"] = base64.b64encode(json.dumps(doc).encode()).decode()
-    with pytest.raises(trustlist.TrustListError):
+    with pytest.raises(TrustListError):
         trustlist.store(tmp_path / "k", envelope, [anchor])
 
 
@@ -139,7 +139,7 @@ def test_an_older_list_cannot_replace_a_newer_one(central, site_a, tmp_path):
     registry.certificates.append(cert_a)
     registry.revoked.append(kid_of(cert_a))
     trustlist.refresh(kiosk_dir, url, [anchor])
-    with pytest.raises(trustlist.TrustListError, match="older"):
+    with pytest.raises(TrustListError, match="older"):
         trustlist.store(kiosk_dir, old, [anchor])
     assert hcert.verify(qr_a, trustlist.trust_store(kiosk_dir)).reason == "revoked"
 
@@ -148,7 +148,7 @@ def test_an_entry_whose_kid_does_not_match_its_certificate_is_refused(central, s
     _, _, anchor, key = central
     doc = build_document([site_a[0]], [])
     doc["entries"][0]["kid"] = base64.b64encode(b"\x00" * 8).decode()
-    with pytest.raises(trustlist.TrustListError, match="kid"):
+    with pytest.raises(TrustListError, match="kid"):
         trustlist.store(tmp_path / "k", sign_document(doc, key, anchor), [anchor])
 
 
@@ -199,8 +199,9 @@ def test_no_trust_list_url_means_no_part(kiosk_config):
 
 
 def test_a_trust_list_url_without_an_anchor_is_a_configuration_error(tmp_path):
+    from base.config import ConfigError
     from kiosk.app import App
-    from kiosk.config import ConfigError, load
+    from kiosk.config import load
     from tests.conftest import write_config
 
     config = load(write_config(tmp_path / "kiosk.toml", tmp_path / "data",

@@ -14,8 +14,9 @@ import urllib.request
 
 import pytest
 
-from kiosk.identity import mask_id
+from base.privacy import mask_id
 from tests.central.conftest import PASSWORD, check_in, outbox_empty, start_central, wait_for
+
 
 class Browser:
     def __init__(self, port: int):

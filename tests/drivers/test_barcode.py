@@ -9,10 +9,10 @@ import pytest
 import segno
 import zxingcpp
 
+from devtools.simulation.cards import card_frame, card_payload, qr_matrix, random_identity
 from drivers import second_pass
 from drivers.barcode import BACKENDS, CODE128, QR, make_decoder
 from kiosk.identity import Identity, parse
-from kiosk.simulation.cards import card_frame, card_payload, qr_matrix, random_identity
 from tests.conftest import SAMPLE_QR
 
 ZXING_BACKENDS = [name for name in BACKENDS if name != "zbar"]  # zbar does not report ECI designators

@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
+from devtools.simulation.camera import SimulatedCamera
+from devtools.simulation.cards import card_frame, write_card_video, write_frame_folder
 from drivers.camera import CameraError, FileSource, Picamera2Source, V4L2Source, open_source
-from kiosk.simulation.camera import SimulatedCamera
-from kiosk.simulation.cards import card_frame, write_card_video, write_frame_folder
 
 
 def numbered_frames(n: int) -> list[np.ndarray]:

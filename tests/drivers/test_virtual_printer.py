@@ -3,6 +3,7 @@
 import pytest
 
 from drivers.printer import Printer
+from kiosk.certificates import CertificateView, DoseLine
 from kiosk.config import PrinterSection
 from kiosk.printing import layouts
 from kiosk.printing.receipt import ReceiptBuilder, to_escpos
@@ -42,8 +43,8 @@ def test_receipts_without_a_cutter_end_with_the_connection_and_qr_is_decoded(sma
 def test_unsupported_commands_are_logged_errors_not_receipts(small_printer):
     vp, printer = small_printer
     # Bytes made for an 80 mm Epson (native QR, 512-dot raster) sent to a 58 mm printer without them.
-    view = layouts.CertificateView("Trần Thị Hồng Nhung", "1995-08-12", "0641•••••234", "Trạm Y tế",
-                                   [layouts.DoseLine(1, "2026-11-25", "Comirnaty", "FK1234")], "HC1:TEST", 0)
+    view = CertificateView("Trần Thị Hồng Nhung", "1995-08-12", "0641•••••234", "Trạm Y tế",
+                                   [DoseLine(1, "2026-11-25", "Comirnaty", "FK1234")], "HC1:TEST", 0)
     printer.send(to_escpos(layouts.certificate(view, "TM-T88V", 80)))
     wait_until(lambda: "unsupported ESC/POS for POS-5890" in vp.errors(), what="error logged")
     assert vp.receipts() == []

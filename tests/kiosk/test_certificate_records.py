@@ -10,19 +10,20 @@ import os
 
 import pytest
 
+from base.refusal import Refusal
+from base.signing import ensure_signing_key, kid_of, local_certificate, signing_dir
 from drivers.escpos_render import decode_qr, render_bytes
-
 from kiosk import audit
-from kiosk.certificates import (CertificateError, RecordNotFound, certificate_view, citizen_verdict, hcert,
-                                lookup_certificate, request_certificate_reprint, sample_certificate_view, sign_dose)
+from kiosk.certificates import (CertificateError, DoseLine, RecordNotFound, certificate_view, citizen_verdict, hcert,
+                                lookup_certificate, sample_certificate_view, sign_dose)
+from kiosk.certificates.trustlist import trust_store
 from kiosk.checkin import CheckinService
 from kiosk.identity import KioskCode, parse
 from kiosk.printing import layouts
 from kiosk.printing.receipt import to_escpos
 from kiosk.printing.render import render_job
-from kiosk.certificates.signing import ensure_signing_key, kid_of, local_certificate, signing_dir
-from kiosk.certificates.trustlist import trust_store
-from kiosk.vaccination import Injection, VaccinationInputError, VaccinationService
+from kiosk.reprints import reprint
+from kiosk.vaccination import Injection, VaccinationService
 from tests.conftest import SAMPLE_QR
 from tests.support.clock import SteppedClock
 from tests.support.dcc_issuer import ExternalIssuer
@@ -73,7 +74,7 @@ def test_the_certificate_view_of_a_dose(site, store):
     assert (view.full_name, view.dob, view.masked_id, view.copy) == (
         "Trần Thị Hồng Nhung", dt.date(1995, 8, 12), "0641•••••234", 0)
     assert view.site_name == "Trạm Y tế Phường Yên Đỗ"
-    assert view.doses == [layouts.DoseLine(1, dt.date(2026, 11, 25), "Comirnaty (Pfizer-BioNTech)", "FK1234")]
+    assert view.doses == [DoseLine(1, dt.date(2026, 11, 25), "Comirnaty (Pfizer-BioNTech)", "FK1234")]
     with pytest.raises(RecordNotFound):
         certificate_view(store, "no-such-dose")
 
@@ -126,27 +127,32 @@ def test_the_paper_lists_earlier_doses_and_the_qr_holds_this_one(site, store, ki
 
 def test_reprints_keep_the_uvci_count_copies_and_are_audited(site, store, kiosk_config):
     vac = vaccinate(site)
-    first = request_certificate_reprint(store, vac["id"], "staff:an", "giấy bị ướt / paper got wet")
-    second = request_certificate_reprint(store, vac["id"], "staff:an", "lost")
+    clock = site[2]
+    first = reprint(store, clock, "certificate", vac["checkin_id"], "staff:an", "giấy bị ướt / paper got wet")
+    second = reprint(store, clock, "certificate", vac["checkin_id"], "staff:an", "lost")
     assert (first["copy"], second["copy"]) == (1, 2)
-    assert (second["kind"], second["subject_id"], second["state"]) == ("certificate", vac["id"], "pending")
-    view = certificate_view(store, vac["id"], now=START)
+    job = store.query_one("SELECT * FROM print_jobs WHERE id=?", (second["print_job"],))
+    assert (job["kind"], job["subject_id"], job["state"]) == ("certificate", vac["id"], "pending")
+    view = certificate_view(store, vac["id"], copy=job["copy"], now=START)
     assert view.copy == 2 and view.uvci == vac["uvci"]  # printed as text on every copy
     result = hcert.verify(print_and_scan(view), trust_store(kiosk_config.data_dir), START)
     assert result.valid and result.to_json()["doses"][0]["ci"] == vac["uvci"]
     entries = [e for e in audit.entries(store, vac["checkin_id"]) if e["action"] == "print.reprint"]
     assert [(e["actor"], e["reason"], json.loads(e["detail"])["copy"]) for e in reversed(entries)] == [
         ("staff:an", "giấy bị ướt / paper got wet", 1), ("staff:an", "lost", 2)]
-    assert [json.loads(e["detail"])["reprint_job"] for e in reversed(entries)] == [first["id"], second["id"]]
+    assert [json.loads(e["detail"])["reprint_job"] for e in reversed(entries)] == [first["print_job"],
+                                                                                   second["print_job"]]
 
 
-def test_a_reprint_needs_a_reason_and_a_record(site, store):
+def test_a_reprint_needs_a_reason_and_a_certificate(site, store):
     vac = vaccinate(site)
-    with pytest.raises(VaccinationInputError) as exc:
-        request_certificate_reprint(store, vac["id"], "staff:an", "  ")
+    not_vaccinated = site[0].check_in(parse("001090004321||Ai Đó|01011990|Nam|Hà Nội|03062021"), "camera")
+    with pytest.raises(Refusal) as exc:
+        reprint(store, site[2], "certificate", vac["checkin_id"], "staff:an", "  ")
     assert exc.value.code == "reason_required"
-    with pytest.raises(RecordNotFound):
-        request_certificate_reprint(store, "no-such-dose", "staff:an", "lost")
+    with pytest.raises(Refusal) as exc:
+        reprint(store, site[2], "certificate", not_vaccinated.checkin["id"], "staff:an", "lost")
+    assert exc.value.code == "no_certificate"
     assert store.query_one("SELECT count(*) AS n FROM print_jobs WHERE copy > 0")["n"] == 0
 
 
@@ -186,8 +192,8 @@ def test_every_reason_has_a_citizen_message():
 
 
 def test_no_certificate_is_signed_with_a_clock_from_1970(site, store, tmp_path):
+    from base.signing import local_signer
     from kiosk.certificates import dcc
-    from kiosk.certificates.signing import local_signer
     from kiosk.vaccines import VACCINES
 
     signer = local_signer(tmp_path / "k", "t", START)

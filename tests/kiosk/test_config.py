@@ -2,7 +2,8 @@
 
 import pytest
 
-from kiosk.config import ConfigError, from_dict, load
+from base.config import ConfigError
+from kiosk.config import from_dict, load
 from tests.conftest import vaxkiosk
 
 

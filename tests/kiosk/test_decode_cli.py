@@ -6,7 +6,7 @@ import random
 import cv2
 import pytest
 
-from kiosk.simulation.cards import card_frame, card_payload, code128_frame, random_identity
+from devtools.simulation.cards import card_frame, card_payload, code128_frame, random_identity
 from tests.conftest import SAMPLE_QR, vaxkiosk
 
 

@@ -19,8 +19,8 @@ from cryptography.x509.oid import ExtensionOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.signing import Signer, kid_of, local_signer, self_signed_certificate
 from kiosk.certificates import dcc, hcert, sign_dose
-from kiosk.certificates.signing import Signer, kid_of, local_signer, self_signed_certificate
 from kiosk.vaccines import VACCINES
 from tests.support.dcc_issuer import (EKU_CLIENT_AUTH, EKU_RECOVERY, EKU_TEST, EKU_VACCINATION, EKU_VACCINATION_ALT,
                                       ES256, ES384, PS256, ExternalIssuer)

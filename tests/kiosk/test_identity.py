@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from kiosk.identity import Identity, KioskCode, ScanError, from_manual, mask_id, parse
+from base.privacy import mask_id
+from kiosk.identity import Identity, KioskCode, ScanError, from_manual, parse
 from tests.conftest import SAMPLE_QR, vaxkiosk
 
 pytestmark = pytest.mark.dates

@@ -10,6 +10,7 @@ from PIL import Image, ImageChops
 
 from drivers.escpos_render import EscposError, decode_qr, render_bytes
 from drivers.printer import printable_width
+from kiosk.certificates import CertificateView, DoseLine
 from kiosk.printing import layouts
 from kiosk.printing.receipt import QrCode, ReceiptBuilder, to_escpos
 
@@ -28,11 +29,11 @@ def ticket_view(copy=0, name="Trần Thị Hồng Nhung", number=42):
 
 
 def certificate_view(copy=0, payload=HC1_LIKE * 3):
-    return layouts.CertificateView(
+    return CertificateView(
         full_name="Trần Thị Hồng Nhung", dob=dt.date(1995, 8, 12), masked_id="0641•••••234",
         site_name="Trạm Y tế Phường Yên Đỗ",
-        doses=[layouts.DoseLine(1, dt.date(2026, 6, 1), "Comirnaty", "FK1234"),
-               layouts.DoseLine(2, "2026-11-25", "Comirnaty", "FL0007")],
+        doses=[DoseLine(1, dt.date(2026, 6, 1), "Comirnaty", "FK1234"),
+               DoseLine(2, "2026-11-25", "Comirnaty", "FL0007")],
         qr_payload=payload, copy=copy)
 
 
@@ -71,7 +72,7 @@ def test_certificate_qr_decodes_to_the_exact_payload(profile, paper):
 
 
 def test_dose_lines_may_be_dicts_and_a_missing_birth_date_prints_a_dash():
-    view = layouts.CertificateView("Trần Thị Hồng Nhung", None, "0641•••••234", "Trạm Y tế",
+    view = CertificateView("Trần Thị Hồng Nhung", None, "0641•••••234", "Trạm Y tế",
                                    [{"dose_number": 3, "date": dt.date(2026, 11, 25), "vaccine": "Spikevax",
                                      "lot": "S-77"}], HC1_LIKE, 0)
     receipt = layouts.certificate(view, "TM-T88V", 80)

@@ -1,4 +1,4 @@
-"""kiosk/sync/protocol.py against docs/protocol.md, and validation of hostile input on both ends."""
+"""base/protocol.py against docs/protocol.md, and validation of hostile input on both ends."""
 
 import json
 import re
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base import protocol
+from base.protocol import ProtocolError
 from central.protocol import ack_message, cmd_message, decode_inbound, subscriptions
-from kiosk.sync import protocol
-from kiosk.sync.protocol import ProtocolError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 HEADING = re.compile(r"^### (message|record stream|object) `(\w+)`")
@@ -135,7 +135,7 @@ def test_any_input_is_either_accepted_or_refused_with_protocol_error(leaf, raw):
 def test_every_record_the_kiosk_enqueues_passes_the_protocol(tmp_path):
     """The producers (check-in, vaccination, print job) and the protocol must not drift apart: their real outbox rows
     are validated as central would."""
-    from kiosk.checkin import CheckinService
+    from kiosk.checkin import CheckinService, place_of
     from kiosk.config import from_dict
     from kiosk.corrections import Corrections
     from kiosk.identity import parse
@@ -153,7 +153,7 @@ def test_every_record_the_kiosk_enqueues_passes_the_protocol(tmp_path):
         vaccinations.screen(c["id"], "eligible", "staff:lan")
         vaccinations.record_injection(c["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"), "staff:lan")
         ticket_job = store.query_one("SELECT id FROM print_jobs WHERE kind = 'ticket'")["id"]
-        jobs.mark_done(store, ticket_job, checkins.clock.stamp())
+        jobs.mark_done(store, ticket_job, checkins.clock.stamp(), place_of(store, c["id"]))
         Corrections(store, cfg.kiosk).file("064195001234", "missing_dose", "Mũi 2 không có trong sổ")
         rows = store.query("SELECT stream, payload FROM outbox ORDER BY seq")
     finally:

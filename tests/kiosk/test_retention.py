@@ -6,8 +6,8 @@ import pytest
 
 from kiosk.checkin import CheckinService
 from kiosk.identity import parse
-from kiosk.sync.outbox import Outbox
-from kiosk.sync.retention import purge
+from kiosk.outbox import Outbox
+from kiosk.retention import purge
 from tests.support.clock import SteppedClock
 from tests.support.sync import qr
 

@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
+from base.events import EventBus
+from devtools.simulation.camera import SimulatedCamera
+from devtools.simulation.cards import (card_frame, card_payload, code128_frame, random_identity, write_card_video,
+                                       write_frame_folder)
 from drivers.barcode import make_decoder
 from kiosk.app import App
-from kiosk.events import EventBus
 from kiosk.scanner import CameraScanner, ScanHandler
-from kiosk.simulation.camera import SimulatedCamera
-from kiosk.simulation.cards import (card_frame, card_payload, code128_frame, random_identity, write_card_video,
-                                   write_frame_folder)
 from tests.conftest import SAMPLE_QR, write_config
 from tests.drivers.test_barcode import small_noisy_code
 
@@ -236,7 +236,7 @@ def test_other_codes_are_not_held_back_by_the_window(checkins):
 
 
 def test_camera_config_without_source_is_a_config_error(tmp_path):
-    from kiosk.config import ConfigError
+    from base.config import ConfigError
 
     app = app_with(tmp_path, "[camera]\nenabled = true\n")
     with pytest.raises(ConfigError, match="camera.source"):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kiosk.checkin import CheckinRefused
+from base.refusal import Refusal
 from kiosk.corrections import Corrections
 from kiosk.identity import parse
 from kiosk.reprints import reprint
@@ -30,6 +30,10 @@ def test_correction_and_its_outbox_entry_commit_together(store, kiosk_config):
     filed = dt.datetime.fromisoformat(payload["filed_at"])
     assert dt.datetime.fromisoformat(payload["deadline"]) - filed == dt.timedelta(hours=48)
     assert [r["id"] for r in corrections.for_site()] == [row["id"]]
+    # Audited in the same commit, without the person: the request's id and kind only.
+    audit = store.query("SELECT actor, action, subject, reason, detail FROM audit_log")
+    assert audit == [{"actor": "kiosk:citizen", "action": "correction.filed", "subject": row["id"], "reason": None,
+                      "detail": json.dumps({"kind": "missing_dose", "vaccination_id": None})}]
 
 
 @pytest.mark.parametrize("kind, reason, dose, code", [
@@ -39,7 +43,7 @@ def test_correction_and_its_outbox_entry_commit_together(store, kiosk_config):
     ("wrong_dose", "wrong lot", "not-a-dose-of-this-person", "unknown_dose"),
 ])
 def test_bad_corrections_write_nothing(store, kiosk_config, kind, reason, dose, code):
-    with pytest.raises(CheckinRefused) as exc:
+    with pytest.raises(Refusal) as exc:
         Corrections(store, kiosk_config.kiosk).file("064195001234", kind, reason, dose)
     assert exc.value.code == code and exc.value.message_vi
     assert store.query("SELECT * FROM corrections") == [] and store.query("SELECT * FROM outbox") == []
@@ -93,10 +97,10 @@ def test_reprints_number_their_copies_and_are_audited(store, checkins, kiosk_con
     clock = Clock()
     assert reprint(store, clock, "ticket", row["id"], "staff:Mai", "lost")["copy"] == 1
     assert reprint(store, clock, "ticket", row["id"], "staff:Mai", "lost again")["copy"] == 2
-    with pytest.raises(CheckinRefused) as exc:
+    with pytest.raises(Refusal) as exc:
         reprint(store, clock, "certificate", row["id"], "staff:Mai", "lost")
     assert exc.value.code == "no_certificate"
-    with pytest.raises(CheckinRefused) as exc:
+    with pytest.raises(Refusal) as exc:
         reprint(store, clock, "ticket", row["id"], "staff:Mai", " ")
     assert exc.value.code == "reason_required"
     assert [(j["kind"], j["copy"]) for j in store.query("SELECT * FROM print_jobs ORDER BY id")] == [
@@ -115,6 +119,10 @@ def test_central_outcome_is_applied_once_and_never_by_an_older_decision(store, k
     assert not corrections.apply_outcome({"record_id": row["id"], "state": "rejected", "decided_at": 150})
     kept = store.query_one("SELECT outcome_state FROM corrections")
     assert kept["outcome_state"] == "approved"
+    # Each decision that changed the request is audited once, a resent or older one is not.
+    outcomes = store.query("SELECT actor, subject, detail FROM audit_log WHERE action='correction.outcome' ORDER BY id")
+    assert [(a["actor"], a["subject"], json.loads(a["detail"])["state"]) for a in outcomes] == [
+        ("central", row["id"], "deferred"), ("central", row["id"], "approved")]
     for bad in ({}, {"record_id": row["id"], "state": "maybe", "decided_at": 1},
                 {"record_id": row["id"], "state": "approved", "decided_at": "soon"}):
         with pytest.raises(Exception) as e:

@@ -9,8 +9,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from base import protocol
 from central.protocol import cmd_message
-from kiosk.sync import protocol
 from kiosk.app import App
 from kiosk.config import load
 from kiosk.identity import parse

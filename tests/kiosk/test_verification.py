@@ -8,6 +8,7 @@ import unicodedata
 
 import pytest
 
+from base import store as base_store
 from kiosk.checkin import CheckinService
 from kiosk.identity import from_manual, parse
 from kiosk.store import MIGRATIONS, Store
@@ -189,7 +190,7 @@ def test_a_released_checkin_frees_the_number_for_the_card_holder(store, service)
 
 
 def test_migration_keeps_existing_checkins_and_their_references(kiosk_config):
-    old = Store(kiosk_config.db_path, MIGRATIONS[:5])
+    old = base_store.Store(kiosk_config.db_path, MIGRATIONS[:5])  # kiosk.db as a version with 5 migrations left it
     with old.transaction() as db:  # a check-in as the 0005 schema wrote it, with a ticket referring to it
         db["checkins"].insert({"id": "c1", "site_id": "GL-01", "kiosk_id": "k1", "day": "2026-11-25",
                                "id_number": NUMBER, "full_name": "Trần Thị Hồng Nhung", "dob": "1995-08-12",

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from central import broker
 from central.enrol_api import BrokerAccess, make_blueprint
 from central.registry import Registry
 from central.trustlist import trustlist_blueprint
-from provisioning import broker
 from tests.support.mosquitto import Mosquitto
 from tests.support.net import free_port, wait_port
 from tests.support.served import Served

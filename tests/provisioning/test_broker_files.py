@@ -7,7 +7,7 @@ import subprocess
 import urllib.error
 import urllib.request
 
-from provisioning import broker
+from central import broker
 from tests.conftest import ROOT
 from tests.provisioning.conftest import SITE
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from kiosk.simulation.cards import card_frame, write_card_video, write_frame_folder
+from devtools.simulation.cards import card_frame, write_card_video, write_frame_folder
 from tests.conftest import SAMPLE_QR, vaxkiosk, vaxkiosk_json, write_config
 from tests.provisioning.conftest import SITE
 from tests.support.virtual_printer import VirtualPrinterProcess, wait_until

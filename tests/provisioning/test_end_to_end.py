@@ -10,10 +10,10 @@ import tomllib
 
 import pytest
 
+from central import broker
 from central.registry import Registry
 from kiosk.config import load
-from provisioning import broker
-from provisioning.enrol import EnrolError, enrol_from_code_text, enrol_with_code
+from kiosk.enrolment import EnrolError, enrol_from_code_text, enrol_with_code
 from tests.conftest import vaxkiosk, vaxkiosk_json
 from tests.provisioning.conftest import SITE, SITE_NAME
 from tests.provisioning.mqtt_probe import Probe
@@ -267,7 +267,7 @@ def test_operator_commands_in_text_mode(central):
 def test_enrol_code_pins_centrals_key_and_central_url_must_be_https(central, tmp_path):
     from cryptography import x509
 
-    from kiosk.central_https import pin_groups, spki_pin
+    from base.pinning import pin_groups, spki_pin
 
     ca, ca_key = broker.make_ca(tmp_path / "ca")
     cert, _key = broker.make_server_cert(tmp_path / "tls", ca, ca_key, ["central.example.vn"])

@@ -16,8 +16,8 @@ import urllib.request
 import segno
 from PIL import Image
 
-from central.registry import enrol_qr_text
-from provisioning.first_boot import needs_enrolment
+from base.enrolment import qr_text
+from kiosk.first_boot import needs_enrolment
 from tests.conftest import ROOT
 from tests.support.net import free_port, wait_port
 
@@ -75,7 +75,7 @@ def test_needs_enrolment(tmp_path):
 
 def test_fresh_kiosk_enrols_from_the_qr_and_becomes_the_checkin_kiosk(central, tmp_path):
     code, _ = central.registry.create_code("GL-01")
-    frames_with_qr(tmp_path / "frames", enrol_qr_text(central.url, code))
+    frames_with_qr(tmp_path / "frames", qr_text(central.url, code))
     port = free_port()
     config = tmp_path / "kiosk.toml"
     # What the installer leaves: hardware and screen settings, no identity.

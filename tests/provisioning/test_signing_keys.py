@@ -79,8 +79,8 @@ def test_enrolment_refuses_a_malformed_signing_certificate(central):
 
 def test_revoke_key_command_revokes_one_key(central, tmp_path):
     _config, kiosk = provision(central, tmp_path, "k")
-    from central.trustlist import b64
-    from kiosk.certificates.signing import kid_of
+    from base.signing import kid_of
+    from base.trustlist import b64
 
     certificates, _ = central.registry.trust_entries()
     kid = b64(kid_of(certificates[0]))

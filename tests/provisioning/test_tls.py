@@ -9,7 +9,7 @@ import ssl
 
 import pytest
 
-from provisioning import broker
+from central import broker
 from tests.conftest import vaxkiosk_json
 from tests.provisioning.conftest import SITE, broker_readable_dir, write_central_toml
 from tests.provisioning.mqtt_probe import Probe

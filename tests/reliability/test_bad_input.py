@@ -289,8 +289,9 @@ def test_mqtt_payloads_to_central(site):
 
 
 def test_kiosk_and_central_config_files(tmp_path):
+    from base.config import ConfigError
     from central.config import load as load_central
-    from kiosk.config import ConfigError, load as load_kiosk
+    from kiosk.config import load as load_kiosk
 
     rng = seeded_rng("bad_input.config")
     valid_kiosk = (f'[kiosk]\nsite_id = "GL-01"\nkiosk_id = "k1"\ndata_dir = "{tmp_path / "data"}"\nmin_free_mb = 1\n'

@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from kiosk.simulation.cards import card_frame, write_frame_folder
+from devtools.simulation.cards import card_frame, write_frame_folder
 from tests.support.site import SiteHarness, qr, wait_for
 
 pytestmark = pytest.mark.slow

@@ -73,9 +73,9 @@ def write_central_toml(path: Path, data_dir: Path, broker_dir: Path, password: s
 
 @pytest.fixture
 def broker_site(tmp_path):
+    from central import broker
     from central.config import load
     from central.registry import registry_from_config
-    from provisioning import broker
 
     broker_dir = broker_readable_dir()
     central_port, kiosk_port = free_port(), free_port()
@@ -153,10 +153,10 @@ def enrol_centrals(tmp_path):
     """make(name, host, https) → an EnrolCentral at `host` (127.0.0.1: the real central; 127.0.0.2: a rogue one)."""
     from flask import Flask
 
+    from central import broker
     from central.enrol_api import BrokerAccess, make_blueprint
     from central.registry import Registry
     from central.trustlist import trustlist_blueprint
-    from provisioning import broker
     from tests.support.served import Served
     from tests.support.tls_terminator import TlsTerminator
 

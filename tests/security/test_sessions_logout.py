@@ -1,7 +1,7 @@
 """Issue 14 item 10: a logout ends the session on the server; loopback-only endpoints check the Host they are asked for.
 
 Copied cookie: a session cookie taken from a staff desk (or central's dashboard) before logout kept working after it,
-because the session lived only in the signed cookie. Now the server keeps each login (kiosk.web.sessions) and
+because the session lived only in the signed cookie. Now the server keeps each login (base.web.sessions) and
 forgets it at logout: the copy is sent to the login page.
 
 DNS rebinding: a page from attacker.example, whose name is then re-pointed at 127.0.0.1, reaches the kiosk's

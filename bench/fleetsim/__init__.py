@@ -1,0 +1,1 @@
+"""bench/fleet.py's parts: the simulated kiosks (kiosks), their MQTT client (mqtt_client), the brokers (brokers)."""

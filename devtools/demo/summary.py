@@ -1,0 +1,122 @@
+"""Counting the demo: what each kiosk committed, what its virtual printer printed, what central holds.
+
+The figures add up only when every path worked end to end: check-ins = tickets printed = check-ins at central,
+vaccinations = certificates printed = vaccinations at central, nothing pending in the outbox or the print queue."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import asdict, dataclass
+
+from devtools.demo.site import IN_QUEUE, CentralSetup, KioskSetup, kiosk_store
+from kiosk import checkin, vaccination
+from kiosk.outbox import Outbox
+from kiosk.printing import jobs as print_jobs
+
+
+@dataclass
+class KioskCount:
+    kiosk: str
+    site: str
+    checkins: int
+    tickets_printed: int
+    central_checkins: int | None
+    vaccinations: int
+    certificates_printed: int
+    central_vaccinations: int | None
+    central_certificates: int | None
+    in_queue: int  # waiting or between the desk and the end of observation
+    outbox_pending: int
+    print_jobs_open: int  # pending or printing
+    print_jobs_failed: int
+
+    def problems(self) -> list[str]:
+        k = self.kiosk
+        found = []
+        if self.checkins == 0:
+            found.append(f"{k}: no check-in at all (camera → decoder → check-in path broken?)")
+        if not self.checkins == self.tickets_printed == self.central_checkins:
+            found.append(f"{k}: check-ins {self.checkins}, tickets printed {self.tickets_printed}, "
+                         f"at central {self.central_checkins}: they should be equal")
+        if self.vaccinations == 0:
+            found.append(f"{k}: nobody vaccinated (scripted staff desk failing?)")
+        if not self.vaccinations == self.certificates_printed == self.central_vaccinations:
+            found.append(f"{k}: vaccinations {self.vaccinations}, certificates printed {self.certificates_printed}, "
+                         f"at central {self.central_vaccinations}: they should be equal")
+        if self.central_certificates is not None and self.central_certificates != self.certificates_printed:
+            found.append(f"{k}: central counts {self.central_certificates} certificates printed, the printer "
+                         f"{self.certificates_printed}")
+        for what, n in (("citizens still in the queue", self.in_queue), ("outbox entries not delivered to central",
+                        self.outbox_pending), ("print jobs not finished", self.print_jobs_open),
+                        ("print jobs failed", self.print_jobs_failed)):
+            if n:
+                found.append(f"{k}: {n} {what}")
+        return found
+
+
+def printed(kiosk: KioskSetup) -> tuple[int, int]:
+    """(tickets, certificates) among the virtual printer's receipts: a certificate carries an HC1: QR."""
+    tickets = certificates = 0
+    for path in kiosk.printer_out.glob("receipt-*.json"):
+        if '"HC1:' in path.read_text(encoding="utf-8"):
+            certificates += 1
+        else:
+            tickets += 1
+    return tickets, certificates
+
+
+def central_sites(central: CentralSetup) -> dict[str, dict]:
+    """GET /api/sites (open without login on loopback) → {site id: figures}; {} while central does not answer."""
+    try:
+        with urllib.request.urlopen(central.url + "/api/sites", timeout=10) as resp:
+            return {row["site"]: row for row in json.load(resp)}
+    except OSError:
+        return {}
+
+
+def count_kiosk(kiosk: KioskSetup, sites: dict[str, dict]) -> KioskCount:
+    with kiosk_store(kiosk) as store:  # through the tables' owners, beside the running kiosk
+        checkins, vaccinations = checkin.count(store), vaccination.count(store)
+        in_queue = len(checkin.in_states(store, IN_QUEUE))
+        outbox, _oldest = Outbox(store).backlog()
+        jobs = print_jobs.counts(store)
+    jobs_open, jobs_failed = jobs["pending"] + jobs["printing"], jobs["failed"]
+    tickets, certificates = printed(kiosk)
+    at_central = sites.get(kiosk.site.id, {})
+    return KioskCount(kiosk.kiosk_id, kiosk.site.id, checkins, tickets, at_central.get("checked_in"), vaccinations,
+                      certificates, at_central.get("vaccinated"), at_central.get("certificates"), in_queue, outbox,
+                      jobs_open, jobs_failed)
+
+
+def count_all(central: CentralSetup, kiosks: list[KioskSetup]) -> list[KioskCount]:
+    sites = central_sites(central)
+    return [count_kiosk(k, sites) for k in kiosks]
+
+
+def problems(counts: list[KioskCount]) -> list[str]:
+    return [p for c in counts for p in c.problems()]
+
+
+def progress_line(counts: list[KioskCount]) -> str:
+    return " | ".join(f"{c.kiosk}: {c.checkins} in, {c.vaccinations} vacc, {c.certificates_printed} certs, "
+                      f"{c.in_queue} in queue; central {c.central_checkins}/{c.central_vaccinations}"
+                      for c in counts)
+
+
+def table(counts: list[KioskCount]) -> str:
+    rows = [("", *[c.kiosk for c in counts])]
+    labels = [("check-ins committed", "checkins"), ("tickets printed", "tickets_printed"),
+              ("check-ins at central", "central_checkins"), ("vaccinations", "vaccinations"),
+              ("certificates printed", "certificates_printed"), ("vaccinations at central", "central_vaccinations"),
+              ("certificates at central", "central_certificates"), ("still in queue", "in_queue"),
+              ("outbox not delivered", "outbox_pending"), ("print jobs open", "print_jobs_open"),
+              ("print jobs failed", "print_jobs_failed")]
+    for label, key in labels:
+        rows.append((label, *[str(getattr(c, key)) for c in counts]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def as_json(counts: list[KioskCount]) -> list[dict]:
+    return [asdict(c) for c in counts]
