@@ -1,4 +1,4 @@
-"""One SMS through Gammu, three ways, against the virtual modem on a pty (tests/support/virtual_modem.py).
+"""One SMS through Gammu, three ways, against the virtual modem on a pty (drivers/virtual_modem.py).
 
 Usage: python bench/sms.py [--runs 3]
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from drivers.gsm_modem import GammuModem  # noqa: E402
 from drivers.sms_encoding import encode  # noqa: E402
-from tests.support.virtual_modem import VirtualModem  # noqa: E402
+from drivers.virtual_modem import VirtualModem  # noqa: E402
 
 NUMBER = "+84912345678"
 TEXT = "Moi so 12 den ban 3 ngay bay gio."

@@ -23,6 +23,7 @@ its own that the caller waits for a few seconds at most.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import os
 import re
@@ -249,6 +250,34 @@ def _text(exc: gammu.GSMError) -> str:
     return str(info.get("Text") or exc)
 
 
+# -- the configuration file -----------------------------------------------------------------------------------------
+# Checked when a program's configuration is read (the kiosk's [sms], central's [alert_sms]), so a typo stops it at
+# start with a message instead of every text failing later.
+GAMMURC_EXPECTED = ("a readable Gammu configuration file with a [gammu] section giving device = ... and "
+                    "connection = at...")
+
+
+def gammurc_problem(path: str) -> str | None:
+    if path == "":
+        return None
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        parser.read_string(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{GAMMURC_EXPECTED} ({exc.strerror if isinstance(exc, OSError) else exc})"
+    except configparser.Error as exc:
+        return f"{GAMMURC_EXPECTED} (not an INI file: {exc.message.splitlines()[0]})"
+    if not parser.has_section("gammu"):
+        return f"{GAMMURC_EXPECTED} (no [gammu] section)"
+    section = parser["gammu"]
+    if not section.get("device", "").strip():
+        return f"{GAMMURC_EXPECTED} (no device)"
+    if not section.get("connection", "").strip().lower().startswith("at"):
+        return f"{GAMMURC_EXPECTED} (connection = {section.get('connection', '')!r}; USB and serial modems use 'at')"
+    return None
+
+
 def send_text(gammurc: str | os.PathLike, number: str, message: EncodedMessage) -> list[int]:
     """One message through a modem opened for it and closed after (the `sms-test` command)."""
     modem = GammuModem(gammurc)
@@ -259,4 +288,4 @@ def send_text(gammurc: str | os.PathLike, number: str, message: EncodedMessage) 
 
 
 __all__ = ("GammuModem", "ModemError", "ModemGone", "SimNotReady", "ModemTimeout", "NetworkRefused", "CMS_MEANINGS",
-           "send_text")
+           "gammurc_problem", "send_text")

@@ -249,6 +249,18 @@ def row(db, checkin_id: str) -> dict | None:
     return dict(found) if found else None
 
 
+def ticket_in(db, checkin_id: str) -> dict | None:
+    """A check-in with its ticket (number, state, desk), inside the caller's transaction."""
+    found = db.conn.execute(TICKET_QUERY + " WHERE c.id=?", (checkin_id,)).fetchone()
+    return dict(found) if found else None
+
+
+def front_of_queue(db, site_id: str, day: str, count: int) -> list[tuple[str, int]]:
+    """(check-in, ticket number) of the first `count` waiting tickets of a site's day, front first."""
+    return [(r[0], r[1]) for r in db.conn.execute(
+        "SELECT checkin_id, number FROM tickets WHERE site_id=? AND day=? AND state='waiting' ORDER BY number LIMIT ?",
+        (site_id, day, count))]
+
 def number_of(db, checkin_id: str) -> str | None:
     found = db.conn.execute("SELECT id_number FROM checkins WHERE id=?", (checkin_id,)).fetchone()
     return found[0] if found else None

@@ -143,7 +143,7 @@ class CertificatesSection:
 
 
 def _check_gammurc(value: str) -> str | None:
-    from kiosk.sms.settings import gammurc_problem
+    from drivers.gsm_modem import gammurc_problem
 
     return gammurc_problem(value)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 
 from base.records import Stamp
-from kiosk.sms import outbox
+from kiosk import checkin
+from kiosk.sms import optin, outbox
 from kiosk.vaccines import VACCINES, next_dose_date
 
 # "Your number is 3 away": texted once, when a waiting ticket first has this many people (or fewer) before it.
@@ -21,35 +22,30 @@ AHEAD = 3
 
 
 def queue_moved(db, checkin_id: str, to_state: str, stamp: Stamp) -> None:
-    if db.conn.execute("SELECT 1 FROM sms_optins LIMIT 1").fetchone() is None:
+    if not optin.any_opt_in(db):
         return
-    ticket = db.conn.execute("SELECT site_id, day, number, desk FROM tickets WHERE checkin_id = ?",
-                             (checkin_id,)).fetchone()
+    ticket = checkin.ticket_in(db, checkin_id)
     if ticket is None:
         return
-    site_id, day, number, desk = ticket
-    if to_state == "called" and _opted_in(db, checkin_id):
-        outbox.enqueue(db, checkin_id, day, "called", {"ticket": number, "desk": desk or ""}, stamp)
-    queue_changed(db, site_id, day, stamp)
+    if to_state == "called" and optin.opted_in(db, checkin_id):
+        outbox.enqueue(db, checkin_id, ticket["day"], "called", {"ticket": ticket["number"],
+                                                                "desk": ticket["desk"] or ""}, stamp)
+    queue_changed(db, ticket["site_id"], ticket["day"], stamp)
 
 
 def queue_changed(db, site_id: str, day: str, stamp: Stamp) -> None:
     """Text each opted-in waiting ticket that now has 1 to AHEAD people before it, once per check-in."""
-    waiting = db.conn.execute(
-        "SELECT t.checkin_id, t.number, o.checkin_id IS NOT NULL FROM tickets t "
-        "LEFT JOIN sms_optins o ON o.checkin_id = t.checkin_id "
-        "WHERE t.site_id = ? AND t.day = ? AND t.state = 'waiting' ORDER BY t.number LIMIT ?",
-        (site_id, day, AHEAD + 1)).fetchall()
-    for ahead, (checkin_id, number, opted_in) in enumerate(waiting):
-        if 1 <= ahead <= AHEAD and opted_in:
+    waiting = checkin.front_of_queue(db, site_id, day, AHEAD + 1)
+    for ahead, (checkin_id, number) in enumerate(waiting):
+        if 1 <= ahead <= AHEAD and optin.opted_in(db, checkin_id):
             outbox.enqueue(db, checkin_id, day, "soon", {"ticket": number, "ahead": ahead}, stamp)
 
 
 def dose_recorded(db, vaccination: dict, stamp: Stamp) -> None:
     checkin_id = vaccination["checkin_id"]
-    if not _opted_in(db, checkin_id):
+    if not optin.opted_in(db, checkin_id):
         return
-    day = db.conn.execute("SELECT day FROM checkins WHERE id = ?", (checkin_id,)).fetchone()[0]
+    day = checkin.row(db, checkin_id)["day"]
     vaccine = VACCINES.get(vaccination["vaccine"])
     given = dt.date.fromisoformat(day)
     following = next_dose_date(vaccine, vaccination["dose_number"], given) if vaccine else None
@@ -60,7 +56,3 @@ def dose_recorded(db, vaccination: dict, stamp: Stamp) -> None:
         "uvci": vaccination["uvci"],
         "next_date": following.isoformat() if following else None,
     }, stamp)
-
-
-def _opted_in(db, checkin_id: str) -> bool:
-    return db.conn.execute("SELECT 1 FROM sms_optins WHERE checkin_id = ?", (checkin_id,)).fetchone() is not None

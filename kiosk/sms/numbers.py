@@ -1,20 +1,10 @@
-"""Vietnamese mobile numbers: what a citizen may type, its E.164 form, and how it is shown.
-
-Mobile numbers have 10 digits and start 03, 05, 07, 08 or 09 since the 2018 renumbering (Viettel 03x/08x/09x,
-Vinaphone 08x/09x, Mobifone 07x/09x, Vietnamobile 05x/09x, Gmobile 059/099, Itelecom 087); the same number
-written internationally is +84 and the 9 digits after the 0. Landlines (02x) cannot receive these texts.
-"""
+"""The number a citizen types for their texts: a Vietnamese mobile (base.phone) or a refusal with a stable code,
+and the other refusals of the opt-in. It is shown masked everywhere (base.privacy.mask_phone)."""
 
 from __future__ import annotations
 
-import re
-
+from base.phone import e164
 from base.refusal import Refusal
-
-MOBILE_FIRST_DIGITS = "35789"
-_NATIONAL = re.compile(rf"0([{MOBILE_FIRST_DIGITS}]\d{{8}})")
-_INTERNATIONAL = re.compile(rf"\+84([{MOBILE_FIRST_DIGITS}]\d{{8}})")
-_SEPARATORS = re.compile(r"[\s.\-()]")
 
 REFUSALS = {
     "bad_phone": ("Số điện thoại không hợp lệ. Vui lòng nhập 10 chữ số, bắt đầu bằng 03, 05, 07, 08 hoặc 09 "
@@ -38,23 +28,8 @@ class SmsRefused(Refusal):
 
 def parse_mobile(typed: str) -> str:
     """The E.164 form ("+84912345678") of a typed Vietnamese mobile number; SmsRefused("bad_phone") otherwise."""
-    compact = _SEPARATORS.sub("", str(typed or ""))
-    found = _NATIONAL.fullmatch(compact) or _INTERNATIONAL.fullmatch(compact)
-    if not found:
+    number = e164(typed)
+    if number is None:
         raise SmsRefused("bad_phone")
-    return "+84" + found.group(1)
+    return number
 
-
-def national(number: str) -> str:
-    """"+84912345678" → "0912345678" (how Vietnamese people write and read their number)."""
-    return "0" + number[3:] if number.startswith("+84") else number
-
-
-def mask_phone(number: str | None) -> str:
-    """"+84912345678" → "091••••678": enough for the citizen to recognise, not enough to call."""
-    if not number:
-        return ""
-    written = national(number)
-    if len(written) < 7:
-        return "•" * len(written)
-    return written[:3] + "•" * (len(written) - 6) + written[-3:]

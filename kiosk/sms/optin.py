@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 
+from base.privacy import mask_phone
+from kiosk import checkin
 from kiosk.clock import Clock
-from kiosk.sms import hooks
-from kiosk.sms.numbers import SmsRefused, mask_phone, parse_mobile
+from kiosk.sms import outbox
+from kiosk.sms.numbers import SmsRefused, parse_mobile
 from kiosk.store import Store
 
 log = logging.getLogger("vaxkiosk.sms")
@@ -31,23 +33,24 @@ def opt_in(store: Store, clock: Clock, checkin_id: str, typed_number: str, agree
     number = parse_mobile(typed_number)
     stamp = clock.stamp()
     today = clock.today().isoformat()
+    # kiosk.sms.hooks reads the opt-ins (this module) to decide its texts: imported here, so that import is one-way.
+    from kiosk.sms import hooks
+
     with store.transaction() as db:
-        row = db.conn.execute(
-            "SELECT c.site_id, c.day, c.released_wall, t.state, t.number FROM checkins c "
-            "JOIN tickets t ON t.checkin_id = c.id WHERE c.id = ?", (checkin_id,)).fetchone()
-        if row is None or row[1] != today or row[2] is not None:
+        ticket = checkin.ticket_in(db, checkin_id)
+        if ticket is None or ticket["day"] != today or ticket["released_wall"] is not None:
             raise SmsRefused("not_found")
-        if row[3] not in OPEN_STATES:
-            raise SmsRefused("optin_closed", row[3])
+        if ticket["state"] not in OPEN_STATES:
+            raise SmsRefused("optin_closed", ticket["state"])
         others = db.conn.execute("SELECT count(*) FROM sms_optins WHERE number = ? AND day = ? AND checkin_id != ?",
                                  (number, today, checkin_id)).fetchone()[0]
         if others >= MAX_CHECKINS_PER_NUMBER:
             raise SmsRefused("phone_limit", mask_phone(number))
         db.conn.execute("INSERT OR REPLACE INTO sms_optins (checkin_id, site_id, day, number, agreed_wall) "
-                        "VALUES (?, ?, ?, ?, ?)", (checkin_id, row[0], today, number, stamp.wall))
-        hooks.queue_changed(db, row[0], today, stamp)  # already near the front: the first text goes now
-    log.info("sms opt-in for ticket %s: %s", row[4], mask_phone(number))
-    return {"ticket": row[4], "phone_masked": mask_phone(number)}
+                        "VALUES (?, ?, ?, ?, ?)", (checkin_id, ticket["site_id"], today, number, stamp.wall))
+        hooks.queue_changed(db, ticket["site_id"], today, stamp)  # already near the front: the first text goes now
+    log.info("sms opt-in for ticket %s: %s", ticket["number"], mask_phone(number))
+    return {"ticket": ticket["number"], "phone_masked": mask_phone(number)}
 
 
 def number_for(db, checkin_id: str) -> str | None:
@@ -55,12 +58,21 @@ def number_for(db, checkin_id: str) -> str | None:
     return row[0] if row else None
 
 
+def opted_in(db, checkin_id: str) -> bool:
+    return number_for(db, checkin_id) is not None
+
+
+def any_opt_in(db) -> bool:
+    """Whether anyone opted in (a kiosk without SMS answers this with one index read per queue move)."""
+    return db.conn.execute("SELECT 1 FROM sms_optins LIMIT 1").fetchone() is not None
+
+
 def purge(store: Store, today: str) -> dict[str, int]:
     """Delete the numbers and texts of every day before `today` (local, YYYY-MM-DD)."""
     with store.transaction() as db:
         db.conn.execute("PRAGMA secure_delete = ON")
         counts = {"sms_optins": db.conn.execute("DELETE FROM sms_optins WHERE day < ?", (today,)).rowcount,
-                  "sms_outbox": db.conn.execute("DELETE FROM sms_outbox WHERE day < ?", (today,)).rowcount}
+                  "sms_outbox": outbox.delete_before(db, today)}
     if any(counts.values()):
         # The WAL still holds the pages as they were before; a truncating checkpoint drops them (best effort: a
         # reader in another thread may keep the log until its next checkpoint).

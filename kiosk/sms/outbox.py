@@ -9,7 +9,8 @@ parts records each part the modem took, so a retry after a refusal sends only th
 
 `failed`: the network refuses the number itself (sending again cannot help). `expired`: a queue text that is no
 longer true ("come to desk 3" for a ticket already served, or older than [sms] queue_text_minutes), or a text whose
-opt-in is gone. Every row is deleted with its day (kiosk.sms.optin.purge).
+opt-in is gone (the sender decides, kiosk.sms.part). Every row is deleted with its day (kiosk.sms.optin.purge).
+Only this module names the table; the number is kiosk.sms.optin's and the ticket kiosk.checkin's.
 """
 
 from __future__ import annotations
@@ -47,25 +48,19 @@ class Outbox:
                             (wall,))
         return ids
 
-    def expire_stale(self, now: dt.datetime, queue_text_minutes: float) -> int:
-        """Queue texts no longer true or too old, and texts without an opt-in, are not sent."""
-        oldest = (now - dt.timedelta(minutes=queue_text_minutes)).isoformat(timespec="milliseconds")
-        wall = now.isoformat(timespec="milliseconds")
+    def pending(self) -> list[dict]:
+        return self.store.query("SELECT * FROM sms_outbox WHERE state = 'pending' ORDER BY id")
+
+    def expire(self, row_ids: list[int], wall: str) -> None:
         with self.store.transaction() as db:
-            return db.conn.execute(
-                """UPDATE sms_outbox SET state = 'expired', updated_wall = ?
-                   WHERE state = 'pending' AND (
-                       checkin_id NOT IN (SELECT checkin_id FROM sms_optins)
-                       OR (kind IN ('soon', 'called') AND (created_wall < ? OR NOT EXISTS (
-                           SELECT 1 FROM tickets t WHERE t.checkin_id = sms_outbox.checkin_id
-                           AND t.state = CASE sms_outbox.kind WHEN 'soon' THEN 'waiting' ELSE 'called' END))))""",
-                (wall, oldest)).rowcount
+            db.conn.executemany("UPDATE sms_outbox SET state = 'expired', updated_wall = ? "
+                                "WHERE id = ? AND state = 'pending'", [(wall, i) for i in row_ids])
 
     def next_due(self, now_wall: str) -> dict | None:
-        """The oldest pending text whose time has come, with its number."""
+        """The oldest pending text whose time has come."""
         return self.store.query_one(
-            "SELECT m.*, o.number FROM sms_outbox m JOIN sms_optins o ON o.checkin_id = m.checkin_id "
-            "WHERE m.state = 'pending' AND m.next_try_wall <= ? ORDER BY m.id LIMIT 1", (now_wall,))
+            "SELECT * FROM sms_outbox WHERE state = 'pending' AND next_try_wall <= ? ORDER BY id LIMIT 1",
+            (now_wall,))
 
     def has_pending(self) -> bool:
         return self.store.query_one("SELECT 1 AS yes FROM sms_outbox WHERE state = 'pending' LIMIT 1") is not None
@@ -103,9 +98,10 @@ class Outbox:
         return {state: found.get(state, 0) for state in STATES}
 
     def of_day(self, day: str, limit: int = 200) -> list[dict]:
-        """The day's texts, newest first, with the number (for the technician page, which masks it)."""
-        return self.store.query(
-            "SELECT m.*, o.number, t.number AS ticket FROM sms_outbox m "
-            "LEFT JOIN sms_optins o ON o.checkin_id = m.checkin_id "
-            "LEFT JOIN tickets t ON t.checkin_id = m.checkin_id "
-            "WHERE m.day = ? ORDER BY m.id DESC LIMIT ?", (day, limit))
+        """The day's texts, newest first (for the technician page)."""
+        return self.store.query("SELECT * FROM sms_outbox WHERE day = ? ORDER BY id DESC LIMIT ?", (day, limit))
+
+
+def delete_before(db, day: str) -> int:
+    """Delete the texts of every day before `day`, inside kiosk.sms.optin.purge's transaction."""
+    return db.conn.execute("DELETE FROM sms_outbox WHERE day < ?", (day,)).rowcount

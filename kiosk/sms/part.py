@@ -18,16 +18,20 @@ import json
 import logging
 import threading
 
+from base.privacy import mask_phone
 from drivers.gsm_modem import GammuModem, ModemError, NetworkRefused
 from drivers.sms_encoding import MessageTooLong, encode
+from kiosk import checkin
 from kiosk.sms import messages, optin
-from kiosk.sms.numbers import mask_phone
 from kiosk.sms.outbox import Outbox
 from kiosk.watchdog import thread_alive
 
 log = logging.getLogger("vaxkiosk.sms")
 
 POLL_SECONDS = 1.0
+# A queue text is true while its ticket is in this state: "N people before you" while waiting, "come to desk" while
+# called.
+QUEUE_TEXT_STATES = {"soon": "waiting", "called": "called"}
 
 
 class SmsPart:
@@ -112,11 +116,31 @@ class SmsPart:
         if not self.outbox.has_pending():
             return False
         now = self.clock.now()
-        self.outbox.expire_stale(now, self.settings.queue_text_minutes)
+        self.expire_stale(now)
         row = self.outbox.next_due(now.isoformat(timespec="milliseconds"))
         if row is None:
             return False
-        return self._send(row)
+        number = optin.number_for(self.store.db, row["checkin_id"])
+        if number is None:  # the opt-in went (its day was purged) between the two reads
+            self.outbox.expire([row["id"]], self._wall())
+            return True
+        return self._send({**row, "number": number})
+
+    def expire_stale(self, now: dt.datetime) -> None:
+        """Texts not to send any more: without an opt-in, or a queue text no longer true ("come to desk 3" for a
+        ticket already served) or older than [sms] queue_text_minutes."""
+        oldest = (now - dt.timedelta(minutes=self.settings.queue_text_minutes)).isoformat(timespec="milliseconds")
+        db = self.store.db
+        stale = []
+        for row in self.outbox.pending():
+            if not optin.opted_in(db, row["checkin_id"]):
+                stale.append(row["id"])
+            elif row["kind"] in QUEUE_TEXT_STATES:
+                ticket = checkin.ticket_in(db, row["checkin_id"])
+                if row["created_wall"] < oldest or ticket is None or ticket["state"] != QUEUE_TEXT_STATES[row["kind"]]:
+                    stale.append(row["id"])
+        if stale:
+            self.outbox.expire(stale, now.isoformat(timespec="milliseconds"))
 
     def _send(self, row: dict) -> bool:
         text, encoding = row["text"], row["encoding"] or self.settings.encoding

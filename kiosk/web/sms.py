@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from base.privacy import mask_phone
+from kiosk import checkin
 from kiosk.sms import optin
-from kiosk.sms.numbers import SmsRefused, mask_phone
+from kiosk.sms.numbers import SmsRefused
 from kiosk.sms.outbox import Outbox
 from kiosk.web.api import json_object
 from kiosk.web.guard import error_json, kiosk, loopback_json
@@ -84,8 +86,12 @@ def tech_view(app) -> dict | None:
     if part is None:
         return None
     rows = Outbox(app.store).of_day(app.clock.today().isoformat())
-    shown = [{"id": r["id"], "created_wall": r["created_wall"], "ticket": r["ticket"], "kind": KIND_LABELS[r["kind"]],
-              "state": r["state"], "state_label": STATE_LABELS[r["state"]], "phone": mask_phone(r["number"]),
+    tickets = {r["checkin_id"]: checkin.get(app.store, r["checkin_id"]) for r in rows}
+    numbers = {r["checkin_id"]: optin.number_for(app.store.db, r["checkin_id"]) for r in rows}
+    shown = [{"id": r["id"], "created_wall": r["created_wall"], "kind": KIND_LABELS[r["kind"]],
+              "ticket": (tickets[r["checkin_id"]] or {}).get("number"),
+              "state": r["state"], "state_label": STATE_LABELS[r["state"]],
+              "phone": mask_phone(numbers[r["checkin_id"]]),
               "parts": f"{r['parts_sent']}/{r['parts_total']}" if r["parts_total"] else "", "attempts": r["attempts"],
               "error": error_label(r["last_error"]) if r["state"] not in ("sent", "expired") else None}
              for r in rows]

@@ -10,8 +10,8 @@ import pytest
 
 from drivers.gsm_modem import GammuModem, ModemGone, ModemTimeout, NetworkRefused, SimNotReady
 from drivers.sms_encoding import encode, unaccent
+from drivers.virtual_modem import VirtualModem
 from tests.support.pdu import decode, messages
-from tests.support.virtual_modem import VirtualModem
 
 NUMBER = "+84912345678"
 LONG_VI = ("Bạn đã tiêm mũi 2 (Comirnaty) ngày 03/06/2026. Mã chứng nhận: URN:UVCI:01:VN:VXK/GL-01/0A1B2C3D4E5F6071#K."

@@ -8,13 +8,15 @@ import json
 
 import pytest
 
+from base.privacy import mask_phone
 from drivers.gsm_modem import GammuModem
 from drivers.sms_encoding import unaccent
+from drivers.virtual_modem import VirtualModem
 from kiosk.checkin import CheckinService
 from kiosk.config import ConfigError, from_dict
 from kiosk.identity import parse
 from kiosk.sms import messages, optin
-from kiosk.sms.numbers import SmsRefused, mask_phone, parse_mobile
+from kiosk.sms.numbers import SmsRefused, parse_mobile
 from kiosk.sms.part import SmsPart, make_part
 from kiosk.store import Store
 from kiosk.vaccination import Injection, VaccinationService
@@ -22,7 +24,6 @@ from tests.conftest import SAMPLE_QR
 from tests.support.burst import payload
 from tests.support.clock import SteppedClock
 from tests.support.pdu import decode, messages as received_messages
-from tests.support.virtual_modem import VirtualModem
 
 pytestmark = pytest.mark.dates
 

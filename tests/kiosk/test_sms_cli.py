@@ -8,9 +8,9 @@ import json
 import pytest
 
 from drivers.sms_encoding import unaccent
+from drivers.virtual_modem import VirtualModem
 from tests.conftest import vaxkiosk
 from tests.support.pdu import messages
-from tests.support.virtual_modem import VirtualModem
 
 pytestmark = pytest.mark.slow
 

@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 
+from drivers.virtual_modem import VirtualModem
 from kiosk.checkin import CheckinService
 from kiosk.clock import SIMULATED_CLOCK_ENV, Clock
 from kiosk.config import load
@@ -28,7 +29,6 @@ from tests.support.burst import payload
 from tests.support.net import free_port, wait_port
 from tests.support.pdu import messages
 from tests.support.process import Proc
-from tests.support.virtual_modem import VirtualModem
 from tests.support.virtual_printer import wait_until
 
 pytestmark = pytest.mark.slow

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.virtual_modem import VirtualModem
 from tests.conftest import SAMPLE_QR
 from tests.support.pdu import messages
-from tests.support.virtual_modem import VirtualModem
 from tests.web.conftest import STAFF_PIN, TECH_PIN, Kiosk, axe_violations, screenshot
 from tests.web.citizen_page import open_citizen
 from tests.web.test_access import request

@@ -13,7 +13,7 @@ same path), `refuse(code)` answers sends with `+CMS ERROR: <code>` (no credit, n
 `"pin"` answers as a modem without a usable SIM, `hold()` takes the PDU and never answers (the network's answer that
 never comes, or the moment a kiosk is killed after the modem took a message).
 
-Every PDU the modem took is kept in `received` (hex, as sent). `python -m tests.support.virtual_modem --path P
+Every PDU the modem took is kept in `received` (hex, as sent). `python -m drivers.virtual_modem --path P
 --record FILE` runs one as a process (for the demo) and appends each PDU to FILE as a JSON line.
 """
 
