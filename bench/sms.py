@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drivers.gsm_modem import GammuModem  # noqa: E402
+from drivers.gsm_modem import GammuModem, write_gammurc  # noqa: E402
 from drivers.sms_encoding import encode  # noqa: E402
 from drivers.virtual_modem import VirtualModem  # noqa: E402
 
@@ -42,8 +42,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         device = Path(tmp) / "modem"
-        gammurc = Path(tmp) / "gammurc"
-        gammurc.write_text(f"[gammu]\ndevice = {device}\nconnection = at\n")
+        gammurc = write_gammurc(Path(tmp) / "gammurc", device)
         message = encode(TEXT, "gsm7")
         with VirtualModem(device) as modem:
             cli = [timed(lambda: subprocess.run(["gammu", "-c", str(gammurc), "sendsms", "TEXT", NUMBER, "-text",

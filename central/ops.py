@@ -29,7 +29,7 @@ class OpsService:
         self.store = store
         self.publisher = publisher
         self.ops_store = open_ops_store(f"{data_dir}/ops.db")
-        self.alert_sms = alert_sms.build(config.alert_sms, self.ops_store)  # None without [alert_sms] gammurc
+        self.alert_sms = None  # the SMS alert channel, built by the process that serves the dashboard (start)
         self.events = EventBus()
         self.ticker = Ticker(self)
         self.stopping = threading.Event()
@@ -53,6 +53,9 @@ class OpsService:
             log.warning("dashboard port %s:%s not available (%s): this process is an ingest worker only",
                         web.host, web.port, exc.strerror)
             return
+        # Only the process that evaluates alerts texts them: another one would take rows it is sending for
+        # interrupted ones. None without [alert_sms] gammurc.
+        self.alert_sms = alert_sms.build(self.config.alert_sms, self.ops_store)
         self.ticker.start()
         self.server.start("ops-web")
         log.info("dashboard on http://%s:%s/", web.host, self.server.port)

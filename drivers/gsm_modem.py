@@ -278,6 +278,13 @@ def gammurc_problem(path: str) -> str | None:
     return None
 
 
+def write_gammurc(path: str | os.PathLike, device: str | os.PathLike) -> Path:
+    """The Gammu configuration of an AT modem at `device`: what docs/sms.md has a technician write."""
+    path = Path(path)
+    path.write_text(f"[gammu]\ndevice = {device}\nconnection = at\n", encoding="utf-8")
+    return path
+
+
 def send_text(gammurc: str | os.PathLike, number: str, message: EncodedMessage) -> list[int]:
     """One message through a modem opened for it and closed after (the `sms-test` command)."""
     modem = GammuModem(gammurc)
@@ -288,4 +295,4 @@ def send_text(gammurc: str | os.PathLike, number: str, message: EncodedMessage) 
 
 
 __all__ = ("GammuModem", "ModemError", "ModemGone", "SimNotReady", "ModemTimeout", "NetworkRefused", "CMS_MEANINGS",
-           "gammurc_problem", "send_text")
+           "gammurc_problem", "write_gammurc", "send_text")

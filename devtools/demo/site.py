@@ -160,6 +160,7 @@ def enrol_kiosk(central: CentralSetup, site: DemoSite, root: Path, citizens: int
 def add_devices(k: KioskSetup) -> None:
     """The technician's part of kiosk.toml, kept by provisioning: camera, printer, GSM modem, screens, demo timings."""
     from base.files import write_atomic
+    from drivers.gsm_modem import write_gammurc
     from kiosk.config import toml_text
 
     data = tomllib.loads(k.config.read_text(encoding="utf-8"))
@@ -169,8 +170,7 @@ def add_devices(k: KioskSetup) -> None:
     data["printer"] = {"enabled": True, "backend": "network", "host": "127.0.0.1", "port": k.printer_port,
                        "poll_seconds": 1.0}
     data["web"] = {"enabled": True, "port": k.web_port}
-    gammurc = k.config.parent / "gammurc"
-    gammurc.write_text(f"[gammu]\ndevice = {k.modem}\nconnection = at\n", encoding="utf-8")
+    gammurc = write_gammurc(k.config.parent / "gammurc", k.modem)
     data["sms"] = {"gammurc": str(gammurc), "encoding": k.site.sms_encoding, "retry_seconds": 2.0}
     # Health every 5 s: the dashboard shows printer and camera facts soon after the start.
     data["mqtt"].update(health_interval=5.0, queue_interval=2.0)

@@ -17,7 +17,7 @@ from base.config import ConfigError
 from central.alert_sms import AlertSmsFailed, SmsAlertChannel, alert_text
 from central.ops_config import AlertSmsSection, from_dict
 from central.ops_store import open_ops_store
-from drivers.gsm_modem import GammuModem
+from drivers.gsm_modem import GammuModem, write_gammurc
 from drivers.sms_encoding import unaccent
 from drivers.virtual_modem import VirtualModem
 from tests.central.conftest import EdgeStatus, start_central
@@ -26,12 +26,6 @@ from tests.support.pdu import messages
 from tests.support.sync import wait_for
 
 ON_CALL = ["0912345678", "+84387654321"]
-
-
-def gammurc(folder, device) -> str:
-    path = folder / "gammurc"
-    path.write_text(f"[gammu]\ndevice = {device}\nconnection = at\n", encoding="utf-8")
-    return str(path)
 
 
 def alert(alert_id: int, code: str = "printer_paper_out", detail: str = "paper out") -> dict:
@@ -51,7 +45,7 @@ def line(tmp_path_factory):
     """One virtual modem and one kept Gammu connection for the module: Gammu's set-up takes about 5 s."""
     folder = tmp_path_factory.mktemp("alert-modem")
     with VirtualModem(folder / "ttyUSB-alerts") as modem:
-        driver = GammuModem(gammurc(folder, modem.path))
+        driver = GammuModem(write_gammurc(folder / "gammurc", modem.path))
         yield modem, driver
         driver.close()
 
@@ -163,7 +157,8 @@ def test_the_section_is_checked_when_central_starts(tmp_path):
     with pytest.raises(ConfigError, match="gammurc"):
         from_dict({"alert_sms": {"gammurc": str(tmp_path / "missing"), "numbers": ON_CALL}})
     with pytest.raises(ConfigError, match="numbers"):
-        from_dict({"alert_sms": {"gammurc": gammurc(tmp_path, "/dev/ttyUSB0")}})  # a modem but nobody to text
+        # a modem but nobody to text
+        from_dict({"alert_sms": {"gammurc": str(write_gammurc(tmp_path / "gammurc", "/dev/ttyUSB0"))}})
     assert from_dict({}).alert_sms.gammurc == ""
 
 
@@ -181,7 +176,7 @@ SENDER = textwrap.dedent("""
 @pytest.mark.slow
 def test_kill_9_between_the_modem_taking_it_and_the_mark_sends_it_no_second_time(tmp_path):
     with VirtualModem(tmp_path / "ttyUSB-kill") as modem:
-        rc = gammurc(tmp_path, modem.path)
+        rc = str(write_gammurc(tmp_path / "gammurc", modem.path))
         modem.hold()  # the modem takes the PDU and the answer never comes: the sender is between the two
         sender = subprocess.Popen([sys.executable, "-c", SENDER, rc, str(tmp_path / "ops.db")], cwd=ROOT)
         try:
@@ -208,7 +203,8 @@ def test_kill_9_between_the_modem_taking_it_and_the_mark_sends_it_no_second_time
 def test_a_kiosk_out_of_paper_reaches_the_operations_phone(tmp_path, mosquitto, kiosk_apps):
     with VirtualModem(tmp_path / "ttyUSB-central") as modem:
         app = start_central(tmp_path, mosquitto.port, {"alert_sms": {
-            "gammurc": gammurc(tmp_path, modem.path), "numbers": ["0912345678"], "encoding": "ucs2"}})
+            "gammurc": str(write_gammurc(tmp_path / "gammurc", modem.path)), "numbers": ["0912345678"],
+            "encoding": "ucs2"}})
         try:
             kiosk_apps("GL-01", "gl-edge", EdgeStatus("printer", online=True, paper="out"))
             ops = next(p for p in app.parts if p.name == "web")

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from drivers.gsm_modem import GammuModem, ModemGone, ModemTimeout, NetworkRefused, SimNotReady
+from drivers.gsm_modem import (GammuModem, ModemGone, ModemTimeout, NetworkRefused, SimNotReady, gammurc_problem,
+                                write_gammurc)
 from drivers.sms_encoding import encode, unaccent
 from drivers.virtual_modem import VirtualModem
 from tests.support.pdu import decode, messages
@@ -16,11 +17,6 @@ from tests.support.pdu import decode, messages
 NUMBER = "+84912345678"
 LONG_VI = ("Bạn đã tiêm mũi 2 (Comirnaty) ngày 03/06/2026. Mã chứng nhận: URN:UVCI:01:VN:VXK/GL-01/0A1B2C3D4E5F6071#K."
            " Kiểm tra mũi tiêm trên ứng dụng Sổ sức khỏe điện tử.")
-
-
-def write_gammurc(path, device) -> str:
-    path.write_text(f"[gammu]\ndevice = {device}\nconnection = at\n", encoding="utf-8")
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +174,15 @@ def test_debian_gammu_command_line_talks_to_the_virtual_modem_too(tmp_path):
         part = decode(modem.wait_for(1)[0].hex)
         assert (part.number, part.encoding, part.text) == (NUMBER, "ucs2", "Mời số 7")
         assert "AT+CMGF=0" in modem.commands and "AT+CSCA?" in modem.commands
+
+
+def test_the_configuration_file_is_checked_before_any_modem_is_asked(tmp_path):
+    assert gammurc_problem("") is None  # no modem configured: nothing to check
+    assert gammurc_problem(str(write_gammurc(tmp_path / "ok", "/dev/ttyUSB0"))) is None
+    assert "No such file" in gammurc_problem(str(tmp_path / "missing"))
+    (tmp_path / "bt").write_text("[gammu]\ndevice = 00:11:22:33:44:55\nconnection = bluerfat\n", encoding="utf-8")
+    assert "USB and serial modems use 'at'" in gammurc_problem(str(tmp_path / "bt"))
+    (tmp_path / "nodev").write_text("[gammu]\nconnection = at\n", encoding="utf-8")
+    assert gammurc_problem(str(tmp_path / "nodev")).endswith("(no device)")
+    (tmp_path / "other").write_text("[smsd]\nservice = files\n", encoding="utf-8")
+    assert gammurc_problem(str(tmp_path / "other")).endswith("(no [gammu] section)")

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from base.privacy import mask_phone
-from drivers.gsm_modem import GammuModem
+from drivers.gsm_modem import GammuModem, write_gammurc
 from drivers.sms_encoding import unaccent
 from drivers.virtual_modem import VirtualModem
 from kiosk.checkin import CheckinService
@@ -62,8 +62,7 @@ def line(tmp_path_factory):
     """One virtual modem and one kept Gammu connection for the module (Gammu's set-up takes about 5 s)."""
     folder = tmp_path_factory.mktemp("sms-modem")
     with VirtualModem(folder / "ttyUSB-sms") as modem:
-        gammurc = folder / "gammurc"
-        gammurc.write_text(f"[gammu]\ndevice = {modem.path}\nconnection = at\n")
+        gammurc = write_gammurc(folder / "gammurc", modem.path)
         driver = GammuModem(gammurc)
         yield modem, driver, gammurc
         driver.close()

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from drivers.gsm_modem import write_gammurc
 from drivers.sms_encoding import unaccent
 from drivers.virtual_modem import VirtualModem
 from tests.conftest import vaxkiosk
@@ -25,8 +26,7 @@ def modem(tmp_path):
 
 
 def sms_test(tmp_path, device, *args):
-    gammurc = tmp_path / "gammurc"
-    gammurc.write_text(f"[gammu]\ndevice = {device}\nconnection = at\n")
+    gammurc = write_gammurc(tmp_path / "gammurc", device)
     proc = vaxkiosk("sms-test", "--gammurc", str(gammurc), *args, timeout=180)
     lines = proc.stdout.decode("utf-8").splitlines()
     assert len(lines) == 1, proc.stdout + proc.stderr

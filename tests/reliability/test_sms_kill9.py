@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 
+from drivers.gsm_modem import write_gammurc
 from drivers.virtual_modem import VirtualModem
 from kiosk.checkin import CheckinService
 from kiosk.clock import SIMULATED_CLOCK_ENV, Clock
@@ -58,8 +59,7 @@ def test_kill9_between_modem_and_mark_sends_nothing_twice(tmp_path, monkeypatch)
     noon_today_offset(clock_file)
     monkeypatch.setenv(SIMULATED_CLOCK_ENV, str(clock_file))
     with VirtualModem(tmp_path / "ttyUSB-kiosk") as modem:
-        gammurc = tmp_path / "gammurc"
-        gammurc.write_text(f"[gammu]\ndevice = {modem.path}\nconnection = at\n")
+        gammurc = write_gammurc(tmp_path / "gammurc", modem.path)
         port = free_port()
         config_path = write_config(tmp_path / "kiosk.toml", tmp_path / "data",
                                    extra=f'[web]\nport = {port}\n[sms]\ngammurc = "{gammurc}"\nretry_seconds = 1\n')

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.gsm_modem import write_gammurc
 from drivers.virtual_modem import VirtualModem
 from tests.conftest import SAMPLE_QR
 from tests.support.pdu import messages
@@ -18,8 +19,7 @@ from tests.web.test_staff_desk import log_in
 @pytest.fixture
 def sms_kiosk(tmp_path):
     with VirtualModem(tmp_path / "ttyUSB-modem") as modem:
-        gammurc = tmp_path / "gammurc"
-        gammurc.write_text(f"[gammu]\ndevice = {modem.path}\nconnection = at\n")
+        gammurc = write_gammurc(tmp_path / "gammurc", modem.path)
         k = Kiosk(tmp_path, extra=f'[sms]\ngammurc = "{gammurc}"\n').start()
         k.modem = modem
         yield k
