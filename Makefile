@@ -5,9 +5,11 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 # Debian packages the kiosk, its tests and its demo need (checked one by one; only missing ones are installed).
 # libatomic1: Playwright's driver (node) needs it and a minimal Debian lacks it; faketime: the shifted-clock runs;
+# gammu: the command line technicians try a modem with (`gammu -c FILE identify`, docs/sms.md), also run by the tests
+# against the virtual modem (the kiosk itself sends through python-gammu).
 # postgresql: central's national store, started per test session by tests/support/postgres_server.py (and psql).
 APT_PACKAGES := mosquitto mosquitto-clients libzbar0 fonts-dejavu-core chromium socat iproute2 systemd cage \
-	libatomic1 faketime postgresql
+	libatomic1 faketime postgresql gammu
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=

@@ -72,6 +72,10 @@ BENCHES = (
           "central ingest under a fleet of simulated kiosks (real MQTT connections)",
           ((r"^\s*1\s+(\d+)\s+(\d+)\s+(\d+) ms\s+(\d+) ms", "published {}/s, committed {}/s, lag p50 {} ms, p99 {} ms"),),
           timeout=240),
+    Bench("sms", ("--runs", "3"), "one SMS through Gammu against the virtual modem: command line, python-gammu",
+          ((r"gammu sendsms .*median ([\d.]+) s", "gammu sendsms {} s/message"),
+           (r"connection kept: set-up ([\d.]+) s, then median ([\d.]+) s", "python-gammu set-up {} s, then {} s"
+                                                                            "/message"))),
 )
 
 

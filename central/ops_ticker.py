@@ -2,6 +2,8 @@
 
 - evaluate alerts over the fleet (raise / clear in ops.db);
 - send correction outcomes the broker has not taken yet (on central's one connection, the ingest's);
+- text the alerts that are due to the [alert_sms] numbers (central.alert_sms), on a thread of its own: a modem that
+  stopped answering holds a send for up to 100 s, and alert evaluation must not wait for it;
 - tell open screens that something changed: SQLite's `PRAGMA data_version` on a read-only connection moves when
   any other connection (the ingest, another process) commits, so nothing has to call the dashboard.
 """
@@ -14,10 +16,12 @@ import threading
 import time
 
 from central import alerts, corrections, fleet
+from central.alert_sms import AlertSmsFailed
 
 log = logging.getLogger("vaxkiosk.central.ops")
 
 WATCH_EVERY = 2.0  # screens re-read at most this often: with hundreds of kiosks something changes every instant
+SMS_RETRY_MAX = 600.0  # a modem or network that keeps failing is tried again at most this far apart
 
 
 class Ticker:
@@ -25,6 +29,7 @@ class Ticker:
         self.ops = ops
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.sms_wait = 0.0
 
     # -- work ----------------------------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -47,7 +52,28 @@ class Ticker:
             with self.ops.ops_store.transaction() as db:
                 corrections.mark_sent(db.conn, row["record_id"], row["decided_at"], time.time())
 
+    def text_alerts(self) -> float:
+        """Each due alert to the SMS channel; the seconds to wait before the next round (doubling while it fails)."""
+        every = self.ops.config.alerts.evaluate_every_seconds
+        for alert in self.ops.alert_sms.due():
+            try:
+                self.ops.alert_sms.send(alert)
+            except AlertSmsFailed as exc:
+                self.sms_wait = min(max(self.sms_wait * 2, every * 2), SMS_RETRY_MAX)
+                log.warning("alert SMS failed (%s); next try in %.0f s", exc, self.sms_wait)
+                return self.sms_wait
+        self.sms_wait = 0.0
+        return every
+
     # -- threads -------------------------------------------------------------------------------------------------
+    def _sms_loop(self) -> None:
+        wait = self.ops.config.alerts.evaluate_every_seconds
+        while not self.stopping.wait(wait):
+            try:
+                wait = self.text_alerts()
+            except Exception:  # noqa: BLE001 - a bad row must not end alert texts
+                log.exception("alert texts failed")
+
     def _tick_loop(self) -> None:
         while not self.stopping.wait(self.ops.config.alerts.evaluate_every_seconds):
             try:
@@ -68,7 +94,10 @@ class Ticker:
             conn.close()
 
     def start(self) -> None:
-        for target, name in ((self._tick_loop, "ops-ticker"), (self._watch_loop, "ops-watch")):
+        loops = [(self._tick_loop, "ops-ticker"), (self._watch_loop, "ops-watch")]
+        if self.ops.alert_sms is not None:
+            loops.append((self._sms_loop, "ops-sms"))
+        for target, name in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self.threads.append(t)

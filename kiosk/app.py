@@ -33,6 +33,7 @@ PART_FACTORIES: list[str] = [
     "kiosk.web:make_part",
     "kiosk.retention:make_part",
     "kiosk.sync.part:make_part",
+    "kiosk.sms.part:make_part",
 ]
 
 

@@ -29,6 +29,7 @@ from kiosk.config import KioskSection
 from kiosk.identity import Identity
 from kiosk.outbox import enqueue
 from kiosk.printing import jobs as print_jobs
+from kiosk.sms import hooks as sms_hooks
 from kiosk.store import Store
 
 STATES = ("waiting", "called", "screened", "vaccinated", "observing", "done", "deferred", "left")
@@ -248,6 +249,18 @@ def row(db, checkin_id: str) -> dict | None:
     return dict(found) if found else None
 
 
+def ticket_in(db, checkin_id: str) -> dict | None:
+    """A check-in with its ticket (number, state, desk), inside the caller's transaction."""
+    found = db.conn.execute(TICKET_QUERY + " WHERE c.id=?", (checkin_id,)).fetchone()
+    return dict(found) if found else None
+
+
+def front_of_queue(db, site_id: str, day: str, count: int) -> list[tuple[str, int]]:
+    """(check-in, ticket number) of the first `count` waiting tickets of a site's day, front first."""
+    return [(r[0], r[1]) for r in db.conn.execute(
+        "SELECT checkin_id, number FROM tickets WHERE site_id=? AND day=? AND state='waiting' ORDER BY number LIMIT ?",
+        (site_id, day, count))]
+
 def number_of(db, checkin_id: str) -> str | None:
     found = db.conn.execute("SELECT id_number FROM checkins WHERE id=?", (checkin_id,)).fetchone()
     return found[0] if found else None
@@ -319,6 +332,7 @@ def move(db, checkin_id: str, to_state: str, actor: str, stamp: Stamp, reason: s
         (to_state, stamp.wall, desk, checkin_id),
     )
     _insert_state_change(db, checkin_id, current[0], to_state, actor, reason, stamp)
+    sms_hooks.queue_moved(db, checkin_id, to_state, stamp)
 
 
 def _insert_state_change(db, checkin_id, from_state, to_state, actor, reason, stamp: Stamp) -> None:

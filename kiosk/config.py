@@ -142,6 +142,38 @@ class CertificatesSection:
     refresh_minutes: float = checked(check_positive, default=60.0)
 
 
+def _check_gammurc(value: str) -> str | None:
+    from drivers.gsm_modem import gammurc_problem
+
+    return gammurc_problem(value)
+
+
+def _sms_text(kind: str):
+    def check(value: str) -> str | None:
+        from kiosk.sms.messages import template_problem
+
+        return template_problem(kind, value)
+    return check
+
+
+@dataclass(frozen=True)
+class SmsSection:
+    # A Gammu configuration file naming the modem; "" = no SMS part (docs/sms.md).
+    gammurc: str = checked(_check_gammurc, default="")
+    # ucs2: Vietnamese with its diacritics, 70 characters a part; gsm7: unaccented, 160 a part (fewer parts to pay).
+    encoding: Literal["ucs2", "gsm7"] = "ucs2"
+    # The words of each text, with {placeholders}; "" = the built-in Vietnamese text (kiosk.sms.messages).
+    text_soon: str = checked(_sms_text("soon"), default="")
+    text_called: str = checked(_sms_text("called"), default="")
+    text_dose: str = checked(_sms_text("dose"), default="")
+    text_next_dose: str = checked(_sms_text("next_dose"), default="")
+    # A queue text ("N people before you", "come to desk N") not sent within this time is dropped: no longer true.
+    queue_text_minutes: float = checked(check_positive, default=15.0)
+    # A failed send is tried again after this, then twice as long each time, up to retry_max_seconds.
+    retry_seconds: float = checked(check_positive, default=10.0)
+    retry_max_seconds: float = checked(check_positive, default=600.0)
+
+
 @dataclass(frozen=True)
 class Config:
     kiosk: KioskSection
@@ -151,6 +183,7 @@ class Config:
     web: WebSection = WebSection()
     mqtt: MqttSection = MqttSection()
     certificates: CertificatesSection = CertificatesSection()
+    sms: SmsSection = SmsSection()
     source: str = "<defaults>"
 
     @property

@@ -13,6 +13,42 @@ from pathlib import Path
 from base import store as base_store
 from base.web.sessions import WEB_SESSIONS
 
+# kiosk.sms: the number a citizen agreed to be texted at today, and the texts waiting for the modem. Both hold
+# personal data for one day only (kiosk.sms.optin.purge), and neither is ever sent to central.
+SMS_TABLES = """
+CREATE TABLE sms_optins (
+    checkin_id TEXT PRIMARY KEY REFERENCES checkins(id),
+    site_id TEXT NOT NULL,
+    day TEXT NOT NULL,                 -- the check-in's local day: the number is purged after it
+    number TEXT NOT NULL,              -- E.164, +84...
+    agreed_wall TEXT NOT NULL          -- when the citizen agreed on the screen
+);
+CREATE INDEX sms_optins_number ON sms_optins (number, day);
+CREATE INDEX sms_optins_day ON sms_optins (day);
+CREATE TABLE sms_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- sending order; its low byte is the parts' concatenation reference
+    checkin_id TEXT NOT NULL REFERENCES checkins(id),
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL,                -- soon | called | dose
+    params TEXT NOT NULL,              -- JSON: what the text says (ticket, desk, dose, UVCI, next dose date)
+    state TEXT NOT NULL DEFAULT 'pending', -- pending | sending | sent | uncertain | failed | expired
+    text TEXT,                         -- the words as first sent (a retry sends the same parts)
+    encoding TEXT,                     -- ucs2 | gsm7
+    parts_total INTEGER,
+    parts_sent INTEGER NOT NULL DEFAULT 0,
+    refs TEXT,                         -- the network's message references, one per part sent
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try_wall TEXT NOT NULL,
+    last_error TEXT,                   -- a stable code: cms_38, modem_gone, sim_not_ready, timeout, ...
+    last_error_detail TEXT,
+    created_wall TEXT NOT NULL,
+    updated_wall TEXT NOT NULL
+);
+CREATE INDEX sms_outbox_due ON sms_outbox (state, next_try_wall, id);
+CREATE INDEX sms_outbox_day ON sms_outbox (day);
+CREATE UNIQUE INDEX sms_outbox_once ON sms_outbox (checkin_id, kind) WHERE kind IN ('soon', 'dose');
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_core",
@@ -240,9 +276,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX identity_attempts_kiosk ON identity_attempts (kiosk_id, at_wall);
         """,
     ),
+    ("0008_sms", SMS_TABLES),
 ]
-
-
 
 
 class Store(base_store.Store):

@@ -19,6 +19,7 @@ from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.outbox import enqueue
 from kiosk.printing import jobs as print_jobs
+from kiosk.sms import hooks as sms_hooks
 from kiosk.store import Store
 from kiosk.vaccines import MAX_DOSES, TARGET_DISEASE, VACCINES
 from kiosk.verification import require_card_seen
@@ -124,6 +125,7 @@ class VaccinationService:
             }
             db["vaccinations"].insert(row)
             enqueue(db, "vaccinations", vaccination_record(row, person), stamp)
+            sms_hooks.dose_recorded(db, row, stamp)
             audit.record(db, actor, "injection", checkin_id, None,
                          {"vaccination_id": vaccination_id, "vaccine": vaccine.code, "lot": injection.lot,
                           "dose": injection.dose_number}, stamp=stamp)

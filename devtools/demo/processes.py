@@ -30,6 +30,15 @@ def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen | None = 
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
+def wait_path(path: Path, timeout: float = 20.0) -> None:
+    """A device a child process creates (the virtual modem's pty link)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
 def vaxkiosk_argv(*args: str) -> list[str]:
     """The CLI of the running installation (same interpreter, same package), as a child process."""
     return [sys.executable, "-m", "kiosk", *args]

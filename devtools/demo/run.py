@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from devtools.demo import site, summary
-from devtools.demo.processes import Processes, vaxkiosk_argv, wait_port
+from devtools.demo.citizens import Citizens
+from devtools.demo.processes import Processes, vaxkiosk_argv, wait_path, wait_port
 from devtools.demo.staff import StaffDesk
 
 PROGRESS_SECONDS = 5.0
@@ -56,6 +57,7 @@ class Demo:
         self.staff_stop = threading.Event()
         self.kiosks: list[site.KioskSetup] = []
         self.desks: list[StaffDesk] = []
+        self.citizens: list[Citizens] = []
         self.threads: list[threading.Thread] = []
 
     # -- start --------------------------------------------------------------------------------------------------
@@ -95,6 +97,10 @@ class Demo:
                 "virtual-printer", "--port", str(k.printer_port), "--out", str(k.printer_out)))
             wait_port(k.printer_port, proc=printer)
         for k in self.kiosks:
+            self.procs.start(f"modem-{k.site.id}", [sys.executable, "-m", "drivers.virtual_modem", "--path",
+                                                    str(k.modem), "--record", str(k.modem_record)])
+        for k in self.kiosks:
+            wait_path(k.modem)
             proc = self.procs.start(f"kiosk-{k.site.id}", vaxkiosk_argv("kiosk", "--config", str(k.config)))
             wait_port(k.web_port, timeout=60, proc=proc)
         self.step()
@@ -103,6 +109,12 @@ class Demo:
             desk = StaffDesk(k)
             self.desks.append(desk)
             thread = threading.Thread(target=desk.work, args=(self.staff_stop,), name=f"staff-{k.site.id}",
+                                      daemon=True)
+            thread.start()
+            self.threads.append(thread)
+            citizens = Citizens(k)
+            self.citizens.append(citizens)
+            thread = threading.Thread(target=citizens.work, args=(self.staff_stop,), name=f"citizens-{k.site.id}",
                                       daemon=True)
             thread.start()
             self.threads.append(thread)
@@ -116,6 +128,7 @@ class Demo:
             say(f"  staff desk        {k.url}/staff     login {site.STAFF_NAME} / PIN {site.STAFF_PIN}")
             say(f"  waiting room      {k.url}/display")
             say(f"  printed receipts  {k.printer_out}/receipt-*.png")
+            say(f"  texts sent        {k.modem_record} (virtual modem; listed at the end)")
         say()
         say("Ctrl-C stops everything." if self.seconds is None else f"Running for {self.seconds:.0f} s.")
         say()
@@ -166,8 +179,11 @@ class Demo:
                 found.append(f"{desk.kiosk.kiosk_id}: staff desk errors ({len(desk.errors)}), first: {desk.errors[0]}")
         say()
         say(summary.table(counts))
+        say()
+        say(summary.texts_listing(self.kiosks))
         (self.root / "summary.json").write_text(json.dumps(
-            {"kiosks": summary.as_json(counts), "problems": found}, ensure_ascii=False, indent=1), encoding="utf-8")
+            {"kiosks": summary.as_json(counts), "texts": summary.texts_json(self.kiosks), "problems": found},
+            ensure_ascii=False, indent=1), encoding="utf-8")
         say()
         if found:
             say("DOES NOT ADD UP:")
@@ -175,7 +191,7 @@ class Demo:
                 say(f"  - {p}")
         else:
             say("OK: check-ins = tickets printed = check-ins at central; vaccinations = certificates printed = "
-                "vaccinations at central; nothing pending.")
+                "vaccinations at central; texts marked sent = texts the modem took; nothing pending.")
         return found
 
 

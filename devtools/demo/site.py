@@ -1,6 +1,7 @@
 """Setting up the demo's fleet the way operations and a technician do it, through the product's own commands:
 central.toml, `central add-site`, `central broker-config`, `central enrol-code` + `provision --central --code`,
-`staff add`; plus what stands in for the physical edge (a camera video per kiosk, a virtual printer per kiosk)."""
+`staff add`; plus what stands in for the physical edge (a camera video, a virtual printer and a virtual GSM modem per
+kiosk)."""
 
 from __future__ import annotations
 
@@ -35,11 +36,12 @@ class DemoSite:
     district: str
     province: str
     seed: int
+    sms_encoding: str  # the site's [sms] encoding: one site texts in Vietnamese with diacritics, one unaccented
 
 
 SITES = (
-    DemoSite("GL-01", "Trạm Y tế Phường Yên Đỗ", "Pleiku", "064", 7),
-    DemoSite("HN-01", "Trạm Y tế Phường Khương Mai", "Thanh Xuân", "001", 11),
+    DemoSite("GL-01", "Trạm Y tế Phường Yên Đỗ", "Pleiku", "064", 7, "ucs2"),
+    DemoSite("HN-01", "Trạm Y tế Phường Khương Mai", "Thanh Xuân", "001", 11, "gsm7"),
 )
 
 
@@ -54,6 +56,8 @@ class KioskSetup:
     printer_out: Path
     video: Path
     citizens: int  # valid cards in one loop of the video
+    modem: Path  # the virtual modem's device path (drivers.virtual_modem), named by the kiosk's gammurc
+    modem_record: Path  # every PDU the modem took, one JSON line each (devtools.demo.texts reads them back)
 
     @property
     def url(self) -> str:
@@ -145,7 +149,8 @@ def enrol_kiosk(central: CentralSetup, site: DemoSite, root: Path, citizens: int
                                      "--config", str(config), "--data-dir", str(folder / "data"),
                                      "--json").strip().splitlines()[-1])
     setup = KioskSetup(site, provisioned["kiosk_id"], config, folder / "data", free_port(), free_port(),
-                       folder / "printer", folder / "camera.avi", citizens)
+                       folder / "printer", folder / "camera.avi", citizens, folder / "ttyUSB-modem",
+                       folder / "modem-pdus.jsonl")
     add_devices(setup)
     run_cli("staff", "add", "--config", str(config), "--name", STAFF_NAME, "--role", "staff", "--pin-stdin",
             stdin=STAFF_PIN + "\n")
@@ -153,8 +158,9 @@ def enrol_kiosk(central: CentralSetup, site: DemoSite, root: Path, citizens: int
 
 
 def add_devices(k: KioskSetup) -> None:
-    """The technician's part of kiosk.toml, kept by provisioning: camera, printer, screens, demo timings."""
+    """The technician's part of kiosk.toml, kept by provisioning: camera, printer, GSM modem, screens, demo timings."""
     from base.files import write_atomic
+    from drivers.gsm_modem import write_gammurc
     from kiosk.config import toml_text
 
     data = tomllib.loads(k.config.read_text(encoding="utf-8"))
@@ -164,6 +170,8 @@ def add_devices(k: KioskSetup) -> None:
     data["printer"] = {"enabled": True, "backend": "network", "host": "127.0.0.1", "port": k.printer_port,
                        "poll_seconds": 1.0}
     data["web"] = {"enabled": True, "port": k.web_port}
+    gammurc = write_gammurc(k.config.parent / "gammurc", k.modem)
+    data["sms"] = {"gammurc": str(gammurc), "encoding": k.site.sms_encoding, "retry_seconds": 2.0}
     # Health every 5 s: the dashboard shows printer and camera facts soon after the start.
     data["mqtt"].update(health_interval=5.0, queue_interval=2.0)
     write_atomic(k.config, toml_text(data))

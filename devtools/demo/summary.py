@@ -1,7 +1,8 @@
 """Counting the demo: what each kiosk committed, what its virtual printer printed, what central holds.
 
 The figures add up only when every path worked end to end: check-ins = tickets printed = check-ins at central,
-vaccinations = certificates printed = vaccinations at central, nothing pending in the outbox or the print queue."""
+vaccinations = certificates printed = vaccinations at central, texts marked sent = texts the virtual modem took,
+nothing pending in the outbox, the print queue or the SMS outbox."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import json
 import urllib.request
 from dataclasses import asdict, dataclass
 
+from devtools.demo import texts
 from devtools.demo.site import IN_QUEUE, CentralSetup, KioskSetup, kiosk_store
 from kiosk import checkin, vaccination
 from kiosk.outbox import Outbox
 from kiosk.printing import jobs as print_jobs
+from kiosk.sms.outbox import Outbox as SmsOutbox
 
 
 @dataclass
@@ -30,6 +33,10 @@ class KioskCount:
     outbox_pending: int
     print_jobs_open: int  # pending or printing
     print_jobs_failed: int
+    texts_marked_sent: int  # the kiosk's SMS outbox
+    texts_received: int  # whole texts the virtual modem took
+    texts_open: int  # pending, sending, or uncertain (may have been sent)
+    texts_failed: int
 
     def problems(self) -> list[str]:
         k = self.kiosk
@@ -49,9 +56,14 @@ class KioskCount:
                          f"{self.certificates_printed}")
         for what, n in (("citizens still in the queue", self.in_queue), ("outbox entries not delivered to central",
                         self.outbox_pending), ("print jobs not finished", self.print_jobs_open),
-                        ("print jobs failed", self.print_jobs_failed)):
+                        ("print jobs failed", self.print_jobs_failed), ("texts not sent", self.texts_open),
+                        ("texts refused", self.texts_failed)):
             if n:
                 found.append(f"{k}: {n} {what}")
+        if self.texts_marked_sent != self.texts_received:
+            found.append(f"{k}: {self.texts_marked_sent} texts marked sent, the modem took {self.texts_received}")
+        if self.texts_received == 0:
+            found.append(f"{k}: no text sent at all (opt-in → SMS outbox → modem path broken?)")
         return found
 
 
@@ -81,12 +93,14 @@ def count_kiosk(kiosk: KioskSetup, sites: dict[str, dict]) -> KioskCount:
         in_queue = len(checkin.in_states(store, IN_QUEUE))
         outbox, _oldest = Outbox(store).backlog()
         jobs = print_jobs.counts(store)
+        sms = SmsOutbox(store).counts()
     jobs_open, jobs_failed = jobs["pending"] + jobs["printing"], jobs["failed"]
     tickets, certificates = printed(kiosk)
     at_central = sites.get(kiosk.site.id, {})
     return KioskCount(kiosk.kiosk_id, kiosk.site.id, checkins, tickets, at_central.get("checked_in"), vaccinations,
                       certificates, at_central.get("vaccinated"), at_central.get("certificates"), in_queue, outbox,
-                      jobs_open, jobs_failed)
+                      jobs_open, jobs_failed, sms["sent"], len(texts.received(kiosk.modem_record)),
+                      sms["pending"] + sms["sending"] + sms["uncertain"], sms["failed"])
 
 
 def count_all(central: CentralSetup, kiosks: list[KioskSetup]) -> list[KioskCount]:
@@ -111,7 +125,8 @@ def table(counts: list[KioskCount]) -> str:
               ("certificates printed", "certificates_printed"), ("vaccinations at central", "central_vaccinations"),
               ("certificates at central", "central_certificates"), ("still in queue", "in_queue"),
               ("outbox not delivered", "outbox_pending"), ("print jobs open", "print_jobs_open"),
-              ("print jobs failed", "print_jobs_failed")]
+              ("print jobs failed", "print_jobs_failed"), ("texts marked sent", "texts_marked_sent"),
+              ("texts the modem took", "texts_received"), ("texts not sent", "texts_open")]
     for label, key in labels:
         rows.append((label, *[str(getattr(c, key)) for c in counts]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -120,3 +135,19 @@ def table(counts: list[KioskCount]) -> str:
 
 def as_json(counts: list[KioskCount]) -> list[dict]:
     return [asdict(c) for c in counts]
+
+
+def texts_json(kiosks: list[KioskSetup]) -> dict[str, list[dict]]:
+    return {k.kiosk_id: [asdict(t) for t in texts.received(k.modem_record)] for k in kiosks}
+
+
+def texts_listing(kiosks: list[KioskSetup], per_kiosk: int = 8) -> str:
+    """The texts each site would have sent (numbers masked), the first few of each kiosk."""
+    lines = []
+    for k in kiosks:
+        sent = texts.received(k.modem_record)
+        lines.append(f"Texts from {k.kiosk_id} ({len(sent)}, {k.site.sms_encoding}):")
+        lines += [f"  {t.number}  [{t.parts} part{'s' if t.parts > 1 else ''}]  {t.text}" for t in sent[:per_kiosk]]
+        if len(sent) > per_kiosk:
+            lines.append(f"  ... {len(sent) - per_kiosk} more in summary.json")
+    return "\n".join(lines)

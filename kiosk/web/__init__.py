@@ -31,7 +31,7 @@ def create_app(kiosk) -> Flask:
     """`kiosk` is the running kiosk.app.App (store, services, events, parts)."""
     from base.web import limits
     from base.web.sse import StreamSlots
-    from kiosk.web import api, citizen, display, staff
+    from kiosk.web import api, citizen, display, sms, staff
 
     flask_app = Flask(__name__)
     flask_app.config.update(
@@ -47,7 +47,7 @@ def create_app(kiosk) -> Flask:
     flask_app.extensions["stream_slots"] = StreamSlots(STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS)
     flask_app.jinja_env.globals["version"] = kiosk.version
     flask_app.jinja_env.globals["site_name"] = kiosk.config.kiosk.site_name or kiosk.config.kiosk.site_id
-    for bp in (citizen.bp, staff.bp, display.bp, api.bp):
+    for bp in (citizen.bp, staff.bp, display.bp, api.bp, sms.bp):
         flask_app.register_blueprint(bp)
 
     @flask_app.after_request

@@ -20,6 +20,7 @@ from kiosk.vaccination import Injection, VaccinationService
 from kiosk.vaccines import MAX_DOSES, VACCINES
 from kiosk.verification import same_person
 from kiosk.web.guard import current_staff, end_session, kiosk, staff_required, start_session
+from kiosk.web.sms import tech_view
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -270,7 +271,8 @@ def tech():
     pending, _oldest = Outbox(app.store).backlog()
     jobs = [{"state": state, "n": n} for state, n in print_jobs.counts(app.store).items() if n]
     return render_template("staff_tech.html", health=app.health(), outbox={"pending": pending}, jobs=jobs,
-                           has_camera=app.part("camera") is not None, config=app.config)
+                           has_camera=app.part("camera") is not None, config=app.config,
+                           sms=tech_view(app))
 
 
 @bp.post("/tech/test-print")

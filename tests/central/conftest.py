@@ -37,11 +37,12 @@ def central_dict(tmp_path, port: int, **web) -> dict:
     }
 
 
-def start_central(tmp_path, port: int, **web):
+def start_central(tmp_path, port: int, sections: dict | None = None, **web):
+    """`sections`: more TOML tables for central.toml ([alert_sms], ...)."""
     from central.app import CentralApp
     from central.config import from_dict
 
-    app = CentralApp(from_dict(central_dict(tmp_path, port, **web)))
+    app = CentralApp(from_dict({**central_dict(tmp_path, port, **web), **(sections or {})}))
     app.start()
     ingest = next(p for p in app.parts if p.name == "ingest")
     wait_for(ingest.connected.is_set, 10, what="ingest connected")

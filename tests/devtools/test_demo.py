@@ -1,4 +1,5 @@
-"""`vaxkiosk demo` as a user runs it: real broker, central, kiosks, virtual printers and scripted staff, counted."""
+"""`vaxkiosk demo` as a user runs it: real broker, central, kiosks, virtual printers and modems and scripted staff,
+counted."""
 
 from __future__ import annotations
 
@@ -49,7 +50,18 @@ def test_timed_demo_adds_up_and_leaves_nothing_running(tmp_path, video_cache):
         assert k["checkins"] == k["tickets_printed"] == k["central_checkins"]
         assert k["vaccinations"] == k["certificates_printed"] == k["central_vaccinations"] == k["central_certificates"]
         assert k["vaccinations"] == k["checkins"]  # the staff drained the queue
-        assert k["outbox_pending"] == k["print_jobs_open"] == k["in_queue"] == 0
+        assert k["outbox_pending"] == k["print_jobs_open"] == k["in_queue"] == k["texts_open"] == 0
+        assert k["texts_received"] == k["texts_marked_sent"] > 0
+    # The texts the sites would have sent: every other citizen opted in; numbers masked; one site in UCS-2 with its
+    # diacritics, the other in unaccented GSM-7.
+    texts = result["texts"]
+    by_site = {k["site"]: texts[k["kiosk"]] for k in kiosks}
+    assert {t["encoding"] for t in by_site["GL-01"]} == {"ucs2"}
+    assert {t["encoding"] for t in by_site["HN-01"]} == {"gsm7"}
+    assert any(t["text"].startswith("Bạn đã tiêm mũi 1") for t in by_site["GL-01"])
+    assert any(t["text"].startswith("Ban da tiem mui 1") for t in by_site["HN-01"])
+    assert all(re.fullmatch(r"09\d•{4}\d{3}", t["number"]) for sent in texts.values() for t in sent)
+    assert "Texts from" in out and not re.search(r"09\d{8}", out)
     # The invalid cards in the video were refused, with their reason, and no ID number appears in full.
     log = (tmp_path / "demo" / "logs" / "kiosk-GL-01.log").read_text(encoding="utf-8")
     assert "camera scan refused: id_year_mismatch" in log and "camera scan refused: unsupported_code" in log
@@ -92,7 +104,8 @@ def test_sigterm_stops_every_process_the_demo_started(tmp_path, video_cache):
 def count(**changes) -> KioskCount:
     fields = dict(kiosk="GL-01-k01", site="GL-01", checkins=5, tickets_printed=5, central_checkins=5,
                   vaccinations=4, certificates_printed=4, central_vaccinations=4, central_certificates=4, in_queue=0,
-                  outbox_pending=0, print_jobs_open=0, print_jobs_failed=0)
+                  outbox_pending=0, print_jobs_open=0, print_jobs_failed=0, texts_marked_sent=3, texts_received=3,
+                  texts_open=0, texts_failed=0)
     return KioskCount(**{**fields, **changes})
 
 
@@ -107,3 +120,5 @@ def test_summary_names_what_does_not_add_up():
                   central_vaccinations=0, central_certificates=0)
     assert len(problems([empty])) == 2
     assert "central" in problems([count(central_checkins=None)])[0]  # central did not answer
+    assert problems([count(texts_received=2)]) == ["GL-01-k01: 3 texts marked sent, the modem took 2"]
+    assert problems([count(texts_open=1)]) == ["GL-01-k01: 1 texts not sent"]

@@ -33,6 +33,9 @@
   function button(label, action, cls) {
     return `<button type="button" class="${cls || ""}" data-action="${action}">${label}</button>`;
   }
+  // Offered after a check-in when the kiosk sends texts (sms_optin.js).
+  const smsButton = () => (document.body.dataset.sms === "1"
+    ? button(T("Nhắn tin cho tôi khi gần đến lượt", "Text me when my turn is near"), "sms", "") : "");
 
   // -- what to do after each kind of error (the parser's message says what is wrong) --------------------------
   const ADVICE = {
@@ -99,7 +102,8 @@
         <p>${T("Số thứ tự của bạn", "Your number")}</p><p class="big-ticket" data-testid="ticket">${esc(data.ticket)}</p>
         <p class="name-as-read">${esc(data.name)}</p>
         <p class="what-to-do">${T(data.printer_problem.message_vi, data.printer_problem.message_en)}</p>`;
-      actions.innerHTML = button(T("Xong", "Done"), "home", "primary");
+      actions.innerHTML = smsButton() + button(T("Xong", "Done"), "home", "primary");
+      actions.dataset.checkinId = data.checkin_id;
       sound = "error";
     } else if (data.result === "checked_in") {
       panel.classList.add("ok");
@@ -108,14 +112,15 @@
         <p class="name-as-read">${esc(data.name)}</p>
         <p class="what-to-do">${T("Mời lấy phiếu bên dưới và ngồi chờ gọi số.", "Please take your ticket below and wait for your number.")}</p>
         <p class="sub">${T("Nếu tên không đúng, vui lòng báo nhân viên.", "If the name is wrong, please tell a staff member.")}</p>`;
-      actions.innerHTML = button(T("Xong", "Done"), "home", "primary");
+      actions.innerHTML = smsButton() + button(T("Xong", "Done"), "home", "primary");
+      actions.dataset.checkinId = data.checkin_id;
     } else if (data.result === "already_checked_in") {
       panel.classList.add("warn");
       body.innerHTML = `<h2>${T("Bạn đã đăng ký hôm nay", "You already checked in today")}</h2>
         <p>${T("Số thứ tự của bạn", "Your number")}</p><p class="big-ticket" data-testid="ticket">${esc(data.ticket)}</p>
         <p class="name-as-read">${esc(data.name)}</p>
         <p class="what-to-do" id="reprint-msg">${T("Không cần đăng ký lại. Mất phiếu? Bấm “In lại phiếu”.", "No need to check in again. Lost your ticket? Press “Reprint ticket”.")}</p>`;
-      actions.innerHTML = button(T("In lại phiếu", "Reprint ticket"), "reprint", "") + button(T("Xong", "Done"), "home", "primary");
+      actions.innerHTML = button(T("In lại phiếu", "Reprint ticket"), "reprint", "") + smsButton() + button(T("Xong", "Done"), "home", "primary");
       actions.dataset.checkinId = data.checkin_id;
     } else if (data.result === "record_lookup") {
       loadRecord(data.token);
@@ -326,6 +331,7 @@
     if (a === "home") home();
     else if (a === "manual") openEntry("checkin", "");
     else if (a === "reprint") reprint();
+    else if (a === "sms") window.smsOptin.open($("result-actions").dataset.checkinId);
     else if (a === "record-type") openEntry("record", "");
     else if (a === "fix-send") sendCorrection();
     else if (a && a.startsWith("fix-")) openCorrection(a.slice(4));
@@ -349,5 +355,6 @@
     if (manualBusy) return;  // the keypad's own answer is shown from its request
     showScan(JSON.parse(ev.data));
   });
+  window.kioskScreen = { show, homeAfter, post, T, esc, entryIdleSeconds: ENTRY_IDLE_SECONDS };
   show("idle");
 })();
