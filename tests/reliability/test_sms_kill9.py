@@ -30,7 +30,7 @@ from tests.support.burst import payload
 from tests.support.net import free_port, wait_port
 from tests.support.pdu import messages
 from tests.support.process import Proc
-from tests.support.virtual_printer import wait_until
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +93,7 @@ def test_kill9_between_modem_and_mark_sends_nothing_twice(tmp_path, monkeypatch)
         checkins.call_next("1", "staff:lan")  # a later text, for ticket 2
         kiosk = Proc(["kiosk", "--config", str(config_path)], tmp_path / "kiosk.log", env).start()
         try:
-            wait_until(lambda: state(2) == "sent", 60, "the later text sent after the restart")
+            wait_for(lambda: state(2) == "sent", 60, "the later text sent after the restart")
             assert state(1) == "uncertain"
             texts = [m.text for m in messages(modem.received)]
             assert texts == ["Mời số 1 đến bàn 3 ngay bây giờ.", "Mời số 2 đến bàn 1 ngay bây giờ."]  # 1 went once
