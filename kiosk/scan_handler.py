@@ -175,25 +175,41 @@ class Subject:
 class RecordCheck:
     """The citizen screen's "check my record" window: scans look up doses for a short while, then check in again.
 
+    The window is a lease the open screen renews every 2 s (`renew`): a browser closed in record-check mode stops
+    renewing, and within LEASE_SECONDS the next card scan checks in again instead of showing someone's doses.
+    WINDOW_SECONDS bounds it however often it is renewed.
+
     A lookup hands out a short-lived token bound to the Subject that matched; only that token lets the screen read
     the doses of that person or file a correction on them. A bare number's one-time prefill token lives here too.
     """
 
     WINDOW_SECONDS = 90
+    LEASE_SECONDS = 6
     TOKEN_SECONDS = 300
 
     def __init__(self):
         self._lock = threading.Lock()
         self._until = 0.0
+        self._ends = 0.0  # the window's hard end, WINDOW_SECONDS after it opened
         self._tokens: dict[str, tuple[object, float]] = {}
 
     def open(self) -> None:
         with self._lock:
-            self._until = time.monotonic() + self.WINDOW_SECONDS
+            now = time.monotonic()
+            self._ends = now + self.WINDOW_SECONDS
+            self._until = now + self.LEASE_SECONDS
+
+    def renew(self) -> bool:
+        """Extend an open window by one lease (never past its end); a closed one stays closed. → open?"""
+        with self._lock:
+            now = time.monotonic()
+            if now < self._until:
+                self._until = min(now + self.LEASE_SECONDS, self._ends)
+            return now < self._until
 
     def close(self) -> None:
         with self._lock:
-            self._until = 0.0
+            self._until = self._ends = 0.0
 
     def active(self) -> bool:
         return time.monotonic() < self._until
