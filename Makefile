@@ -6,7 +6,8 @@ PYTHON ?= python3
 # Debian packages the kiosk, its tests and its demo need (checked one by one; only missing ones are installed).
 # libatomic1: Playwright's driver (node) needs it and a minimal Debian lacks it; faketime: the shifted-clock runs;
 # postgresql: central's national store, started per test session by tests/support/postgres_server.py (and psql).
-APT_PACKAGES := mosquitto mosquitto-clients libzbar0 fonts-dejavu-core chromium socat iproute2 systemd cage \
+# espeak-ng: the display's spoken calls in Vietnamese (kiosk/speech.py; without it the display only chimes).
+APT_PACKAGES := mosquitto mosquitto-clients libzbar0 fonts-dejavu-core chromium socat iproute2 systemd cage espeak-ng \
 	libatomic1 faketime postgresql
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
