@@ -18,6 +18,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from base.privacy import mask_id
@@ -187,7 +188,8 @@ class RecordCheck:
     LEASE_SECONDS = 6
     TOKEN_SECONDS = 300
 
-    def __init__(self):
+    def __init__(self, now: Callable[[], float] = time.monotonic):
+        self._now = now
         self._lock = threading.Lock()
         self._until = 0.0
         self._ends = 0.0  # the window's hard end, WINDOW_SECONDS after it opened
@@ -195,14 +197,14 @@ class RecordCheck:
 
     def open(self) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self._now()
             self._ends = now + self.WINDOW_SECONDS
             self._until = now + self.LEASE_SECONDS
 
     def renew(self) -> bool:
         """Extend an open window by one lease (never past its end); a closed one stays closed. → open?"""
         with self._lock:
-            now = time.monotonic()
+            now = self._now()
             if now < self._until:
                 self._until = min(now + self.LEASE_SECONDS, self._ends)
             return now < self._until
@@ -212,11 +214,11 @@ class RecordCheck:
             self._until = self._ends = 0.0
 
     def active(self) -> bool:
-        return time.monotonic() < self._until
+        return self._now() < self._until
 
     def issue(self, value: "Subject | str") -> str:
         token = secrets.token_urlsafe(16)
-        now = time.monotonic()
+        now = self._now()
         with self._lock:
             self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}
             self._tokens[token] = (value, now + self.TOKEN_SECONDS)
@@ -225,7 +227,7 @@ class RecordCheck:
     def _get(self, token: str, kind: type, once: bool = False):
         with self._lock:
             entry = self._tokens.get(token or "")
-            if entry is None or not isinstance(entry[0], kind) or entry[1] < time.monotonic():
+            if entry is None or not isinstance(entry[0], kind) or entry[1] < self._now():
                 return None
             if once:
                 del self._tokens[token]

@@ -274,3 +274,13 @@ def test_the_screens_say_where_the_qr_is_on_both_cards(kiosk_server, page_at):
     page.wait_for_selector("#result-body[data-code='unsupported_code']")
     advice = page.inner_text(".what-to-do")
     assert "mặt trước, góc trên bên phải" in advice and "mặt sau" in advice
+
+
+def test_a_stranger_on_the_site_network_cannot_open_or_hold_the_record_check(kiosk_server):
+    from tests.web.test_access import request
+
+    for path in ("/record/start", "/record/renew"):
+        assert request(kiosk_server, "POST", path, {}, source="127.0.0.2")[0] == 403, path
+    assert request(kiosk_server, "GET", "/record/state", source="127.0.0.2")[0] == 403
+    assert not record_open(kiosk_server)
+    assert kiosk_server.scan(SAMPLE_QR)["result"] == "checked_in"
