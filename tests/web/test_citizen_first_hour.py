@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 from tests.conftest import SAMPLE_QR
-from tests.web.citizen_page import open_citizen, type_keys, type_name
+from tests.web.citizen_page import open_citizen, type_entry, type_keys, type_name
 from tests.web.conftest import axe_violations, screenshot
 
 SECOND_QR = "001090004321||Nguyễn Văn An|01021990|Nam|Số 1 Phố Huế, Hà Nội|10102022"
@@ -212,12 +212,7 @@ def test_a_typed_impossible_date_says_so_in_words_about_typing(kiosk_server, pag
     page = page_at("small")
     open_citizen(page, kiosk_server)
     page.click("#go-manual")
-    type_keys(page, "064190005678")
-    page.click("#digits [data-key=next]")
-    type_name(page, "KSOR H'WEN")
-    page.click("#letters [data-key=next]")
-    type_keys(page, "31021990")
-    page.click("#manual-submit")
+    type_entry(page, "064190005678", "KSOR H'WEN", "31021990")
     page.wait_for_selector("#manual-msg:has-text('không có thật')")
     assert "trên mã" not in page.inner_text("#manual-msg")
     assert "active" in page.get_attribute("#f-dob", "class")
