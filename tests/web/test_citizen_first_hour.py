@@ -247,9 +247,11 @@ def test_a_correction_asks_for_its_reason_and_back_returns_to_the_record(kiosk_s
     page.wait_for_selector("body[data-record-open='1']")
     assert kiosk_server.scan(SAMPLE_QR)["result"] == "record_lookup"
     page.wait_for_selector("[data-testid=no-doses]")
+    assert too_small(page) == ([], [])
     page.click("[data-action=fix-missing_dose]")
     page.click("[data-action=fix-send]")  # no reason chosen
     page.wait_for_selector("#correction-msg:has-text('Hãy chọn một lý do')")
+    assert too_small(page) == ([], [])
     assert page.get_attribute("body", "data-last-sound") == "error"
     screenshot(page, "citizen-correction-no-reason")
     assert axe_violations(page) == []

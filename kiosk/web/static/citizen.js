@@ -67,7 +67,11 @@
     await post("/record/start", {});
     document.body.dataset.recordOpen = "1";
     clearInterval(renewTimer);
-    renewTimer = setInterval(() => post("/record/renew", {}), RECORD_RENEW_SECONDS * 1000);
+    renewTimer = setInterval(async () => {
+      const got = await post("/record/renew", {});
+      // Past its 90 s the window is over: "scan your card now" would check in, so the screen says nothing of it.
+      if (got.open === false && document.body.dataset.screen === "record") home();
+    }, RECORD_RENEW_SECONDS * 1000);
   }
   function stopRecord() {
     clearInterval(renewTimer);
