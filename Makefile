@@ -8,7 +8,8 @@ PYTHON ?= python3
 # gammu: the command line technicians try a modem with (`gammu -c FILE identify`, docs/sms.md), also run by the tests
 # against the virtual modem (the kiosk itself sends through python-gammu).
 # postgresql: central's national store, started per test session by tests/support/postgres_server.py (and psql).
-APT_PACKAGES := mosquitto mosquitto-clients libzbar0 fonts-dejavu-core chromium socat iproute2 systemd cage \
+# espeak-ng: the display's spoken calls in Vietnamese (kiosk/speech.py; without it the display only chimes).
+APT_PACKAGES := mosquitto mosquitto-clients libzbar0 fonts-dejavu-core chromium socat iproute2 systemd cage espeak-ng \
 	libatomic1 faketime postgresql gammu
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -284,17 +284,41 @@ def people_ahead(store: Store, site_id: str, day: str, number: int, states: tupl
         f"AND state IN ({','.join('?' * len(states))})", (site_id, day, number, *states))["n"]
 
 
+# The states in which a citizen is still at the desk that called them: past these, the desk serves nobody.
+AT_DESK = ("called", "screened", "vaccinated")
+
+
 def now_serving(store: Store, site_id: str, day: str) -> dict[str, int]:
-    """desk → the ticket it serves now: the latest number called to it that day (the waiting-room display)."""
+    """desk → the ticket it serves now: the latest number called to it that day whose holder is still at the desk
+    (the waiting-room display); a desk whose last citizen went to observation, finished or left serves nobody."""
     calls = store.query(
         "SELECT t.desk, t.number, MAX(s.at_wall) AS called_at FROM tickets t "
         "JOIN state_changes s ON s.checkin_id = t.checkin_id AND s.to_state = 'called' "
-        "WHERE t.site_id=? AND t.day=? AND t.desk IS NOT NULL AND t.state != 'waiting' GROUP BY t.checkin_id",
-        (site_id, day))
+        f"WHERE t.site_id=? AND t.day=? AND t.desk IS NOT NULL AND t.state IN ({','.join('?' * len(AT_DESK))}) "
+        "GROUP BY t.checkin_id",
+        (site_id, day, *AT_DESK))
     serving: dict[str, int] = {}
     for call in sorted(calls, key=lambda c: c["called_at"]):
         serving[call["desk"]] = call["number"]
     return serving
+
+
+# The pace of the queue is measured over the last calls of the past hour, once there are enough of them.
+PACE_CALLS, PACE_MIN_CALLS, PACE_WINDOW = 10, 4, dt.timedelta(hours=1)
+
+
+def minutes_per_call(store: Store, site_id: str, day: str, now: dt.datetime, default: float) -> float:
+    """How long the queue takes per person now: the mean gap between the first calls of the latest check-ins
+    (at most PACE_CALLS within PACE_WINDOW, at least PACE_MIN_CALLS), else `default` (the minutes per person the
+    ticket's estimate uses)."""
+    rows = store.query(
+        "SELECT MIN(s.at_wall) AS called_at FROM state_changes s JOIN tickets t ON t.checkin_id = s.checkin_id "
+        "WHERE t.site_id=? AND t.day=? AND s.to_state='called' GROUP BY s.checkin_id", (site_id, day))
+    calls = sorted(t for t in (dt.datetime.fromisoformat(r["called_at"]) for r in rows) if now - t <= PACE_WINDOW)
+    calls = calls[-PACE_CALLS:]
+    if len(calls) < PACE_MIN_CALLS:
+        return default
+    return (calls[-1] - calls[0]).total_seconds() / 60 / (len(calls) - 1)
 
 
 def count(store: Store) -> int:

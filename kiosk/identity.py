@@ -129,8 +129,24 @@ WARNINGS = {
 }
 
 
+# The same refusals of typed details speak of what was typed, not of "the code" (same codes).
+TYPED_MESSAGES: dict[str, tuple[str, str]] = {
+    "bad_dob": ("Ngày sinh vừa nhập không có thật. Vui lòng nhập ngày/tháng/năm, ví dụ 05/03/1988.",
+                "The date of birth typed is not a real date. Please type day/month/year, e.g. 05/03/1988."),
+    "bad_name": ("Họ tên vừa nhập không hợp lệ: chỉ dùng chữ cái, dấu cách, dấu nháy (') và gạch nối (-).",
+                 "The name typed is not valid: use letters, spaces, apostrophes (') and hyphens (-) only."),
+    "id_year_mismatch": ("Số định danh không khớp với năm sinh vừa nhập. Vui lòng kiểm tra lại cả hai.",
+                         "The ID number does not match the year of birth typed. Please check both."),
+}
+
+
 def error(code: str) -> ScanError:
     vi, en = MESSAGES[code]
+    return ScanError(code, vi, en)
+
+
+def typed_error(code: str) -> ScanError:
+    vi, en = TYPED_MESSAGES.get(code, MESSAGES[code])
     return ScanError(code, vi, en)
 
 
@@ -142,8 +158,9 @@ _DIGITS12 = re.compile(r"^[0-9]{12}$")
 _DIGITS = re.compile(r"^[0-9]*$")
 _DATE8 = re.compile(r"^[0-9]{8}$")
 _SLASH_DATE = re.compile(r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$")
-# Characters that mark a machine string, never a person's name.
-_NAME_OK_PUNCT = set(" '-.")
+# Besides letters and marks, a name holds blanks, apostrophes (also typographic: "H’Wen"), hyphens and dots;
+# anything else marks a machine string, never a person's name.
+_NAME_OK_PUNCT = set(" '\u2019-.")
 
 
 def clean(raw: bytes | str) -> str | ScanError:
@@ -337,10 +354,10 @@ def from_manual(id_number: str, full_name: str, dob: str, today: dt.date | None 
         number = "".join(str(id_number).split())
         province, warnings, err = check_number(number)
         if err:
-            return err
+            return typed_error(err.code)
         name = clean_name(unicodedata.normalize("NFC", str(full_name)))
         if name is None:
-            return error("bad_name")
+            return typed_error("bad_name")
         text = str(dob).strip()
         if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
             text = text[8:10] + text[5:7] + text[:4]
@@ -349,13 +366,13 @@ def from_manual(id_number: str, full_name: str, dob: str, today: dt.date | None 
             text = f"{int(d):02d}{int(m):02d}{y}"
         born = parse_date(text)
         if born is None:
-            return error("bad_dob")
+            return typed_error("bad_dob")
         if born > today:
-            return error("dob_in_future")
+            return typed_error("dob_in_future")
         if born.year < 1900:
-            return error("dob_too_old")
+            return typed_error("dob_too_old")
         if birth_year_from_number(number) != born.year:
-            return error("id_year_mismatch")
+            return typed_error("id_year_mismatch")
         return Identity(kind="manual", id_number=number, full_name=name, dob=born, sex=sex_from_number(number),
                         province=province, warnings=warnings)
     except Exception:  # noqa: BLE001 - same contract as parse(): typed results only

@@ -22,7 +22,8 @@ fi
 
 echo "==> Debian packages"
 COMMON="python3 python3-venv python3-dev libzbar0 fonts-dejavu-core chrony rsync"
-KIOSK_PKGS="cage chromium-browser libcamera-apps python3-picamera2 mosquitto-clients"
+# espeak-ng: the waiting-room display's spoken calls (kiosk/speech.py).
+KIOSK_PKGS="cage chromium-browser libcamera-apps python3-picamera2 mosquitto-clients espeak-ng"
 CENTRAL_PKGS="mosquitto mosquitto-clients"
 apt-get update -qq
 if [ "$ROLE" = kiosk ]; then PKGS="$COMMON $KIOSK_PKGS"; else PKGS="$COMMON $CENTRAL_PKGS"; fi

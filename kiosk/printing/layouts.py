@@ -18,6 +18,17 @@ if TYPE_CHECKING:
 
 NEXT_STEP = ("Vui lòng ngồi chờ và theo dõi màn hình gọi số. Mang theo thẻ CCCD khi được gọi.",
              "Please take a seat and watch the screen for your number. Bring your ID card when called.")
+# A ticket reprinted after its number was called says where its holder is, not "you are next".
+STATE_LINES = {
+    "called": ("Số của bạn đã được gọi. Mời đến bàn được gọi trên màn hình.",
+               "Your number has been called. Please go to the desk shown on the screen."),
+    "screened": ("Bạn đã được khám sàng lọc. Mời đến bàn tiêm.", "You have been screened. Please go to the desk."),
+    "vaccinated": ("Bạn đã được tiêm. Mời ngồi theo dõi 30 phút.", "You are vaccinated. Please wait 30 minutes."),
+    "observing": ("Bạn đã được tiêm. Mời ngồi theo dõi 30 phút.", "You are vaccinated. Please wait 30 minutes."),
+    "done": ("Bạn đã tiêm xong hôm nay.", "Your vaccination today is complete."),
+    "deferred": ("Hôm nay bạn được hoãn tiêm. Vui lòng hỏi nhân viên.", "Your vaccination is postponed. Please ask staff."),
+    "left": ("Số này đã được huỷ. Vui lòng hỏi nhân viên.", "This number was cancelled. Please ask a staff member."),
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,7 @@ class TicketView:
     people_ahead: int
     wait_minutes: int
     copy: int = 0
+    state: str = "waiting"  # kiosk.checkin.STATES: the queue lines are printed only while it waits
 
 
 def _sizes(width: int) -> tuple[int, int, int]:
@@ -68,12 +80,24 @@ def ticket(view: TicketView, profile: str, paper_mm: int) -> Receipt:
     _reprint_banner(b, view.copy, body)
     b.rule()
     b.text("SỐ THỨ TỰ · YOUR NUMBER", small, align="center")
-    b.big_text(f"{view.number:03d}")
+    # The number as the screens show and the display calls it ("Mời số 28"): a padded "028" reads as another number.
+    b.big_text(str(view.number))
     b.text(view.checked_in.strftime("%H:%M  %d/%m/%Y"), body, align="center")
     b.rule()
     b.text(view.full_name, body, bold=True)
     b.text(f"Số định danh / ID: {view.masked_id}", body)
     b.rule()
+    if view.state != "waiting":
+        vi, en = STATE_LINES.get(view.state, STATE_LINES["called"])
+        b.text(vi, body, bold=True)
+        b.text(en, small)
+    else:
+        _queue_lines(b, view, small, body)
+    b.gap(body)
+    return b.finish()
+
+
+def _queue_lines(b: ReceiptBuilder, view: TicketView, small: int, body: int) -> None:
     b.text(NEXT_STEP[0], body)
     b.text(NEXT_STEP[1], small)
     b.gap(body // 2)
@@ -83,8 +107,6 @@ def ticket(view: TicketView, profile: str, paper_mm: int) -> Receipt:
     else:
         b.text("Bạn là người tiếp theo.", body, bold=True)
         b.text("You are next.", small)
-    b.gap(body)
-    return b.finish()
 
 
 def certificate(view: CertificateView, profile: str, paper_mm: int, copy: int | None = None) -> Receipt:

@@ -37,6 +37,7 @@ def ticket_view(store: Store, checkin_id: str, copy: int, site_name: str, minute
         people_ahead=ahead,
         wait_minutes=round(ahead * minutes_per_person),
         copy=copy,
+        state=row["state"] or "waiting",
     )
 
 

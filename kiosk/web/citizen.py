@@ -65,7 +65,13 @@ def checkin_view(checkin_id: str):
     if row is None or row["day"] != app.clock.today().isoformat():
         return error_json(CheckinRefused("not_found"), 404)
     return jsonify({"ok": True, "ticket": row["number"], "name": row["full_name"], "id_masked": mask_id(row["id_number"]),
-                    "state": row["state"], "printer_problem": printer_problem(app)})
+                    "state": row["state"], "printer_problem": printer_problem(app),
+                    "reprints_left": reprints_left(app, checkin_id)})
+
+
+def reprints_left(app, checkin_id: str) -> int:
+    """How many more tickets the screen may print for this check-in (it hides its button at 0)."""
+    return max(0, CITIZEN_REPRINTS - print_jobs.reprint_count(app.store, "ticket", checkin_id))
 
 
 @bp.post("/checkin/reprint")
@@ -76,12 +82,12 @@ def citizen_reprint():
     row = app.checkins.get(checkin_id)
     if row is None or row["day"] != app.clock.today().isoformat():
         return error_json(CheckinRefused("not_found"), 404)
-    if print_jobs.reprint_count(app.store, "ticket", checkin_id) >= CITIZEN_REPRINTS:
+    if reprints_left(app, checkin_id) == 0:
         return jsonify({"ok": False, "error": {"code": "reprint_limit",
                                                "message_vi": "Đã in lại đủ số lần. Vui lòng gặp nhân viên.",
                                                "message_en": "Reprinted enough times. Please see a staff member."}}), 429
     job = reprint(app.store, app.clock, "ticket", checkin_id, "kiosk:citizen", "citizen asked at the kiosk screen")
-    return jsonify({"ok": True, "ticket": row["number"], **job})
+    return jsonify({"ok": True, "ticket": row["number"], **job, "reprints_left": reprints_left(app, checkin_id)})
 
 
 # -- record check and corrections --------------------------------------------------------------------------------
@@ -90,6 +96,19 @@ def citizen_reprint():
 def record_start():
     kiosk().record_check.open()
     return jsonify({"ok": True})
+
+
+@bp.post("/record/renew")
+@loopback_json
+def record_renew():
+    """The open record-check screen says it is still there; without it the window closes within seconds."""
+    return jsonify({"ok": True, "open": kiosk().record_check.renew()})
+
+
+@bp.get("/record/state")
+@loopback_json
+def record_state():
+    return jsonify({"ok": True, "open": kiosk().record_check.active()})
 
 
 @bp.post("/record/stop")

@@ -75,7 +75,7 @@ def test_serial_printer_status_and_job(serial_printer):
     printer.send(job)
     finish(3 * 3 * 3 + len(job))  # three status reads of three queries, then the job
     # No cutter on this profile: the receipt ends where the job ends.
-    assert [run["text"] for r in receipts for run in r.text_runs] == ["007"]
+    assert [run["text"] for r in receipts for run in r.text_runs] == ["7"]
 
 
 def test_missing_serial_port_is_unknown_and_send_fails(tmp_path):

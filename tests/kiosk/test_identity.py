@@ -170,3 +170,20 @@ def test_cli_parse_id_rejection():
     out = json.loads(proc.stdout)
     assert out["ok"] is False and out["error"]["code"] == "unsupported_code"
     assert out["error"]["message_vi"] == "Mã QR không đúng định dạng CCCD. Vui lòng dùng mã QR trên thẻ căn cước công dân."
+
+
+@pytest.mark.parametrize("name", ["Ksor H'Wen", "Ksor H’Wen", "Rơ Châm", "Siu Y-Ngông", "Nay Phin"])
+def test_names_of_ethnic_minorities_on_id_cards_are_accepted_typed_and_scanned(name):
+    # Jarai and Ê Đê names from Gia Lai: apostrophes (plain or typographic), hyphens, F/J/W/Z.
+    typed = from_manual("064190005678", name, "05/03/1990", today=dt.date(2026, 11, 1))
+    assert isinstance(typed, Identity) and typed.full_name == name
+    scanned = parse(f"064190005678||{name}|05031990|Nữ|Gia Lai|10102022")
+    assert isinstance(scanned, Identity) and scanned.full_name == name
+
+
+@pytest.mark.parametrize("dob, code", [("31/02/1990", "bad_dob"), ("05/03/1991", "id_year_mismatch")])
+def test_a_typed_refusal_speaks_of_what_was_typed_not_of_the_code(dob, code):
+    refused = from_manual("064190005678", "Ksor H'Wen", dob, today=dt.date(2026, 11, 1))
+    assert isinstance(refused, ScanError) and refused.code == code
+    assert "vừa nhập" in refused.message_vi and "typed" in refused.message_en
+    assert "trên mã" not in refused.message_vi and "in the code" not in refused.message_en

@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 TONES = {"\u0301": "dấu sắc", "\u0300": "dấu huyền", "\u0309": "dấu hỏi", "\u0303": "dấu ngã", "\u0323": "dấu nặng"}
+# Keys whose character cannot stand in a CSS attribute selector as it is.
+PUNCTUATION = {"'": "Dấu nháy / Apostrophe", "-": "Gạch nối / Hyphen"}
 
 # Every text the page ever rendered, not only what is left at the end: a name shown for a moment was shown.
 WATCH_SCRIPT = """
@@ -37,6 +39,9 @@ def type_keys(page, keys: str) -> None:
 def type_name(page, name: str) -> None:
     """A name in capitals on the letter keyboard: each letter's base key, then its tone key (Ồ = Ô + huyền)."""
     for ch in name:
+        if ch in PUNCTUATION:
+            page.click(f"#letters [aria-label='{PUNCTUATION[ch]}']")
+            continue
         parts = unicodedata.normalize("NFD", ch)
         tone = next((c for c in parts if c in TONES), None)
         base = unicodedata.normalize("NFC", parts.replace(tone, "")) if tone else ch

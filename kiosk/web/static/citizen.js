@@ -4,7 +4,13 @@
   const $ = (id) => document.getElementById(id);
   const RESULT_SECONDS = { ok: 12, bad: 15 };
   const ENTRY_IDLE_SECONDS = 90;
+  const ENTRY_WARN_SECONDS = 15;  // "still there?" this long before a typed entry is given up
+  const RECORD_RENEW_SECONDS = 2;  // the record-check lease (kiosk.scanning.record_check.RecordCheck.LEASE_SECONDS) is 6 s
   let homeTimer = null;
+  let warnTimer = null;
+  let entryIdleRunning = false;
+  let renewTimer = null;
+  let pendingScan = null;  // a scan that arrived while someone was typing: offered, never drawn over their entry
   let manualBusy = false;
   let entryMode = "checkin";  // or "record": the same keypad and fields, for a lookup instead of a check-in
   let recordToken = null;
@@ -17,18 +23,62 @@
     for (const s of document.querySelectorAll(".screen")) s.classList.toggle("hidden", s.id !== id);
     document.body.dataset.screen = id;
   }
+  // Idle is the same for everyone: Vietnamese, check-in mode, nothing of the last person left.
+  // A scan that waited for a typed entry to end is shown then, unless it is older than this.
+  const PENDING_SCAN_SECONDS = 60;
   function home() {
+    stopTimers();
+    stopRecord();
+    entryMode = "checkin";
+    recordToken = null;
+    values.id = values.name = values.dob = "";
+    setLanguage("vi");
+    show("idle");
+    const waiting = pendingScan;
+    pendingScan = null;
+    $("scan-waiting").classList.add("hidden");
+    if (waiting && Date.now() - waiting.received < PENDING_SCAN_SECONDS * 1000) showScan(waiting.data);
+  }
+  function stopTimers() {
     clearTimeout(homeTimer);
+    clearTimeout(warnTimer);
+    entryIdleRunning = false;
+    $("idle-warning").classList.add("hidden");
+  }
+  function homeAfter(seconds) {
+    stopTimers();
+    homeTimer = setTimeout(home, seconds * 1000);
+  }
+  // Typing and the record check give up after 90 s without a touch, and say so 15 s before.
+  function entryIdle() {
+    homeAfter(ENTRY_IDLE_SECONDS);
+    entryIdleRunning = true;
+    warnTimer = setTimeout(() => {
+      $("idle-warning").classList.remove("hidden");
+      playSound("error");
+    }, (ENTRY_IDLE_SECONDS - ENTRY_WARN_SECONDS) * 1000);
+  }
+  function setLanguage(lang) {
+    document.body.classList.toggle("lang-en", lang === "en");
+    document.documentElement.lang = lang;
+  }
+  // The server keeps the record check open only while this screen renews it: a closed browser ends it.
+  async function startRecord() {
+    await post("/record/start", {});
+    document.body.dataset.recordOpen = "1";
+    clearInterval(renewTimer);
+    renewTimer = setInterval(async () => {
+      const got = await post("/record/renew", {});
+      // Past its 90 s the window is over: "scan your card now" would check in, so the screen says nothing of it.
+      if (got.open === false && document.body.dataset.screen === "record") home();
+    }, RECORD_RENEW_SECONDS * 1000);
+  }
+  function stopRecord() {
+    clearInterval(renewTimer);
+    renewTimer = null;
     if (document.body.dataset.recordOpen === "1") {
       post("/record/stop", {}).then(() => { document.body.dataset.recordOpen = "0"; });
     }
-    entryMode = "checkin";
-    recordToken = null;
-    show("idle");
-  }
-  function homeAfter(seconds) {
-    clearTimeout(homeTimer);
-    homeTimer = setTimeout(home, seconds * 1000);
   }
   function button(label, action, cls) {
     return `<button type="button" class="${cls || ""}" data-action="${action}">${label}</button>`;
@@ -40,7 +90,8 @@
   // -- what to do after each kind of error (the parser's message says what is wrong) --------------------------
   const ADVICE = {
     unreadable: ["Giữ thẻ yên, cách camera khoảng 15 cm, rồi thử lại.", "Hold the card still, about 15 cm from the camera, and try again."],
-    not_id: ["Hãy dùng mã QR ở mặt sau thẻ căn cước công dân.", "Please use the QR code on the back of your citizen ID card."],
+    not_id: ["Hãy dùng mã QR trên thẻ: thẻ CCCD gắn chip có mã ở mặt trước, góc trên bên phải; thẻ căn cước mới có mã ở mặt sau.",
+             "Please use the QR code on your ID card: on the front, top right, of the chip CCCD; on the back of the new căn cước."],
     invalid: ["Nếu thẻ của bạn đúng, hãy nhập tay hoặc gặp nhân viên.", "If your card is right, type your details or see a staff member."],
     staff: ["Vui lòng gặp nhân viên tại bàn đón tiếp.", "Please see a staff member at the reception desk."],
     mismatch: ["Nhân viên tại bàn đón tiếp sẽ xem thẻ căn cước của bạn.", "A staff member at the reception desk will look at your ID card."],
@@ -74,7 +125,8 @@
       try {
         const resp = await fetch(`/checkin/${encodeURIComponent(data.checkin_id)}/view`, { cache: "no-store" });
         const view = await resp.json();
-        if (view.ok) data = { ...data, name: view.name, printer_problem: data.result === "checked_in" ? view.printer_problem : null };
+        if (view.ok) data = { ...data, name: view.name, reprints_left: view.reprints_left,
+                              printer_problem: data.result === "checked_in" ? view.printer_problem : null };
       } catch (e) { /* the ticket number from the event is still shown */ }
     } else if (data.error && data.error.code === "number_only_needs_details") {
       // The event has the number masked; the kiosk's own view hands it over once, to fill in the keypad.
@@ -119,8 +171,11 @@
       body.innerHTML = `<h2>${T("Bạn đã đăng ký hôm nay", "You already checked in today")}</h2>
         <p>${T("Số thứ tự của bạn", "Your number")}</p><p class="big-ticket" data-testid="ticket">${esc(data.ticket)}</p>
         <p class="name-as-read">${esc(data.name)}</p>
-        <p class="what-to-do" id="reprint-msg">${T("Không cần đăng ký lại. Mất phiếu? Bấm “In lại phiếu”.", "No need to check in again. Lost your ticket? Press “Reprint ticket”.")}</p>`;
-      actions.innerHTML = button(T("In lại phiếu", "Reprint ticket"), "reprint", "") + smsButton() + button(T("Xong", "Done"), "home", "primary");
+        <p class="what-to-do" id="reprint-msg">${data.reprints_left === 0
+          ? T("Không cần đăng ký lại. Cần phiếu mới? Vui lòng gặp nhân viên.", "No need to check in again. Need a new ticket? Please see a staff member.")
+          : T("Không cần đăng ký lại. Mất phiếu? Bấm “In lại phiếu”.", "No need to check in again. Lost your ticket? Press “Reprint ticket”.")}</p>`;
+      actions.innerHTML = (data.reprints_left === 0 ? "" : button(T("In lại phiếu", "Reprint ticket"), "reprint", ""))
+        + smsButton() + button(T("Xong", "Done"), "home", "primary");
       actions.dataset.checkinId = data.checkin_id;
     } else if (data.result === "record_lookup") {
       loadRecord(data.token);
@@ -172,11 +227,18 @@
     if (data.ok) {
       msg.innerHTML = T("Đang in lại phiếu. Mời lấy phiếu bên dưới.", "Reprinting your ticket. Please take it below.");
       playSound("success");
+      if (data.reprints_left === 0) removeReprint();
     } else {
+      if (data.error.code === "reprint_limit") removeReprint();
       msg.innerHTML = T(data.error.message_vi, data.error.message_en);
       playSound("error");
     }
     homeAfter(RESULT_SECONDS.ok);
+  }
+
+  function removeReprint() {
+    const b = document.querySelector("#result-actions [data-action=reprint]");
+    if (b) b.remove();
   }
 
   // -- manual entry: one keypad for the number and the date, letters for the name ------------------------------
@@ -202,10 +264,38 @@
     $("manual-msg").textContent = "";
     render();
     show("manual");
-    homeAfter(ENTRY_IDLE_SECONDS);
+    entryIdle();
+  }
+  // Back to a half-typed entry after looking at a scan that came in meanwhile: what was typed is still there.
+  function resumeEntry() {
+    render();
+    show("manual");
+    entryIdle();
+  }
+  function typing() {
+    return document.body.dataset.screen === "manual" && Boolean(values.id || values.name || values.dob);
+  }
+  function offerScan(data) {
+    document.body.dataset.scansHeld = String(Number(document.body.dataset.scansHeld || 0) + 1);  // for tests
+    // A card's check-in waiting to be seen is not pushed aside by a poster's QR read after it.
+    if (pendingScan && pendingScan.data.result !== "error" && data.result === "error") return;
+    pendingScan = { data, received: Date.now() };
+    $("scan-waiting").classList.remove("hidden");
+    playSound("success");
+  }
+  async function showPendingScan() {
+    const data = pendingScan && pendingScan.data;
+    pendingScan = null;
+    $("scan-waiting").classList.add("hidden");
+    if (!data) return;
+    await showScan(data);
+    // A result screen over a half-typed entry can go back to it; a scan that opens the keypad replaces it.
+    if (document.body.dataset.screen === "result" && (values.id || values.name || values.dob)) {
+      $("result-actions").insertAdjacentHTML("afterbegin", button(T("Tiếp tục nhập", "Back to typing"), "resume", ""));
+    }
   }
   function press(key) {
-    homeAfter(ENTRY_IDLE_SECONDS);
+    entryIdle();
     const max = Number($("f-" + field).dataset.max);
     if (key === "back") {
       values[field] = Array.from(values[field].normalize("NFD").replace(/.$/u, "")).join("").normalize("NFC");
@@ -224,7 +314,9 @@
     render();
   }
   function titleCase(name) {
-    return name.trim().split(/\s+/).map((w) => w.charAt(0) + w.slice(1).toLocaleLowerCase("vi")).join(" ");
+    // "KSOR H'WEN" → "Ksor H'Wen": each part of a word after a blank, an apostrophe or a hyphen starts upper case.
+    return name.trim().split(/\s+/).map((w) => w.toLocaleLowerCase("vi").replace(/(^|['-])(\p{L})/gu,
+      (m, sep, ch) => sep + ch.toLocaleUpperCase("vi"))).join(" ");
   }
   function fieldForError(code) {
     if (["bad_name"].includes(code)) return "name";
@@ -260,12 +352,11 @@
   // -- record check and corrections -----------------------------------------------------------------------------
   async function openRecord() {
     entryMode = "record";
-    await post("/record/start", {});
-    document.body.dataset.recordOpen = "1";
+    await startRecord();
     $("record-body").innerHTML = `<p class="instruction">${T("Đưa mã QR trên thẻ căn cước vào trước camera để xem các mũi tiêm.", "Hold your ID card QR code in front of the camera to see your doses.")}</p>`;
     $("record-actions").innerHTML = button(T("Nhập số thẻ, họ tên và ngày sinh", "Type ID number, name and birth date"), "record-type", "") + button(T("Quay lại", "Back"), "home", "danger");
     show("record");
-    homeAfter(ENTRY_IDLE_SECONDS);
+    entryIdle();
   }
   async function loadRecord(token) {
     recordToken = token;
@@ -281,7 +372,7 @@
       + button(T("Xong", "Done"), "home", "primary");
     $("record-actions").dataset.doses = JSON.stringify(data.doses);
     show("record");
-    homeAfter(ENTRY_IDLE_SECONDS);
+    entryIdle();
   }
   const REASONS = {
     missing_dose: [["Tôi đã tiêm ở đây nhưng không thấy mũi này", "I had this dose here but it is not listed"]],
@@ -294,11 +385,19 @@
     const doseChoices = kind === "wrong_dose" && doses.length > 1
       ? `<p>${T("Mũi nào?", "Which dose?")}</p><div class="choices">${doses.map((d) => `<button type="button" aria-pressed="false" data-dose="${esc(d.id)}">${esc(d.dose_number)} · ${esc(d.vaccine)}</button>`).join("")}</div>` : "";
     $("record-body").innerHTML = `${doseChoices}<p>${T("Lý do", "Reason")}</p><div class="choices">${REASONS[kind].map((r, i) => `<button type="button" aria-pressed="false" data-reason="${i}">${T(r[0], r[1])}</button>`).join("")}</div>
-      <p class="sub">${T("Yêu cầu được gửi về trung tâm và sẽ được trả lời trong 48 giờ.", "The request goes to the central office and is answered within 48 hours.")}</p>`;
-    $("record-actions").innerHTML = button(T("Gửi yêu cầu", "Send request"), "fix-send", "primary") + button(T("Quay lại", "Back"), "home", "danger");
+      <p class="sub">${T("Yêu cầu được gửi về trung tâm và sẽ được trả lời trong 48 giờ.", "The request goes to the central office and is answered within 48 hours.")}</p>
+      <p class="message" id="correction-msg" role="alert"></p>`;
+    $("record-actions").innerHTML = button(T("Gửi yêu cầu", "Send request"), "fix-send", "primary") + button(T("Quay lại", "Back"), "record-back", "danger");
   }
   async function sendCorrection() {
-    if (!correction.reason || (correction.kind === "wrong_dose" && !correction.vaccination_id)) { playSound("error"); return; }
+    const missing = correction.kind === "wrong_dose" && !correction.vaccination_id
+      ? ["Hãy chọn mũi tiêm cần sửa.", "Please choose the dose to correct."]
+      : (!correction.reason ? ["Hãy chọn một lý do ở trên.", "Please choose a reason above."] : null);
+    if (missing) {
+      $("correction-msg").innerHTML = T(missing[0], missing[1]);
+      playSound("error");
+      return;
+    }
     const data = await post("/record/correction", { token: recordToken, ...correction });
     if (data.ok) {
       $("record-body").innerHTML = `<div class="result ok"><h2 data-testid="correction-sent">${T("Đã gửi yêu cầu sửa", "Your request was sent")}</h2><p>${T("Trung tâm sẽ trả lời trong 48 giờ.", "The central office will answer within 48 hours.")}</p></div>`;
@@ -313,22 +412,29 @@
 
   // -- wiring -------------------------------------------------------------------------------------------------
   document.addEventListener("click", (ev) => {
+    if (entryIdleRunning) entryIdle();  // any touch while typing or in the record check counts as "still here"
     const b = ev.target.closest("button");
     if (!b) return;
     if (b.dataset.key !== undefined) return press(b.dataset.key);
     if (b.dataset.field) { field = b.dataset.field; render(); return; }
     if (b.dataset.reason !== undefined) {
+      $("correction-msg").textContent = "";
       correction.reason = REASONS[correction.kind][Number(b.dataset.reason)][0];
       for (const x of document.querySelectorAll("[data-reason]")) x.setAttribute("aria-pressed", String(x === b));
       return;
     }
     if (b.dataset.dose) {
+      $("correction-msg").textContent = "";
       correction.vaccination_id = b.dataset.dose;
       for (const x of document.querySelectorAll("[data-dose]")) x.setAttribute("aria-pressed", String(x === b));
       return;
     }
     const a = b.dataset.action;
     if (a === "home") home();
+    else if (a === "resume") resumeEntry();
+    else if (a === "record-back") loadRecord(recordToken);
+    else if (a === "still-here") entryIdle();
+    else if (a === "show-scan") showPendingScan();
     else if (a === "manual") openEntry("checkin", "");
     else if (a === "reprint") reprint();
     else if (a === "sms") window.smsOptin.open($("result-actions").dataset.checkinId);
@@ -339,10 +445,7 @@
   $("go-manual").addEventListener("click", () => openEntry("checkin", ""));
   $("go-record").addEventListener("click", openRecord);
   $("manual-submit").addEventListener("click", submitEntry);
-  $("lang").addEventListener("click", () => {
-    const en = document.body.classList.toggle("lang-en");
-    document.documentElement.lang = en ? "en" : "vi";
-  });
+  $("lang").addEventListener("click", () => setLanguage(document.body.classList.contains("lang-en") ? "vi" : "en"));
 
   const preview = $("preview");
   preview.addEventListener("load", () => preview.classList.remove("hidden"));
@@ -353,8 +456,12 @@
   events.addEventListener("open", () => { document.body.dataset.live = "1"; });
   events.addEventListener("scan", (ev) => {
     if (manualBusy) return;  // the keypad's own answer is shown from its request
-    showScan(JSON.parse(ev.data));
+    const data = JSON.parse(ev.data);
+    if (typing()) return offerScan(data);  // a poster's QR or the next card must not wipe a half-typed entry
+    showScan(data);
   });
   window.kioskScreen = { show, homeAfter, post, T, esc, entryIdleSeconds: ENTRY_IDLE_SECONDS };
+  // A (re)opened screen starts in check-in mode, whatever the last one left.
+  post("/record/stop", {});
   show("idle");
 })();

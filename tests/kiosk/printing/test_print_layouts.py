@@ -52,7 +52,9 @@ def test_ticket_prints_strictly_within_the_printable_width(profile, paper):
     assert out.image.width == width
     assert b"\x1dv0" in data  # Vietnamese text goes as GS v 0 raster
     assert all(segment.image.width <= width for segment in receipt.segments if hasattr(segment, "image"))
-    assert [run["text"] for run in out.text_runs] == ["042"]  # the big number in the printer's own font
+    # The big number in the printer's own font, as the screens show it and the display calls it ("Mời số 42"):
+    # a padded "042" is not what the room hears.
+    assert [run["text"] for run in out.text_runs] == ["42"]
     assert "Trần Thị Hồng Nhung" in receipt.lines and "Số định danh / ID: 0641•••••234" in receipt.lines
     assert any("12 phút" in line for line in receipt.lines)
     assert "Trần".encode("utf-8") not in data and "Nhung".encode("ascii") not in data  # names only as pixels
@@ -136,3 +138,15 @@ def test_zxing_reads_the_printed_ticket_picture_back_without_a_qr():
     # Tickets carry no QR code: nothing a scanner at the desk could confuse with an ID card.
     _, out = printed(layouts.ticket(ticket_view(), "TM-T88V", 80))
     assert zxingcpp.read_barcodes(out.image.convert("L")) == []
+
+
+def test_a_reprinted_ticket_says_where_its_holder_is_instead_of_you_are_next():
+    from dataclasses import replace
+
+    next_up = layouts.ticket(replace(ticket_view(), people_ahead=0), "TM-T88V", 80)
+    assert "Bạn là người tiếp theo." in next_up.lines
+    for state, line in [("done", "Bạn đã tiêm xong hôm nay."), ("called", "Số của bạn đã được gọi.")]:
+        reprinted = layouts.ticket(replace(ticket_view(copy=1), people_ahead=0, state=state), "TM-T88V", 80)
+        text = " ".join(reprinted.lines)
+        assert line in text
+        assert "tiếp theo" not in text and "Dự kiến chờ" not in text and "ngồi chờ" not in text

@@ -66,7 +66,7 @@ def test_paper_runs_out_in_the_middle_of_20_tickets_and_all_print_exactly_once(t
     finally:
         app.stop()
     receipts = vprinter.receipts()
-    assert [r["text"][0]["text"] for r in receipts] == [f"{n:03d}" for n in range(1, 21)]  # once each, in order
+    assert [r["text"][0]["text"] for r in receipts] == [str(n) for n in range(1, 21)]  # once each, in order
     assert vprinter.errors() == ""
     assert all(r["width"] <= 512 for r in receipts)
 
@@ -84,7 +84,7 @@ def test_a_printer_that_is_off_never_blocks_check_in_and_jobs_wait(tmp_path, vpr
         wait_for(lambda: jobs.counts(app.store)["done"] == 3, 30, what="jobs printed after power-on")
     finally:
         app.stop()
-    assert [r["text"][0]["text"] for r in vprinter.receipts()] == ["001", "002", "003"]
+    assert [r["text"][0]["text"] for r in vprinter.receipts()] == ["1", "2", "3"]
 
 
 def test_a_job_interrupted_by_a_crash_is_failed_not_printed_twice_and_staff_can_reprint(tmp_path):
@@ -151,7 +151,7 @@ def test_a_certificate_job_prints_the_certificate_modules_signed_qr(tmp_path, vp
     finally:
         app.stop()
     ticket, certificate = vprinter.receipts()
-    assert ticket["qr"] == [] and [run["text"] for run in ticket["text"]] == ["001"]
+    assert ticket["qr"] == [] and [run["text"] for run in ticket["text"]] == ["1"]
     assert len(certificate["qr"]) == 1 and certificate["qr"][0].startswith("HC1:")
     assert certificate["qr"] == certificate["qr_commands"]  # the picture decodes to exactly what was sent
     # ... and what was sent is this dose's certificate, signed by this kiosk's key.
