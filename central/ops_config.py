@@ -12,6 +12,7 @@ these sections over in Config.other):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from base.config import ConfigError, build_section, check_id, check_percent, check_port, check_positive, checked
 from base.provinces import provinces
@@ -47,6 +48,12 @@ class AlertsSection:
 
 
 @dataclass(frozen=True)
+class NumbersSection:
+    # What one vaccination desk should manage per hour; the numbers page shows each site's figure against it.
+    desk_target_per_hour: float = checked(check_positive, default=12.0)
+
+
+@dataclass(frozen=True)
 class Site:
     id: str = checked(check_id)
     province: str = checked(_check_province)
@@ -62,19 +69,22 @@ class Site:
 class User:
     name: str = checked(check_id)
     password_hash: str = ""
+    # "admin" may also revoke kiosks from the dashboard; "ops" sees and decides everything else.
+    role: Literal["ops", "admin"] = "ops"
 
 
 @dataclass(frozen=True)
 class OpsConfig:
     web: WebSection = WebSection()
     alerts: AlertsSection = AlertsSection()
+    numbers: NumbersSection = NumbersSection()
     sites: tuple[Site, ...] = ()
     users: tuple[User, ...] = ()
     source: str = "<defaults>"
     site_by_id: dict = field(default_factory=dict, compare=False, repr=False)
 
 
-TABLES = {"web": WebSection, "alerts": AlertsSection}
+TABLES = {"web": WebSection, "alerts": AlertsSection, "numbers": NumbersSection}
 ARRAYS = {"sites": Site, "users": User}
 
 

@@ -139,6 +139,33 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0004_numbers",
+        # The facts leaders' numbers group by, out of the payload into columns (plain SQL on SQLite and PostgreSQL):
+        # which check-in a vaccination or print belongs to (people, not printouts), which copy a print was, the
+        # dose's vaccine, number and lot, the desk, and the wait from check-in to the first call (seconds).
+        # Rows stored before this migration are filled from their payload (SQLite's JSON functions, here only).
+        """
+        ALTER TABLE records ADD COLUMN ref_checkin TEXT;
+        ALTER TABLE records ADD COLUMN print_copy INTEGER;
+        ALTER TABLE records ADD COLUMN vaccine TEXT;
+        ALTER TABLE records ADD COLUMN dose_number INTEGER;
+        ALTER TABLE records ADD COLUMN lot TEXT;
+        ALTER TABLE records ADD COLUMN desk TEXT;
+        ALTER TABLE records ADD COLUMN called TEXT;            -- the call's stamp (JSON), until wait_s is known
+        ALTER TABLE records ADD COLUMN wait_s INTEGER;
+        UPDATE records SET ref_checkin = json_extract(payload, '$.checkin_id'),
+                           print_copy = COALESCE(json_extract(payload, '$.copy'), 0)
+            WHERE stream = 'print_events';
+        UPDATE records SET ref_checkin = json_extract(payload, '$.checkin_id'),
+                           vaccine = json_extract(payload, '$.vaccine.code'),
+                           dose_number = json_extract(payload, '$.dose_number'),
+                           lot = json_extract(payload, '$.lot')
+            WHERE stream = 'vaccinations';
+        CREATE INDEX records_ref_checkin ON records (ref_checkin, stream);
+        CREATE INDEX records_site_day ON records (site, day, stream);
+        """,
+    ),
 ]
 
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}
@@ -163,6 +190,21 @@ class Applied:
     acks: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     new_records: int = 0
     duplicates: int = 0
+
+
+def _facts(stream: str, p: dict) -> dict:
+    """The columns (migration 0004) a record fills besides the envelope's (base.protocol has checked the fields)."""
+    if stream == "print_events":
+        return {"print_kind": p.get("kind"), "print_state": p.get("state"), "ref_checkin": p.get("checkin_id"),
+                "print_copy": p.get("copy") or 0}
+    if stream == "vaccinations":
+        vaccine = p.get("vaccine")
+        code = vaccine.get("code") if isinstance(vaccine, dict) else None
+        called = p.get("called")
+        return {"ref_checkin": p.get("checkin_id"), "vaccine": str(code)[:64] if code else None,
+                "dose_number": p.get("dose_number"), "lot": str(p.get("lot") or "")[:64] or None,
+                "desk": p.get("desk"), "called": json.dumps(called) if called else None}
+    return {}
 
 
 def utc_now() -> str:
@@ -279,15 +321,36 @@ class CentralStore:
             offset = self._offset(db, at["boot_id"])
             wall, clock = (_iso(offset + at["mono"]), "corrected") if offset is not None else (wall, "unsynced")
         day, hour = self._local(wall)
-        is_print = msg.stream == "print_events"
+        facts = _facts(msg.stream, p)
+        columns = ["record_id", "stream", "site", "kiosk", "day", "hour", "at_wall", "sent_wall", "mono", "boot_id",
+                   "clock", "received", "payload", *facts]
         cur = db.conn.execute(
-            "INSERT INTO records (record_id, stream, site, kiosk, day, hour, at_wall, sent_wall, mono, boot_id, "
-            "clock, print_kind, print_state, received, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
             "ON CONFLICT(record_id) DO NOTHING",
             (p["record_id"], msg.stream, msg.site, msg.kiosk, day, hour, wall, at["wall"], at["mono"],
-             at["boot_id"], clock, p.get("kind") if is_print else None, p.get("state") if is_print else None,
-             now, json.dumps(p, ensure_ascii=False, separators=(",", ":"))))
+             at["boot_id"], clock, now, json.dumps(p, ensure_ascii=False, separators=(",", ":")), *facts.values()))
+        if cur.rowcount == 1:
+            self._fill_wait(db, p["record_id"] if msg.stream == "checkins" else facts.get("ref_checkin"))
         return cur.rowcount == 1
+
+    def _fill_wait(self, db, checkin_id: str | None) -> None:
+        """Wait (check-in → first call) of a vaccination, once both its check-in and it have arrived, in either
+        order. Within one boot from the monotonic clock (a wall clock set by NTP in between does not count)."""
+        if not checkin_id:
+            return
+        row = db.conn.execute(
+            "SELECT c.sent_wall, c.mono, c.boot_id, v.record_id, v.called FROM records c JOIN records v "
+            "ON v.ref_checkin = c.record_id AND v.stream = 'vaccinations' "
+            "WHERE c.record_id = ? AND c.stream = 'checkins' AND v.wait_s IS NULL AND v.called IS NOT NULL",
+            (checkin_id,)).fetchone()
+        if row is None:
+            return
+        called = json.loads(row["called"])
+        if called["boot_id"] == row["boot_id"]:
+            wait = called["mono"] - row["mono"]
+        else:
+            wait = _epoch(called["wall"]) - _epoch(row["sent_wall"])
+        db.conn.execute("UPDATE records SET wait_s = ? WHERE record_id = ?", (max(0, round(wait)), row["record_id"]))
 
     def _correct_boot(self, db, boot_id: str) -> None:
         offset = self._offset(db, boot_id)
@@ -350,40 +413,89 @@ class CentralStore:
             (kiosk, limit))
         return rows[::-1]
 
-    _COUNTS = """
-        SUM(r.stream = 'checkins') AS checked_in,
-        SUM(r.stream = 'vaccinations') AS vaccinated,
-        SUM(r.stream = 'print_events' AND r.print_kind = 'certificate' AND r.print_state = 'done') AS certificates,
-        SUM(r.stream = 'corrections') AS corrections
+    # People, not printouts: a certificate is a vaccination with a certificate that came out, a ticket a check-in
+    # with a ticket that came out, whatever the number of copies (each reprint, copy ≥ 1, is counted on its own, on
+    # the day it was printed). So certificates ≤ vaccinated and tickets ≤ checked in by construction.
+    # CASE, not SUM(boolean): the same SQL runs on PostgreSQL.
+    _PRINTED = ("EXISTS (SELECT 1 FROM records p WHERE p.ref_checkin = {ref} AND p.stream = 'print_events' "
+                "AND p.print_kind = '{kind}' AND p.print_state = 'done')")
+    _COUNTS = f"""
+        SUM(CASE WHEN r.stream = 'checkins' THEN 1 ELSE 0 END) AS checked_in,
+        SUM(CASE WHEN r.stream = 'vaccinations' THEN 1 ELSE 0 END) AS vaccinated,
+        SUM(CASE WHEN r.stream = 'vaccinations' AND {_PRINTED.format(ref="r.ref_checkin", kind="certificate")}
+            THEN 1 ELSE 0 END) AS certificates,
+        SUM(CASE WHEN r.stream = 'checkins' AND {_PRINTED.format(ref="r.record_id", kind="ticket")}
+            THEN 1 ELSE 0 END) AS tickets,
+        SUM(CASE WHEN r.stream = 'print_events' AND r.print_kind = 'certificate' AND r.print_state = 'done'
+            AND r.print_copy > 0 THEN 1 ELSE 0 END) AS certificate_reprints,
+        SUM(CASE WHEN r.stream = 'print_events' AND r.print_kind = 'ticket' AND r.print_state = 'done'
+            AND r.print_copy > 0 THEN 1 ELSE 0 END) AS ticket_reprints,
+        SUM(CASE WHEN r.stream = 'corrections' THEN 1 ELSE 0 END) AS corrections
     """
+    COUNTED = ("checked_in", "vaccinated", "certificates", "tickets", "certificate_reprints", "ticket_reprints",
+               "corrections")
 
-    def counts(self, level: str = "site", day: str | None = None) -> list[dict]:
-        """Today's (or `day`'s) totals per site, district or province, with people waiting now and average wait.
+    def counts(self, level: str = "site", day: str | None = None, to: str | None = None) -> list[dict]:
+        """Today's (or `day`'s, or the days `day`..`to`'s) totals per site, district or province, with people
+        waiting now and average wait (the queue of the last day, as the kiosks last reported it).
 
-        Keys: the level's name (`site`/`district`/`province`), checked_in, vaccinated, certificates, corrections,
-        waiting, avg_wait_s. Sites unknown to the registry have district/province '?'."""
+        Keys: the level's name (`site`/`district`/`province`), checked_in, vaccinated, certificates, tickets,
+        certificate_reprints, ticket_reprints, corrections, waiting, avg_wait_s. Sites unknown to the registry have
+        district/province '?'."""
         if level not in ("site", "district", "province"):
             raise ValueError(f"unknown level {level!r}")
         day = day or self.today()
+        to = to or day
         key = "r.site" if level == "site" else f"COALESCE(s.{level}, '?')"
         kkey = "k.site" if level == "site" else f"COALESCE(s.{level}, '?')"
         totals = self._store.query(
             f"SELECT {key} AS key, {self._COUNTS} FROM records r LEFT JOIN sites s ON s.site = r.site "
-            f"WHERE r.day = ? GROUP BY key", (day,))
+            f"WHERE r.day BETWEEN ? AND ? GROUP BY {key}", (day, to))
         waiting = self._store.query(
             f"SELECT {kkey} AS key, SUM(k.queue_waiting) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
-            f"FROM kiosks k LEFT JOIN sites s ON s.site = k.site WHERE k.queue_day = ? GROUP BY key", (day,))
+            f"FROM kiosks k LEFT JOIN sites s ON s.site = k.site WHERE k.queue_day = ? GROUP BY {kkey}", (to,))
         out: dict[str, dict] = {}
-        zero = {"checked_in": 0, "vaccinated": 0, "certificates": 0, "corrections": 0, "waiting": 0,
-                "avg_wait_s": None}
+        zero = {**dict.fromkeys(self.COUNTED, 0), "waiting": 0, "avg_wait_s": None}
         for row in totals + waiting:
             entry = out.setdefault(row["key"], {level: row["key"], **zero})
             entry.update({k: (v or 0) if k != "avg_wait_s" else v for k, v in row.items() if k != "key"})
         return [out[k] for k in sorted(out)]
 
+    def daily(self, day: str, to: str) -> list[dict]:
+        """Per day and site of `day`..`to`: the counts of `counts` (trends)."""
+        return self._store.query(
+            f"SELECT r.day AS day, r.site AS site, {self._COUNTS} FROM records r "
+            f"WHERE r.day BETWEEN ? AND ? GROUP BY r.day, r.site ORDER BY r.day, r.site", (day, to))
+
+    WAIT_BUCKET_S = 10
+
+    def wait_histogram(self, day: str, to: str) -> list[dict]:
+        """Vaccinations per site and wait bucket (check-in → first call, `WAIT_BUCKET_S` wide) of `day`..`to`:
+        site, bucket, n. Percentiles are read from it (exact to a bucket) without moving every row out."""
+        return self._store.query(
+            f"SELECT site, wait_s / {self.WAIT_BUCKET_S} AS bucket, COUNT(*) AS n FROM records "
+            f"WHERE stream = 'vaccinations' AND day BETWEEN ? AND ? AND wait_s IS NOT NULL "
+            f"GROUP BY site, wait_s / {self.WAIT_BUCKET_S}", (day, to))
+
+    def desk_hours(self, day: str, to: str) -> list[dict]:
+        """Per site: vaccinations by a known desk and the desk-hours they took (a desk that vaccinated within a
+        local hour counts one desk-hour), for throughput per desk and hour."""
+        return self._store.query(
+            "SELECT site, SUM(n) AS vaccinated, COUNT(*) AS desk_hours FROM ("
+            "  SELECT site, day, hour, desk, COUNT(*) AS n FROM records "
+            "  WHERE stream = 'vaccinations' AND day BETWEEN ? AND ? AND desk IS NOT NULL "
+            "  GROUP BY site, day, hour, desk) t GROUP BY site", (day, to))
+
+    def doses(self, day: str, to: str) -> list[dict]:
+        """Vaccinations per site, vaccine, dose number and lot of `day`..`to`."""
+        return self._store.query(
+            "SELECT site, vaccine, dose_number, lot, COUNT(*) AS n FROM records "
+            "WHERE stream = 'vaccinations' AND day BETWEEN ? AND ? GROUP BY site, vaccine, dose_number, lot "
+            "ORDER BY site, vaccine, dose_number, lot", (day, to))
+
     def hourly(self, day: str | None = None, level: str | None = None, key: str | None = None) -> list[dict]:
-        """Per local hour of `day`: checked_in, vaccinated, certificates, corrections; optionally for one
-        site/district/province (`level`, `key`)."""
+        """Per local hour of `day`: the counts of `counts`; optionally for one site/district/province
+        (`level`, `key`)."""
         where, params = "r.day = ?", [day or self.today()]
         if level:
             if level not in ("site", "district", "province"):
@@ -393,6 +505,12 @@ class CentralStore:
         return self._store.query(
             f"SELECT r.hour AS hour, {self._COUNTS} FROM records r LEFT JOIN sites s ON s.site = r.site "
             f"WHERE {where} GROUP BY r.hour ORDER BY r.hour", tuple(params))
+
+    def hourly_by_site(self, day: str) -> list[dict]:
+        """Per local hour and site of `day`: the counts of `counts` (one query for the whole dashboard)."""
+        return self._store.query(
+            f"SELECT r.hour AS hour, r.site AS site, {self._COUNTS} FROM records r WHERE r.day = ? "
+            f"GROUP BY r.hour, r.site ORDER BY r.hour", (day,))
 
     def records(self, stream: str, day: str | None = None, site: str | None = None, limit: int = 1000) -> list[dict]:
         """Stored records of a stream, newest first, payload decoded (it may hold personal data: vaccinations)."""

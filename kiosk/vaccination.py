@@ -123,7 +123,7 @@ class VaccinationService:
                 "observation_until": observation_until.isoformat(timespec="milliseconds"),
             }
             db["vaccinations"].insert(row)
-            enqueue(db, "vaccinations", vaccination_record(row, person), stamp)
+            enqueue(db, "vaccinations", vaccination_record(row, person, queue_call(db, checkin_id)), stamp)
             audit.record(db, actor, "injection", checkin_id, None,
                          {"vaccination_id": vaccination_id, "vaccine": vaccine.code, "lot": injection.lot,
                           "dose": injection.dose_number}, stamp=stamp)
@@ -228,9 +228,24 @@ def luhn_mod_n(text: str) -> str:
     return _ALPHABET[(n - total % n) % n]
 
 
-def vaccination_record(row: dict, person: dict) -> dict:
+def queue_call(db, checkin_id: str) -> dict:
+    """When the citizen was first called, and to which desk: central's wait time (check-in → called) and desk
+    throughput. {} if the ticket was never called (a desk may vaccinate without calling)."""
+    row = db.conn.execute(
+        "SELECT t.desk, s.at_wall, s.at_mono, s.at_boot_id, s.at_clock_synced FROM tickets t "
+        "LEFT JOIN state_changes s ON s.checkin_id = t.checkin_id AND s.to_state = 'called' "
+        "WHERE t.checkin_id = ? ORDER BY s.id LIMIT 1", (checkin_id,)).fetchone()
+    if row is None:
+        return {}
+    call = {"desk": row["desk"]} if row["desk"] else {}
+    if row["at_wall"] is not None:
+        call["called"] = Stamp.from_columns(dict(row), "at").to_json()
+    return call
+
+
+def vaccination_record(row: dict, person: dict, call: dict | None = None) -> dict:
     """What central gets of a dose: the person's ID number, name, birth date and sex are needed there to match the
-    national population database; the address is not sent."""
+    national population database; the address is not sent. `call`: queue_call's desk and call stamp."""
     return record(
         "vaccinations", row["id"], row["site_id"], row["kiosk_id"], Stamp.from_columns(row, "administered"),
         checkin_id=row["checkin_id"],
@@ -244,4 +259,5 @@ def vaccination_record(row: dict, person: dict) -> dict:
         screening=row["screening_outcome"],
         uvci=row["uvci"],
         observation_until=row["observation_until"],
+        **(call or {}),
     )

@@ -10,7 +10,8 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 
 from central import alerts, corrections, fleet, numbers
 from central.web.auth import login_required
-from central.web.charts import hourly_bars, sparkline
+from central.web import days
+from central.web.charts import daily_bars, hourly_bars, sparkline
 
 bp = Blueprint("pages", __name__)
 
@@ -90,46 +91,75 @@ def alert_ack(alert_id: int):
     return redirect(url_for("pages.alerts_page"))
 
 
+def _level() -> str:
+    level = request.args.get("level", "site")
+    if level not in numbers.LEVELS:
+        abort(400)
+    return level
+
+
 def _numbers(level: str, f: dict):
     ops = _ops()
-    day = ops.store.today()
-    ids = {s.id for s in _selected_sites(ops.config.sites, f)}
-    rows = [r for r in numbers.site_counts(ops.store, ops.config.site_by_id, day) if r["site"] in ids]
-    return day, numbers.rollup(rows, level), numbers.per_hour(ops.store, day, sorted(ids))
+    first, last = days.requested()
+    ids = sorted(s.id for s in _selected_sites(ops.config.sites, f))
+    rows = [r for r in numbers.site_counts(ops.store, ops.config.site_by_id, first, last) if r["site"] in ids]
+    return first, last, ids, numbers.rollup(rows, level, ops.store.WAIT_BUCKET_S)
+
+
+def _drill(level: str, row: dict, f: dict) -> str:
+    """Where a row leads: a province to its districts, a district to its sites, a site to its own figures."""
+    keep = days.query_args()
+    if level == "province":
+        return url_for("pages.numbers_page", level="district", province=row["province"], **keep)
+    if level == "district":
+        return url_for("pages.numbers_page", level="site", province=row["province"], district=row["district"],
+                       **keep)
+    return url_for("pages.numbers_page", level="site", province=row["province"], district=row["district"],
+                   site=row["site"], **keep)
 
 
 @bp.get("/numbers")
 @login_required
 def numbers_page():
     ops = _ops()
-    level = request.args.get("level", "site")
-    if level not in ("site", "district", "province"):
-        abort(400)
-    f = _filters()
-    day, rows, series = _numbers(level, f)
-    totals = {m: sum(r[m] for r in rows) for m in (*numbers.METRICS, "waiting")}
-    return _render("numbers.html", day=day, rows=rows, level=level, f=f, totals=totals, chart=hourly_bars(series),
-                   choices=_filter_choices(ops.config.sites))
+    level, f = _level(), _filters()
+    first, last, ids, rows = _numbers(level, f)
+    totals = {m: sum(r[m] for r in rows) for m in (*numbers.METRICS, *numbers.PRINTS, "waiting")}
+    if first == last:
+        chart = hourly_bars(numbers.per_hour(ops.store, first, ids))
+        trend = []
+    else:
+        trend = numbers.per_day(ops.store, first, last, ids)
+        chart = daily_bars({m: [d[m] for d in trend] for m in numbers.METRICS}, [d["day"] for d in trend])
+    for r in rows:
+        r["href"] = _drill(level, r, f)
+    return _render("numbers.html", first=first, last=last, rows=rows, level=level, f=f, totals=totals, chart=chart,
+                   trend=trend, doses=numbers.doses(ops.store, first, last, ids),
+                   target=ops.config.numbers.desk_target_per_hour, choices=_filter_choices(ops.config.sites),
+                   csv_href=url_for("pages.numbers_csv", level=level, **f, **days.query_args()))
 
 
 @bp.get("/numbers.csv")
 @login_required
 def numbers_csv():
-    level = request.args.get("level", "site")
-    if level not in ("site", "district", "province"):
-        abort(400)
-    day, rows, _series = _numbers(level, _filters())
+    level = _level()
+    first, last, _ids, rows = _numbers(level, _filters())
     buf = io.StringIO()
-    cols = {"site": ["site", "name"], "district": ["district"], "province": []}[level]
+    cols = {"site": ["site", "name", "district"], "district": ["district"], "province": []}[level]
     header = ["day", "province", "province_name", *cols, "checked_in", "vaccinated", "certificates", "waiting",
-              "avg_wait_s"]
+              "avg_wait_s", "tickets", "certificate_reprints", "ticket_reprints", "wait_p50_s", "wait_p90_s",
+              "per_desk_hour"]
+    if first != last:
+        header.insert(1, "to")
     w = csv.writer(buf)
     w.writerow(header)
     for r in rows:
-        w.writerow([day if h == "day" else ("" if r.get(h) is None else r.get(h)) for h in header])
+        w.writerow([first if h == "day" else last if h == "to" else ("" if r.get(h) is None else r.get(h))
+                    for h in header])
+    name = first if first == last else f"{first}_{last}"
     # A BOM so that spreadsheet programs read the Vietnamese names as UTF-8.
     return Response("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="vaxkiosk-{level}-{day}.csv"'})
+                    headers={"Content-Disposition": f'attachment; filename="vaxkiosk-{level}-{name}.csv"'})
 
 
 @bp.get("/corrections")

@@ -46,16 +46,17 @@ def test_counts_per_site_district_province_and_hour(central):
     # 03:00 UTC = 10:00 in Vietnam
     central.apply([record("a"), record("b", site="GL-02", kiosk="k2"),
                    record("v", "vaccinations", checkin_id="a"),
-                   record("p1", "print_events", kind="certificate", state="done"),
-                   record("p2", "print_events", kind="certificate", state="failed"),
-                   record("p3", "print_events", kind="ticket", state="done"),
+                   record("p1", "print_events", kind="certificate", state="done", checkin_id="a"),
+                   record("p2", "print_events", kind="certificate", state="failed", checkin_id="a"),
+                   record("p3", "print_events", kind="ticket", state="done", checkin_id="a"),
                    record("x", at=stamp(wall="2026-11-25T18:00:00+00:00"))])  # 01:00 on the 26th, local
     day = "2026-11-25"
     sites = {c["site"]: c for c in central.counts("site", day)}
     assert sites["GL-01"]["checked_in"] == 1 and sites["GL-01"]["vaccinated"] == 1
     assert sites["GL-01"]["certificates"] == 1 and sites["GL-02"]["checked_in"] == 1
     assert central.counts("district", day) == [{"district": "Pleiku", "checked_in": 2, "vaccinated": 1,
-                                                "certificates": 1, "corrections": 0, "waiting": 0,
+                                                "certificates": 1, "tickets": 1, "certificate_reprints": 0,
+                                                "ticket_reprints": 0, "corrections": 0, "waiting": 0,
                                                 "avg_wait_s": None}]
     assert [(h["hour"], h["checked_in"]) for h in central.hourly(day)] == [(10, 2)]
     assert central.hourly("2026-11-26", "province", "064")[0]["hour"] == 1
