@@ -405,12 +405,19 @@ class CentralStore:
     def kiosk(self, kiosk: str) -> dict | None:
         return next((k for k in self.fleet() if k["kiosk"] == kiosk), None)
 
-    def health_history(self, kiosk: str, limit: int = 120) -> list[dict]:
-        """The latest `limit` health rows of a kiosk, oldest first (for small charts); payload not included."""
+    def health_history(self, kiosk: str, limit: int = 120, since: str | None = None,
+                       until: str | None = None) -> list[dict]:
+        """The latest `limit` health rows of a kiosk (received in [since, until) if given, ISO UTC), oldest first
+        (for small charts); payload not included."""
+        where, params = "kiosk = ?", [kiosk]
+        if since:
+            where, params = where + " AND received >= ?", params + [since]
+        if until:
+            where, params = where + " AND received < ?", params + [until]
         rows = self._store.query(
             "SELECT id, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, mem_used_pct, disk_used_pct, "
-            "camera_fps, printer_online FROM health_history WHERE kiosk = ? ORDER BY id DESC LIMIT ?",
-            (kiosk, limit))
+            f"camera_fps, printer_online FROM health_history WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*params, limit))
         return rows[::-1]
 
     # People, not printouts: a certificate is a vaccination with a certificate that came out, a ticket a check-in

@@ -61,7 +61,11 @@ def kiosk_page(kiosk: str):
     if row is None:
         abort(404)
     k = fleet.view(row, ops.config.site_by_id, ops.config.alerts.silent_after_seconds, time.time())
-    samples = ops.store.health_history(kiosk, limit=HISTORY_SAMPLES)
+    if days.asked():  # that day's (or range's) health, its latest samples
+        since, until = days.utc_bounds_iso()
+        samples = ops.store.health_history(kiosk, limit=HISTORY_SAMPLES, since=since, until=until)
+    else:
+        samples = ops.store.health_history(kiosk, limit=HISTORY_SAMPLES)
     charts = {
         label: sparkline([s[col] for s in samples], label=label)
         for col, label in (("outbox_backlog", "Outbox backlog"), ("outbox_oldest_s", "Oldest unsent (s)"),
@@ -77,8 +81,10 @@ def kiosk_page(kiosk: str):
 @login_required
 def alerts_page():
     ops = _ops()
-    return _render("alerts.html", active=alerts.listing(ops.ops_store),
-                   cleared=alerts.listing(ops.ops_store, active=False, limit=50))
+    active = [a for a in alerts.listing(ops.ops_store) if days.within(a["first_seen"])]
+    cleared = [a for a in alerts.listing(ops.ops_store, active=False, limit=5000 if days.asked() else 50)
+               if days.within(a["first_seen"])]
+    return _render("alerts.html", active=active, cleared=cleared[:200])
 
 
 @bp.post("/alerts/<int:alert_id>/ack")
@@ -166,7 +172,7 @@ def numbers_csv():
 @login_required
 def corrections_page():
     ops = _ops()
-    rows = corrections.listing(ops.store, ops.ops_store, time.time())
+    rows = [r for r in corrections.listing(ops.store, ops.ops_store, time.time()) if days.within(r["received_at"])]
     return _render("corrections.html", rows=rows, reasons=corrections.REASONS)
 
 

@@ -4,13 +4,16 @@ the real sync part through the broker to the aggregator, read back through GET /
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import json
+import re
 
 import pytest
 
 from central.numbers import rollup
 from tests.central.conftest import KIOSK_MQTT, check_in, outbox_empty, vaccinate, wait_for
-from tests.central.test_web import Browser
+from tests.central.test_web import Browser, file_correction
 from tests.support.sync import sync_config
 from tests.support.virtual_printer import VirtualPrinterProcess
 
@@ -130,3 +133,130 @@ def test_reprints_count_on_their_own_and_people_are_counted_once(tmp_path, mosqu
         assert (gl["district"], gl["certificates"], gl["certificate_reprints"]) == ("Pleiku", "3", "3")
     finally:
         app.stop()
+
+
+def _stamp(wall: str, mono: float, boot: str = "boot-1"):
+    from base.records import Stamp
+
+    return Stamp(wall, mono, boot, True)
+
+
+def _inbound(stream: str, rid: str, at, site: str = "GL-01", kiosk: str = "k1", **fields):
+    """A record as a kiosk builds it (base.records) and as ingest admits it (base.protocol.validate)."""
+    from base.protocol import validate
+    from base.records import record
+    from central.store import Inbound
+
+    return Inbound(site, kiosk, "records", validate("record", record(stream, rid, site, kiosk, at, **fields), stream),
+                   stream)
+
+
+def _visit(n: int, day: str, hour: int, wait_s: float, desk: str, site: str = "GL-01", lot: str = "FK1",
+           dose: int = 1, vaccine: str = "comirnaty"):
+    """A check-in at `hour` (UTC+7), called `wait_s` later at `desk`, vaccinated, certificate printed."""
+    wall = f"{day}T{hour - 7:02d}:00:00.000+00:00"
+    cid, mono = f"c{n:04d}", 1000.0 + n * 10000
+    called = _stamp(wall, mono + wait_s).to_json()
+    person = {"id_number": f"0641950{n:05d}", "full_name": "Thử", "dob": "1995-08-12", "sex": "Nữ"}
+    return [
+        _inbound("checkins", cid, _stamp(wall, mono), site, day=day, ticket=n, scan_kind="qr", source="camera"),
+        _inbound("vaccinations", f"v{n:04d}", _stamp(wall, mono + wait_s + 60), site, checkin_id=cid,
+                 person=person, dose_number=dose, vaccine={"code": vaccine}, lot=lot, uvci=f"URN:UVCI:{n}",
+                 called=called, desk=desk),
+        _inbound("print_events", f"p{n:04d}", _stamp(wall, mono + wait_s + 2000), site, kind="certificate",
+                 state="done", checkin_id=cid, copy=0),
+    ]
+
+
+def test_days_ranges_waits_throughput_and_doses(tmp_path):
+    from central import numbers
+    from central.ops_config import Site
+    from central.store import CentralStore
+
+    store = CentralStore(tmp_path / "central.db")
+    sites = {"GL-01": Site("GL-01", "064", "Yên Đỗ", "Pleiku"), "GL-02": Site("GL-02", "064", "Ia Kha", "Ia Grai")}
+    batch = []
+    # 1 Dec: GL-01 waits 60..600 s (ten people, two desks in one hour), GL-02 one person, lot B, dose 2.
+    for i in range(10):
+        batch += _visit(i, "2026-12-01", 9, 60 * (i + 1), desk=str(1 + i % 2))
+    batch += _visit(50, "2026-12-01", 10, 30, desk="1", site="GL-02", lot="B", dose=2)
+    # 3 Dec: GL-01 two people (a day in between with none).
+    batch += _visit(60, "2026-12-03", 14, 120, desk="1") + _visit(61, "2026-12-03", 15, 120, desk="1")
+    store.apply(batch)
+    # The vaccination arriving before its check-in still gets its wait once the check-in comes.
+    late = _visit(70, "2026-12-03", 16, 300, desk="2")
+    store.apply(late[1:])
+    store.apply(late[:1])
+
+    day1 = {r["site"]: r for r in numbers.site_counts(store, sites, "2026-12-01")}
+    gl = day1["GL-01"]
+    assert (gl["checked_in"], gl["vaccinated"], gl["certificates"]) == (10, 10, 10)
+    assert (gl["wait_p50_s"], gl["wait_p90_s"]) == (305.0, 545.0)  # 300 s and 540 s, 10-second buckets
+    assert (gl["desk_hours"], gl["per_desk_hour"]) == (2, 5.0)
+    assert day1["GL-02"]["wait_p50_s"] == 35.0
+
+    rng = {r["site"]: r for r in numbers.site_counts(store, sites, "2026-12-01", "2026-12-03")}
+    assert rng["GL-01"]["vaccinated"] == 13 and rng["GL-01"]["desk_hours"] == 2 + 3
+    assert numbers.percentile({30: 1}, 0.5, 10) == 305.0  # the late vaccination's wait: 300 s
+    trend = numbers.per_day(store, "2026-12-01", "2026-12-03", ["GL-01", "GL-02"])
+    assert [(d["day"], d["vaccinated"]) for d in trend] == [("2026-12-01", 11), ("2026-12-02", 0),
+                                                           ("2026-12-03", 3)]
+    assert numbers.doses(store, "2026-12-01", "2026-12-03", ["GL-01", "GL-02"]) == [
+        {"vaccine": "comirnaty", "dose_number": 1, "lot": "FK1", "vaccinated": 13},
+        {"vaccine": "comirnaty", "dose_number": 2, "lot": "B", "vaccinated": 1}]
+    district = {r["district"]: r for r in rollup(list(rng.values()), "district")}
+    assert district["Pleiku"]["wait_p90_s"] == rng["GL-01"]["wait_p90_s"]
+    store.close()
+
+
+@pytest.mark.parametrize("args", ["day=2026-13-01", "day=01/12/2026", "day=20261201", "from=2026-12-05&to=2026-12-01",
+                                  "day=2026-12-01&from=2026-12-01", "from=2025-01-01&to=2026-12-31"])
+def test_a_bad_day_is_a_clear_400_on_every_page_and_api(central, args):
+    browser = Browser(central.port)
+    browser.login()
+    for path in ("/", "/numbers", "/numbers.csv", "/alerts", "/corrections", "/api/sites", "/api/fleet",
+                 "/api/numbers", "/metrics"):
+        status, _, body = browser.get(f"{path}?{args}")
+        assert status == 400, path
+        error = json.loads(body)["error"]
+        assert error["code"] == "bad_day" and error["message_vi"].startswith("Ngày không hợp lệ")
+
+
+def test_day_and_range_are_honoured_and_rows_drill_down(central, kiosk_apps):
+    app = kiosk_apps("GL-01", "gl-days")
+    cid = check_in(app, 7)
+    vaccinate(app, cid)
+    wait_for(lambda: central.store.record_count("vaccinations") == 1, 15, what="records stored")
+    today = central.store.today()
+    assert next(r for r in central.get_json(f"/api/sites?day={today}") if r["site"] == "GL-01")["vaccinated"] == 1
+    assert next(r for r in central.get_json("/api/sites?day=2020-01-01") if r["site"] == "GL-01")["checked_in"] == 0
+    start = (dt.date.fromisoformat(today) - dt.timedelta(days=40)).isoformat()
+    ranged = central.get_json(f"/api/numbers?level=province&from={start}&to={today}")
+    assert ranged["from"] == start and len(ranged["daily"]) == 41 and ranged["daily"][-1]["vaccinated"] == 1
+    assert ranged["daily"][0]["checked_in"] == 0
+    assert {r["province"]: r["vaccinated"] for r in ranged["rows"]} == {"001": 0, "064": 1}
+    assert ranged["doses"] == [{"vaccine": "comirnaty", "dose_number": 1, "lot": "FK1234", "vaccinated": 1}]
+
+    browser = Browser(central.port)
+    browser.login()
+    _, _, page = browser.get("/numbers?level=province")
+    href = re.search(r'<tr class="drill">.*?<a href="([^"]+)">Gia Lai', page, re.S).group(1)
+    assert "level=district" in href and "province=064" in href
+    _, _, page = browser.get(href.replace("&amp;", "&"))
+    href = re.search(r'<a href="([^"]+)">Pleiku</a>', page).group(1)
+    _, _, page = browser.get(href.replace("&amp;", "&"))
+    table = re.search(r'<table class="numbers">.*?</table>', page, re.S).group(0)
+    assert "Trạm Y tế Phường Yên Đỗ" in table and "Ia Kha" not in table and "Dịch Vọng" not in table
+    _, _, old = browser.get("/numbers?day=2020-01-01")
+    assert "2020-01-01" in old and "FK1234" not in old
+    assert "FK1234" in browser.get("/numbers")[2]
+
+    # The other pages keep to the asked day too: a correction filed today, the kiosk's health of today.
+    file_correction(app, cid, "missing_dose", "mũi 2 chưa ghi")
+    wait_for(lambda: central.store.record_count("corrections") == 1, 15, what="correction stored")
+    wait_for(lambda: len(central.store.health_history("gl-days")) >= 1, 15, what="a health report")
+    assert "mũi 2 chưa ghi" in browser.get(f"/corrections?day={today}")[2]
+    assert "mũi 2 chưa ghi" not in browser.get("/corrections?day=2020-01-01")[2]
+    assert "mũi 2 chưa ghi" in browser.get("/corrections")[2]
+    assert "Recent health (0 reports" in browser.get("/kiosk/gl-days?day=2020-01-01")[2]
+    assert "Recent health (0 reports" not in browser.get(f"/kiosk/gl-days?day={today}")[2]
