@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 
-from central import alerts, corrections, fleet, numbers
-from central.web.auth import login_required
+from central import alerts, corrections, device_actions, fleet, numbers
+from central.web.auth import admin_required, is_admin, login_required
 from central.web import days
 from central.web.charts import daily_bars, hourly_bars, sparkline
 
 bp = Blueprint("pages", __name__)
+log = logging.getLogger("vaxkiosk.central.web")
 
 HISTORY_SAMPLES = 360  # an hour of health at the kiosk's default 10 s interval
 
@@ -43,13 +45,20 @@ def _selected_sites(sites, f: dict) -> list:
             and (not f["district"] or s.district == f["district"]) and (not f["site"] or s.id == f["site"])]
 
 
+def _matches(view: dict, f: dict) -> bool:
+    return all(not f[k] or view[k] == f[k] for k in ("province", "district", "site"))
+
+
 @bp.get("/")
 @login_required
 def fleet_page():
     ops = _ops()
     f = _filters()
-    rows = fleet.fleet(ops.store, ops.config.site_by_id, ops.config.alerts.silent_after_seconds, time.time(), **f)
-    counts = {s: sum(1 for r in rows if r["state"] == s) for s in ("online", "lost", "offline")}
+    views = fleet.fleet(ops.store, ops.config.site_by_id, ops.config.alerts.silent_after_seconds, time.time())
+    if ops.registry is not None:
+        views += fleet.never_seen(ops.registry.devices(), views, ops.config.site_by_id)
+    rows = [v for v in views if _matches(v, f)]
+    counts = {s: sum(1 for r in rows if r["state"] == s) for s in ("online", "lost", "offline", "never_seen")}
     return _render("fleet.html", rows=rows, counts=counts, f=f, choices=_filter_choices(ops.config.sites))
 
 
@@ -58,9 +67,15 @@ def fleet_page():
 def kiosk_page(kiosk: str):
     ops = _ops()
     row = ops.store.kiosk(kiosk)
-    if row is None:
+    device = ops.registry.device(kiosk) if ops.registry is not None else None
+    if row is not None:
+        k = fleet.view(row, ops.config.site_by_id, ops.config.alerts.silent_after_seconds, time.time())
+    elif device is not None:  # enrolled, never connected (or revoked before it did)
+        k = fleet.never_seen([{**device, "state": "active"}], [], ops.config.site_by_id)[0]
+        if device["state"] == "revoked":
+            k["state"] = "revoked"
+    else:
         abort(404)
-    k = fleet.view(row, ops.config.site_by_id, ops.config.alerts.silent_after_seconds, time.time())
     if days.asked():  # that day's (or range's) health, its latest samples
         since, until = days.utc_bounds_iso()
         samples = ops.store.health_history(kiosk, limit=HISTORY_SAMPLES, since=since, until=until)
@@ -74,7 +89,37 @@ def kiosk_page(kiosk: str):
     }
     kiosk_alerts = [a for a in alerts.listing(ops.ops_store) if a["kiosk"] == kiosk]
     since = fleet.epoch(samples[0]["received"]) if samples else None
-    return _render("kiosk.html", k=k, charts=charts, samples=len(samples), since=since, alerts=kiosk_alerts)
+    return _render("kiosk.html", k=k, charts=charts, samples=len(samples), since=since, alerts=kiosk_alerts,
+                   device=device, actions=device_actions.of_kiosk(ops.ops_store, kiosk), is_admin=is_admin())
+
+
+@bp.post("/kiosk/<kiosk>/revoke")
+@admin_required
+def kiosk_revoke(kiosk: str):
+    """Revoke an enrolled kiosk (its broker login and keys go; central.registry.revoke), with a reason; audited in
+    ops.db whether it worked or was refused."""
+    from central.registry import RegistryRefused
+
+    ops = _ops()
+    if ops.registry is None:
+        abort(404)
+    reason = " ".join(request.form.get("reason", "").split())[:device_actions.MAX_REASON_CHARS]
+    if not reason:
+        flash("Cần ghi lý do thu hồi. / A reason for the revocation is required.")
+        return redirect(url_for("pages.kiosk_page", kiosk=kiosk))
+    try:
+        ops.registry.revoke(kiosk, reason)
+        outcome = "done"
+    except RegistryRefused as exc:
+        outcome = f"refused:{exc.code}"
+        flash(f"{exc.message_vi} / {exc.message_en}")
+    with ops.ops_store.transaction() as db:
+        device_actions.record(db.conn, time.time(), session["user"], kiosk, "revoke", reason, outcome)
+    if outcome == "done":
+        log.warning("kiosk %s revoked from the dashboard by %s", kiosk, session["user"])
+        flash(f"Đã thu hồi kiosk {kiosk}. / Kiosk {kiosk} revoked.")
+    ops.events.publish("changed", {"what": ["fleet"]})
+    return redirect(url_for("pages.kiosk_page", kiosk=kiosk))
 
 
 @bp.get("/alerts")
@@ -212,4 +257,5 @@ def setup_codes_page():
             code = new_code_view(ops.registry, request.form.get("site", ""))
         except RegistryRefused as exc:
             flash(f"{exc.message_vi} / {exc.message_en}")
-    return _render("setup_codes.html", sites=ops.registry.sites(), code=code)
+    return _render("setup_codes.html", sites=ops.registry.sites(), code=code,
+                   outstanding=ops.registry.outstanding_codes())
