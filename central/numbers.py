@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from central.store import WAIT_BUCKET_S
+
 METRICS = ("checked_in", "vaccinated", "certificates")
 PRINTS = ("tickets", "certificate_reprints", "ticket_reprints")
 LEVELS = ("site", "district", "province")
@@ -102,7 +104,7 @@ def public(row: dict) -> dict:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
-def rollup(rows: list[dict], level: str, width: float = 10) -> list[dict]:
+def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S) -> list[dict]:
     """Site rows summed by district or province (average wait: the mean of the sites that report one; wait
     percentiles from the merged histograms; throughput from the summed desk-hours)."""
     if level == "site":

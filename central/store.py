@@ -26,6 +26,52 @@ from pathlib import Path
 from base.health import CameraHealth, PrinterHealth
 from base.store import Store
 
+# People, not printouts: a certificate is a vaccination with a certificate that came out, a ticket a check-in with a
+# ticket that came out, whatever the number of copies (each reprint, copy ≥ 1, is counted on its own, on the day it
+# was printed). So certificates ≤ vaccinated and tickets ≤ checked in by construction.
+# CASE, not SUM(boolean): the same SQL runs on PostgreSQL.
+_PRINTED = ("EXISTS (SELECT 1 FROM records p WHERE p.ref_checkin = {ref} AND p.stream = 'print_events' "
+            "AND p.print_kind = '{kind}' AND p.print_state = 'done')")
+COUNTED = ("checked_in", "vaccinated", "certificates", "tickets", "certificate_reprints", "ticket_reprints",
+           "corrections")
+_COUNT_SQL = f"""
+    SUM(CASE WHEN r.stream = 'checkins' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'vaccinations' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'vaccinations' AND {_PRINTED.format(ref="r.ref_checkin", kind="certificate")}
+        THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'checkins' AND {_PRINTED.format(ref="r.record_id", kind="ticket")} THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'print_events' AND r.print_kind = 'certificate' AND r.print_state = 'done'
+        AND r.print_copy > 0 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'print_events' AND r.print_kind = 'ticket' AND r.print_state = 'done'
+        AND r.print_copy > 0 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'corrections' THEN 1 ELSE 0 END)
+"""
+WAIT_BUCKET_S = 60  # wait percentiles to the minute: few summary rows per site and day
+
+
+def _summary_inserts(where: str) -> list[str]:
+    """SQL that recomputes the summaries (migration 0005) of the records matching `where` (alias r): per site, day
+    and hour the counts and desk-hours (distinct desks vaccinating in that hour), per site and day the wait buckets
+    and the doses by vaccine, number and lot."""
+    return [
+        f"INSERT INTO site_hours (day, site, hour, {', '.join(COUNTED)}, desk_hours, desk_vaccinated) "
+        f"SELECT r.day, r.site, r.hour, {_COUNT_SQL}, "
+        f"COUNT(DISTINCT CASE WHEN r.stream = 'vaccinations' THEN r.desk END), "
+        f"SUM(CASE WHEN r.stream = 'vaccinations' AND r.desk IS NOT NULL THEN 1 ELSE 0 END) "
+        f"FROM records r WHERE {where} GROUP BY r.day, r.site, r.hour",
+        f"INSERT INTO site_waits (day, site, bucket, n) SELECT r.day, r.site, r.wait_s / {WAIT_BUCKET_S}, COUNT(*) "
+        f"FROM records r WHERE r.stream = 'vaccinations' AND r.wait_s IS NOT NULL AND {where} "
+        f"GROUP BY r.day, r.site, r.wait_s / {WAIT_BUCKET_S}",
+        f"INSERT INTO site_doses (day, site, vaccine, dose_number, lot, n) SELECT r.day, r.site, "
+        f"COALESCE(r.vaccine, '?'), COALESCE(r.dose_number, 0), COALESCE(r.lot, '?'), COUNT(*) FROM records r "
+        f"WHERE r.stream = 'vaccinations' AND {where} "
+        f"GROUP BY r.day, r.site, COALESCE(r.vaccine, '?'), COALESCE(r.dose_number, 0), COALESCE(r.lot, '?')",
+    ]
+
+
+SUMMARIES = ("site_hours", "site_waits", "site_doses")
+_BACKFILL = ";\n".join(_summary_inserts("1 = 1"))
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_central",
@@ -166,6 +212,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX records_site_day ON records (site, day, stream);
         """,
     ),
+    (
+        "0005_summaries",
+        # Leaders' pages read a month of 500 kiosks: counting millions of records per request is too slow, so each
+        # batch recomputes the summaries of the site-days it touched (CentralStore._refresh) and pages sum these.
+        # Filled here from the records already stored (the SQL as of this migration).
+        f"""
+        CREATE TABLE site_hours (
+            day TEXT NOT NULL, site TEXT NOT NULL, hour INTEGER NOT NULL,
+            checked_in INTEGER NOT NULL, vaccinated INTEGER NOT NULL, certificates INTEGER NOT NULL,
+            tickets INTEGER NOT NULL, certificate_reprints INTEGER NOT NULL, ticket_reprints INTEGER NOT NULL,
+            corrections INTEGER NOT NULL, desk_hours INTEGER NOT NULL, desk_vaccinated INTEGER NOT NULL,
+            PRIMARY KEY (day, site, hour)
+        );
+        CREATE TABLE site_waits (
+            day TEXT NOT NULL, site TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (day, site, bucket)
+        );
+        CREATE TABLE site_doses (
+            day TEXT NOT NULL, site TEXT NOT NULL, vaccine TEXT NOT NULL, dose_number INTEGER NOT NULL,
+            lot TEXT NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (day, site, vaccine, dose_number, lot)
+        );
+        {_BACKFILL};
+        """,
+    ),
 ]
 
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}
@@ -240,6 +311,7 @@ class CentralStore:
         """Commit a batch of validated messages (and reject counts) in one durable transaction."""
         result = Applied()
         now = utc_now()
+        touched: set[tuple[str, str]] = set()  # (day, site) whose summaries this batch changes
         with self._store.transaction() as db:
             learned: set[str] = set()
             for msg in batch:
@@ -255,12 +327,13 @@ class CentralStore:
                 elif msg.leaf == "queue":
                     self._queue(db, msg)
                 elif msg.leaf == "records":
-                    new = self._record(db, msg, now)
+                    new = self._record(db, msg, now, touched)
                     result.new_records += new
                     result.duplicates += not new
                     result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
             for boot_id in learned:
-                self._correct_boot(db, boot_id)
+                self._correct_boot(db, boot_id, touched)
+            self._refresh(db, touched)
             for reason, n in (rejects or {}).items():
                 db.conn.execute(
                     "INSERT INTO rejects VALUES (?, ?, ?) ON CONFLICT(reason) DO UPDATE "
@@ -314,7 +387,14 @@ class CentralStore:
         row = db.conn.execute("SELECT offset_s FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()
         return row[0] if row else None
 
-    def _record(self, db, msg: Inbound, now: str) -> bool:
+    def _refresh(self, db, touched: set[tuple[str, str]]) -> None:
+        for day, site in sorted(touched):
+            for table in SUMMARIES:
+                db.conn.execute(f"DELETE FROM {table} WHERE day = ? AND site = ?", (day, site))
+            for sql in _summary_inserts("r.day = ? AND r.site = ?"):
+                db.conn.execute(sql, (day, site))
+
+    def _record(self, db, msg: Inbound, now: str, touched: set) -> bool:
         p, at = msg.payload, msg.payload["at"]
         wall, clock = at["wall"], "synced"
         if not at["clock_synced"]:
@@ -330,35 +410,46 @@ class CentralStore:
             (p["record_id"], msg.stream, msg.site, msg.kiosk, day, hour, wall, at["wall"], at["mono"],
              at["boot_id"], clock, now, json.dumps(p, ensure_ascii=False, separators=(",", ":")), *facts.values()))
         if cur.rowcount == 1:
-            self._fill_wait(db, p["record_id"] if msg.stream == "checkins" else facts.get("ref_checkin"))
+            touched.add((day, msg.site))
+            ref = p["record_id"] if msg.stream == "checkins" else facts.get("ref_checkin")
+            waited = self._fill_wait(db, ref)
+            if waited:
+                touched.add(waited)
+            if msg.stream == "print_events" and ref:  # the check-in and dose it belongs to count it
+                touched.update(tuple(r) for r in db.conn.execute(
+                    "SELECT day, site FROM records WHERE record_id = ? UNION "
+                    "SELECT day, site FROM records WHERE ref_checkin = ? AND stream = 'vaccinations'", (ref, ref)))
         return cur.rowcount == 1
 
-    def _fill_wait(self, db, checkin_id: str | None) -> None:
+    def _fill_wait(self, db, checkin_id: str | None) -> tuple[str, str] | None:
         """Wait (check-in → first call) of a vaccination, once both its check-in and it have arrived, in either
         order. Within one boot from the monotonic clock (a wall clock set by NTP in between does not count)."""
         if not checkin_id:
-            return
+            return None
         row = db.conn.execute(
-            "SELECT c.sent_wall, c.mono, c.boot_id, v.record_id, v.called FROM records c JOIN records v "
+            "SELECT c.sent_wall, c.mono, c.boot_id, v.record_id, v.called, v.day, v.site FROM records c "
+            "JOIN records v "
             "ON v.ref_checkin = c.record_id AND v.stream = 'vaccinations' "
             "WHERE c.record_id = ? AND c.stream = 'checkins' AND v.wait_s IS NULL AND v.called IS NOT NULL",
             (checkin_id,)).fetchone()
         if row is None:
-            return
+            return None
         called = json.loads(row["called"])
         if called["boot_id"] == row["boot_id"]:
             wait = called["mono"] - row["mono"]
         else:
             wait = _epoch(called["wall"]) - _epoch(row["sent_wall"])
         db.conn.execute("UPDATE records SET wait_s = ? WHERE record_id = ?", (max(0, round(wait)), row["record_id"]))
+        return row["day"], row["site"]
 
-    def _correct_boot(self, db, boot_id: str) -> None:
+    def _correct_boot(self, db, boot_id: str, touched: set) -> None:
         offset = self._offset(db, boot_id)
-        rows = db.conn.execute("SELECT record_id, mono FROM records WHERE boot_id = ? AND clock = 'unsynced'",
-                               (boot_id,)).fetchall()
-        for record_id, mono in rows:
+        rows = db.conn.execute("SELECT record_id, mono, day, site FROM records WHERE boot_id = ? AND "
+                               "clock = 'unsynced'", (boot_id,)).fetchall()
+        for record_id, mono, old_day, site in rows:
             wall = _iso(offset + mono)
             day, hour = self._local(wall)
+            touched.update({(old_day, site), (day, site)})  # the record moves from one day's figures to another's
             db.conn.execute("UPDATE records SET at_wall = ?, day = ?, hour = ?, clock = 'corrected' "
                             "WHERE record_id = ?", (wall, day, hour, record_id))
 
@@ -420,27 +511,9 @@ class CentralStore:
             (*params, limit))
         return rows[::-1]
 
-    # People, not printouts: a certificate is a vaccination with a certificate that came out, a ticket a check-in
-    # with a ticket that came out, whatever the number of copies (each reprint, copy ≥ 1, is counted on its own, on
-    # the day it was printed). So certificates ≤ vaccinated and tickets ≤ checked in by construction.
-    # CASE, not SUM(boolean): the same SQL runs on PostgreSQL.
-    _PRINTED = ("EXISTS (SELECT 1 FROM records p WHERE p.ref_checkin = {ref} AND p.stream = 'print_events' "
-                "AND p.print_kind = '{kind}' AND p.print_state = 'done')")
-    _COUNTS = f"""
-        SUM(CASE WHEN r.stream = 'checkins' THEN 1 ELSE 0 END) AS checked_in,
-        SUM(CASE WHEN r.stream = 'vaccinations' THEN 1 ELSE 0 END) AS vaccinated,
-        SUM(CASE WHEN r.stream = 'vaccinations' AND {_PRINTED.format(ref="r.ref_checkin", kind="certificate")}
-            THEN 1 ELSE 0 END) AS certificates,
-        SUM(CASE WHEN r.stream = 'checkins' AND {_PRINTED.format(ref="r.record_id", kind="ticket")}
-            THEN 1 ELSE 0 END) AS tickets,
-        SUM(CASE WHEN r.stream = 'print_events' AND r.print_kind = 'certificate' AND r.print_state = 'done'
-            AND r.print_copy > 0 THEN 1 ELSE 0 END) AS certificate_reprints,
-        SUM(CASE WHEN r.stream = 'print_events' AND r.print_kind = 'ticket' AND r.print_state = 'done'
-            AND r.print_copy > 0 THEN 1 ELSE 0 END) AS ticket_reprints,
-        SUM(CASE WHEN r.stream = 'corrections' THEN 1 ELSE 0 END) AS corrections
-    """
-    COUNTED = ("checked_in", "vaccinated", "certificates", "tickets", "certificate_reprints", "ticket_reprints",
-               "corrections")
+    COUNTED = COUNTED
+    WAIT_BUCKET_S = WAIT_BUCKET_S
+    _SUMS = ", ".join(f"SUM(h.{c}) AS {c}" for c in COUNTED)
 
     def counts(self, level: str = "site", day: str | None = None, to: str | None = None) -> list[dict]:
         """Today's (or `day`'s, or the days `day`..`to`'s) totals per site, district or province, with people
@@ -453,16 +526,16 @@ class CentralStore:
             raise ValueError(f"unknown level {level!r}")
         day = day or self.today()
         to = to or day
-        key = "r.site" if level == "site" else f"COALESCE(s.{level}, '?')"
+        key = "h.site" if level == "site" else f"COALESCE(s.{level}, '?')"
         kkey = "k.site" if level == "site" else f"COALESCE(s.{level}, '?')"
         totals = self._store.query(
-            f"SELECT {key} AS key, {self._COUNTS} FROM records r LEFT JOIN sites s ON s.site = r.site "
-            f"WHERE r.day BETWEEN ? AND ? GROUP BY {key}", (day, to))
+            f"SELECT {key} AS key, {self._SUMS} FROM site_hours h LEFT JOIN sites s ON s.site = h.site "
+            f"WHERE h.day BETWEEN ? AND ? GROUP BY {key}", (day, to))
         waiting = self._store.query(
             f"SELECT {kkey} AS key, SUM(k.queue_waiting) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
             f"FROM kiosks k LEFT JOIN sites s ON s.site = k.site WHERE k.queue_day = ? GROUP BY {kkey}", (to,))
         out: dict[str, dict] = {}
-        zero = {**dict.fromkeys(self.COUNTED, 0), "waiting": 0, "avg_wait_s": None}
+        zero = {**dict.fromkeys(COUNTED, 0), "waiting": 0, "avg_wait_s": None}
         for row in totals + waiting:
             entry = out.setdefault(row["key"], {level: row["key"], **zero})
             entry.update({k: (v or 0) if k != "avg_wait_s" else v for k, v in row.items() if k != "key"})
@@ -471,53 +544,47 @@ class CentralStore:
     def daily(self, day: str, to: str) -> list[dict]:
         """Per day and site of `day`..`to`: the counts of `counts` (trends)."""
         return self._store.query(
-            f"SELECT r.day AS day, r.site AS site, {self._COUNTS} FROM records r "
-            f"WHERE r.day BETWEEN ? AND ? GROUP BY r.day, r.site ORDER BY r.day, r.site", (day, to))
-
-    WAIT_BUCKET_S = 10
+            f"SELECT h.day AS day, h.site AS site, {self._SUMS} FROM site_hours h "
+            f"WHERE h.day BETWEEN ? AND ? GROUP BY h.day, h.site ORDER BY h.day, h.site", (day, to))
 
     def wait_histogram(self, day: str, to: str) -> list[dict]:
         """Vaccinations per site and wait bucket (check-in → first call, `WAIT_BUCKET_S` wide) of `day`..`to`:
-        site, bucket, n. Percentiles are read from it (exact to a bucket) without moving every row out."""
+        site, bucket, n. Percentiles are read from it (to a bucket) without moving every row out."""
         return self._store.query(
-            f"SELECT site, wait_s / {self.WAIT_BUCKET_S} AS bucket, COUNT(*) AS n FROM records "
-            f"WHERE stream = 'vaccinations' AND day BETWEEN ? AND ? AND wait_s IS NOT NULL "
-            f"GROUP BY site, wait_s / {self.WAIT_BUCKET_S}", (day, to))
+            "SELECT site, bucket, SUM(n) AS n FROM site_waits WHERE day BETWEEN ? AND ? GROUP BY site, bucket",
+            (day, to))
 
     def desk_hours(self, day: str, to: str) -> list[dict]:
         """Per site: vaccinations by a known desk and the desk-hours they took (a desk that vaccinated within a
         local hour counts one desk-hour), for throughput per desk and hour."""
         return self._store.query(
-            "SELECT site, SUM(n) AS vaccinated, COUNT(*) AS desk_hours FROM ("
-            "  SELECT site, day, hour, desk, COUNT(*) AS n FROM records "
-            "  WHERE stream = 'vaccinations' AND day BETWEEN ? AND ? AND desk IS NOT NULL "
-            "  GROUP BY site, day, hour, desk) t GROUP BY site", (day, to))
+            "SELECT site, SUM(desk_vaccinated) AS vaccinated, SUM(desk_hours) AS desk_hours FROM site_hours "
+            "WHERE day BETWEEN ? AND ? AND desk_hours > 0 GROUP BY site", (day, to))
 
     def doses(self, day: str, to: str) -> list[dict]:
-        """Vaccinations per site, vaccine, dose number and lot of `day`..`to`."""
+        """Vaccinations per site, vaccine, dose number and lot of `day`..`to` (unknown: '?' and 0)."""
         return self._store.query(
-            "SELECT site, vaccine, dose_number, lot, COUNT(*) AS n FROM records "
-            "WHERE stream = 'vaccinations' AND day BETWEEN ? AND ? GROUP BY site, vaccine, dose_number, lot "
-            "ORDER BY site, vaccine, dose_number, lot", (day, to))
+            "SELECT site, vaccine, dose_number, lot, SUM(n) AS n FROM site_doses WHERE day BETWEEN ? AND ? "
+            "GROUP BY site, vaccine, dose_number, lot ORDER BY site, vaccine, dose_number, lot", (day, to))
 
     def hourly(self, day: str | None = None, level: str | None = None, key: str | None = None) -> list[dict]:
         """Per local hour of `day`: the counts of `counts`; optionally for one site/district/province
         (`level`, `key`)."""
-        where, params = "r.day = ?", [day or self.today()]
+        where, params = "h.day = ?", [day or self.today()]
         if level:
             if level not in ("site", "district", "province"):
                 raise ValueError(f"unknown level {level!r}")
-            where += " AND " + ("r.site = ?" if level == "site" else f"s.{level} = ?")
+            where += " AND " + ("h.site = ?" if level == "site" else f"s.{level} = ?")
             params.append(key)
         return self._store.query(
-            f"SELECT r.hour AS hour, {self._COUNTS} FROM records r LEFT JOIN sites s ON s.site = r.site "
-            f"WHERE {where} GROUP BY r.hour ORDER BY r.hour", tuple(params))
+            f"SELECT h.hour AS hour, {self._SUMS} FROM site_hours h LEFT JOIN sites s ON s.site = h.site "
+            f"WHERE {where} GROUP BY h.hour ORDER BY h.hour", tuple(params))
 
     def hourly_by_site(self, day: str) -> list[dict]:
         """Per local hour and site of `day`: the counts of `counts` (one query for the whole dashboard)."""
         return self._store.query(
-            f"SELECT r.hour AS hour, r.site AS site, {self._COUNTS} FROM records r WHERE r.day = ? "
-            f"GROUP BY r.hour, r.site ORDER BY r.hour", (day,))
+            f"SELECT h.hour AS hour, h.site AS site, {self._SUMS} FROM site_hours h WHERE h.day = ? "
+            f"GROUP BY h.hour, h.site ORDER BY h.hour", (day,))
 
     def records(self, stream: str, day: str | None = None, site: str | None = None, limit: int = 1000) -> list[dict]:
         """Stored records of a stream, newest first, payload decoded (it may hold personal data: vaccinations)."""

@@ -175,7 +175,8 @@ class Demo:
                 say(f"  - {p}")
         else:
             say("OK: check-ins = tickets printed = check-ins at central; vaccinations = certificates printed = "
-                "vaccinations at central; nothing pending.")
+                "vaccinations at central = certificates at central; reprints printed = reprints at central; "
+                "nothing pending.")
         return found
 
 
