@@ -75,6 +75,10 @@ def test_unsynchronised_records_are_corrected_with_the_offset_learned_later_from
     assert (rows["early"]["day"], rows["early"]["hour"]) == ("2026-11-25", 10)
     assert rows["early"]["sent_wall"] == row["sent_wall"]
     assert rows["other-boot"]["clock"] == "unsynced"
+    # The day's figures moved with the record: counted on its real day, no longer on 1 January 1970.
+    assert {c["site"]: c["checked_in"] for c in central.counts("site", "2026-11-25")} == {"GL-01": 1}
+    assert {c["site"]: c["checked_in"] for c in central.counts("site", "1970-01-01")} == {"GL-01": 1}  # other-boot
+    assert [(h["hour"], h["checked_in"]) for h in central.hourly("2026-11-25")] == [(10, 1)]
     # Later records of that boot are corrected on arrival.
     central.apply([record("late", at=stamp(wall="1970-01-01T00:20:00+00:00", mono=1200.0, synced=False))])
     late = {r["record_id"]: r for r in central.records("checkins")}["late"]
