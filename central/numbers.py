@@ -26,7 +26,8 @@ def parse_days(day: str = "", start: str = "", end: str = "", today: str = "") -
     range that ends before it starts or is longer than MAX_RANGE_DAYS (a page must answer in bounded time)."""
     if day and (start or end):
         raise BadDays("give ?day= or ?from=&to=, not both")
-    first, last = (day, day) if day else (start or end or today, end or start or today)
+    # ?from= alone runs to today; ?to= alone is that one day.
+    first, last = (day, day) if day else (start or end or today, end or today)
     for text in (first, last):
         if not _is_day(text):
             raise BadDays(f"not a day: expected YYYY-MM-DD, got {text[:20]!r}")

@@ -16,15 +16,21 @@ from tests.central.test_web import Browser
 from tests.support.sync import wait_for
 
 
-@pytest.fixture
-def central_with_registry(tmp_path, mosquitto):
+def start_with_registry(tmp_path, mosquitto, **extra) -> CentralApp:
     data = central_dict(tmp_path, mosquitto.port)
     data["registry"] = {"broker_dir": str(tmp_path / "broker"), "broker_pid_file": "",
                         "broker_host": "127.0.0.1", "broker_port": mosquitto.port}
     data["mqtt"]["password"] = "central-secret"
+    data["users"] += extra.get("users", [])
     app = CentralApp(from_dict(data))
     app.start()
     wait_for(lambda: next(p for p in app.parts if p.name == "ingest").connected.is_set(), 10, what="ingest")
+    return app
+
+
+@pytest.fixture
+def central_with_registry(tmp_path, mosquitto):
+    app = start_with_registry(tmp_path, mosquitto)
     yield app
     app.stop()
 
@@ -73,16 +79,11 @@ def login_as(port: int, name: str) -> Browser:
 
 @pytest.fixture
 def central_with_admin(tmp_path, mosquitto):
+    """With a registry and a second user whose role is admin (same password as "ops")."""
     from tests.central.conftest import PASSWORD_HASH
 
-    data = central_dict(tmp_path, mosquitto.port)
-    data["users"].append({"name": "admin", "password_hash": PASSWORD_HASH, "role": "admin"})
-    data["registry"] = {"broker_dir": str(tmp_path / "broker"), "broker_pid_file": "",
-                        "broker_host": "127.0.0.1", "broker_port": mosquitto.port}
-    data["mqtt"]["password"] = "central-secret"
-    app = CentralApp(from_dict(data))
-    app.start()
-    wait_for(lambda: next(p for p in app.parts if p.name == "ingest").connected.is_set(), 10, what="ingest")
+    app = start_with_registry(tmp_path, mosquitto,
+                              users=[{"name": "admin", "password_hash": PASSWORD_HASH, "role": "admin"}])
     yield app
     app.stop()
 
