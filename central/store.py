@@ -50,9 +50,10 @@ WAIT_BUCKET_S = 60  # wait percentiles to the minute: few summary rows per site 
 
 
 def _summary_inserts(where: str) -> list[str]:
-    """SQL that recomputes the summaries (migration 0005) of the records matching `where` (alias r): per site, day
+    """SQL that computes the summaries (migration 0005) of the records matching `where` (alias r): per site, day
     and hour the counts and desk-hours (distinct desks vaccinating in that hour), per site and day the wait buckets
-    and the doses by vaccine, number and lot."""
+    and the doses by vaccine, number and lot. Ingest keeps them up to date by one-row increments (CentralStore._add,
+    _bump); the first is also how a clock correction recomputes the site-hours its records leave and join."""
     return [
         f"INSERT INTO site_hours (day, site, hour, {', '.join(COUNTED)}, desk_hours, desk_vaccinated) "
         f"SELECT r.day, r.site, r.hour, {_COUNT_SQL}, "
@@ -69,7 +70,6 @@ def _summary_inserts(where: str) -> list[str]:
     ]
 
 
-SUMMARIES = ("site_hours", "site_waits", "site_doses")
 _BACKFILL = ";\n".join(_summary_inserts("1 = 1"))
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -209,13 +209,13 @@ MIGRATIONS: list[tuple[str, str]] = [
                            lot = json_extract(payload, '$.lot')
             WHERE stream = 'vaccinations';
         CREATE INDEX records_ref_checkin ON records (ref_checkin, stream);
-        CREATE INDEX records_site_day ON records (site, day, stream);
+        CREATE INDEX records_site_hour ON records (site, day, hour);
         """,
     ),
     (
         "0005_summaries",
         # Leaders' pages read a month of 500 kiosks: counting millions of records per request is too slow, so each
-        # batch recomputes the summaries of the site-days it touched (CentralStore._refresh) and pages sum these.
+        # batch brings the summaries up to date (CentralStore._refresh, _bump) and pages sum these.
         # Filled here from the records already stored (the SQL as of this migration).
         f"""
         CREATE TABLE site_hours (
@@ -311,7 +311,7 @@ class CentralStore:
         """Commit a batch of validated messages (and reject counts) in one durable transaction."""
         result = Applied()
         now = utc_now()
-        touched: set[tuple[str, str]] = set()  # (day, site) whose summaries this batch changes
+        touched: set[tuple[str, str, int]] = set()  # (day, site, hour) a clock correction changed
         with self._store.transaction() as db:
             learned: set[str] = set()
             for msg in batch:
@@ -387,12 +387,64 @@ class CentralStore:
         row = db.conn.execute("SELECT offset_s FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()
         return row[0] if row else None
 
-    def _refresh(self, db, touched: set[tuple[str, str]]) -> None:
-        for day, site in sorted(touched):
-            for table in SUMMARIES:
-                db.conn.execute(f"DELETE FROM {table} WHERE day = ? AND site = ?", (day, site))
-            for sql in _summary_inserts("r.day = ? AND r.site = ?"):
-                db.conn.execute(sql, (day, site))
+    _HOUR_REFRESH = _summary_inserts("r.site = ? AND r.day = ? AND r.hour = ?")[0]
+
+    _SUMMED = (*COUNTED, "desk_hours", "desk_vaccinated")
+
+    def _add(self, db, key: tuple, **deltas: int) -> None:
+        """Add to the counts of one site-hour (`key`: day, site, hour)."""
+        values = [deltas.get(c, 0) for c in self._SUMMED]
+        db.conn.execute(
+            f"INSERT INTO site_hours (day, site, hour, {', '.join(self._SUMMED)}) "
+            f"VALUES (?, ?, ?, {', '.join('?' * len(values))}) ON CONFLICT (day, site, hour) DO UPDATE SET "
+            + ", ".join(f"{c} = site_hours.{c} + excluded.{c}" for c in deltas), (*key, *values))
+
+    def _count(self, db, stream: str, p: dict, facts: dict, key: tuple) -> None:
+        """What one new record adds to the site-hours: itself, and the person its print or dose completes (a
+        certificate or ticket is counted once per person, under the dose's or check-in's own hour)."""
+        one = lambda sql, *a: db.conn.execute(sql, a).fetchone()  # noqa: E731
+        done = ("SELECT 1 FROM records WHERE ref_checkin = ? AND stream = 'print_events' AND print_kind = ? "
+                "AND print_state = 'done'")
+        if stream == "checkins":
+            self._add(db, key, checked_in=1, tickets=1 if one(done, p["record_id"], "ticket") else 0)
+        elif stream == "corrections":
+            self._add(db, key, corrections=1)
+        elif stream == "vaccinations":
+            ref, desk = facts["ref_checkin"], facts["desk"]
+            first_at_desk = desk is not None and not one(
+                "SELECT 1 FROM records WHERE site = ? AND day = ? AND hour = ? AND stream = 'vaccinations' "
+                "AND desk = ? AND record_id <> ?", key[1], key[0], key[2], desk, p["record_id"])
+            self._add(db, key, vaccinated=1, certificates=1 if one(done, ref, "certificate") else 0,
+                      desk_vaccinated=1 if desk is not None else 0, desk_hours=1 if first_at_desk else 0)
+        elif stream == "print_events" and facts["print_state"] == "done":
+            kind, ref = facts["print_kind"], facts["ref_checkin"]
+            if facts["print_copy"] > 0:
+                self._add(db, key, **{f"{kind}_reprints": 1})
+            again = one(done + " AND record_id <> ?", ref, kind, p["record_id"])
+            owner = one("SELECT day, site, hour FROM records WHERE " + (
+                "record_id = ? AND stream = 'checkins'" if kind == "ticket" else
+                "ref_checkin = ? AND stream = 'vaccinations'"), ref)
+            if owner and not again:  # the first copy that came out: one more person with a paper
+                self._add(db, tuple(owner), **{"tickets" if kind == "ticket" else "certificates": 1})
+
+    def _refresh(self, db, touched: set[tuple[str, str, int]]) -> None:
+        """Recompute the site-hours a clock correction changed (rare: the cost is one site-hour's records)."""
+        for day, site, hour in sorted(touched):
+            db.conn.execute("DELETE FROM site_hours WHERE day = ? AND site = ? AND hour = ?", (day, site, hour))
+            db.conn.execute(self._HOUR_REFRESH, (site, day, hour))
+
+    def _bump(self, db, day: str, site: str, dose: tuple | None, wait_s: int | None, by: int) -> None:
+        """Add `by` to a vaccination's dose row and (once its wait is known) its wait bucket."""
+        if dose is not None:
+            db.conn.execute(
+                "INSERT INTO site_doses (day, site, vaccine, dose_number, lot, n) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (day, site, vaccine, dose_number, lot) DO UPDATE SET n = site_doses.n + excluded.n",
+                (day, site, dose[0] or "?", dose[1] or 0, dose[2] or "?", by))
+        if wait_s is not None:
+            db.conn.execute(
+                "INSERT INTO site_waits (day, site, bucket, n) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (day, site, bucket) DO UPDATE SET n = site_waits.n + excluded.n",
+                (day, site, wait_s // WAIT_BUCKET_S, by))
 
     def _record(self, db, msg: Inbound, now: str, touched: set) -> bool:
         p, at = msg.payload, msg.payload["at"]
@@ -410,22 +462,19 @@ class CentralStore:
             (p["record_id"], msg.stream, msg.site, msg.kiosk, day, hour, wall, at["wall"], at["mono"],
              at["boot_id"], clock, now, json.dumps(p, ensure_ascii=False, separators=(",", ":")), *facts.values()))
         if cur.rowcount == 1:
-            touched.add((day, msg.site))
-            ref = p["record_id"] if msg.stream == "checkins" else facts.get("ref_checkin")
-            waited = self._fill_wait(db, ref)
-            if waited:
-                touched.add(waited)
-            if msg.stream == "print_events" and ref:  # the check-in and dose it belongs to count it
-                touched.update(tuple(r) for r in db.conn.execute(
-                    "SELECT day, site FROM records WHERE record_id = ? UNION "
-                    "SELECT day, site FROM records WHERE ref_checkin = ? AND stream = 'vaccinations'", (ref, ref)))
+            self._count(db, msg.stream, p, facts, (day, msg.site, hour))
+            if msg.stream == "vaccinations":
+                self._bump(db, day, msg.site, (facts["vaccine"], facts["dose_number"], facts["lot"]), None, 1)
+                self._fill_wait(db, facts["ref_checkin"])
+            elif msg.stream == "checkins":
+                self._fill_wait(db, p["record_id"])
         return cur.rowcount == 1
 
-    def _fill_wait(self, db, checkin_id: str | None) -> tuple[str, str] | None:
+    def _fill_wait(self, db, checkin_id: str | None) -> None:
         """Wait (check-in → first call) of a vaccination, once both its check-in and it have arrived, in either
         order. Within one boot from the monotonic clock (a wall clock set by NTP in between does not count)."""
         if not checkin_id:
-            return None
+            return
         row = db.conn.execute(
             "SELECT c.sent_wall, c.mono, c.boot_id, v.record_id, v.called, v.day, v.site FROM records c "
             "JOIN records v "
@@ -433,23 +482,28 @@ class CentralStore:
             "WHERE c.record_id = ? AND c.stream = 'checkins' AND v.wait_s IS NULL AND v.called IS NOT NULL",
             (checkin_id,)).fetchone()
         if row is None:
-            return None
+            return
         called = json.loads(row["called"])
         if called["boot_id"] == row["boot_id"]:
             wait = called["mono"] - row["mono"]
         else:
             wait = _epoch(called["wall"]) - _epoch(row["sent_wall"])
-        db.conn.execute("UPDATE records SET wait_s = ? WHERE record_id = ?", (max(0, round(wait)), row["record_id"]))
-        return row["day"], row["site"]
+        wait_s = max(0, round(wait))
+        db.conn.execute("UPDATE records SET wait_s = ? WHERE record_id = ?", (wait_s, row["record_id"]))
+        self._bump(db, row["day"], row["site"], None, wait_s, 1)
 
     def _correct_boot(self, db, boot_id: str, touched: set) -> None:
         offset = self._offset(db, boot_id)
-        rows = db.conn.execute("SELECT record_id, mono, day, site FROM records WHERE boot_id = ? AND "
-                               "clock = 'unsynced'", (boot_id,)).fetchall()
-        for record_id, mono, old_day, site in rows:
+        rows = db.conn.execute("SELECT record_id, mono, day, hour, site, stream, vaccine, dose_number, lot, wait_s "
+                               "FROM records WHERE boot_id = ? AND clock = 'unsynced'", (boot_id,)).fetchall()
+        for record_id, mono, old_day, old_hour, site, stream, vaccine, dose_number, lot, wait_s in rows:
             wall = _iso(offset + mono)
             day, hour = self._local(wall)
-            touched.update({(old_day, site), (day, site)})  # the record moves from one day's figures to another's
+            # The record moves from one day's and hour's figures to another's.
+            touched.update({(old_day, site, old_hour), (day, site, hour)})
+            if stream == "vaccinations" and day != old_day:
+                self._bump(db, old_day, site, (vaccine, dose_number, lot), wait_s, -1)
+                self._bump(db, day, site, (vaccine, dose_number, lot), wait_s, 1)
             db.conn.execute("UPDATE records SET at_wall = ?, day = ?, hour = ?, clock = 'corrected' "
                             "WHERE record_id = ?", (wall, day, hour, record_id))
 
