@@ -72,6 +72,12 @@ BENCHES = (
           "central ingest under a fleet of simulated kiosks (real MQTT connections)",
           ((r"^\s*1\s+(\d+)\s+(\d+)\s+(\d+) ms\s+(\d+) ms", "published {}/s, committed {}/s, lag p50 {} ms, p99 {} ms"),),
           timeout=240),
+    Bench("central_pages", ("--kiosks", "100", "--days", "7", "--people", "20", "--runs", "10"),
+          "numbers pages' time on central's store filled with a week of 100 kiosks (docs: a month of 500)",
+          ((r"^numbers today \(sites\)\s+(\d+)\s+(\d+)", "numbers today p50 {} ms, p95 {} ms"),
+           (r"^numbers month \(provinces\)\s+(\d+)\s+(\d+)", "range p50 {} ms, p95 {} ms"),
+           (r"^worst p95: (\d+) ms", "worst p95 {} ms")),
+          timeout=300),
 )
 
 
