@@ -71,6 +71,9 @@ def _summary_inserts(where: str) -> list[str]:
 
 
 _BACKFILL = ";\n".join(_summary_inserts("1 = 1"))
+_DAY_COLUMNS = (*COUNTED, "desk_hours", "desk_vaccinated")
+_DAYS_FROM_HOURS = (f"INSERT INTO site_days (day, site, {', '.join(_DAY_COLUMNS)}) SELECT day, site, "
+                    + ", ".join(f"SUM({c})" for c in _DAY_COLUMNS) + " FROM site_hours WHERE {where} GROUP BY day, site")
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -237,6 +240,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         {_BACKFILL};
         """,
     ),
+    (
+        "0006_site_days",
+        # The site-hours summed per day: a month's pages read 30 rows per site instead of 300.
+        f"""
+        CREATE TABLE site_days (
+            day TEXT NOT NULL, site TEXT NOT NULL,
+            checked_in INTEGER NOT NULL, vaccinated INTEGER NOT NULL, certificates INTEGER NOT NULL,
+            tickets INTEGER NOT NULL, certificate_reprints INTEGER NOT NULL, ticket_reprints INTEGER NOT NULL,
+            corrections INTEGER NOT NULL, desk_hours INTEGER NOT NULL, desk_vaccinated INTEGER NOT NULL,
+            PRIMARY KEY (day, site)
+        );
+        {_DAYS_FROM_HOURS.format(where="1 = 1")};
+        """,
+    ),
 ]
 
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}
@@ -392,12 +409,13 @@ class CentralStore:
     _SUMMED = (*COUNTED, "desk_hours", "desk_vaccinated")
 
     def _add(self, db, key: tuple, **deltas: int) -> None:
-        """Add to the counts of one site-hour (`key`: day, site, hour)."""
+        """Add to the counts of one site-hour (`key`: day, site, hour) and of its site-day."""
         values = [deltas.get(c, 0) for c in self._SUMMED]
-        db.conn.execute(
-            f"INSERT INTO site_hours (day, site, hour, {', '.join(self._SUMMED)}) "
-            f"VALUES (?, ?, ?, {', '.join('?' * len(values))}) ON CONFLICT (day, site, hour) DO UPDATE SET "
-            + ", ".join(f"{c} = site_hours.{c} + excluded.{c}" for c in deltas), (*key, *values))
+        for table, conflict, k in (("site_hours", "day, site, hour", key), ("site_days", "day, site", key[:2])):
+            db.conn.execute(
+                f"INSERT INTO {table} ({conflict}, {', '.join(self._SUMMED)}) "
+                f"VALUES ({', '.join('?' * (len(k) + len(values)))}) ON CONFLICT ({conflict}) DO UPDATE SET "
+                + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in deltas), (*k, *values))
 
     def _count(self, db, stream: str, p: dict, facts: dict, key: tuple) -> None:
         """What one new record adds to the site-hours: itself, and the person its print or dose completes (a
@@ -432,6 +450,9 @@ class CentralStore:
         for day, site, hour in sorted(touched):
             db.conn.execute("DELETE FROM site_hours WHERE day = ? AND site = ? AND hour = ?", (day, site, hour))
             db.conn.execute(self._HOUR_REFRESH, (site, day, hour))
+        for day, site in sorted({(day, site) for day, site, _hour in touched}):
+            db.conn.execute("DELETE FROM site_days WHERE day = ? AND site = ?", (day, site))
+            db.conn.execute(_DAYS_FROM_HOURS.format(where="day = ? AND site = ?"), (day, site))
 
     def _bump(self, db, day: str, site: str, dose: tuple | None, wait_s: int | None, by: int) -> None:
         """Add `by` to a vaccination's dose row and (once its wait is known) its wait bucket."""
@@ -583,7 +604,7 @@ class CentralStore:
         key = "h.site" if level == "site" else f"COALESCE(s.{level}, '?')"
         kkey = "k.site" if level == "site" else f"COALESCE(s.{level}, '?')"
         totals = self._store.query(
-            f"SELECT {key} AS key, {self._SUMS} FROM site_hours h LEFT JOIN sites s ON s.site = h.site "
+            f"SELECT {key} AS key, {self._SUMS} FROM site_days h LEFT JOIN sites s ON s.site = h.site "
             f"WHERE h.day BETWEEN ? AND ? GROUP BY {key}", (day, to))
         waiting = self._store.query(
             f"SELECT {kkey} AS key, SUM(k.queue_waiting) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
@@ -598,7 +619,7 @@ class CentralStore:
     def daily(self, day: str, to: str) -> list[dict]:
         """Per day and site of `day`..`to`: the counts of `counts` (trends)."""
         return self._store.query(
-            f"SELECT h.day AS day, h.site AS site, {self._SUMS} FROM site_hours h "
+            f"SELECT h.day AS day, h.site AS site, {self._SUMS} FROM site_days h "
             f"WHERE h.day BETWEEN ? AND ? GROUP BY h.day, h.site ORDER BY h.day, h.site", (day, to))
 
     def wait_histogram(self, day: str, to: str) -> list[dict]:
@@ -612,7 +633,7 @@ class CentralStore:
         """Per site: vaccinations by a known desk and the desk-hours they took (a desk that vaccinated within a
         local hour counts one desk-hour), for throughput per desk and hour."""
         return self._store.query(
-            "SELECT site, SUM(desk_vaccinated) AS vaccinated, SUM(desk_hours) AS desk_hours FROM site_hours "
+            "SELECT site, SUM(desk_vaccinated) AS vaccinated, SUM(desk_hours) AS desk_hours FROM site_days "
             "WHERE day BETWEEN ? AND ? AND desk_hours > 0 GROUP BY site", (day, to))
 
     def doses(self, day: str, to: str) -> list[dict]:

@@ -269,7 +269,7 @@ def test_summaries_kept_by_increments_equal_a_recount_whatever_the_arrival_order
     duplicates): the summaries ingest keeps must equal counting the stored records afresh."""
     import random
 
-    from central.store import _BACKFILL, CentralStore
+    from central.store import _BACKFILL, _DAYS_FROM_HOURS, CentralStore
 
     store = CentralStore(tmp_path / "central.db")
     records = []
@@ -294,7 +294,7 @@ def test_summaries_kept_by_increments_equal_a_recount_whatever_the_arrival_order
         return {t: sorted(tuple(r.values()) for r in store._store.query(f"SELECT * FROM {t}")
                           if any(v for k, v in r.items() if k not in ("day", "site", "hour", "bucket", "vaccine",
                                                                        "dose_number", "lot")))
-                for t in ("site_hours", "site_waits", "site_doses")}
+                for t in ("site_hours", "site_waits", "site_doses", "site_days")}
 
     kept = summaries()
     with store._store.transaction() as db:
@@ -302,6 +302,7 @@ def test_summaries_kept_by_increments_equal_a_recount_whatever_the_arrival_order
             db.conn.execute(f"DELETE FROM {t}")
         for statement in _BACKFILL.split(";\n"):
             db.conn.execute(statement)
+        db.conn.execute(_DAYS_FROM_HOURS.format(where="1 = 1"))
     assert kept == summaries()
     assert sum(r[5] for r in kept["site_hours"]) == 60  # certificates: people
     assert sum(r[6] for r in kept["site_hours"]) == 20  # tickets
