@@ -7,7 +7,7 @@ SCHEMA = """
 CREATE TABLE device_actions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
-    user TEXT NOT NULL,
+    by_user TEXT NOT NULL,                 -- "user" is a reserved word in PostgreSQL
     kiosk TEXT NOT NULL,
     action TEXT NOT NULL,                  -- revoke
     reason TEXT NOT NULL,
@@ -20,7 +20,7 @@ MAX_REASON_CHARS = 500
 
 
 def record(conn, at: float, user: str, kiosk: str, action: str, reason: str, outcome: str) -> None:
-    conn.execute("INSERT INTO device_actions (at, user, kiosk, action, reason, outcome) VALUES (?,?,?,?,?,?)",
+    conn.execute("INSERT INTO device_actions (at, by_user, kiosk, action, reason, outcome) VALUES (?,?,?,?,?,?)",
                  (at, user, kiosk, action, reason, outcome))
 
 

@@ -122,8 +122,8 @@ def test_never_seen_kiosks_outstanding_codes_and_revocation_by_an_admin_only(cen
     assert f"Kiosk {kiosk} revoked" in page
     device = ops.registry.device(kiosk)
     assert device["state"] == "revoked" and device["revoked_reason"] == "Kiosk bị mất cắp"
-    audit = ops.ops_store.query("SELECT user, kiosk, action, reason, outcome FROM device_actions")
-    assert audit == [{"user": "admin", "kiosk": kiosk, "action": "revoke", "reason": "Kiosk bị mất cắp",
+    audit = ops.ops_store.query("SELECT by_user, kiosk, action, reason, outcome FROM device_actions")
+    assert audit == [{"by_user": "admin", "kiosk": kiosk, "action": "revoke", "reason": "Kiosk bị mất cắp",
                       "outcome": "done"}]
     assert "admin: revoke — Kiosk bị mất cắp (done)" in page
     assert kiosk not in staff.get("/")[2]  # revoked: no longer a kiosk waiting to be seen
