@@ -187,6 +187,9 @@ RECORD_FIELDS: dict[str, dict[str, Field]] = {
         "vaccine": Field("object"),
         "lot": Field("str"),
         "uvci": Field("str", max_len=128),
+        # When the citizen was first called and to which desk (wait time, desk throughput at central).
+        "called": Field("stamp", required=False),
+        "desk": Field("str", max_len=16, required=False),
     },
     "corrections": {
         "id_number": Field("str", max_len=12, pattern=re.compile(r"^[0-9]{12}$")),

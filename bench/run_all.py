@@ -76,6 +76,12 @@ BENCHES = (
           ((r"gammu sendsms .*median ([\d.]+) s", "gammu sendsms {} s/message"),
            (r"connection kept: set-up ([\d.]+) s, then median ([\d.]+) s", "python-gammu set-up {} s, then {} s"
                                                                             "/message"))),
+    Bench("central_pages", ("--kiosks", "100", "--days", "7", "--people", "20", "--runs", "10"),
+          "numbers pages' time on central's store filled with a week of 100 kiosks (docs: a month of 500)",
+          ((r"^numbers today \(sites\)\s+(\d+)\s+(\d+)\s", "numbers today p50 {} ms, p95 {} ms"),
+           (r"^numbers month \(provinces\)\s+(\d+)\s+(\d+)\s", "range p50 {} ms, p95 {} ms"),
+           (r"^worst p95: (\d+) ms", "worst p95 {} ms")),
+          timeout=300),
 )
 
 

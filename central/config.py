@@ -21,7 +21,7 @@ DEFAULT_PATH = "/etc/vaxkiosk/central.toml"
 ENV_VAR = "VAXKIOSK_CENTRAL_CONFIG"
 
 # Validated by their owners (central web app, alerts, registry); [[sites]] and [[users]] are arrays of tables.
-OTHER_SECTIONS = ("web", "alerts", "alert_sms", "sites", "users", "registry")
+OTHER_SECTIONS = ("web", "alerts", "alert_sms", "numbers", "sites", "users", "registry")
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,23 @@ def fleet(store, sites: dict, silent_after: float, now: float, province: str = "
             and (not site or v["site"] == site)]
 
 
+def never_seen(devices: list[dict], views: list[dict], sites: dict) -> list[dict]:
+    """Enrolled, active kiosks central has never heard from (set up but not connected, or their credentials never
+    reached them): state "never_seen" since enrolment, every health fact unknown."""
+    seen = {v["kiosk"] for v in views}
+    out = []
+    for d in devices:
+        if d["state"] != "active" or d["kiosk_id"] in seen:
+            continue
+        site = sites.get(d["site_id"])
+        out.append({"site": d["site_id"], "kiosk": d["kiosk_id"], "state": "never_seen",
+                    "state_since": epoch(d["enrolled_wall"]), "last_seen": None, **health_facts(None),
+                    "version": None, "waiting": None,
+                    "site_name": site.name if site else "", "district": site.district if site else "",
+                    "province": site.province if site else "", "province_name": site.province_name if site else ""})
+    return out
+
+
 def api_row(v: dict) -> dict:
     """GET /api/fleet: times as ISO 8601 UTC."""
     return {**v, "state_since": iso(v["state_since"]), "last_seen": iso(v["last_seen"])}

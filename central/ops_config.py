@@ -77,6 +77,12 @@ class AlertSmsSection:
 
 
 @dataclass(frozen=True)
+class NumbersSection:
+    # What one vaccination desk should manage per hour; the numbers page shows each site's figure against it.
+    desk_target_per_hour: float = checked(check_positive, default=12.0)
+
+
+@dataclass(frozen=True)
 class Site:
     id: str = checked(check_id)
     province: str = checked(_check_province)
@@ -92,6 +98,8 @@ class Site:
 class User:
     name: str = checked(check_id)
     password_hash: str = ""
+    # "admin" may also revoke kiosks from the dashboard; "ops" sees and decides everything else.
+    role: Literal["ops", "admin"] = "ops"
 
 
 @dataclass(frozen=True)
@@ -99,13 +107,14 @@ class OpsConfig:
     web: WebSection = WebSection()
     alerts: AlertsSection = AlertsSection()
     alert_sms: AlertSmsSection = AlertSmsSection()
+    numbers: NumbersSection = NumbersSection()
     sites: tuple[Site, ...] = ()
     users: tuple[User, ...] = ()
     source: str = "<defaults>"
     site_by_id: dict = field(default_factory=dict, compare=False, repr=False)
 
 
-TABLES = {"web": WebSection, "alerts": AlertsSection, "alert_sms": AlertSmsSection}
+TABLES = {"web": WebSection, "alerts": AlertsSection, "alert_sms": AlertSmsSection, "numbers": NumbersSection}
 ARRAYS = {"sites": Site, "users": User}
 
 

@@ -1,4 +1,5 @@
-"""ops.db: what the operations side adds to the aggregator's data: alerts, their texts and correction decisions.
+"""ops.db: what the operations side adds to the aggregator's data: alerts, their texts, correction decisions, device
+actions.
 
 Kept in its own SQLite file next to central.db (the aggregator's, written only by central.store): the dashboard's
 writes (alert evaluation every few seconds, staff decisions) never take the write lock that record commits need,
@@ -11,13 +12,14 @@ from pathlib import Path
 
 from base.store import Store
 from base.web.sessions import WEB_SESSIONS
-from central import alert_sms, alerts, corrections
+from central import alert_sms, alerts, corrections, device_actions
 
 OPS_MIGRATIONS: list[tuple[str, str]] = [
     ("0001_alerts", alerts.SCHEMA),
     ("0002_correction_decisions", corrections.SCHEMA),
     ("0003_web_sessions", WEB_SESSIONS),  # dashboard logins the server can end (base.web.sessions)
     ("0004_alert_sms", alert_sms.SCHEMA),  # alert texts per (alert, number): each sent once, rate-limited
+    ("0005_device_actions", device_actions.SCHEMA),  # revocations from the dashboard: who, when, why
 ]
 
 

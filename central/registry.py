@@ -204,6 +204,12 @@ class Registry:
                             "VALUES (?, ?, ?, ?)", (_hash_code(code), site_id, _iso(self._now()), _iso(expires)))
         return code, expires
 
+    def outstanding_codes(self) -> list[dict]:
+        """Codes neither used nor expired (site, created, expires; the code itself is not stored, only its hash)."""
+        return self.store.query("SELECT site_id, created_wall, expires_wall FROM enrol_codes "
+                                "WHERE used_wall IS NULL AND expires_wall > ? ORDER BY expires_wall",
+                                (_iso(self._now()),))
+
     def redeem(self, code: str, signing_certificate_pem: str | None = None) -> Enrolment:
         """Use a code: registers a new kiosk of its site and returns its credentials. Refuses used/expired/unknown.
 

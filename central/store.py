@@ -26,6 +26,55 @@ from pathlib import Path
 from base.health import CameraHealth, PrinterHealth
 from base.store import Store
 
+# People, not printouts: a certificate is a vaccination with a certificate that came out, a ticket a check-in with a
+# ticket that came out, whatever the number of copies (each reprint, copy ≥ 1, is counted on its own, on the day it
+# was printed). So certificates ≤ vaccinated and tickets ≤ checked in by construction.
+# CASE, not SUM(boolean): the same SQL runs on PostgreSQL.
+_PRINTED = ("EXISTS (SELECT 1 FROM records p WHERE p.ref_checkin = {ref} AND p.stream = 'print_events' "
+            "AND p.print_kind = '{kind}' AND p.print_state = 'done')")
+COUNTED = ("checked_in", "vaccinated", "certificates", "tickets", "certificate_reprints", "ticket_reprints",
+           "corrections")
+_COUNT_SQL = f"""
+    SUM(CASE WHEN r.stream = 'checkins' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'vaccinations' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'vaccinations' AND {_PRINTED.format(ref="r.ref_checkin", kind="certificate")}
+        THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'checkins' AND {_PRINTED.format(ref="r.record_id", kind="ticket")} THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'print_events' AND r.print_kind = 'certificate' AND r.print_state = 'done'
+        AND r.print_copy > 0 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'print_events' AND r.print_kind = 'ticket' AND r.print_state = 'done'
+        AND r.print_copy > 0 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN r.stream = 'corrections' THEN 1 ELSE 0 END)
+"""
+WAIT_BUCKET_S = 60  # wait percentiles to the minute: few summary rows per site and day
+
+
+def _summary_inserts(where: str) -> list[str]:
+    """SQL that computes the summaries (migration 0005) of the records matching `where` (alias r): per site, day
+    and hour the counts and desk-hours (distinct desks vaccinating in that hour), per site and day the wait buckets
+    and the doses by vaccine, number and lot. Ingest keeps them up to date by one-row increments (CentralStore._add,
+    _bump); the first is also how a clock correction recomputes the site-hours its records leave and join."""
+    return [
+        f"INSERT INTO site_hours (day, site, hour, {', '.join(COUNTED)}, desk_hours, desk_vaccinated) "
+        f"SELECT r.day, r.site, r.hour, {_COUNT_SQL}, "
+        f"COUNT(DISTINCT CASE WHEN r.stream = 'vaccinations' THEN r.desk END), "
+        f"SUM(CASE WHEN r.stream = 'vaccinations' AND r.desk IS NOT NULL THEN 1 ELSE 0 END) "
+        f"FROM records r WHERE {where} GROUP BY r.day, r.site, r.hour",
+        f"INSERT INTO site_waits (day, site, bucket, n) SELECT r.day, r.site, r.wait_s / {WAIT_BUCKET_S}, COUNT(*) "
+        f"FROM records r WHERE r.stream = 'vaccinations' AND r.wait_s IS NOT NULL AND {where} "
+        f"GROUP BY r.day, r.site, r.wait_s / {WAIT_BUCKET_S}",
+        f"INSERT INTO site_doses (day, site, vaccine, dose_number, lot, n) SELECT r.day, r.site, "
+        f"COALESCE(r.vaccine, '?'), COALESCE(r.dose_number, 0), COALESCE(r.lot, '?'), COUNT(*) FROM records r "
+        f"WHERE r.stream = 'vaccinations' AND {where} "
+        f"GROUP BY r.day, r.site, COALESCE(r.vaccine, '?'), COALESCE(r.dose_number, 0), COALESCE(r.lot, '?')",
+    ]
+
+
+_BACKFILL = ";\n".join(_summary_inserts("1 = 1"))
+_DAY_COLUMNS = (*COUNTED, "desk_hours", "desk_vaccinated")
+_DAYS_FROM_HOURS = (f"INSERT INTO site_days (day, site, {', '.join(_DAY_COLUMNS)}) SELECT day, site, "
+                    + ", ".join(f"SUM({c})" for c in _DAY_COLUMNS) + " FROM site_hours WHERE {where} GROUP BY day, site")
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_central",
@@ -139,6 +188,72 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0004_numbers",
+        # The facts leaders' numbers group by, out of the payload into columns (plain SQL on SQLite and PostgreSQL):
+        # which check-in a vaccination or print belongs to (people, not printouts), which copy a print was, the
+        # dose's vaccine, number and lot, the desk, and the wait from check-in to the first call (seconds).
+        # Rows stored before this migration are filled from their payload (SQLite's JSON functions, here only).
+        """
+        ALTER TABLE records ADD COLUMN ref_checkin TEXT;
+        ALTER TABLE records ADD COLUMN print_copy INTEGER;
+        ALTER TABLE records ADD COLUMN vaccine TEXT;
+        ALTER TABLE records ADD COLUMN dose_number INTEGER;
+        ALTER TABLE records ADD COLUMN lot TEXT;
+        ALTER TABLE records ADD COLUMN desk TEXT;
+        ALTER TABLE records ADD COLUMN called TEXT;            -- the call's stamp (JSON), until wait_s is known
+        ALTER TABLE records ADD COLUMN wait_s INTEGER;
+        UPDATE records SET ref_checkin = json_extract(payload, '$.checkin_id'),
+                           print_copy = COALESCE(json_extract(payload, '$.copy'), 0)
+            WHERE stream = 'print_events';
+        UPDATE records SET ref_checkin = json_extract(payload, '$.checkin_id'),
+                           vaccine = json_extract(payload, '$.vaccine.code'),
+                           dose_number = json_extract(payload, '$.dose_number'),
+                           lot = json_extract(payload, '$.lot')
+            WHERE stream = 'vaccinations';
+        CREATE INDEX records_ref_checkin ON records (ref_checkin, stream);
+        CREATE INDEX records_site_hour ON records (site, day, hour);
+        """,
+    ),
+    (
+        "0005_summaries",
+        # Leaders' pages read a month of 500 kiosks: counting millions of records per request is too slow, so each
+        # batch brings the summaries up to date (CentralStore._refresh, _bump) and pages sum these.
+        # Filled here from the records already stored (the SQL as of this migration).
+        f"""
+        CREATE TABLE site_hours (
+            day TEXT NOT NULL, site TEXT NOT NULL, hour INTEGER NOT NULL,
+            checked_in INTEGER NOT NULL, vaccinated INTEGER NOT NULL, certificates INTEGER NOT NULL,
+            tickets INTEGER NOT NULL, certificate_reprints INTEGER NOT NULL, ticket_reprints INTEGER NOT NULL,
+            corrections INTEGER NOT NULL, desk_hours INTEGER NOT NULL, desk_vaccinated INTEGER NOT NULL,
+            PRIMARY KEY (day, site, hour)
+        );
+        CREATE TABLE site_waits (
+            day TEXT NOT NULL, site TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (day, site, bucket)
+        );
+        CREATE TABLE site_doses (
+            day TEXT NOT NULL, site TEXT NOT NULL, vaccine TEXT NOT NULL, dose_number INTEGER NOT NULL,
+            lot TEXT NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (day, site, vaccine, dose_number, lot)
+        );
+        {_BACKFILL};
+        """,
+    ),
+    (
+        "0006_site_days",
+        # The site-hours summed per day: a month's pages read 30 rows per site instead of 300.
+        f"""
+        CREATE TABLE site_days (
+            day TEXT NOT NULL, site TEXT NOT NULL,
+            checked_in INTEGER NOT NULL, vaccinated INTEGER NOT NULL, certificates INTEGER NOT NULL,
+            tickets INTEGER NOT NULL, certificate_reprints INTEGER NOT NULL, ticket_reprints INTEGER NOT NULL,
+            corrections INTEGER NOT NULL, desk_hours INTEGER NOT NULL, desk_vaccinated INTEGER NOT NULL,
+            PRIMARY KEY (day, site)
+        );
+        {_DAYS_FROM_HOURS.format(where="1 = 1")};
+        """,
+    ),
 ]
 
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}
@@ -163,6 +278,21 @@ class Applied:
     acks: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     new_records: int = 0
     duplicates: int = 0
+
+
+def _facts(stream: str, p: dict) -> dict:
+    """The columns (migration 0004) a record fills besides the envelope's (base.protocol has checked the fields)."""
+    if stream == "print_events":
+        return {"print_kind": p.get("kind"), "print_state": p.get("state"), "ref_checkin": p.get("checkin_id"),
+                "print_copy": p.get("copy") or 0}
+    if stream == "vaccinations":
+        vaccine = p.get("vaccine")
+        code = vaccine.get("code") if isinstance(vaccine, dict) else None
+        called = p.get("called")
+        return {"ref_checkin": p.get("checkin_id"), "vaccine": str(code)[:64] if code else None,
+                "dose_number": p.get("dose_number"), "lot": str(p.get("lot") or "")[:64] or None,
+                "desk": p.get("desk"), "called": json.dumps(called) if called else None}
+    return {}
 
 
 def utc_now() -> str:
@@ -198,6 +328,7 @@ class CentralStore:
         """Commit a batch of validated messages (and reject counts) in one durable transaction."""
         result = Applied()
         now = utc_now()
+        touched: set[tuple[str, str, int]] = set()  # (day, site, hour) a clock correction changed
         with self._store.transaction() as db:
             learned: set[str] = set()
             for msg in batch:
@@ -213,12 +344,13 @@ class CentralStore:
                 elif msg.leaf == "queue":
                     self._queue(db, msg)
                 elif msg.leaf == "records":
-                    new = self._record(db, msg, now)
+                    new = self._record(db, msg, now, touched)
                     result.new_records += new
                     result.duplicates += not new
                     result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
             for boot_id in learned:
-                self._correct_boot(db, boot_id)
+                self._correct_boot(db, boot_id, touched)
+            self._refresh(db, touched)
             for reason, n in (rejects or {}).items():
                 db.conn.execute(
                     "INSERT INTO rejects VALUES (?, ?, ?) ON CONFLICT(reason) DO UPDATE "
@@ -272,30 +404,127 @@ class CentralStore:
         row = db.conn.execute("SELECT offset_s FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()
         return row[0] if row else None
 
-    def _record(self, db, msg: Inbound, now: str) -> bool:
+    _HOUR_REFRESH = _summary_inserts("r.site = ? AND r.day = ? AND r.hour = ?")[0]
+
+    _SUMMED = (*COUNTED, "desk_hours", "desk_vaccinated")
+
+    def _add(self, db, key: tuple, **deltas: int) -> None:
+        """Add to the counts of one site-hour (`key`: day, site, hour) and of its site-day."""
+        values = [deltas.get(c, 0) for c in self._SUMMED]
+        for table, conflict, k in (("site_hours", "day, site, hour", key), ("site_days", "day, site", key[:2])):
+            db.conn.execute(
+                f"INSERT INTO {table} ({conflict}, {', '.join(self._SUMMED)}) "
+                f"VALUES ({', '.join('?' * (len(k) + len(values)))}) ON CONFLICT ({conflict}) DO UPDATE SET "
+                + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in deltas), (*k, *values))
+
+    def _count(self, db, stream: str, p: dict, facts: dict, key: tuple) -> None:
+        """What one new record adds to the site-hours: itself, and the person its print or dose completes (a
+        certificate or ticket is counted once per person, under the dose's or check-in's own hour)."""
+        one = lambda sql, *a: db.conn.execute(sql, a).fetchone()  # noqa: E731
+        done = ("SELECT 1 FROM records WHERE ref_checkin = ? AND stream = 'print_events' AND print_kind = ? "
+                "AND print_state = 'done'")
+        if stream == "checkins":
+            self._add(db, key, checked_in=1, tickets=1 if one(done, p["record_id"], "ticket") else 0)
+        elif stream == "corrections":
+            self._add(db, key, corrections=1)
+        elif stream == "vaccinations":
+            ref, desk = facts["ref_checkin"], facts["desk"]
+            first_at_desk = desk is not None and not one(
+                "SELECT 1 FROM records WHERE site = ? AND day = ? AND hour = ? AND stream = 'vaccinations' "
+                "AND desk = ? AND record_id <> ?", key[1], key[0], key[2], desk, p["record_id"])
+            self._add(db, key, vaccinated=1, certificates=1 if one(done, ref, "certificate") else 0,
+                      desk_vaccinated=1 if desk is not None else 0, desk_hours=1 if first_at_desk else 0)
+        elif stream == "print_events" and facts["print_state"] == "done":
+            kind, ref = facts["print_kind"], facts["ref_checkin"]
+            if facts["print_copy"] > 0:
+                self._add(db, key, **{f"{kind}_reprints": 1})
+            again = one(done + " AND record_id <> ?", ref, kind, p["record_id"])
+            owner = one("SELECT day, site, hour FROM records WHERE " + (
+                "record_id = ? AND stream = 'checkins'" if kind == "ticket" else
+                "ref_checkin = ? AND stream = 'vaccinations'"), ref)
+            if owner and not again:  # the first copy that came out: one more person with a paper
+                self._add(db, tuple(owner), **{"tickets" if kind == "ticket" else "certificates": 1})
+
+    def _refresh(self, db, touched: set[tuple[str, str, int]]) -> None:
+        """Recompute the site-hours a clock correction changed (rare: the cost is one site-hour's records)."""
+        for day, site, hour in sorted(touched):
+            db.conn.execute("DELETE FROM site_hours WHERE day = ? AND site = ? AND hour = ?", (day, site, hour))
+            db.conn.execute(self._HOUR_REFRESH, (site, day, hour))
+        for day, site in sorted({(day, site) for day, site, _hour in touched}):
+            db.conn.execute("DELETE FROM site_days WHERE day = ? AND site = ?", (day, site))
+            db.conn.execute(_DAYS_FROM_HOURS.format(where="day = ? AND site = ?"), (day, site))
+
+    def _bump(self, db, day: str, site: str, dose: tuple | None, wait_s: int | None, by: int) -> None:
+        """Add `by` to a vaccination's dose row and (once its wait is known) its wait bucket."""
+        if dose is not None:
+            db.conn.execute(
+                "INSERT INTO site_doses (day, site, vaccine, dose_number, lot, n) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (day, site, vaccine, dose_number, lot) DO UPDATE SET n = site_doses.n + excluded.n",
+                (day, site, dose[0] or "?", dose[1] or 0, dose[2] or "?", by))
+        if wait_s is not None:
+            db.conn.execute(
+                "INSERT INTO site_waits (day, site, bucket, n) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (day, site, bucket) DO UPDATE SET n = site_waits.n + excluded.n",
+                (day, site, wait_s // WAIT_BUCKET_S, by))
+
+    def _record(self, db, msg: Inbound, now: str, touched: set) -> bool:
         p, at = msg.payload, msg.payload["at"]
         wall, clock = at["wall"], "synced"
         if not at["clock_synced"]:
             offset = self._offset(db, at["boot_id"])
             wall, clock = (_iso(offset + at["mono"]), "corrected") if offset is not None else (wall, "unsynced")
         day, hour = self._local(wall)
-        is_print = msg.stream == "print_events"
+        facts = _facts(msg.stream, p)
+        columns = ["record_id", "stream", "site", "kiosk", "day", "hour", "at_wall", "sent_wall", "mono", "boot_id",
+                   "clock", "received", "payload", *facts]
         cur = db.conn.execute(
-            "INSERT INTO records (record_id, stream, site, kiosk, day, hour, at_wall, sent_wall, mono, boot_id, "
-            "clock, print_kind, print_state, received, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
             "ON CONFLICT(record_id) DO NOTHING",
             (p["record_id"], msg.stream, msg.site, msg.kiosk, day, hour, wall, at["wall"], at["mono"],
-             at["boot_id"], clock, p.get("kind") if is_print else None, p.get("state") if is_print else None,
-             now, json.dumps(p, ensure_ascii=False, separators=(",", ":"))))
+             at["boot_id"], clock, now, json.dumps(p, ensure_ascii=False, separators=(",", ":")), *facts.values()))
+        if cur.rowcount == 1:
+            self._count(db, msg.stream, p, facts, (day, msg.site, hour))
+            if msg.stream == "vaccinations":
+                self._bump(db, day, msg.site, (facts["vaccine"], facts["dose_number"], facts["lot"]), None, 1)
+                self._fill_wait(db, facts["ref_checkin"])
+            elif msg.stream == "checkins":
+                self._fill_wait(db, p["record_id"])
         return cur.rowcount == 1
 
-    def _correct_boot(self, db, boot_id: str) -> None:
+    def _fill_wait(self, db, checkin_id: str | None) -> None:
+        """Wait (check-in → first call) of a vaccination, once both its check-in and it have arrived, in either
+        order. Within one boot from the monotonic clock (a wall clock set by NTP in between does not count)."""
+        if not checkin_id:
+            return
+        row = db.conn.execute(
+            "SELECT c.sent_wall, c.mono, c.boot_id, v.record_id, v.called, v.day, v.site FROM records c "
+            "JOIN records v "
+            "ON v.ref_checkin = c.record_id AND v.stream = 'vaccinations' "
+            "WHERE c.record_id = ? AND c.stream = 'checkins' AND v.wait_s IS NULL AND v.called IS NOT NULL",
+            (checkin_id,)).fetchone()
+        if row is None:
+            return
+        called = json.loads(row["called"])
+        if called["boot_id"] == row["boot_id"]:
+            wait = called["mono"] - row["mono"]
+        else:
+            wait = _epoch(called["wall"]) - _epoch(row["sent_wall"])
+        wait_s = max(0, round(wait))
+        db.conn.execute("UPDATE records SET wait_s = ? WHERE record_id = ?", (wait_s, row["record_id"]))
+        self._bump(db, row["day"], row["site"], None, wait_s, 1)
+
+    def _correct_boot(self, db, boot_id: str, touched: set) -> None:
         offset = self._offset(db, boot_id)
-        rows = db.conn.execute("SELECT record_id, mono FROM records WHERE boot_id = ? AND clock = 'unsynced'",
-                               (boot_id,)).fetchall()
-        for record_id, mono in rows:
+        rows = db.conn.execute("SELECT record_id, mono, day, hour, site, stream, vaccine, dose_number, lot, wait_s "
+                               "FROM records WHERE boot_id = ? AND clock = 'unsynced'", (boot_id,)).fetchall()
+        for record_id, mono, old_day, old_hour, site, stream, vaccine, dose_number, lot, wait_s in rows:
             wall = _iso(offset + mono)
             day, hour = self._local(wall)
+            # The record moves from one day's and hour's figures to another's.
+            touched.update({(old_day, site, old_hour), (day, site, hour)})
+            if stream == "vaccinations" and day != old_day:
+                self._bump(db, old_day, site, (vaccine, dose_number, lot), wait_s, -1)
+                self._bump(db, day, site, (vaccine, dose_number, lot), wait_s, 1)
             db.conn.execute("UPDATE records SET at_wall = ?, day = ?, hour = ?, clock = 'corrected' "
                             "WHERE record_id = ?", (wall, day, hour, record_id))
 
@@ -342,57 +571,95 @@ class CentralStore:
     def kiosk(self, kiosk: str) -> dict | None:
         return next((k for k in self.fleet() if k["kiosk"] == kiosk), None)
 
-    def health_history(self, kiosk: str, limit: int = 120) -> list[dict]:
-        """The latest `limit` health rows of a kiosk, oldest first (for small charts); payload not included."""
+    def health_history(self, kiosk: str, limit: int = 120, since: str | None = None,
+                       until: str | None = None) -> list[dict]:
+        """The latest `limit` health rows of a kiosk (received in [since, until) if given, ISO UTC), oldest first
+        (for small charts); payload not included."""
+        where, params = "kiosk = ?", [kiosk]
+        if since:
+            where, params = where + " AND received >= ?", params + [since]
+        if until:
+            where, params = where + " AND received < ?", params + [until]
         rows = self._store.query(
             "SELECT id, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, mem_used_pct, disk_used_pct, "
-            "camera_fps, printer_online FROM health_history WHERE kiosk = ? ORDER BY id DESC LIMIT ?",
-            (kiosk, limit))
+            f"camera_fps, printer_online FROM health_history WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*params, limit))
         return rows[::-1]
 
-    _COUNTS = """
-        SUM(r.stream = 'checkins') AS checked_in,
-        SUM(r.stream = 'vaccinations') AS vaccinated,
-        SUM(r.stream = 'print_events' AND r.print_kind = 'certificate' AND r.print_state = 'done') AS certificates,
-        SUM(r.stream = 'corrections') AS corrections
-    """
+    COUNTED = COUNTED
+    WAIT_BUCKET_S = WAIT_BUCKET_S
+    _SUMS = ", ".join(f"SUM(h.{c}) AS {c}" for c in COUNTED)
 
-    def counts(self, level: str = "site", day: str | None = None) -> list[dict]:
-        """Today's (or `day`'s) totals per site, district or province, with people waiting now and average wait.
+    def counts(self, level: str = "site", day: str | None = None, to: str | None = None) -> list[dict]:
+        """Today's (or `day`'s, or the days `day`..`to`'s) totals per site, district or province, with people
+        waiting now and average wait (the queue of the last day, as the kiosks last reported it).
 
-        Keys: the level's name (`site`/`district`/`province`), checked_in, vaccinated, certificates, corrections,
-        waiting, avg_wait_s. Sites unknown to the registry have district/province '?'."""
+        Keys: the level's name (`site`/`district`/`province`), checked_in, vaccinated, certificates, tickets,
+        certificate_reprints, ticket_reprints, corrections, waiting, avg_wait_s. Sites unknown to the registry have
+        district/province '?'."""
         if level not in ("site", "district", "province"):
             raise ValueError(f"unknown level {level!r}")
         day = day or self.today()
-        key = "r.site" if level == "site" else f"COALESCE(s.{level}, '?')"
+        to = to or day
+        key = "h.site" if level == "site" else f"COALESCE(s.{level}, '?')"
         kkey = "k.site" if level == "site" else f"COALESCE(s.{level}, '?')"
         totals = self._store.query(
-            f"SELECT {key} AS key, {self._COUNTS} FROM records r LEFT JOIN sites s ON s.site = r.site "
-            f"WHERE r.day = ? GROUP BY key", (day,))
+            f"SELECT {key} AS key, {self._SUMS} FROM site_days h LEFT JOIN sites s ON s.site = h.site "
+            f"WHERE h.day BETWEEN ? AND ? GROUP BY {key}", (day, to))
         waiting = self._store.query(
             f"SELECT {kkey} AS key, SUM(k.queue_waiting) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
-            f"FROM kiosks k LEFT JOIN sites s ON s.site = k.site WHERE k.queue_day = ? GROUP BY key", (day,))
+            f"FROM kiosks k LEFT JOIN sites s ON s.site = k.site WHERE k.queue_day = ? GROUP BY {kkey}", (to,))
         out: dict[str, dict] = {}
-        zero = {"checked_in": 0, "vaccinated": 0, "certificates": 0, "corrections": 0, "waiting": 0,
-                "avg_wait_s": None}
+        zero = {**dict.fromkeys(COUNTED, 0), "waiting": 0, "avg_wait_s": None}
         for row in totals + waiting:
             entry = out.setdefault(row["key"], {level: row["key"], **zero})
             entry.update({k: (v or 0) if k != "avg_wait_s" else v for k, v in row.items() if k != "key"})
         return [out[k] for k in sorted(out)]
 
+    def daily(self, day: str, to: str) -> list[dict]:
+        """Per day and site of `day`..`to`: the counts of `counts` (trends)."""
+        return self._store.query(
+            f"SELECT h.day AS day, h.site AS site, {self._SUMS} FROM site_days h "
+            f"WHERE h.day BETWEEN ? AND ? GROUP BY h.day, h.site ORDER BY h.day, h.site", (day, to))
+
+    def wait_histogram(self, day: str, to: str) -> list[dict]:
+        """Vaccinations per site and wait bucket (check-in → first call, `WAIT_BUCKET_S` wide) of `day`..`to`:
+        site, bucket, n. Percentiles are read from it (to a bucket) without moving every row out."""
+        return self._store.query(
+            "SELECT site, bucket, SUM(n) AS n FROM site_waits WHERE day BETWEEN ? AND ? GROUP BY site, bucket",
+            (day, to))
+
+    def desk_hours(self, day: str, to: str) -> list[dict]:
+        """Per site: vaccinations by a known desk and the desk-hours they took (a desk that vaccinated within a
+        local hour counts one desk-hour), for throughput per desk and hour."""
+        return self._store.query(
+            "SELECT site, SUM(desk_vaccinated) AS vaccinated, SUM(desk_hours) AS desk_hours FROM site_days "
+            "WHERE day BETWEEN ? AND ? AND desk_hours > 0 GROUP BY site", (day, to))
+
+    def doses(self, day: str, to: str) -> list[dict]:
+        """Vaccinations per site, vaccine, dose number and lot of `day`..`to` (unknown: '?' and 0)."""
+        return self._store.query(
+            "SELECT site, vaccine, dose_number, lot, SUM(n) AS n FROM site_doses WHERE day BETWEEN ? AND ? "
+            "GROUP BY site, vaccine, dose_number, lot ORDER BY site, vaccine, dose_number, lot", (day, to))
+
     def hourly(self, day: str | None = None, level: str | None = None, key: str | None = None) -> list[dict]:
-        """Per local hour of `day`: checked_in, vaccinated, certificates, corrections; optionally for one
-        site/district/province (`level`, `key`)."""
-        where, params = "r.day = ?", [day or self.today()]
+        """Per local hour of `day`: the counts of `counts`; optionally for one site/district/province
+        (`level`, `key`)."""
+        where, params = "h.day = ?", [day or self.today()]
         if level:
             if level not in ("site", "district", "province"):
                 raise ValueError(f"unknown level {level!r}")
-            where += " AND " + ("r.site = ?" if level == "site" else f"s.{level} = ?")
+            where += " AND " + ("h.site = ?" if level == "site" else f"s.{level} = ?")
             params.append(key)
         return self._store.query(
-            f"SELECT r.hour AS hour, {self._COUNTS} FROM records r LEFT JOIN sites s ON s.site = r.site "
-            f"WHERE {where} GROUP BY r.hour ORDER BY r.hour", tuple(params))
+            f"SELECT h.hour AS hour, {self._SUMS} FROM site_hours h LEFT JOIN sites s ON s.site = h.site "
+            f"WHERE {where} GROUP BY h.hour ORDER BY h.hour", tuple(params))
+
+    def hourly_by_site(self, day: str) -> list[dict]:
+        """Per local hour and site of `day`: the counts of `counts` (one query for the whole dashboard)."""
+        return self._store.query(
+            f"SELECT h.hour AS hour, h.site AS site, {self._SUMS} FROM site_hours h WHERE h.day = ? "
+            f"GROUP BY h.hour, h.site ORDER BY h.hour", (day,))
 
     def records(self, stream: str, day: str | None = None, site: str | None = None, limit: int = 1000) -> list[dict]:
         """Stored records of a stream, newest first, payload decoded (it may hold personal data: vaccinations)."""

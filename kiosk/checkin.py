@@ -396,3 +396,18 @@ def queue_stats(store: Store, site_id: str, day: str, now_wall: str) -> dict:
 
 def _rounded(seconds: float | None) -> float | None:
     return None if seconds is None else round(max(seconds, 0.0), 1)
+
+
+def queue_call(db, checkin_id: str) -> dict:
+    """When the citizen was first called, and to which desk: central's wait time (check-in → called) and desk
+    throughput. {} if the ticket was never called (a desk may vaccinate without calling)."""
+    row = db.conn.execute(
+        "SELECT t.desk, s.at_wall, s.at_mono, s.at_boot_id, s.at_clock_synced FROM tickets t "
+        "LEFT JOIN state_changes s ON s.checkin_id = t.checkin_id AND s.to_state = 'called' "
+        "WHERE t.checkin_id = ? ORDER BY s.id LIMIT 1", (checkin_id,)).fetchone()
+    if row is None:
+        return {}
+    call = {"desk": row["desk"]} if row["desk"] else {}
+    if row["at_wall"] is not None:
+        call["called"] = Stamp.from_columns(dict(row), "at").to_json()
+    return call

@@ -124,7 +124,7 @@ class VaccinationService:
                 "observation_until": observation_until.isoformat(timespec="milliseconds"),
             }
             db["vaccinations"].insert(row)
-            enqueue(db, "vaccinations", vaccination_record(row, person), stamp)
+            enqueue(db, "vaccinations", vaccination_record(row, person, checkin.queue_call(db, checkin_id)), stamp)
             sms_hooks.dose_recorded(db, row, stamp)
             audit.record(db, actor, "injection", checkin_id, None,
                          {"vaccination_id": vaccination_id, "vaccine": vaccine.code, "lot": injection.lot,
@@ -230,9 +230,9 @@ def luhn_mod_n(text: str) -> str:
     return _ALPHABET[(n - total % n) % n]
 
 
-def vaccination_record(row: dict, person: dict) -> dict:
+def vaccination_record(row: dict, person: dict, call: dict | None = None) -> dict:
     """What central gets of a dose: the person's ID number, name, birth date and sex are needed there to match the
-    national population database; the address is not sent."""
+    national population database; the address is not sent. `call`: kiosk.checkin.queue_call's desk and call stamp."""
     return record(
         "vaccinations", row["id"], row["site_id"], row["kiosk_id"], Stamp.from_columns(row, "administered"),
         checkin_id=row["checkin_id"],
@@ -246,4 +246,5 @@ def vaccination_record(row: dict, person: dict) -> dict:
         screening=row["screening_outcome"],
         uvci=row["uvci"],
         observation_until=row["observation_until"],
+        **(call or {}),
     )

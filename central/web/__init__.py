@@ -31,9 +31,10 @@ def create_app(ops) -> Flask:
 
     from base.web import limits
     from base.web.sse import StreamSlots
-    from central.web import api, auth, pages, stream
+    from central.web import api, auth, days, pages, stream
 
     limits.install(app)
+    days.install(app)
     app.extensions["stream_slots"] = StreamSlots(STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS)
 
     auth.init(app)

@@ -14,7 +14,7 @@ import functools
 import threading
 import time
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from base.web.loopback import LOOPBACK_NAMES, names_loopback
@@ -95,6 +95,22 @@ def login_required(view):
         if current_user() is None:
             session.pop("user", None)
             return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else "/"))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def is_admin() -> bool:
+    user = current_user()
+    return any(u.name == user and u.role == "admin" for u in _ops().config.users) if user else False
+
+
+def admin_required(view):
+    """Logged in with role "admin" ([[users]] role); anyone else logged in gets 403."""
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not is_admin():
+            abort(403)
         return view(*args, **kwargs)
     return wrapper
 

@@ -1,4 +1,4 @@
-"""Small inline SVG charts (no JavaScript, no external library): a sparkline and an hourly bar chart."""
+"""Small inline SVG charts (no JavaScript, no external library): a sparkline and bar charts per hour or day."""
 
 from __future__ import annotations
 
@@ -28,21 +28,31 @@ def sparkline(values: list[float | None], width: int = 240, height: int = 48, la
 
 def hourly_bars(series: dict[str, list[int]], width: int = 720, height: int = 160) -> Markup:
     """Grouped bars per hour for each metric (a class per metric gives the colour)."""
+    return bars(series, [f"{h:02d}h" for h in range(24)], 3, "per hour", width, height)
+
+
+def daily_bars(series: dict[str, list[int]], days: list[str], width: int = 720, height: int = 160) -> Markup:
+    """Grouped bars per day of a range (labels dd/mm, about eight of them)."""
+    return bars(series, [f"{d[8:10]}/{d[5:7]}" for d in days], max(1, len(days) // 8), "per day", width, height)
+
+
+def bars(series: dict[str, list[int]], labels: list[str], label_every: int, what: str, width: int = 720,
+         height: int = 160) -> Markup:
     metrics = list(series)
     hi = max([1] + [v for s in series.values() for v in s])
-    slot = (width - 30) / 24
+    slot = (width - 30) / max(1, len(labels))
     bar = slot / (len(metrics) + 1)
     parts = [f'<svg class="bars" width="{width}" height="{height + 20}" viewBox="0 0 {width} {height + 20}" '
-             f'role="img" aria-label="per hour, highest {hi}">']
-    for h in range(24):
-        x0 = 30 + h * slot
+             f'role="img" aria-label="{what}, highest {hi}">']
+    for i, label in enumerate(labels):
+        x0 = 30 + i * slot
         for j, m in enumerate(metrics):
-            v = series[m][h]
+            v = series[m][i]
             bh = v * (height - 10) / hi
             parts.append(f'<rect class="m-{m}" x="{x0 + j * bar:.1f}" y="{height - bh:.1f}" width="{bar:.1f}" '
-                         f'height="{bh:.1f}"><title>{h:02d}h {m}: {v}</title></rect>')
-        if h % 3 == 0:
-            parts.append(f'<text x="{x0:.1f}" y="{height + 14}">{h:02d}h</text>')
+                         f'height="{bh:.1f}"><title>{escape(label)} {m}: {v}</title></rect>')
+        if i % label_every == 0:
+            parts.append(f'<text x="{x0:.1f}" y="{height + 14}">{escape(label)}</text>')
     parts.append(f'<text x="0" y="12">{hi}</text><line x1="28" y1="{height}" x2="{width}" y2="{height}" '
                  f'stroke="currentColor"/></svg>')
     return Markup("".join(parts))

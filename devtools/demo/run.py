@@ -191,7 +191,8 @@ class Demo:
                 say(f"  - {p}")
         else:
             say("OK: check-ins = tickets printed = check-ins at central; vaccinations = certificates printed = "
-                "vaccinations at central; texts marked sent = texts the modem took; nothing pending.")
+                "vaccinations at central = certificates at central; reprints printed = reprints at central; "
+                "texts marked sent = texts the modem took; nothing pending.")
         return found
 
 

@@ -23,6 +23,9 @@ log = logging.getLogger("vaxkiosk.demo.staff")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 VACCINE, LOT = "comirnaty", "FK1234"
 PAUSE_SECONDS = 0.8  # between two actions: a person, not a load test
+# Every third citizen's certificate gets wet and is printed again, and every fourth ticket: reprints are part of a
+# real shift, and central must count them on their own, not as more people (the summary checks it).
+REPRINT_CERTIFICATE_EVERY, REPRINT_TICKET_EVERY = 3, 4
 
 
 class StaffDesk:
@@ -31,6 +34,7 @@ class StaffDesk:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         self.csrf = ""
         self.called = self.injected = self.finished = 0
+        self.reprinted = {"ticket": 0, "certificate": 0}
         self.errors: list[str] = []
 
     # -- HTTP ------------------------------------------------------------------------------------------------
@@ -57,6 +61,8 @@ class StaffDesk:
             return False
         self.called += 1
         base = f"/staff/checkin/{match.group(1)}"
+        if self.called % REPRINT_TICKET_EVERY == 0:
+            self.reprint(match.group(1), "ticket")
         self._open(f"{base}/screen", {"outcome": "eligible"})
         self._open(f"{base}/inject", {"vaccine": VACCINE, "lot": LOT, "dose_number": "1",
                                       "vaccinator": STAFF_NAME})
@@ -66,6 +72,12 @@ class StaffDesk:
     def finish(self, checkin_id: str) -> None:
         self._open(f"/staff/checkin/{checkin_id}/finish", {})
         self.finished += 1
+        if self.finished % REPRINT_CERTIFICATE_EVERY == 0:
+            self.reprint(checkin_id, "certificate")
+
+    def reprint(self, checkin_id: str, kind: str) -> None:
+        self._open(f"/staff/checkin/{checkin_id}/reprint", {"kind": kind, "reason": "giấy bị ướt · paper got wet"})
+        self.reprinted[kind] += 1
 
     # -- what the board shows --------------------------------------------------------------------------------
     def observations_over(self) -> list[str]:

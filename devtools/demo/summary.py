@@ -1,8 +1,9 @@
 """Counting the demo: what each kiosk committed, what its virtual printer printed, what central holds.
 
-The figures add up only when every path worked end to end: check-ins = tickets printed = check-ins at central,
-vaccinations = certificates printed = vaccinations at central, texts marked sent = texts the virtual modem took,
-nothing pending in the outbox, the print queue or the SMS outbox."""
+The figures add up only when every path worked end to end: check-ins = tickets printed = check-ins at central =
+tickets at central, vaccinations = certificates printed = vaccinations at central = certificates at central (people,
+not printouts: receipts minus the kiosk's reprint jobs), reprints printed = reprints at central, texts marked sent = texts
+the virtual modem took, nothing pending in the outbox, the print queue or the SMS outbox."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ class KioskCount:
     certificates_printed: int
     central_vaccinations: int | None
     central_certificates: int | None
+    central_tickets: int | None
+    tickets_reprinted: int
+    certificates_reprinted: int
+    central_ticket_reprints: int | None
+    central_certificate_reprints: int | None
     in_queue: int  # waiting or between the desk and the end of observation
     outbox_pending: int
     print_jobs_open: int  # pending or printing
@@ -51,9 +57,13 @@ class KioskCount:
         if not self.vaccinations == self.certificates_printed == self.central_vaccinations:
             found.append(f"{k}: vaccinations {self.vaccinations}, certificates printed {self.certificates_printed}, "
                          f"at central {self.central_vaccinations}: they should be equal")
-        if self.central_certificates is not None and self.central_certificates != self.certificates_printed:
-            found.append(f"{k}: central counts {self.central_certificates} certificates printed, the printer "
-                         f"{self.certificates_printed}")
+        for what, printer, central in (
+                ("certificates", self.certificates_printed, self.central_certificates),
+                ("tickets", self.tickets_printed, self.central_tickets),
+                ("certificate reprints", self.certificates_reprinted, self.central_certificate_reprints),
+                ("ticket reprints", self.tickets_reprinted, self.central_ticket_reprints)):
+            if central is not None and central != printer:
+                found.append(f"{k}: central counts {central} {what}, the kiosk printed {printer}")
         for what, n in (("citizens still in the queue", self.in_queue), ("outbox entries not delivered to central",
                         self.outbox_pending), ("print jobs not finished", self.print_jobs_open),
                         ("print jobs failed", self.print_jobs_failed), ("texts not sent", self.texts_open),
@@ -68,7 +78,9 @@ class KioskCount:
 
 
 def printed(kiosk: KioskSetup) -> tuple[int, int]:
-    """(tickets, certificates) among the virtual printer's receipts: a certificate carries an HC1: QR."""
+    """(tickets, certificates) among the virtual printer's receipts, reprints included: a certificate carries an HC1:
+    QR. (A reprint's banner is drawn as an image, so the receipts alone cannot tell copies apart: the kiosk's print
+    jobs say how many were reprints.)"""
     tickets = certificates = 0
     for path in kiosk.printer_out.glob("receipt-*.json"):
         if '"HC1:' in path.read_text(encoding="utf-8"):
@@ -93,13 +105,18 @@ def count_kiosk(kiosk: KioskSetup, sites: dict[str, dict]) -> KioskCount:
         in_queue = len(checkin.in_states(store, IN_QUEUE))
         outbox, _oldest = Outbox(store).backlog()
         jobs = print_jobs.counts(store)
+        reprints = print_jobs.reprints_done(store)
         sms = SmsOutbox(store).counts()
     jobs_open, jobs_failed = jobs["pending"] + jobs["printing"], jobs["failed"]
     tickets, certificates = printed(kiosk)
     at_central = sites.get(kiosk.site.id, {})
-    return KioskCount(kiosk.kiosk_id, kiosk.site.id, checkins, tickets, at_central.get("checked_in"), vaccinations,
-                      certificates, at_central.get("vaccinated"), at_central.get("certificates"), in_queue, outbox,
-                      jobs_open, jobs_failed, sms["sent"], len(texts.received(kiosk.modem_record)),
+    # People who got a paper = receipts − reprints; reprints are the kiosk's done jobs with copy ≥ 1.
+    return KioskCount(kiosk.kiosk_id, kiosk.site.id, checkins, tickets - reprints["ticket"],
+                      at_central.get("checked_in"), vaccinations, certificates - reprints["certificate"],
+                      at_central.get("vaccinated"), at_central.get("certificates"), at_central.get("tickets"),
+                      reprints["ticket"], reprints["certificate"], at_central.get("ticket_reprints"),
+                      at_central.get("certificate_reprints"), in_queue, outbox, jobs_open, jobs_failed,
+                      sms["sent"], len(texts.received(kiosk.modem_record)),
                       sms["pending"] + sms["sending"] + sms["uncertain"], sms["failed"])
 
 
@@ -123,7 +140,10 @@ def table(counts: list[KioskCount]) -> str:
     labels = [("check-ins committed", "checkins"), ("tickets printed", "tickets_printed"),
               ("check-ins at central", "central_checkins"), ("vaccinations", "vaccinations"),
               ("certificates printed", "certificates_printed"), ("vaccinations at central", "central_vaccinations"),
-              ("certificates at central", "central_certificates"), ("still in queue", "in_queue"),
+              ("certificates at central", "central_certificates"), ("tickets at central", "central_tickets"),
+              ("ticket reprints printed", "tickets_reprinted"), ("ticket reprints at central", "central_ticket_reprints"),
+              ("certificate reprints printed", "certificates_reprinted"),
+              ("certificate reprints at central", "central_certificate_reprints"), ("still in queue", "in_queue"),
               ("outbox not delivered", "outbox_pending"), ("print jobs open", "print_jobs_open"),
               ("print jobs failed", "print_jobs_failed"), ("texts marked sent", "texts_marked_sent"),
               ("texts the modem took", "texts_received"), ("texts not sent", "texts_open")]

@@ -61,6 +61,13 @@ def reprint_count(store: Store, kind: str, checkin_id: str) -> int:
                            (kind, checkin_id))["n"]
 
 
+def reprints_done(store: Store) -> dict[str, int]:
+    """kind → reprints (copy ≥ 1) that came out."""
+    found = {r["kind"]: r["n"] for r in store.query(
+        "SELECT kind, count(*) AS n FROM print_jobs WHERE state='done' AND copy>0 GROUP BY kind")}
+    return {kind: found.get(kind, 0) for kind in ("ticket", "certificate")}
+
+
 def latest_of_subject(store: Store, kind: str, subject_id: str) -> dict | None:
     """The highest copy of the jobs printing `subject_id` (a certificate's vaccination record)."""
     return store.query_one("SELECT * FROM print_jobs WHERE kind=? AND subject_id=? ORDER BY copy DESC LIMIT 1",

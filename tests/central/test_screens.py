@@ -4,10 +4,13 @@ server-sent events without a reload, and a screenshot of each page is saved in t
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.central.conftest import (PASSWORD, EdgeStatus, check_in, outbox_empty, stop_kiosk, vaccinate,
                                    wait_for)
+from tests.central.test_setup_codes import central_with_admin  # noqa: F401 - a fixture
 from tests.central.test_web import file_correction
 from tests.conftest import ARTIFACTS
 
@@ -80,11 +83,59 @@ def test_pages_in_chromium(central, kiosk_apps, page):
     page.wait_for_selector("svg.bars rect:not([height='0.0'])")
     page.screenshot(path=str(SCREENS / "central-numbers.png"), full_page=True)
 
+    # A range of days with its daily trend, then a click down province → district → site.
+    today = central.store.today()
+    start = (dt.date.fromisoformat(today) - dt.timedelta(days=13)).isoformat()
+    page.goto(base + f"/numbers?level=province&from={start}&to={today}")
+    page.wait_for_selector("table.trend")
+    page.screenshot(path=str(SCREENS / "central-numbers-range.png"), full_page=True)
+    page.goto(base + "/numbers?level=province")
+    page.click("tr.drill a:has-text('Gia Lai')")
+    page.wait_for_selector("tr.drill a:has-text('Pleiku')")
+    page.click("tr.drill a:has-text('Pleiku')")
+    page.click("tr.drill a:has-text('Yên Đỗ')")
+    page.wait_for_selector("table.doses td:has-text('FK1234')")
+    assert "site=GL-01" in page.url and page.locator("table.numbers tbody tr").count() == 1
+    page.screenshot(path=str(SCREENS / "central-numbers-site.png"), full_page=True)
+
     page.goto(base + "/corrections")
     page.wait_for_selector("text=dose 2 missing")
     page.screenshot(path=str(SCREENS / "central-corrections.png"), full_page=True)
     page.select_option("select[name=state]", "approved")
     page.click("button:has-text('Lưu')")
     page.wait_for_selector("text=approved")
-    for name in ("login", "fleet", "kiosk", "alerts", "numbers", "corrections"):
+    for name in ("login", "fleet", "kiosk", "alerts", "numbers", "numbers-range", "numbers-site", "corrections"):
+        assert (SCREENS / f"central-{name}.png").stat().st_size > 10_000
+
+
+def test_device_pages_in_chromium(central_with_admin, page):
+    """Never-seen kiosks on the fleet page, an admin revoking one, the outstanding set-up codes."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    ops = next(p for p in central_with_admin.parts if p.name == "web")
+    base = f"http://127.0.0.1:{ops.web_port}"
+    for site in ("GL-01", "GL-02"):
+        code, _ = ops.registry.create_code(site)
+        ops.registry.redeem(code)
+    ops.registry.create_code("HN-01")
+    page.goto(base + "/login")
+    page.fill("input[name=name]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Đăng nhập')")
+    page.wait_for_selector("text=2 chưa từng kết nối · never seen")
+    page.screenshot(path=str(SCREENS / "central-fleet-never-seen.png"), full_page=True)
+
+    page.goto(base + "/setup-codes")
+    page.wait_for_selector("table.outstanding td:has-text('HN-01')")
+    page.screenshot(path=str(SCREENS / "central-setup-codes.png"), full_page=True)
+
+    page.goto(base + "/")
+    page.click("a:has-text('GL-02-k01')")
+    page.fill("input[name=reason]", "Kiosk bị mất cắp · stolen")
+    page.screenshot(path=str(SCREENS / "central-kiosk-revoke.png"), full_page=True)
+    page.click("button:has-text('Thu hồi kiosk')")
+    page.wait_for_selector("text=Kiosk GL-02-k01 revoked")
+    assert ops.registry.device("GL-02-k01")["state"] == "revoked"
+    page.goto(base + "/")
+    page.wait_for_selector("text=1 chưa từng kết nối · never seen")
+    for name in ("fleet-never-seen", "setup-codes", "kiosk-revoke"):
         assert (SCREENS / f"central-{name}.png").stat().st_size > 10_000

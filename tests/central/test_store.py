@@ -46,16 +46,17 @@ def test_counts_per_site_district_province_and_hour(central):
     # 03:00 UTC = 10:00 in Vietnam
     central.apply([record("a"), record("b", site="GL-02", kiosk="k2"),
                    record("v", "vaccinations", checkin_id="a"),
-                   record("p1", "print_events", kind="certificate", state="done"),
-                   record("p2", "print_events", kind="certificate", state="failed"),
-                   record("p3", "print_events", kind="ticket", state="done"),
+                   record("p1", "print_events", kind="certificate", state="done", checkin_id="a"),
+                   record("p2", "print_events", kind="certificate", state="failed", checkin_id="a"),
+                   record("p3", "print_events", kind="ticket", state="done", checkin_id="a"),
                    record("x", at=stamp(wall="2026-11-25T18:00:00+00:00"))])  # 01:00 on the 26th, local
     day = "2026-11-25"
     sites = {c["site"]: c for c in central.counts("site", day)}
     assert sites["GL-01"]["checked_in"] == 1 and sites["GL-01"]["vaccinated"] == 1
     assert sites["GL-01"]["certificates"] == 1 and sites["GL-02"]["checked_in"] == 1
     assert central.counts("district", day) == [{"district": "Pleiku", "checked_in": 2, "vaccinated": 1,
-                                                "certificates": 1, "corrections": 0, "waiting": 0,
+                                                "certificates": 1, "tickets": 1, "certificate_reprints": 0,
+                                                "ticket_reprints": 0, "corrections": 0, "waiting": 0,
                                                 "avg_wait_s": None}]
     assert [(h["hour"], h["checked_in"]) for h in central.hourly(day)] == [(10, 2)]
     assert central.hourly("2026-11-26", "province", "064")[0]["hour"] == 1
@@ -74,6 +75,10 @@ def test_unsynchronised_records_are_corrected_with_the_offset_learned_later_from
     assert (rows["early"]["day"], rows["early"]["hour"]) == ("2026-11-25", 10)
     assert rows["early"]["sent_wall"] == row["sent_wall"]
     assert rows["other-boot"]["clock"] == "unsynced"
+    # The day's figures moved with the record: counted on its real day, no longer on 1 January 1970.
+    assert {c["site"]: c["checked_in"] for c in central.counts("site", "2026-11-25")} == {"GL-01": 1}
+    assert {c["site"]: c["checked_in"] for c in central.counts("site", "1970-01-01")} == {"GL-01": 1}  # other-boot
+    assert [(h["hour"], h["checked_in"]) for h in central.hourly("2026-11-25")] == [(10, 1)]
     # Later records of that boot are corrected on arrival.
     central.apply([record("late", at=stamp(wall="1970-01-01T00:20:00+00:00", mono=1200.0, synced=False))])
     late = {r["record_id"]: r for r in central.records("checkins")}["late"]

@@ -49,6 +49,10 @@ def test_timed_demo_adds_up_and_leaves_nothing_running(tmp_path, video_cache):
         assert k["checkins"] >= 5, k  # a 30 s video holds 10 citizens; the camera must have read most of them
         assert k["checkins"] == k["tickets_printed"] == k["central_checkins"]
         assert k["vaccinations"] == k["certificates_printed"] == k["central_vaccinations"] == k["central_certificates"]
+        assert k["checkins"] == k["central_tickets"]
+        # The staff reprint (devtools.demo.staff): central counts the reprints on their own, not as more people.
+        assert k["certificates_reprinted"] >= 1 and k["certificates_reprinted"] == k["central_certificate_reprints"]
+        assert k["tickets_reprinted"] == k["central_ticket_reprints"]
         assert k["vaccinations"] == k["checkins"]  # the staff drained the queue
         assert k["outbox_pending"] == k["print_jobs_open"] == k["in_queue"] == k["texts_open"] == 0
         assert k["texts_received"] == k["texts_marked_sent"] > 0
@@ -103,9 +107,10 @@ def test_sigterm_stops_every_process_the_demo_started(tmp_path, video_cache):
 
 def count(**changes) -> KioskCount:
     fields = dict(kiosk="GL-01-k01", site="GL-01", checkins=5, tickets_printed=5, central_checkins=5,
-                  vaccinations=4, certificates_printed=4, central_vaccinations=4, central_certificates=4, in_queue=0,
-                  outbox_pending=0, print_jobs_open=0, print_jobs_failed=0, texts_marked_sent=3, texts_received=3,
-                  texts_open=0, texts_failed=0)
+                  vaccinations=4, certificates_printed=4, central_vaccinations=4, central_certificates=4,
+                  central_tickets=5, tickets_reprinted=1, certificates_reprinted=2, central_ticket_reprints=1,
+                  central_certificate_reprints=2, in_queue=0, outbox_pending=0, print_jobs_open=0, print_jobs_failed=0,
+                  texts_marked_sent=3, texts_received=3, texts_open=0, texts_failed=0)
     return KioskCount(**{**fields, **changes})
 
 
@@ -114,10 +119,16 @@ def test_summary_names_what_does_not_add_up():
     assert problems([count(central_checkins=4)]) == [
         "GL-01-k01: check-ins 5, tickets printed 5, at central 4: they should be equal"]
     assert problems([count(certificates_printed=3)])[0].startswith("GL-01-k01: vaccinations 4, certificates printed 3")
+    # Reprints are their own figure: central counting them as certificates (or not at all) does not add up.
+    assert problems([count(central_certificates=6)]) == [
+        "GL-01-k01: central counts 6 certificates, the kiosk printed 4"]
+    assert problems([count(central_certificate_reprints=0)]) == [
+        "GL-01-k01: central counts 0 certificate reprints, the kiosk printed 2"]
     assert problems([count(outbox_pending=2)]) == ["GL-01-k01: 2 outbox entries not delivered to central"]
     # Nothing at all is not a success: 0 = 0 = 0 says the path never ran.
     empty = count(checkins=0, tickets_printed=0, central_checkins=0, vaccinations=0, certificates_printed=0,
-                  central_vaccinations=0, central_certificates=0)
+                  central_vaccinations=0, central_certificates=0, central_tickets=0, tickets_reprinted=0,
+                  certificates_reprinted=0, central_ticket_reprints=0, central_certificate_reprints=0)
     assert len(problems([empty])) == 2
     assert "central" in problems([count(central_checkins=None)])[0]  # central did not answer
     assert problems([count(texts_received=2)]) == ["GL-01-k01: 3 texts marked sent, the modem took 2"]

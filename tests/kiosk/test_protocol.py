@@ -160,6 +160,8 @@ def test_every_record_the_kiosk_enqueues_passes_the_protocol(tmp_path):
         store.close()
     assert [r["stream"] for r in rows] == ["checkins", "vaccinations", "print_events", "corrections"]
     assert json.loads(rows[2]["payload"])["kind"] == "ticket"
+    dose = json.loads(rows[1]["payload"])  # when and where the citizen was called, for central's wait and throughput
+    assert dose["desk"] == "1" and set(dose["called"]) == {"wall", "mono", "boot_id", "clock_synced"}
     for row in rows:
         where, payload = decode_inbound(protocol.topic("GL-01", "k1", "records", row["stream"]),
                                         row["payload"].encode("utf-8"))

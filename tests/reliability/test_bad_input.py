@@ -238,8 +238,11 @@ def test_central_dashboard_forms_and_api(site):
         elif roll < 0.8:
             path, form = "/setup-codes", {"site": garbage.text(rng, 30)}
         else:
-            query = urllib.parse.urlencode({garbage.text(rng, 8): garbage.text(rng, 30)}, errors="surrogatepass")
-            status, _ = ops.get(rng.choice(("/api/fleet", "/api/sites", "/metrics", "/")) + "?" + query)
+            # The day and range arguments every page takes, and any other key.
+            key = rng.choice(("day", "from", "to", "level", garbage.text(rng, 8)))
+            query = urllib.parse.urlencode({key: garbage.text(rng, 30)}, errors="surrogatepass")
+            status, _ = ops.get(rng.choice(("/api/fleet", "/api/sites", "/api/numbers", "/metrics", "/", "/numbers",
+                                            "/numbers.csv", "/alerts", "/corrections")) + "?" + query)
             assert status < 500, (query, status)
             statuses[status] = statuses.get(status, 0) + 1
             tried += 1
