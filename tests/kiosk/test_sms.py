@@ -165,7 +165,7 @@ def test_no_opt_in_no_text(site):
     c = site.check_in(0)
     site.check_in(1)
     site.checkins.call_next("1", "staff:lan")
-    site.vaccinations.screen(c["id"], "eligible", "staff:lan")
+    site.vaccinations.record_screening(c["id"], "eligible", "staff:lan")
     site.vaccinations.record_injection(c["id"], Injection("comirnaty", "FK1", 1, "Lê Thị Mai"), "staff:lan")
     assert site.texts() == []
 
@@ -175,7 +175,7 @@ def test_dose_text_with_certificate_next_dose_and_health_book_hint(site):
     for c, (vaccine, dose) in zip((first, booster, single), [("comirnaty", 1), ("comirnaty", 3), ("janssen", 1)]):
         site.opt_in(c)
         site.checkins.transition(c["id"], "called", "staff:lan", desk="1")
-        site.vaccinations.screen(c["id"], "eligible", "staff:lan")
+        site.vaccinations.record_screening(c["id"], "eligible", "staff:lan")
         site.vaccinations.record_injection(c["id"], Injection(vaccine, "FK1", dose, "Lê Thị Mai"), "staff:lan")
     doses = [t for t in site.texts() if t["kind"] == "dose"]
     params = [json.loads(t["params"]) for t in doses]
@@ -277,7 +277,7 @@ def test_numbers_and_texts_go_with_their_day_and_never_to_central(site):
     c = site.check_in(0)
     site.opt_in(c)
     site.checkins.call_next("1", "staff:lan")
-    site.vaccinations.screen(c["id"], "eligible", "staff:lan")
+    site.vaccinations.record_screening(c["id"], "eligible", "staff:lan")
     site.vaccinations.record_injection(c["id"], Injection("comirnaty", "FK1", 1, "Lê Thị Mai"), "staff:lan")
     site.send_all()
     assert len(site.texts()) == 2
