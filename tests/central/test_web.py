@@ -97,7 +97,8 @@ def test_api_needs_a_token_off_loopback(tmp_path, mosquitto):
     app = start_central(tmp_path, mosquitto.port, host="0.0.0.0", api_token="s3cret-token")
     try:
         b = Browser(next(p for p in app.parts if p.name == "web").web_port)
-        for path in ("/api/fleet", "/api/sites", "/metrics"):
+        for path in ("/api/fleet", "/api/sites", "/metrics",
+                     "/fhir/R4/metadata", "/fhir/R4/Immunization?date=2026-12-01"):
             assert b.get(path)[0] == 401, path
             assert b.get(path, {"Authorization": "Bearer wrong"})[0] == 401, path
             assert b.get(path, {"Authorization": "Bearer s3cret-token"})[0] == 200, path
