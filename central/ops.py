@@ -8,6 +8,7 @@ import threading
 
 from base.events import EventBus
 from base.web.serving import WebServer
+from central import alert_channels
 from central.ops_config import OpsConfig
 from central.ops_store import open_ops_store
 from central.ops_ticker import Ticker
@@ -28,6 +29,7 @@ class OpsService:
         self.store = store
         self.publisher = publisher
         self.ops_store = open_ops_store(f"{data_dir}/ops.db")
+        self.channels = alert_channels.build(config.channels, self.ops_store)  # name → channel
         self.events = EventBus()
         self.ticker = Ticker(self)
         self.stopping = threading.Event()

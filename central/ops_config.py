@@ -4,7 +4,8 @@ They live in the central TOML file next to the aggregator's [central] and [mqtt]
 these sections over in Config.other):
 
     [web]      listen address, session length, cookie secret, API token
-    [alerts]   thresholds
+    [alerts]   thresholds, notification retries
+    [alert_<channel>]  where alerts are sent: [alert_webhook], [alert_email] (central.alert_channels)
     [[sites]]  id, name, district, province (3-digit code from base/provinces.csv)
     [[users]]  name, password_hash (`vaxkiosk central-password` prints one)
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from base.config import ConfigError, build_section, check_id, check_percent, check_port, check_positive, checked
 from base.provinces import provinces
+from central import alert_channels
 
 
 def _check_province(value: str) -> str | None:
@@ -44,6 +46,8 @@ class AlertsSection:
     backlog_age_max_seconds: float = checked(check_positive, default=900.0)
     disk_used_max_percent: float = checked(check_percent, default=90.0)
     evaluate_every_seconds: float = checked(check_positive, default=5.0)
+    # A notification a channel failed to send is tried again after this, then twice as long each time (up to 10 min).
+    notify_retry_seconds: float = checked(check_positive, default=5.0)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class OpsConfig:
     alerts: AlertsSection = AlertsSection()
     sites: tuple[Site, ...] = ()
     users: tuple[User, ...] = ()
+    # channel name → its settings, for each [alert_<name>] section present (central.alert_channels)
+    channels: dict = field(default_factory=dict)
     source: str = "<defaults>"
     site_by_id: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -91,6 +97,8 @@ def from_dict(data: dict, source: str = "<dict>") -> OpsConfig:
         raise ConfigError(f"{source}: [[sites]] lists the same id twice: {sorted({i for i in ids if ids.count(i) > 1})}")
     if any(not u.password_hash for u in arrays["users"]):
         raise ConfigError(f"{source}: every [[users]] needs a password_hash (vaxkiosk central-password prints one)")
-    config = OpsConfig(**sections, **arrays, source=source)
+    channels = {module.NAME: build_section(module.Settings, data[section], section, source)
+                for section, module in alert_channels.sections().items() if section in data}
+    config = OpsConfig(**sections, **arrays, channels=channels, source=source)
     config.site_by_id.update({s.id: s for s in config.sites})
     return config

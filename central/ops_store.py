@@ -11,12 +11,14 @@ from pathlib import Path
 
 from base.store import Store
 from base.web.sessions import WEB_SESSIONS
-from central import alerts, corrections
+from central import alert_outbox, alerts, corrections
 
 OPS_MIGRATIONS: list[tuple[str, str]] = [
     ("0001_alerts", alerts.SCHEMA),
     ("0002_correction_decisions", corrections.SCHEMA),
     ("0003_web_sessions", WEB_SESSIONS),  # dashboard logins the server can end (base.web.sessions)
+    ("0004_alert_snooze_actions", alerts.SNOOZE_SCHEMA),
+    ("0005_alert_notifications", alert_outbox.SCHEMA),  # the channels' shared outbox (central.alert_outbox)
 ]
 
 

@@ -8,7 +8,7 @@ import time
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 
-from central import alerts, corrections, fleet, numbers
+from central import alert_outbox, alerts, corrections, fleet, numbers
 from central.web.auth import login_required
 from central.web.charts import hourly_bars, sparkline
 
@@ -76,8 +76,24 @@ def kiosk_page(kiosk: str):
 @login_required
 def alerts_page():
     ops = _ops()
-    return _render("alerts.html", active=alerts.listing(ops.ops_store),
-                   cleared=alerts.listing(ops.ops_store, active=False, limit=50))
+    active = alerts.listing(ops.ops_store)
+    return _render("alerts.html", active=active, cleared=alerts.listing(ops.ops_store, active=False, limit=50),
+                   sent=alert_outbox.for_alerts(ops.ops_store, [a["id"] for a in active]),
+                   actions=alerts.actions(ops.ops_store), snooze_hours=alerts.SNOOZE_CHOICES_H,
+                   channels=list(ops.channels))
+
+
+@bp.post("/alerts/<int:alert_id>/snooze")
+@login_required
+def alert_snooze(alert_id: int):
+    ops = _ops()
+    hours = request.form.get("hours", "")
+    if not hours.isdigit() or int(hours) not in alerts.SNOOZE_CHOICES_H:
+        abort(400)
+    with ops.ops_store.transaction() as db:
+        alerts.snooze(db.conn, alert_id, int(hours), session["user"], time.time())
+    ops.events.publish("changed", {"what": ["alerts"]})
+    return redirect(url_for("pages.alerts_page"))
 
 
 @bp.post("/alerts/<int:alert_id>/ack")
