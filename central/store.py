@@ -434,6 +434,11 @@ class CentralStore:
     def rejects(self) -> dict[str, int]:
         return {r["reason"]: r["count"] for r in self._store.query("SELECT reason, count FROM rejects")}
 
+    def site_totals(self) -> list[dict]:
+        """Records stored per site and stream (all days): /metrics' per-site counters."""
+        return self._store.query("SELECT site, stream, count(*) AS n FROM records GROUP BY site, stream "
+                                 "ORDER BY site, stream")
+
     def ingest_totals(self) -> dict[str, int]:
         """Records stored per stream (all days): for /metrics."""
         return {r["stream"]: r["n"] for r in self._store.query(
