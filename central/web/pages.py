@@ -8,6 +8,7 @@ import time
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 
+from base.corrections import show_reference
 from central import alert_outbox, alerts, corrections, fleet, numbers
 from central.web.auth import login_required
 from central.web.charts import hourly_bars, sparkline
@@ -152,8 +153,9 @@ def numbers_csv():
 @login_required
 def corrections_page():
     ops = _ops()
-    rows = corrections.listing(ops.store, ops.ops_store, time.time())
-    return _render("corrections.html", rows=rows, reasons=corrections.REASONS)
+    rows = corrections.listing(ops.store, ops.ops_store, time.time(), ops.config.site_by_id)
+    return _render("corrections.html", rows=rows, reasons=corrections.REASONS, kinds=corrections.KIND_WORDS,
+                   show_reference=show_reference)
 
 
 @bp.post("/corrections/<record_id>")
