@@ -188,6 +188,24 @@ def test_record_check_by_scan_and_correction_goes_to_the_outbox(kiosk_server, pa
     page.wait_for_selector("body[data-record-open='0']")  # the screen has closed the record-check window
     assert kiosk_server.scan(SAMPLE_QR)["result"] == "checked_in"  # leaving the record check ends its window
 
+    # Later, the citizen looks the outcome up by the reference alone: no card, nothing personal on the screen.
+    page.wait_for_selector("body[data-screen=result]")  # the check-in's result, then back to the start
+    page.click("#result-actions [data-action=home]")
+    page.click("#go-lookup")
+    wrong_digit = corr["reference"][:-1] + str((int(corr["reference"][-1]) + 1) % 10)
+    for digit in wrong_digit:
+        page.click(f"#lookup [data-ref-key='{digit}']")
+    page.click("[data-action=lookup-send]")
+    page.wait_for_selector("[data-testid=lookup-error][data-code=bad_reference]")
+    page.click("#lookup [data-ref-key=back]")
+    page.click(f"#lookup [data-ref-key='{corr['reference'][-1]}']")
+    page.click("[data-action=lookup-send]")
+    page.wait_for_selector("[data-testid=lookup-outcome][data-state=received]")
+    text = page.inner_text("#lookup")
+    assert "Thiếu mũi tiêm" in text and "064195001234" not in text and "Trần" not in text
+    screenshot(page, "citizen-lookup")
+    assert axe_violations(page) == []
+
 
 def test_record_check_by_typed_number_name_and_birth_date_shows_doses_and_files_a_wrong_dose(kiosk_server, page_at):
     from kiosk.checkin import CheckinService
