@@ -35,6 +35,8 @@ DEFAULT_COUNT, MAX_COUNT = 100, 1000
 SEARCH_PARAMS = {"date", "_count", "_cursor"}
 _DAY = re.compile(r"(?:eq)?(\d{4}-\d{2}-\d{2})")
 _CURSOR = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CCCD = re.compile(r"\d{12}")
 
 
 class BadSearch(ValueError):
@@ -101,10 +103,10 @@ def search_bundle(store, sites: dict, day: str, count: int, cursor: str, url_for
     page, more = rows[:count], len(rows) > count
     entries, patients = [], {}
     for row in page:
-        imm = immunization(row, sites.get(row["site"]), store.tz)
+        person = _person(row)
+        imm = immunization(row, sites.get(row["site"]), store.tz, person)
         entries.append(_entry(imm, "match"))
-        person = row["payload"]["person"]
-        patients.setdefault(person["id_number"], patient(person))
+        patients.setdefault(imm["patient"]["reference"], patient(person))
     entries += [_entry(p, "include") for p in patients.values()]
     links = [{"relation": "self", "url": url_for_page(cursor)}]
     if more:
@@ -113,9 +115,22 @@ def search_bundle(store, sites: dict, day: str, count: int, cursor: str, url_for
             "total": store.record_count("vaccinations", day=day), "link": links, "entry": entries}
 
 
-def immunization(row: dict, site, tz: dt.tzinfo) -> dict:
+def _person(row: dict) -> dict:
+    """The record's person as strings. The protocol checks only that `person` is an object: a record from a broken
+    (or hostile) kiosk must not end the whole export, so missing parts stay empty."""
+    person = row["payload"].get("person")
+    person = person if isinstance(person, dict) else {}
+    out = {k: person.get(k) if isinstance(person.get(k), str) else "" for k in ("id_number", "full_name", "dob", "sex")}
+    if not _CCCD.fullmatch(out["id_number"]):
+        out["id_number"] = ""  # not a 12-digit CCCD: not given out as one
+    out["key"] = out["id_number"] or f"record:{row['record_id']}"  # one Patient per ID number
+    return out
+
+
+def immunization(row: dict, site, tz: dt.tzinfo, person: dict | None = None) -> dict:
     p = row["payload"]
-    vaccine = p["vaccine"]
+    person = person or _person(row)
+    vaccine = {k: str(v) for k, v in p["vaccine"].items()} if isinstance(p.get("vaccine"), dict) else {}
     at = dt.datetime.fromisoformat(row["at_wall"]).astimezone(tz)
     place = _site_reference(row["site"], site)
     tg = vaccine.get("tg", "840539006")
@@ -123,10 +138,10 @@ def immunization(row: dict, site, tz: dt.tzinfo) -> dict:
         "resourceType": "Immunization",
         "id": _id("record", row["record_id"]),
         "identifier": [{"system": RECORD_SYSTEM, "value": row["record_id"]},
-                       {"system": UVCI_SYSTEM, "value": p["uvci"]}],
+                       {"system": UVCI_SYSTEM, "value": str(p["uvci"])}],
         "status": "completed",
         "vaccineCode": vaccine_code(vaccine),
-        "patient": {"reference": f"urn:uuid:{_id('cccd', p['person']['id_number'])}"},
+        "patient": {"reference": f"urn:uuid:{_id('cccd', person['key'])}"},
         "occurrenceDateTime": at.isoformat(timespec="seconds"),
         "primarySource": True,
         "location": place,
@@ -151,16 +166,14 @@ def vaccine_code(vaccine: dict) -> dict:
 
 
 def patient(person: dict) -> dict:
+    out = {"resourceType": "Patient", "id": _id("cccd", person.get("key") or person["id_number"]),
+           "gender": person.get("sex") if person.get("sex") in ("male", "female") else "unknown"}
+    if person["id_number"]:
+        out["identifier"] = [{"system": CCCD_SYSTEM, "value": person["id_number"]}]
     words = person.get("full_name", "").split()
-    name = {"text": " ".join(words)}
     if words:  # Vietnamese order: the family name first
-        name["family"] = words[0]
-        if words[1:]:
-            name["given"] = words[1:]
-    out = {"resourceType": "Patient", "id": _id("cccd", person["id_number"]),
-           "identifier": [{"system": CCCD_SYSTEM, "value": person["id_number"]}],
-           "name": [name], "gender": person.get("sex") if person.get("sex") in ("male", "female") else "unknown"}
-    if person.get("dob"):
+        out["name"] = [{"text": " ".join(words), "family": words[0], **({"given": words[1:]} if words[1:] else {})}]
+    if _ISO_DAY.fullmatch(person.get("dob") or ""):
         out["birthDate"] = person["dob"]
     return out
 
