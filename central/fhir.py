@@ -130,11 +130,12 @@ def _person(row: dict) -> dict:
 def immunization(row: dict, site, tz: dt.tzinfo, person: dict | None = None) -> dict:
     p = row["payload"]
     person = person or _person(row)
-    vaccine = {k: str(v) for k, v in p["vaccine"].items()} if isinstance(p.get("vaccine"), dict) else {}
+    raw = p.get("vaccine") if isinstance(p.get("vaccine"), dict) else {}
+    vaccine = {k: str(v).strip() for k, v in raw.items() if isinstance(v, (str, int)) and not isinstance(v, bool)}
     at = dt.datetime.fromisoformat(row["at_wall"]).astimezone(tz)
     place = _site_reference(row["site"], site)
     tg = vaccine.get("tg", "840539006")
-    return {
+    out = {
         "resourceType": "Immunization",
         "id": _id("record", row["record_id"]),
         "identifier": [{"system": RECORD_SYSTEM, "value": row["record_id"]},
@@ -145,15 +146,19 @@ def immunization(row: dict, site, tz: dt.tzinfo, person: dict | None = None) -> 
         "occurrenceDateTime": at.isoformat(timespec="seconds"),
         "primarySource": True,
         "location": place,
-        "manufacturer": {"display": vaccine.get("ma", "")},
         "lotNumber": p["lot"],
         "performer": [{"actor": place}],
         "protocolApplied": [{
             "targetDisease": [{"coding": [{"system": SNOMED, "code": tg,
                                            "display": TARGET_DISEASE_NAMES.get(tg, tg)}]}],
-            "doseNumberPositiveInt": int(p["dose_number"]),
+            # A dose number below 1 (only a broken kiosk sends one) is passed on as text, not as a positive int.
+            **({"doseNumberPositiveInt": p["dose_number"]} if p["dose_number"] >= 1
+               else {"doseNumberString": str(p["dose_number"])}),
         }],
     }
+    if vaccine.get("ma"):
+        out["manufacturer"] = {"display": vaccine["ma"]}
+    return out
 
 
 def vaccine_code(vaccine: dict) -> dict:
@@ -162,7 +167,7 @@ def vaccine_code(vaccine: dict) -> dict:
     codings = [{"system": SNOMED if vp.isdigit() else ATC, "code": vp}] if vp else []
     if mp:
         codings.append({"system": EU_PRODUCT if mp.startswith("EU/") else OTHER_PRODUCT, "code": mp})
-    return {"coding": codings, "text": vaccine.get("code", "")}
+    return {"coding": codings, **({"text": vaccine["code"]} if vaccine.get("code") else {})}
 
 
 def patient(person: dict) -> dict:

@@ -114,7 +114,7 @@ def test_a_hostile_kiosks_odd_dose_does_not_break_the_export(central, kiosk_apps
     run_plan(kiosk_apps, {("GL-01", "gl1-a"): (1, 1)})
     real = central.store.records("vaccinations")[0]
     odd = copy.deepcopy(real["payload"])
-    odd.update(record_id="f" * 32, person={"id_number": 64195, "full_name": ["x"], "dob": "hôm qua"},
+    odd.update(record_id="f" * 32, dose_number=0, person={"id_number": 64195, "full_name": ["x"], "dob": "hôm qua"},
                vaccine={"vp": 1119349007, "mp": None})
     validate("record", odd, "vaccinations")  # the ingest would take it
     central.store.apply([Inbound("GL-01", "gl1-a", "records", odd, "vaccinations")])
