@@ -76,7 +76,7 @@ class Corrections:
             "filed_wall": stamp.wall,
             "deadline_wall": (filed + DEADLINE).isoformat(timespec="milliseconds"),
         }
-        for attempt in range(3):  # a reference already given (1 in 10^11) is drawn again
+        for attempt in range(3):  # a reference already given (unique index; 1 in 10^11) is drawn again
             row["reference"] = new_reference()
             try:
                 with self.store.transaction() as db:
@@ -95,7 +95,7 @@ class Corrections:
             except sqlite3.IntegrityError:
                 if attempt == 2:
                     raise
-        raise AssertionError("unreachable")
+        raise AssertionError("the loop returns or raises")
 
     def _visit(self, db, id_number: str, vaccination_id: str | None) -> str | None:
         """The check-in the request's slip hangs off: the dose's, or the number's latest visit here."""
