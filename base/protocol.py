@@ -198,6 +198,15 @@ RECORD_FIELDS: dict[str, dict[str, Field]] = {
         "reason": Field("str", max_len=corrections.MAX_REASON_CHARS),
         "filed_at": Field("str", max_len=40),
         "deadline": Field("str", max_len=40),
+        # Added later (optional: older kiosks' records stay valid): the citizen's reference, and what the request
+        # is about — the dose as recorded (wrong_dose) or as the citizen says it happened (missing_dose).
+        "reference": Field("str", required=False, max_len=12, pattern=re.compile(r"^[0-9]{12}$")),
+        "about_dose_number": Field("int", required=False),
+        "about_vaccine": Field("str", required=False, max_len=32),
+        "about_lot": Field("str", required=False, max_len=64),
+        "about_day": Field("str", required=False, max_len=10, pattern=DAY_RE),
+        "about_site": _id(required=False),
+        "about_place": Field("str", required=False, max_len=corrections.MAX_PLACE_CHARS),
     },
     "print_events": {
         "kind": Field("str", choices=("ticket", "certificate")),

@@ -22,16 +22,46 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Literal
 
 from base.phone import e164
 from base.privacy import mask_phone
 from central import alerts
-from central.ops_config import AlertSmsSection
+from base.config import check_positive, checked
 from drivers.gsm_modem import GammuModem, ModemError, NetworkRefused
 from drivers.sms_encoding import MessageTooLong, encode
 
 log = logging.getLogger("vaxkiosk.central.alert_sms")
+
+NAME = "sms"
+
+
+def _check_gammurc(value: str) -> str | None:
+    from drivers.gsm_modem import gammurc_problem
+
+    return gammurc_problem(value)
+
+
+def _check_numbers(value: list) -> str | None:
+    bad = [n for n in value if not isinstance(n, str) or e164(n) is None]
+    if bad or not value:
+        return "a list of Vietnamese mobile numbers such as \"0912345678\" or \"+84912345678\""
+    if len({e164(n) for n in value}) != len(value):
+        return "each number once"
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """[alert_sms] in central's TOML file (no section: no SMS alerts)."""
+    # A Gammu configuration file naming the modem (`gammu -c FILE identify` tries it; docs/sms.md).
+    gammurc: str = checked(_check_gammurc)
+    numbers: list = checked(_check_numbers)
+    # gsm7: unaccented, 160 characters a part; ucs2: Vietnamese with its diacritics, 70 a part.
+    encoding: Literal["gsm7", "ucs2"] = "gsm7"
+    # Texts to one number in any hour; more alerts than that are held back (counted in the next text).
+    max_per_hour: int = checked(check_positive, default=6)
 
 SCHEMA = """
 CREATE TABLE alert_sms (
@@ -74,21 +104,30 @@ def alert_text(alert: dict, held_back: int = 0) -> str:
 
 
 class SmsAlertChannel:
-    name = "sms"
+    name = NAME
 
-    def __init__(self, settings: AlertSmsSection, ops_store, modem: GammuModem | None = None,
+    def __init__(self, settings: Settings, ops_store, modem: GammuModem | None = None,
                  now: Callable[[], float] = time.time):
         self.settings = settings
         self.store = ops_store
         self.modem = modem or GammuModem(settings.gammurc)
         self.now = now
         self.numbers = [e164(n) for n in settings.numbers]
+        self._recovered = False
+
+    def _recover(self) -> None:
+        """Rows left `sending` by a process that died between the modem taking a text and the mark: `uncertain`.
+        Done on the first send, not at construction: every central process builds its channels, but only the one
+        that serves the dashboard sends, and another must not take rows it is sending for interrupted ones."""
         with self.store.transaction() as db:
             found = db.conn.execute("UPDATE alert_sms SET state = 'uncertain' WHERE state = 'sending'").rowcount
         if found:
             log.warning("alert SMS: %d text(s) may have been sent before a crash; not sent again", found)
+        self._recovered = True
 
     def send(self, alert: dict) -> None:
+        if not self._recovered:
+            self._recover()
         failures: dict[str, str] = {}
         for number in self.numbers:
             try:
@@ -97,13 +136,6 @@ class SmsAlertChannel:
                 failures[mask_phone(number)] = exc.code
         if failures:
             raise AlertSmsFailed(failures)
-
-    def due(self) -> list[dict]:
-        """Alerts raised and neither cleared nor acknowledged that some number has not had (or had fail)."""
-        settled = {(r["alert_id"], r["number"]) for r in
-                   self.store.query("SELECT alert_id, number FROM alert_sms WHERE state != 'failed'")}
-        return [a for a in alerts.listing(self.store, active=True) if a["acked_at"] is None
-                and any((a["id"], n) not in settled for n in self.numbers)]
 
     def close(self) -> None:
         self.modem.close()
@@ -178,6 +210,5 @@ class SmsAlertChannel:
                 text = text[:-10].rstrip() + "..."  # a very long detail: the title and place come first
 
 
-def build(settings: AlertSmsSection, ops_store) -> SmsAlertChannel | None:
-    """The channel when [alert_sms] names a modem, else None (no SMS alerts, nothing else changes)."""
-    return SmsAlertChannel(settings, ops_store) if settings.gammurc else None
+def build(settings: Settings, ops_store) -> SmsAlertChannel:
+    return SmsAlertChannel(settings, ops_store)

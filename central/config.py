@@ -16,12 +16,13 @@ from pathlib import Path
 
 from base.config import (ConfigError, build_section, check_port, check_positive, checked, read_toml, resolve,
                          unknown_sections)
+from central import alert_channels
 
 DEFAULT_PATH = "/etc/vaxkiosk/central.toml"
 ENV_VAR = "VAXKIOSK_CENTRAL_CONFIG"
 
 # Validated by their owners (central web app, alerts, registry); [[sites]] and [[users]] are arrays of tables.
-OTHER_SECTIONS = ("web", "alerts", "alert_sms", "numbers", "sites", "users", "registry")
+OTHER_SECTIONS = ("web", "alerts", "numbers", "sites", "users", "registry", *alert_channels.sections())
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ is sent again (`unsent` + `mark_sent`) until it has.
 
 from __future__ import annotations
 
-from base.corrections import DEADLINE, OUTCOMES
+from base.corrections import (DEADLINE, KIND_WORDS, OUTCOMES, REASONS, STATE_WORDS,  # noqa: F401 - for the pages
+                              about_words, reason_code)
 from base.privacy import mask_id
 from base.refusal import Refusal
 from central.fleet import epoch
@@ -28,16 +29,12 @@ CREATE TABLE correction_decisions (
 """
 
 DEADLINE_SECONDS = DEADLINE.total_seconds()
+# Correction records a reference look-up reads, newest first. A scan: the aggregator's records table has no column
+# for the reference (a JSON field of the payload), and look-ups are rate-limited.
+LOOKUP_SCAN = 20000
 OPEN_STATES = ("received", "deferred")
-# Reasons named by the Ministry's guidance of Nov 2021 (9458/BYT-CNTT); "other" asks for free text.
-REASONS = {
-    "blurred_photo": ("Ảnh chụp không rõ", "The photo is blurred"),
-    "mismatch": ("Họ tên / ngày sinh / ngày tiêm không khớp", "Name, date of birth or date does not match"),
-    "no_diacritics": ("Họ tên không có dấu", "The name has no diacritics"),
-    "edited_form": ("Phiếu đã bị sửa", "The form has been edited"),
-    "other": ("Lý do khác", "Other reason"),
-}
 SUMMARY_KEYS = ("kind", "reason", "filed_at")  # of kiosk.corrections' record (docs/protocol.md)
+
 
 
 class DecisionRefused(Refusal):
@@ -54,7 +51,21 @@ def _summary(payload: dict) -> dict:
     return keep
 
 
-def listing(store, ops_store, now: float) -> list[dict]:
+def outcome_by_reference(store, ops_store, reference: str) -> dict | None:
+    """The outcome of the correction given `reference` (12 digits), with nothing about the person: kind, the day it
+    was filed, state, the decision's reason only when it is one of REASONS (staff's free text may name people)."""
+    rec = next((r for r in store.records("corrections", limit=LOOKUP_SCAN)
+                if r["payload"].get("reference") == reference), None)
+    if rec is None:
+        return None
+    d = ops_store.query_one("SELECT state, reason, decided_at FROM correction_decisions WHERE record_id = ?",
+                            (rec["record_id"],)) or {}
+    return {"reference": reference, "kind": rec["payload"].get("kind"), "filed_day": rec["day"],
+            "state": d.get("state", "received"), "decided_at": d.get("decided_at"),
+            "reason_code": reason_code(d.get("reason"))}
+
+
+def listing(store, ops_store, now: float, sites: dict | None = None) -> list[dict]:
     decisions = {r["record_id"]: r for r in ops_store.query("SELECT * FROM correction_decisions")}
     rows = []
     for rec in store.records("corrections", limit=5000):
@@ -63,7 +74,9 @@ def listing(store, ops_store, now: float) -> list[dict]:
         state = d.get("state", "received")
         rows.append({
             "record_id": rec["record_id"], "site": rec["site"], "kiosk": rec["kiosk"], "received_at": received,
-            "summary": _summary(rec["payload"]), "state": state, "reason": d.get("reason"),
+            "summary": _summary(rec["payload"]),
+            "about": about_words(rec["payload"], {k: v.name for k, v in (sites or {}).items()}),
+            "reference": rec["payload"].get("reference"), "state": state, "reason": d.get("reason"),
             "decided_at": d.get("decided_at"), "decided_by": d.get("decided_by"),
             "outcome_sent_at": d.get("outcome_sent_at"), "due_at": received + DEADLINE_SECONDS,
             "remaining_s": received + DEADLINE_SECONDS - now,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from central import alerts, fleet
+from central import alert_outbox, alerts, fleet
 
 
 def _line(name: str, value, labels: dict | None = None) -> str:
@@ -38,6 +38,22 @@ def render(ops) -> str:
     out += ["# HELP vaxkiosk_central_rejected_total Messages refused by the aggregator, by reason.",
             "# TYPE vaxkiosk_central_rejected_total counter"]
     out += [_line("vaxkiosk_central_rejected_total", n, {"reason": r}) for r, n in sorted(ops.store.rejects().items())]
+    out += ["# HELP vaxkiosk_central_site_records_total Records stored (deduplicated), by site and stream.",
+            "# TYPE vaxkiosk_central_site_records_total counter"]
+    out += [_line("vaxkiosk_central_site_records_total", r["n"], {"site": r["site"], "stream": r["stream"]})
+            for r in ops.store.site_totals()]
+    out += ["# HELP vaxkiosk_central_site_kiosks Kiosks by site and connection state.",
+            "# TYPE vaxkiosk_central_site_kiosks gauge"]
+    by_site: dict[tuple[str, str], int] = {}
+    for v in views:
+        by_site[(v["site"], v["state"])] = by_site.get((v["site"], v["state"]), 0) + 1
+    out += [_line("vaxkiosk_central_site_kiosks", n, {"site": site, "state": state})
+            for (site, state), n in sorted(by_site.items())]
+    out += ["# HELP vaxkiosk_central_alert_notifications_pending Alert notifications not sent yet, by channel.",
+            "# TYPE vaxkiosk_central_alert_notifications_pending gauge"]
+    pending = alert_outbox.pending_counts(ops.ops_store)
+    out += [_line("vaxkiosk_central_alert_notifications_pending", pending.get(name, 0), {"channel": name})
+            for name in sorted(set(ops.channels) | set(pending))]
     lags = ops.store.recent_lags(300.0, now)
     out += ["# HELP vaxkiosk_central_lag_seconds Kiosk send time to central commit, records of the last 5 minutes.",
             "# TYPE vaxkiosk_central_lag_seconds summary"]

@@ -8,7 +8,7 @@ import threading
 
 from base.events import EventBus
 from base.web.serving import WebServer
-from central import alert_sms
+from central import alert_channels
 from central.ops_config import OpsConfig
 from central.ops_store import open_ops_store
 from central.ops_ticker import Ticker
@@ -29,7 +29,7 @@ class OpsService:
         self.store = store
         self.publisher = publisher
         self.ops_store = open_ops_store(f"{data_dir}/ops.db")
-        self.alert_sms = None  # the SMS alert channel, built by the process that serves the dashboard (start)
+        self.channels = alert_channels.build(config.channels, self.ops_store)  # name → channel
         self.events = EventBus()
         self.ticker = Ticker(self)
         self.stopping = threading.Event()
@@ -53,9 +53,6 @@ class OpsService:
             log.warning("dashboard port %s:%s not available (%s): this process is an ingest worker only",
                         web.host, web.port, exc.strerror)
             return
-        # Only the process that evaluates alerts texts them: another one would take rows it is sending for
-        # interrupted ones. None without [alert_sms] gammurc.
-        self.alert_sms = alert_sms.build(self.config.alert_sms, self.ops_store)
         self.ticker.start()
         self.server.start("ops-web")
         log.info("dashboard on http://%s:%s/", web.host, self.server.port)
@@ -65,14 +62,16 @@ class OpsService:
         if self.server is not None:
             self.server.stop(timeout=5)
             self.ticker.stop()
-        if self.alert_sms is not None:
-            self.alert_sms.close()
+        for channel in self.channels.values():
+            if hasattr(channel, "close"):
+                channel.close()
         self.ops_store.close()
 
     def health(self) -> dict:
         health = {"port": self.web_port, "commands_connected": self.publisher.connected.is_set()}
-        if self.alert_sms is not None:
-            health["alert_sms"] = self.alert_sms.health()
+        for name, channel in self.channels.items():
+            if hasattr(channel, "health"):
+                health[f"alert_{name}"] = channel.health()
         return health
 
 

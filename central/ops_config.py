@@ -4,8 +4,8 @@ They live in the central TOML file next to the aggregator's [central] and [mqtt]
 these sections over in Config.other):
 
     [web]      listen address, session length, cookie secret, API token
-    [alerts]   thresholds
-    [alert_sms] alerts by text message: modem, numbers, encoding, rate limit (central.alert_sms)
+    [alerts]   thresholds, notification retries
+    [alert_<channel>]  where alerts are sent: [alert_webhook], [alert_email], [alert_sms] (central.alert_channels)
     [[sites]]  id, name, district, province (3-digit code from base/provinces.csv)
     [[users]]  name, password_hash (`vaxkiosk central-password` prints one)
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from base.config import ConfigError, build_section, check_id, check_percent, check_port, check_positive, checked
-from base.phone import e164
 from base.provinces import provinces
+from central import alert_channels
 
 
 def _check_province(value: str) -> str | None:
@@ -47,33 +47,8 @@ class AlertsSection:
     backlog_age_max_seconds: float = checked(check_positive, default=900.0)
     disk_used_max_percent: float = checked(check_percent, default=90.0)
     evaluate_every_seconds: float = checked(check_positive, default=5.0)
-
-
-def _check_gammurc(value: str) -> str | None:
-    from drivers.gsm_modem import gammurc_problem
-
-    return gammurc_problem(value)
-
-
-def _check_numbers(value: list) -> str | None:
-    bad = [n for n in value if not isinstance(n, str) or e164(n) is None]
-    if bad:
-        return "a list of Vietnamese mobile numbers such as \"0912345678\" or \"+84912345678\""
-    if len({e164(n) for n in value}) != len(value):
-        return "each number once"
-    return None
-
-
-@dataclass(frozen=True)
-class AlertSmsSection:
-    """[alert_sms] in central's TOML file; no gammurc = no SMS alerts."""
-    # A Gammu configuration file naming the modem (`gammu -c FILE identify` tries it; docs/sms.md).
-    gammurc: str = checked(_check_gammurc, default="")
-    numbers: list = checked(_check_numbers, default=())
-    # gsm7: unaccented, 160 characters a part; ucs2: Vietnamese with its diacritics, 70 a part.
-    encoding: Literal["gsm7", "ucs2"] = "gsm7"
-    # Texts to one number in any hour; more alerts than that are held back (counted in the next text).
-    max_per_hour: int = checked(check_positive, default=6)
+    # A notification a channel failed to send is tried again after this, then twice as long each time (up to 10 min).
+    notify_retry_seconds: float = checked(check_positive, default=5.0)
 
 
 @dataclass(frozen=True)
@@ -106,15 +81,16 @@ class User:
 class OpsConfig:
     web: WebSection = WebSection()
     alerts: AlertsSection = AlertsSection()
-    alert_sms: AlertSmsSection = AlertSmsSection()
     numbers: NumbersSection = NumbersSection()
     sites: tuple[Site, ...] = ()
     users: tuple[User, ...] = ()
+    # channel name → its settings, for each [alert_<name>] section present (central.alert_channels)
+    channels: dict = field(default_factory=dict)
     source: str = "<defaults>"
     site_by_id: dict = field(default_factory=dict, compare=False, repr=False)
 
 
-TABLES = {"web": WebSection, "alerts": AlertsSection, "alert_sms": AlertSmsSection, "numbers": NumbersSection}
+TABLES = {"web": WebSection, "alerts": AlertsSection, "numbers": NumbersSection}
 ARRAYS = {"sites": Site, "users": User}
 
 
@@ -131,8 +107,8 @@ def from_dict(data: dict, source: str = "<dict>") -> OpsConfig:
         raise ConfigError(f"{source}: [[sites]] lists the same id twice: {sorted({i for i in ids if ids.count(i) > 1})}")
     if any(not u.password_hash for u in arrays["users"]):
         raise ConfigError(f"{source}: every [[users]] needs a password_hash (vaxkiosk central-password prints one)")
-    if sections["alert_sms"].gammurc and not sections["alert_sms"].numbers:
-        raise ConfigError(f"{source}: [alert_sms] names a modem (gammurc) but no numbers to text")
-    config = OpsConfig(**sections, **arrays, source=source)
+    channels = {module.NAME: build_section(module.Settings, data[section], section, source)
+                for section, module in alert_channels.sections().items() if section in data}
+    config = OpsConfig(**sections, **arrays, channels=channels, source=source)
     config.site_by_id.update({s.id: s for s in config.sites})
     return config

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from base.store import Store
 from base.web.sessions import WEB_SESSIONS
-from central import alert_sms, alerts, corrections, device_actions
+from central import alert_outbox, alert_sms, alerts, corrections, device_actions
 
 OPS_MIGRATIONS: list[tuple[str, str]] = [
     ("0001_alerts", alerts.SCHEMA),
@@ -20,6 +20,8 @@ OPS_MIGRATIONS: list[tuple[str, str]] = [
     ("0003_web_sessions", WEB_SESSIONS),  # dashboard logins the server can end (base.web.sessions)
     ("0004_alert_sms", alert_sms.SCHEMA),  # alert texts per (alert, number): each sent once, rate-limited
     ("0005_device_actions", device_actions.SCHEMA),  # revocations from the dashboard: who, when, why
+    ("0006_alert_snooze_actions", alerts.SNOOZE_SCHEMA),
+    ("0007_alert_notifications", alert_outbox.SCHEMA),  # the channels' shared outbox (central.alert_outbox)
 ]
 
 

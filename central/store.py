@@ -674,12 +674,24 @@ class CentralStore:
             row["payload"] = json.loads(row["payload"])
         return rows
 
-    def record_count(self, stream: str | None = None, kiosk: str | None = None) -> int:
-        where, params = "1", []
+    def records_after(self, stream: str, day: str, after: str = "", limit: int = 100) -> list[dict]:
+        """A local day's records of a stream in record_id order, those after `after` (keyset paging: a page does not
+        shift while records of that day are still arriving), payload decoded."""
+        rows = self._store.query(
+            "SELECT * FROM records WHERE stream = ? AND day = ? AND record_id > ? ORDER BY record_id LIMIT ?",
+            (stream, day, after, limit))
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return rows
+
+    def record_count(self, stream: str | None = None, kiosk: str | None = None, day: str | None = None) -> int:
+        where, params = "1 = 1", []
         if stream:
             where, params = where + " AND stream = ?", params + [stream]
         if kiosk:
             where, params = where + " AND kiosk = ?", params + [kiosk]
+        if day:
+            where, params = where + " AND day = ?", params + [day]
         return self._store.query_one(f"SELECT count(*) AS n FROM records WHERE {where}", tuple(params))["n"]
 
     def record_ids(self, kiosk: str, stream: str) -> list[str]:
@@ -688,6 +700,11 @@ class CentralStore:
 
     def rejects(self) -> dict[str, int]:
         return {r["reason"]: r["count"] for r in self._store.query("SELECT reason, count FROM rejects")}
+
+    def site_totals(self) -> list[dict]:
+        """Records stored per site and stream (all days): /metrics' per-site counters."""
+        return self._store.query("SELECT site, stream, count(*) AS n FROM records GROUP BY site, stream "
+                                 "ORDER BY site, stream")
 
     def ingest_totals(self) -> dict[str, int]:
         """Records stored per stream (all days): for /metrics."""

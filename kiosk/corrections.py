@@ -8,17 +8,23 @@ deadline travels with it).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import sqlite3
 import uuid
 
-from base.corrections import DEADLINE, KINDS, MAX_REASON_CHARS, OUTCOMES
+from base.corrections import DEADLINE, KINDS, MAX_PLACE_CHARS, MAX_REASON_CHARS, OUTCOMES, new_reference
 from base.records import Stamp, record
 from base.refusal import Refusal
 from kiosk import audit, checkin
 from kiosk.clock import Clock
 from kiosk.config import KioskSection
 from kiosk.outbox import enqueue
+from kiosk.printing import jobs
 from kiosk.store import Store
-from kiosk.vaccination import checkin_of_dose
+from kiosk.vaccination import checkin_of_dose, dose_record
+from kiosk.vaccines import MAX_DOSES, VACCINES
+
+FIRST_DAY = dt.date(2021, 1, 1)  # no COVID-19 dose in Vietnam before this: an earlier day is a typing mistake
 
 ERRORS = {
     "bad_kind": ("Loại yêu cầu không hợp lệ.", "The kind of request is not valid."),
@@ -26,6 +32,12 @@ ERRORS = {
     "reason_required": ("Vui lòng ghi ngắn gọn lý do (tối đa 300 ký tự).",
                         "Please give a short reason (at most 300 characters)."),
     "unknown_dose": ("Không tìm thấy mũi tiêm này trong hồ sơ.", "This dose is not in the record."),
+    "claim_day": ("Ngày tiêm không hợp lệ (ngày/tháng/năm, từ 2021 đến hôm nay).",
+                  "The day of the dose is not valid (dd/mm/yyyy, from 2021 to today)."),
+    "claim_dose": (f"Mũi tiêm thứ mấy? Chọn từ 1 đến {MAX_DOSES}.", f"Which dose? Choose 1 to {MAX_DOSES}."),
+    "claim_vaccine": ("Loại vắc xin không có trong danh sách.", "This vaccine is not in the list."),
+    "claim_place": (f"Vui lòng ghi nơi đã tiêm (tối đa {MAX_PLACE_CHARS} ký tự).",
+                    f"Please give where the dose was given (at most {MAX_PLACE_CHARS} characters)."),
 }
 
 
@@ -39,12 +51,18 @@ class Corrections:
         self.settings = settings
         self.clock = clock or Clock(settings.utc_offset_hours)
 
-    def file(self, id_number: str, kind: str, reason: str, vaccination_id: str | None = None) -> dict:
+    def file(self, id_number: str, kind: str, reason: str, vaccination_id: str | None = None,
+             claim: dict | None = None) -> dict:
+        """File a request: its record, audit entry, outbox entry and the citizen's slip (a print job) in one commit.
+
+        `claim`, for a missing dose: what the citizen says happened (day, dose_number, vaccine, place). A wrong dose
+        is described by the dose as recorded here. The row returned carries the citizen's `reference`."""
         if kind not in KINDS:
             raise CorrectionRefused("bad_kind")
         reason = " ".join(str(reason or "").split())
         if not reason or len(reason) > MAX_REASON_CHARS:
             raise CorrectionRefused("reason_required")
+        about = self._claimed(claim or {}) if kind == "missing_dose" else {}
         stamp = self.clock.stamp()
         filed = dt.datetime.fromisoformat(stamp.wall)
         row = {
@@ -58,15 +76,62 @@ class Corrections:
             "filed_wall": stamp.wall,
             "deadline_wall": (filed + DEADLINE).isoformat(timespec="milliseconds"),
         }
-        with self.store.transaction() as db:
-            if vaccination_id and checkin.number_of(db, checkin_of_dose(db, vaccination_id) or "") != id_number:
+        for attempt in range(3):  # a reference already given (unique index; 1 in 10^11) is drawn again
+            row["reference"] = new_reference()
+            try:
+                with self.store.transaction() as db:
+                    visit = self._visit(db, id_number, vaccination_id)
+                    if kind == "wrong_dose" and vaccination_id:
+                        about = recorded_dose(dose_record(self.store, vaccination_id))
+                    row["about"] = json.dumps(about, ensure_ascii=False)
+                    db["corrections"].insert(row)
+                    # The audit log holds no personal data: the request's id and kind, never the number or reason.
+                    audit.record(db, "kiosk:citizen", "correction.filed", row["id"], None,
+                                 {"kind": kind, "vaccination_id": row["vaccination_id"]}, stamp=stamp)
+                    enqueue(db, "corrections", correction_record(row, stamp), stamp)
+                    if visit:  # print jobs hang off a check-in: the visit the record check found
+                        jobs.add(db, "correction", visit, stamp, subject_id=row["id"])
+                return {**row, "about": about, "slip": bool(visit)}
+            except sqlite3.IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("the loop returns or raises")
+
+    def _visit(self, db, id_number: str, vaccination_id: str | None) -> str | None:
+        """The check-in the request's slip hangs off: the dose's, or the number's latest visit here."""
+        if vaccination_id:
+            visit = checkin_of_dose(db, vaccination_id)
+            if checkin.number_of(db, visit or "") != id_number:
                 raise CorrectionRefused("unknown_dose")
-            db["corrections"].insert(row)
-            # The audit log holds no personal data: the request's id and kind, never the number or the reason.
-            audit.record(db, "kiosk:citizen", "correction.filed", row["id"], None,
-                         {"kind": kind, "vaccination_id": row["vaccination_id"]}, stamp=stamp)
-            enqueue(db, "corrections", correction_record(row, stamp), stamp)
-        return row
+            return visit
+        visits = checkin.visits_by_number(self.store, id_number)
+        return max(visits.values(), key=lambda v: v["day"])["id"] if visits else None
+
+    def _claimed(self, claim: dict) -> dict:
+        """The citizen's account of a missing dose, checked: each field or a refusal naming it."""
+        raw_day = str(claim.get("day", "")).strip()
+        try:
+            day = (dt.datetime.strptime(raw_day, "%d/%m/%Y").date() if "/" in raw_day
+                   else dt.date.fromisoformat(raw_day))
+        except ValueError:
+            raise CorrectionRefused("claim_day") from None
+        if not FIRST_DAY <= day <= self.clock.now().astimezone(self.clock.tz).date():
+            raise CorrectionRefused("claim_day")
+        number = claim.get("dose_number")
+        if isinstance(number, str) and number.isdigit():
+            number = int(number)
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_DOSES:
+            raise CorrectionRefused("claim_dose")
+        vaccine = str(claim.get("vaccine") or "")
+        if vaccine and vaccine not in VACCINES:
+            raise CorrectionRefused("claim_vaccine")
+        place = " ".join(str(claim.get("place") or "").split())
+        if not place or len(place) > MAX_PLACE_CHARS:
+            raise CorrectionRefused("claim_place")
+        about = {"about_day": day.isoformat(), "about_dose_number": number, "about_place": place}
+        if vaccine:
+            about["about_vaccine"] = vaccine
+        return about
 
     def apply_outcome(self, args: dict) -> bool:
         """Central's decision (command correction_outcome: record_id, state, reason, decided_at). Central resends an
@@ -94,8 +159,28 @@ class Corrections:
                                 (self.settings.site_id, limit))
 
 
+def recorded_dose(dose: dict | None) -> dict:
+    """A dose as recorded here, in the record's about_* fields (what a wrong_dose request is about)."""
+    if dose is None:
+        return {}
+    return {"about_dose_number": dose["dose_number"], "about_vaccine": dose["vaccine"], "about_lot": dose["lot"],
+            "about_day": dose["day"], "about_site": dose["site_id"]}
+
+
+def get(store: Store, correction_id: str) -> dict | None:
+    return store.query_one("SELECT * FROM corrections WHERE id=?", (correction_id,))
+
+
+def by_reference(store: Store, reference: str) -> dict | None:
+    """A request filed here, by its citizen's reference (base.corrections.read_reference's digits)."""
+    return store.query_one("SELECT * FROM corrections WHERE reference=?", (reference,))
+
+
 def correction_record(row: dict, stamp: Stamp) -> dict:
-    """What central gets: the ID number is needed to find the person's record there; no name or birth date."""
+    """What central gets: the ID number is needed to find the person's record there; no name or birth date. The
+    reference and what the request is about (about_*) were added later: older records have neither."""
+    about = row["about"] if isinstance(row.get("about"), dict) else json.loads(row.get("about") or "{}")
     return record("corrections", row["id"], row["site_id"], row["kiosk_id"], stamp, id_number=row["id_number"],
                   kind=row["kind"], vaccination_id=row["vaccination_id"], reason=row["reason"],
-                  filed_at=row["filed_wall"], deadline=row["deadline_wall"])
+                  filed_at=row["filed_wall"], deadline=row["deadline_wall"], reference=row.get("reference"),
+                  **about)

@@ -277,6 +277,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("0008_sms", SMS_TABLES),
+    (
+        "0009_correction_reference",
+        """
+        -- What a correction is about (JSON of the record's about_* fields) and the reference the citizen was given
+        -- (kiosk.corrections; base.corrections.new_reference). Requests filed before have neither.
+        ALTER TABLE corrections ADD COLUMN about TEXT;
+        ALTER TABLE corrections ADD COLUMN reference TEXT;
+        CREATE UNIQUE INDEX corrections_reference ON corrections (reference);
+        """,
+    ),
 ]
 
 

@@ -31,14 +31,14 @@ def create_app(ops) -> Flask:
 
     from base.web import limits
     from base.web.sse import StreamSlots
-    from central.web import api, auth, days, pages, stream
+    from central.web import api, auth, correction_lookup, days, fhir, pages, stream
 
     limits.install(app)
     days.install(app)
     app.extensions["stream_slots"] = StreamSlots(STREAMS_PER_ADDRESS, REMOTE_STREAMS, LOOPBACK_STREAMS)
 
     auth.init(app)
-    for bp in (auth.bp, pages.bp, api.bp, stream.bp, *ops.device_blueprints):
+    for bp in (auth.bp, pages.bp, api.bp, fhir.bp, correction_lookup.bp, stream.bp, *ops.device_blueprints):
         app.register_blueprint(bp)
     tz = ops.store.tz  # the sites' local time (Vietnam: UTC+7)
     app.jinja_env.filters.update(clock=lambda ts, with_date=False: _clock(ts, tz, with_date), ago=_ago,

@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import functools
-import threading
 import time
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from base.throttle import Throttle
 from base.web.loopback import LOOPBACK_NAMES, names_loopback
 from base.web.sessions import ServerSessions, check_csrf, csrf_token, same_secret
 
@@ -34,29 +34,15 @@ def _ops():
     return current_app.extensions["ops"]
 
 
-class LoginThrottle:
-    """Failed logins per user name, in memory (a restart forgets them, which is acceptable for a guessing brake).
-
-    A password is checked only after `attempt` has counted it, in one step under the lock: guesses sent in parallel
-    cannot all pass the check before any of them is counted (at most MAX_FAILURES are checked per window)."""
+class LoginThrottle(Throttle):
+    """Failed logins per user name (base.throttle): a password is checked only after `attempt` has counted it, so
+    parallel guesses cannot outrun it (at most MAX_FAILURES are checked per window)."""
 
     def __init__(self):
-        self._attempts: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def attempt(self, name: str, now: float) -> bool:
-        """Count an attempt for `name`; False (do not check the password) when the window already holds too many."""
-        with self._lock:
-            recent = [t for t in self._attempts.get(name, []) if now - t < FAILURE_WINDOW_S]
-            allowed = len(recent) < MAX_FAILURES
-            if allowed:
-                recent.append(now)
-            self._attempts[name] = recent
-            return allowed
+        super().__init__(MAX_FAILURES, FAILURE_WINDOW_S)
 
     def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._attempts.pop(name, None)
+        self.forget(name)
 
 
 def server_sessions() -> ServerSessions:

@@ -9,7 +9,8 @@ import time
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 
-from central import alerts, corrections, device_actions, fleet, numbers
+from base.corrections import show_reference
+from central import alert_outbox, alerts, corrections, device_actions, fleet, numbers
 from central.web.auth import admin_required, is_admin, login_required
 from central.web import days
 from central.web.charts import daily_bars, hourly_bars, sparkline
@@ -129,7 +130,23 @@ def alerts_page():
     active = [a for a in alerts.listing(ops.ops_store) if days.within(a["first_seen"])]
     cleared = [a for a in alerts.listing(ops.ops_store, active=False, limit=5000 if days.asked() else 50)
                if days.within(a["first_seen"])]
-    return _render("alerts.html", active=active, cleared=cleared[:200])
+    return _render("alerts.html", active=active, cleared=cleared[:200],
+                   sent=alert_outbox.for_alerts(ops.ops_store, [a["id"] for a in active]),
+                   actions=alerts.actions(ops.ops_store), snooze_hours=alerts.SNOOZE_CHOICES_H,
+                   channels=list(ops.channels))
+
+
+@bp.post("/alerts/<int:alert_id>/snooze")
+@login_required
+def alert_snooze(alert_id: int):
+    ops = _ops()
+    hours = request.form.get("hours", "")
+    if not hours.isdigit() or int(hours) not in alerts.SNOOZE_CHOICES_H:
+        abort(400)
+    with ops.ops_store.transaction() as db:
+        alerts.snooze(db.conn, alert_id, int(hours), session["user"], time.time())
+    ops.events.publish("changed", {"what": ["alerts"]})
+    return redirect(url_for("pages.alerts_page"))
 
 
 @bp.post("/alerts/<int:alert_id>/ack")
@@ -217,8 +234,10 @@ def numbers_csv():
 @login_required
 def corrections_page():
     ops = _ops()
-    rows = [r for r in corrections.listing(ops.store, ops.ops_store, time.time()) if days.within(r["received_at"])]
-    return _render("corrections.html", rows=rows, reasons=corrections.REASONS)
+    rows = [r for r in corrections.listing(ops.store, ops.ops_store, time.time(), ops.config.site_by_id)
+            if days.within(r["received_at"])]
+    return _render("corrections.html", rows=rows, reasons=corrections.REASONS, kinds=corrections.KIND_WORDS,
+                   show_reference=show_reference)
 
 
 @bp.post("/corrections/<record_id>")

@@ -21,6 +21,11 @@ INTERRUPTED = ("interrupted while sending (the kiosk stopped): it may or may not
                "reprint it from the staff screen if the citizen has no paper")
 
 
+# Prints central counts (stream print_events). A correction slip (kind "correction", subject_id: the request) is
+# the citizen's receipt, not a figure.
+COUNTED_KINDS = ("ticket", "certificate")
+
+
 class JobNotFound(LookupError):
     pass
 
@@ -118,7 +123,7 @@ def _finish(store: Store, job_id: int, stamp: Stamp, state: str, error: str | No
         db.conn.execute("UPDATE print_jobs SET state=?, last_error=?, updated_wall=? WHERE id=?",
                         (state, error, stamp.wall, job_id))
         job = db.conn.execute("SELECT kind, checkin_id, copy FROM print_jobs WHERE id=?", (job_id,)).fetchone()
-        if job is not None and place is not None:
+        if job is not None and place is not None and job["kind"] in COUNTED_KINDS:
             enqueue(db, "print_events", print_event_record({**dict(job), **place}, state, stamp), stamp)
 
 

@@ -1,4 +1,5 @@
-"""The two receipts the kiosk prints, for any profile and paper width: the queue ticket and the vaccination certificate.
+"""The receipts the kiosk prints, for any profile and paper width: the queue ticket, the vaccination certificate and
+the citizen's slip for a correction request (its reference, to look the outcome up at any kiosk).
 
 Inputs are plain data objects; this module reads nothing from the store. Texts are Vietnamese first, then English.
 A reprint says so in a black banner (`BẢN IN LẠI`) with its count, so a second copy is never taken for the first.
@@ -135,6 +136,42 @@ def certificate(view: CertificateView, profile: str, paper_mm: int, copy: int | 
         b.text("Mã QR chứng nhận / Certificate QR", small, align="center")
     if view.uvci:
         b.text(f"Mã chứng nhận / Certificate ID: {view.uvci}", small, align="center")
+    b.gap(body)
+    return b.finish()
+
+
+@dataclass(frozen=True)
+class CorrectionSlipView:
+    site_name: str
+    reference: str  # as shown: PA-1234-5678-9012 (base.corrections.show_reference)
+    filed: dt.datetime  # local time
+    answer_by: dt.datetime  # local time: filed + 48 hours
+    masked_id: str
+    kind: tuple[str, str]  # (Vietnamese, English)
+    about: tuple[str, str]  # what it is about, in words (base.corrections.about_words)
+
+
+def correction_slip(view: CorrectionSlipView, profile: str, paper_mm: int) -> Receipt:
+    b = ReceiptBuilder(profile, paper_mm)
+    small, body, title = _sizes(b.width)
+    b.text("PHIẾU TIẾP NHẬN PHẢN ÁNH", title, bold=True, align="center")
+    b.text("Correction request received", small, align="center")
+    b.text(view.site_name or "Điểm tiêm chủng", body, align="center")
+    b.rule()
+    b.text("MÃ TRA CỨU · REFERENCE", small, align="center")
+    b.big_text(view.reference)
+    b.text(view.filed.strftime("%H:%M  %d/%m/%Y"), body, align="center")
+    b.rule()
+    b.text(f"Số định danh / ID: {view.masked_id}", body)
+    b.text(f"{view.kind[0]} · {view.kind[1]}", body, bold=True)
+    if view.about[0]:
+        b.text(view.about[0], body)
+        b.text(view.about[1], small)
+    b.rule()
+    b.text(f"Trung tâm trả lời trước {view.answer_by.strftime('%H:%M %d/%m/%Y')}.", body, bold=True)
+    b.text(f"Central answers by {view.answer_by.strftime('%H:%M %d/%m/%Y')}.", small)
+    b.text("Xem kết quả tại bất kỳ kiosk nào: chọn \"Tra cứu phản ánh\" và nhập mã trên.", body)
+    b.text("See the outcome at any kiosk: choose \"Look up a request\" and type the reference.", small)
     b.gap(body)
     return b.finish()
 

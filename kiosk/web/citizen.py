@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, jsonify, render_template, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, render_template, stream_with_context
 
+from base.corrections import show_reference
 from base.privacy import mask_id
 from base.refusal import Refusal
 from kiosk.checkin import CheckinRefused
+from kiosk.correction_lookup import CorrectionLookup
 from kiosk.corrections import CorrectionRefused, Corrections
 from kiosk.identity import ScanError, from_manual
 from kiosk.printing import jobs as print_jobs
@@ -29,6 +31,9 @@ from kiosk.web.guard import error_json, kiosk, loopback_json, loopback_or_techni
 bp = Blueprint("citizen", __name__)
 
 PREVIEW_FPS = 8
+# The citizen screen's answers to "where was the missing dose given?" (no keyboard for free text on the screen).
+SCREEN_PLACES = {"here": lambda k: f"{k.site_name or k.site_id} ({k.site_id})",
+                 "elsewhere": lambda k: "nơi khác · elsewhere"}
 # A citizen who already checked in may ask the kiosk for a new ticket this many times; after that, staff reprint.
 CITIZEN_REPRINTS = 2
 
@@ -144,7 +149,8 @@ def record_doses(token: str):
     if subject is None:
         return token_expired()
     return jsonify({"ok": True, "id_masked": mask_id(subject.id_number),
-                    "doses": [dose_view(d) for d in doses_of(subject)]})
+                    "doses": [dose_view(d) for d in doses_of(subject)],
+                    "vaccines": [{"code": v.code, "name": v.name} for v in VACCINES.values()]})
 
 
 @bp.post("/record/correction")
@@ -159,12 +165,30 @@ def record_correction():
     try:
         if vaccination_id is not None and vaccination_id not in {d["id"] for d in doses_of(subject)}:
             raise CorrectionRefused("unknown_dose")  # a dose of the same number but of another person's record
+        claim = dict(body["claim"]) if isinstance(body.get("claim"), dict) else None
+        if claim and claim.get("place") in SCREEN_PLACES:  # the screen's two taps, in words central reads
+            claim["place"] = SCREEN_PLACES[claim["place"]](app.config.kiosk)
         row = Corrections(app.store, app.config.kiosk, app.clock).file(
-            subject.id_number, str(body.get("kind", "")), str(body.get("reason", "")), vaccination_id)
+            subject.id_number, str(body.get("kind", "")), str(body.get("reason", "")), vaccination_id, claim)
     except Refusal as exc:
         return error_json(exc)
     app.events.publish("correction", {"kind": row["kind"], "deadline": row["deadline_wall"]})
-    return jsonify({"ok": True, "deadline": row["deadline_wall"]})
+    return jsonify({"ok": True, "deadline": row["deadline_wall"], "reference": show_reference(row["reference"]),
+                    "slip": row["slip"]})
+
+
+@bp.post("/corrections/lookup")
+@loopback_json
+def correction_lookup():
+    """The outcome of a correction by its reference (kiosk.correction_lookup): no card, nothing personal shown."""
+    app = kiosk()
+    if "correction_lookup" not in current_app.extensions:  # one per screen: its throttle counts this screen's tries
+        current_app.extensions["correction_lookup"] = CorrectionLookup(app.store, app.config.certificates)
+    try:
+        outcome = current_app.extensions["correction_lookup"].outcome(str(json_object().get("reference", ""))[:40])
+    except Refusal as exc:
+        return error_json(exc, {"lookups_paused": 429, "reference_unknown": 404}.get(exc.code, 422))
+    return jsonify({"ok": True, "outcome": outcome})
 
 
 def doses_of(subject: Subject) -> list[dict]:

@@ -165,3 +165,19 @@ def check_in(app, n: int) -> str:
 
 def now() -> float:
     return time.time()
+
+
+def run_plan(kiosk_apps, plan: dict) -> dict:
+    """{(site, kiosk): (check-ins, vaccinated)} → kiosk id → its started App, once every record is acknowledged."""
+    apps, n = {}, 0
+    for (site, kid), (checkins, vaccinated) in plan.items():
+        app = kiosk_apps(site, kid)
+        ids = []
+        for _ in range(checkins):
+            n += 1
+            ids.append(check_in(app, n))
+        for cid in ids[:vaccinated]:
+            vaccinate(app, cid)
+        apps[kid] = app
+    wait_for(lambda: all(outbox_empty(a) for a in apps.values()), 30, what="every outbox acknowledged")
+    return apps

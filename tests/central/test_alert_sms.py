@@ -15,7 +15,8 @@ import pytest
 
 from base.config import ConfigError
 from central.alert_sms import AlertSmsFailed, SmsAlertChannel, alert_text
-from central.ops_config import AlertSmsSection, from_dict
+from central.alert_sms import Settings as AlertSmsSection
+from central.ops_config import from_dict
 from central.ops_store import open_ops_store
 from drivers.gsm_modem import GammuModem, write_gammurc
 from drivers.sms_encoding import unaccent
@@ -148,26 +149,28 @@ def test_numbers_are_masked_in_logs(tmp_path, line, modem, caplog):
 
 
 def test_the_section_is_checked_when_central_starts(tmp_path):
+    rc = str(write_gammurc(tmp_path / "gammurc", "/dev/ttyUSB0"))
     with pytest.raises(ConfigError, match="numbers"):
-        from_dict({"alert_sms": {"numbers": ["0212345678"]}})  # a landline cannot get texts
+        from_dict({"alert_sms": {"gammurc": rc, "numbers": ["0212345678"]}})  # a landline cannot get texts
     with pytest.raises(ConfigError, match="numbers"):
-        from_dict({"alert_sms": {"numbers": ["0912345678", "+84912345678"]}})  # the same phone twice
+        from_dict({"alert_sms": {"gammurc": rc, "numbers": ["0912345678", "+84912345678"]}})  # the same phone twice
     with pytest.raises(ConfigError, match="encoding"):
-        from_dict({"alert_sms": {"encoding": "utf8"}})
+        from_dict({"alert_sms": {"gammurc": rc, "numbers": ON_CALL, "encoding": "utf8"}})
     with pytest.raises(ConfigError, match="gammurc"):
         from_dict({"alert_sms": {"gammurc": str(tmp_path / "missing"), "numbers": ON_CALL}})
     with pytest.raises(ConfigError, match="numbers"):
-        # a modem but nobody to text
-        from_dict({"alert_sms": {"gammurc": str(write_gammurc(tmp_path / "gammurc", "/dev/ttyUSB0"))}})
-    assert from_dict({}).alert_sms.gammurc == ""
+        from_dict({"alert_sms": {"gammurc": rc}})  # a modem but nobody to text
+    with pytest.raises(ConfigError, match="numbers"):
+        from_dict({"alert_sms": {"gammurc": rc, "numbers": []}})
+    assert from_dict({"alert_sms": {"gammurc": rc, "numbers": ON_CALL}}).channels["sms"].numbers == ON_CALL
+    assert "sms" not in from_dict({}).channels  # no section: no SMS alerts
 
 
 SENDER = textwrap.dedent("""
     import sys
-    from central.alert_sms import SmsAlertChannel
-    from central.ops_config import AlertSmsSection
+    from central.alert_sms import Settings, SmsAlertChannel
     from central.ops_store import open_ops_store
-    section = AlertSmsSection(gammurc=sys.argv[1], numbers=["0912345678"])
+    section = Settings(gammurc=sys.argv[1], numbers=["0912345678"])
     SmsAlertChannel(section, open_ops_store(sys.argv[2])).send(
         {"id": 9, "code": "kiosk_lost", "site": "GL-01", "kiosk": "gl-01-k1", "detail": "lost for 130 s"})
 """)
@@ -189,8 +192,9 @@ def test_kill_9_between_the_modem_taking_it_and_the_mark_sends_it_no_second_time
         driver = GammuModem(rc)
         try:
             sms = SmsAlertChannel(AlertSmsSection(gammurc=rc, numbers=["0912345678"]), store, modem=driver)
-            assert sms.health()["texts"] == {"uncertain": 1}
+            assert sms.health()["texts"] == {"sending": 1}  # what the killed sender left
             sms.send({"id": 9, "code": "kiosk_lost", "site": "GL-01", "kiosk": "gl-01-k1", "detail": "lost"})
+            assert sms.health()["texts"] == {"uncertain": 1}  # may have gone: never sent again
             sms.send(alert(10))
             got = messages(modem.wait_for(2))
         finally:

@@ -54,8 +54,15 @@ def test_printer_and_camera_alerts_raised_and_cleared(central, kiosk_apps):
     camera.status.update(fps=0.0)
     wait_for(lambda: central.active_alerts() == {("gl-edge", "printer_paper_out"), ("gl-edge", "camera_no_frames")},
              15, what="paper and camera alerts")
+    # A printer out of paper also reports itself offline (ESC/POS status): one fault, one alert.
     printer.status.update(online=False)
-    wait_for(lambda: ("gl-edge", "printer_offline") in central.active_alerts(), 15, what="printer offline alert")
+    wait_for(lambda: central.get_json("/api/fleet")[0]["printer"] == "offline", 10, what="offline health stored")
+    # One evaluation after that health was stored (the ticker's own, called here), so the rule has seen it.
+    central.ops.ticker.tick()
+    assert central.active_alerts() == {("gl-edge", "printer_paper_out"), ("gl-edge", "camera_no_frames")}
+    printer.status.update(paper="ok")  # paper back, still offline: now that is the fault
+    wait_for(lambda: central.active_alerts() == {("gl-edge", "printer_offline"), ("gl-edge", "camera_no_frames")},
+             15, what="printer offline alert once the paper is back")
     seen = {r["code"]: r["first_seen"] for r in central.ops.ops_store.query("SELECT * FROM alerts")}
 
     printer.status.update(online=True, paper="ok")
@@ -92,7 +99,11 @@ def test_alert_rules_at_their_thresholds():
     assert conditions(view(), LIMITS, 1000.0) == {}
     assert set(conditions(view(disk_used_pct=90.1), LIMITS, 0)) == {"disk_full"}
     assert conditions(view(disk_used_pct=90.0), LIMITS, 0) == {}
-    assert set(conditions(view(backlog=201, oldest_age_s=901.0), LIMITS, 0)) == {"outbox_backlog", "outbox_age"}
+    # One fault, one alert: a backlog over the limit is the stuck outbox its age reports too.
+    assert set(conditions(view(backlog=201, oldest_age_s=901.0), LIMITS, 0)) == {"outbox_backlog"}
+    assert set(conditions(view(backlog=20, oldest_age_s=901.0), LIMITS, 0)) == {"outbox_age"}
+    assert set(conditions(view(paper="out", printer="offline"), LIMITS, 0)) == {"printer_paper_out"}
+    assert set(conditions(view(paper="ok", printer="offline"), LIMITS, 0)) == {"printer_offline"}
     assert conditions(view(backlog=200, oldest_age_s=900.0), LIMITS, 0) == {}
     assert conditions(view(state="lost", state_since=0.0), LIMITS, 119.0) == {}
     assert set(conditions(view(state="lost", state_since=0.0), LIMITS, 120.0)) == {"kiosk_lost"}

@@ -77,6 +77,9 @@ def test_pages_in_chromium(central, kiosk_apps, page):
     page.wait_for_selector("text=Printer out of paper")
     page.locator("button:has-text('Xác nhận')").first.click()
     page.wait_for_selector("tr.acked")
+    page.locator("button:has-text('Tạm hoãn')").first.click()  # snooze, kept in the actions log
+    page.wait_for_selector("td:has-text('đến · until')")
+    page.wait_for_selector("text=Tạm hoãn · Snoozed")
     page.screenshot(path=str(SCREENS / "central-alerts.png"), full_page=True)
 
     page.goto(base + "/numbers?level=district")
@@ -100,6 +103,7 @@ def test_pages_in_chromium(central, kiosk_apps, page):
 
     page.goto(base + "/corrections")
     page.wait_for_selector("text=dose 2 missing")
+    page.wait_for_selector("text=Người dân cho biết: đã tiêm mũi 2")  # what it is about, in words
     page.screenshot(path=str(SCREENS / "central-corrections.png"), full_page=True)
     page.select_option("select[name=state]", "approved")
     page.click("button:has-text('Lưu')")

@@ -3,6 +3,7 @@ bearer token, corrections decided and their outcome delivered to the kiosk (its 
 
 from __future__ import annotations
 
+import datetime as dt
 import http.cookiejar
 import json
 import queue
@@ -97,7 +98,8 @@ def test_api_needs_a_token_off_loopback(tmp_path, mosquitto):
     app = start_central(tmp_path, mosquitto.port, host="0.0.0.0", api_token="s3cret-token")
     try:
         b = Browser(next(p for p in app.parts if p.name == "web").web_port)
-        for path in ("/api/fleet", "/api/sites", "/metrics"):
+        for path in ("/api/fleet", "/api/sites", "/metrics",
+                     "/fhir/R4/metadata", "/fhir/R4/Immunization?date=2026-12-01"):
             assert b.get(path)[0] == 401, path
             assert b.get(path, {"Authorization": "Bearer wrong"})[0] == 401, path
             assert b.get(path, {"Authorization": "Bearer s3cret-token"})[0] == 200, path
@@ -112,13 +114,18 @@ def test_api_open_on_loopback(central):
     assert [r["site"] for r in json.loads(b.get("/api/sites")[2])] == ["GL-01", "GL-02", "HN-01"]
 
 
-def file_correction(app, checkin_id: str, kind: str, reason: str) -> str:
+def file_correction(app, checkin_id: str, kind: str, reason: str, claim: dict | None = None, dose: str | None = None,
+                    row: bool = False):
     """A citizen's correction filed at the kiosk (kiosk.corrections, as the citizen screen does): its record goes to
     the outbox in the same transaction and the real sync part sends it."""
     from kiosk.corrections import Corrections
 
     person = app.checkins.get(checkin_id)
-    return Corrections(app.store, app.config.kiosk).file(person["id_number"], kind, reason)["id"]
+    if kind == "missing_dose" and claim is None:  # what the citizen says happened: dose 2, yesterday, elsewhere
+        day = (app.clock.now().astimezone(app.clock.tz).date() - dt.timedelta(days=1)).isoformat()
+        claim = {"day": day, "dose_number": 2, "vaccine": "spikevax", "place": "Bệnh viện <b>Pleiku</b>"}
+    filed = Corrections(app.store, app.config.kiosk).file(person["id_number"], kind, reason, dose, claim)
+    return filed if row else filed["id"]
 
 
 def test_correction_decided_and_sent_to_the_kiosk(central, kiosk_apps):

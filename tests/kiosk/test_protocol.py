@@ -151,14 +151,21 @@ def test_every_record_the_kiosk_enqueues_passes_the_protocol(tmp_path):
         c = checkins.check_in(parse(SAMPLE_QR), "camera").checkin
         checkins.call_next("1", "staff:lan")
         vaccinations.record_screening(c["id"], "eligible", "staff:lan")
-        vaccinations.record_injection(c["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"), "staff:lan")
+        dose = vaccinations.record_injection(c["id"], Injection("comirnaty", "FK1234", 1, "Lê Thị Mai"), "staff:lan")
         ticket_job = store.query_one("SELECT id FROM print_jobs WHERE kind = 'ticket'")["id"]
         jobs.mark_done(store, ticket_job, checkins.clock.stamp(), place_of(store, c["id"]))
-        Corrections(store, cfg.kiosk).file("064195001234", "missing_dose", "Mũi 2 không có trong sổ")
+        today = checkins.clock.now().astimezone(checkins.clock.tz).date().isoformat()
+        Corrections(store, cfg.kiosk).file("064195001234", "missing_dose", "Mũi 2 không có trong sổ",
+                                           claim={"day": today, "dose_number": 2, "place": "Trạm Y tế Ia Kha"})
+        Corrections(store, cfg.kiosk).file("064195001234", "wrong_dose", "Sai số lô", dose["id"])
         rows = store.query("SELECT stream, payload FROM outbox ORDER BY seq")
     finally:
         store.close()
-    assert [r["stream"] for r in rows] == ["checkins", "vaccinations", "print_events", "corrections"]
+    assert [r["stream"] for r in rows] == ["checkins", "vaccinations", "print_events", "corrections", "corrections"]
+    wrong = json.loads(rows[4]["payload"])  # a wrong dose carries the dose as recorded
+    assert {k: wrong[k] for k in wrong if k.startswith("about_")} == {
+        "about_dose_number": 1, "about_vaccine": "comirnaty", "about_lot": "FK1234", "about_day": c["day"],
+        "about_site": "GL-01"}
     assert json.loads(rows[2]["payload"])["kind"] == "ticket"
     dose = json.loads(rows[1]["payload"])  # when and where the citizen was called, for central's wait and throughput
     assert dose["desk"] == "1" and set(dose["called"]) == {"wall", "mono", "boot_id", "clock_synced"}

@@ -12,21 +12,34 @@ from kiosk.corrections import Corrections
 from kiosk.identity import parse
 from kiosk.reprints import reprint
 from kiosk.staff_accounts import MAX_FAILURES, AccountError, StaffAccounts
+from base.corrections import read_reference, show_reference
+from base.protocol import validate
+from kiosk.checkin import CheckinService
 from tests.conftest import SAMPLE_QR, vaxkiosk, write_config
+from tests.support.clock import SteppedClock
+
+
+NOW = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.timezone.utc)  # 10:00 in Vietnam
+CLAIM = {"day": "03/05/2026", "dose_number": "2", "vaccine": "comirnaty", "place": "  Trạm Y tế   Ia Kha "}
 
 
 def test_correction_and_its_outbox_entry_commit_together(store, kiosk_config):
-    corrections = Corrections(store, kiosk_config.kiosk)
-    row = corrections.file("064195001234", "missing_dose", "  dose 2 given here   in May ")
+    corrections = Corrections(store, kiosk_config.kiosk, SteppedClock(NOW))
+    row = corrections.file("064195001234", "missing_dose", "  dose 2 given here   in May ", claim=CLAIM)
     out = store.query("SELECT stream, payload FROM outbox")
     assert len(out) == 1 and out[0]["stream"] == "corrections"
     payload = json.loads(out[0]["payload"])
     at = payload.pop("at")
     assert at["wall"] == row["filed_wall"] and at["boot_id"] and isinstance(at["clock_synced"], bool)
+    assert read_reference(row["reference"]) == row["reference"] and payload["reference"] == row["reference"]
     assert payload == {"schema": 1, "type": "correction", "record_id": row["id"], "site": "GL-01", "kiosk": "k1",
                        "id_number": "064195001234", "kind": "missing_dose", "vaccination_id": None,
                        "reason": "dose 2 given here in May", "filed_at": row["filed_wall"],
-                       "deadline": row["deadline_wall"]}
+                       "deadline": row["deadline_wall"], "reference": row["reference"],
+                       # what the citizen says happened, checked and tidied
+                       "about_day": "2026-05-03", "about_dose_number": 2, "about_vaccine": "comirnaty",
+                       "about_place": "Trạm Y tế Ia Kha"}
+    validate("record", json.loads(out[0]["payload"]), "corrections")  # the protocol takes it
     filed = dt.datetime.fromisoformat(payload["filed_at"])
     assert dt.datetime.fromisoformat(payload["deadline"]) - filed == dt.timedelta(hours=48)
     assert [r["id"] for r in corrections.for_site()] == [row["id"]]
@@ -36,17 +49,47 @@ def test_correction_and_its_outbox_entry_commit_together(store, kiosk_config):
                       "detail": json.dumps({"kind": "missing_dose", "vaccination_id": None})}]
 
 
-@pytest.mark.parametrize("kind, reason, dose, code", [
-    ("other", "x", None, "bad_kind"),
-    ("missing_dose", "   ", None, "reason_required"),
-    ("missing_dose", "x" * 301, None, "reason_required"),
-    ("wrong_dose", "wrong lot", "not-a-dose-of-this-person", "unknown_dose"),
+@pytest.mark.parametrize("kind, reason, dose, claim, code", [
+    ("other", "x", None, CLAIM, "bad_kind"),
+    ("missing_dose", "   ", None, CLAIM, "reason_required"),
+    ("missing_dose", "x" * 301, None, CLAIM, "reason_required"),
+    ("wrong_dose", "wrong lot", "not-a-dose-of-this-person", None, "unknown_dose"),
+    ("missing_dose", "x", None, None, "claim_day"),
+    ("missing_dose", "x", None, {**CLAIM, "day": "02/12/2026"}, "claim_day"),  # tomorrow in Vietnam
+    ("missing_dose", "x", None, {**CLAIM, "day": "31/12/2020"}, "claim_day"),
+    ("missing_dose", "x", None, {**CLAIM, "day": "31/02/2026"}, "claim_day"),
+    ("missing_dose", "x", None, {**CLAIM, "dose_number": 8}, "claim_dose"),
+    ("missing_dose", "x", None, {**CLAIM, "dose_number": True}, "claim_dose"),
+    ("missing_dose", "x", None, {**CLAIM, "vaccine": "<script>"}, "claim_vaccine"),
+    ("missing_dose", "x", None, {**CLAIM, "place": " "}, "claim_place"),
+    ("missing_dose", "x", None, {**CLAIM, "place": "x" * 121}, "claim_place"),
 ])
-def test_bad_corrections_write_nothing(store, kiosk_config, kind, reason, dose, code):
+def test_bad_corrections_write_nothing(store, kiosk_config, kind, reason, dose, claim, code):
     with pytest.raises(Refusal) as exc:
-        Corrections(store, kiosk_config.kiosk).file("064195001234", kind, reason, dose)
+        Corrections(store, kiosk_config.kiosk, SteppedClock(NOW)).file("064195001234", kind, reason, dose, claim)
     assert exc.value.code == code and exc.value.message_vi
     assert store.query("SELECT * FROM corrections") == [] and store.query("SELECT * FROM outbox") == []
+
+
+def test_a_correction_prints_the_citizens_slip_with_its_reference(store, kiosk_config):
+    from drivers.escpos_render import render_bytes
+    from kiosk.printing import jobs
+    from kiosk.printing.render import render_job
+
+    clock = SteppedClock(NOW)
+    checkin = CheckinService(store, kiosk_config.kiosk).check_in(parse(SAMPLE_QR), "camera").checkin
+    row = Corrections(store, kiosk_config.kiosk, clock).file("064195001234", "missing_dose", "dose 2", claim=CLAIM)
+    assert row["slip"]
+    job = next(j for j in jobs.newest(store, 10) if j["kind"] == "correction")
+    assert job["subject_id"] == row["id"] and job["checkin_id"] == checkin["id"]  # the visit the lookup found
+    data = render_job(store, job, kiosk_config, clock)
+    printed = render_bytes(data, kiosk_config.printer.profile)  # the strict interpreter: what comes out of a printer
+    assert len(printed) == 1
+    assert [run["text"] for run in printed[0].text_runs] == [show_reference(row["reference"])]
+    assert "064195001234".encode() not in data  # the number only masked, and only as pixels
+    # Done, a slip is no print event: central counts tickets and certificates, not receipts.
+    jobs.mark_done(store, job["id"], clock.stamp(), {"site_id": "GL-01", "kiosk_id": "k1"})
+    assert [r["stream"] for r in store.query("SELECT stream FROM outbox ORDER BY seq")] == ["checkins", "corrections"]
 
 
 def test_pin_is_hashed_and_account_locks_after_repeated_failures(store):
@@ -110,8 +153,8 @@ def test_reprints_number_their_copies_and_are_audited(store, checkins, kiosk_con
 
 
 def test_central_outcome_is_applied_once_and_never_by_an_older_decision(store, kiosk_config):
-    corrections = Corrections(store, kiosk_config.kiosk)
-    row = corrections.file("064195001234", "missing_dose", "dose 2")
+    corrections = Corrections(store, kiosk_config.kiosk, SteppedClock(NOW))
+    row = corrections.file("064195001234", "missing_dose", "dose 2", claim=CLAIM)
     assert corrections.apply_outcome({"record_id": row["id"], "state": "deferred", "reason": "chờ", "decided_at": 100.0})
     assert not corrections.apply_outcome({"record_id": row["id"], "state": "deferred", "reason": "chờ",
                                           "decided_at": 100.0})  # resent: no change

@@ -79,6 +79,6 @@ def test_a_rebound_dns_name_is_not_the_kiosks_own_screen(kiosk):
 
 
 def test_a_rebound_dns_name_does_not_open_centrals_loopback_api(central):
-    for path in ("/api/fleet", "/api/sites", "/metrics"):
+    for path in ("/api/fleet", "/api/sites", "/metrics", "/fhir/R4/metadata", "/fhir/R4/Immunization?date=2026-12-01"):
         assert request(central.port, "GET", path, headers={"Host": f"{REBOUND}:{central.port}"}).status == 401, path
         assert request(central.port, "GET", path).status == 200, path  # Host: 127.0.0.1:PORT

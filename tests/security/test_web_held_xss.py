@@ -8,6 +8,8 @@ Jinja escapes both, and every page's Content-Security-Policy allows only the ser
 
 from __future__ import annotations
 
+import datetime as dt
+
 import html
 import urllib.parse
 
@@ -24,7 +26,9 @@ def test_script_in_free_text_is_shown_as_text_on_the_staff_desk(kiosk):
     assert kiosk.scan(SAMPLE_QR)["result"] == "checked_in"
     token = post_json(port, "/record/lookup", {"id_number": "064195001234", "full_name": "Trần Thị Hồng Nhung",
                                                "dob": "12/08/1995"}).json()["token"]
-    filed = post_json(port, "/record/correction", {"token": token, "kind": "missing_dose", "reason": PAYLOAD})
+    claim = {"day": (dt.date.today() - dt.timedelta(days=30)).isoformat(), "dose_number": 2, "place": PAYLOAD[:120]}
+    filed = post_json(port, "/record/correction", {"token": token, "kind": "missing_dose", "reason": PAYLOAD,
+                                                   "claim": claim})
     assert filed.status == 200, filed.body
 
     kiosk.add_staff("Lê Thị Mai", "staff", "482913")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
 import pytest
 
+from base.corrections import show_reference
 from tests.conftest import SAMPLE_QR
 from tests.web.citizen_page import open_citizen, type_keys, type_name
 from tests.web.conftest import axe_violations, screenshot
@@ -159,21 +161,50 @@ def test_record_check_by_scan_and_correction_goes_to_the_outbox(kiosk_server, pa
     screenshot(page, "citizen-record")
     assert axe_violations(page) == []
     page.click("[data-action=fix-missing_dose]")
+    # What the citizen says happened: dose 2 of Comirnaty, here, on a day of the date picker.
+    page.click("[data-claim=dose_number][data-value='2']")
+    page.click("[data-claim=vaccine][data-value=comirnaty]")
+    day = (dt.date.today() - dt.timedelta(days=30)).isoformat()  # a month ago, whenever the test runs
+    page.fill("#claim-day", day)
+    page.click("[data-claim=place][data-value=here]")
     page.click("[data-reason='0']")
     screenshot(page, "citizen-correction")
     page.click("[data-action=fix-send]")
     page.wait_for_selector("[data-testid=correction-sent]")
+    shown = page.inner_text("[data-testid=correction-reference]")
+    screenshot(page, "citizen-correction-reference")
     with kiosk_server.db() as db:
         assert db.execute("SELECT count(*) FROM checkins").fetchone()[0] == 0
         corr = db.execute("SELECT * FROM corrections").fetchone()
         out = db.execute("SELECT stream, payload FROM outbox WHERE record_id=?", (corr["id"],)).fetchone()
     assert corr["id_number"] == "064195001234" and corr["kind"] == "missing_dose"
+    assert shown == show_reference(corr["reference"])
     payload = json.loads(out["payload"])
     assert out["stream"] == "corrections"
     assert payload["type"] == "correction" and payload["deadline"] == corr["deadline_wall"]
+    assert (payload["about_dose_number"], payload["about_vaccine"], payload["about_day"]) == (2, "comirnaty", day)
+    assert payload["about_place"].endswith("(GL-01)")
     page.click("#record-actions [data-action=home]")
     page.wait_for_selector("body[data-record-open='0']")  # the screen has closed the record-check window
     assert kiosk_server.scan(SAMPLE_QR)["result"] == "checked_in"  # leaving the record check ends its window
+
+    # Later, the citizen looks the outcome up by the reference alone: no card, nothing personal on the screen.
+    page.wait_for_selector("body[data-screen=result]")  # the check-in's result, then back to the start
+    page.click("#result-actions [data-action=home]")
+    page.click("#go-lookup")
+    wrong_digit = corr["reference"][:-1] + str((int(corr["reference"][-1]) + 1) % 10)
+    for digit in wrong_digit:
+        page.click(f"#lookup [data-ref-key='{digit}']")
+    page.click("[data-action=lookup-send]")
+    page.wait_for_selector("[data-testid=lookup-error][data-code=bad_reference]")
+    page.click("#lookup [data-ref-key=back]")
+    page.click(f"#lookup [data-ref-key='{corr['reference'][-1]}']")
+    page.click("[data-action=lookup-send]")
+    page.wait_for_selector("[data-testid=lookup-outcome][data-state=received]")
+    text = page.inner_text("#lookup")
+    assert "Thiếu mũi tiêm" in text and "064195001234" not in text and "Trần" not in text
+    screenshot(page, "citizen-lookup")
+    assert axe_violations(page) == []
 
 
 def test_record_check_by_typed_number_name_and_birth_date_shows_doses_and_files_a_wrong_dose(kiosk_server, page_at):

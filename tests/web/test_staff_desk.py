@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import time
 import urllib.error
 import urllib.parse
@@ -156,8 +158,9 @@ def test_technician_page_and_corrections_list(kiosk_server, page_at):
     kiosk_server.add_staff("Lê Thị Mai", "staff", STAFF_PIN)
     kiosk_server.post_json("/record/start", {})
     token = kiosk_server.scan(SAMPLE_QR)["token"]
+    claim = {"day": (dt.date.today() - dt.timedelta(days=30)).isoformat(), "dose_number": 1, "place": "here"}
     assert kiosk_server.post_json("/record/correction", {"token": token, "kind": "missing_dose",
-                                                        "reason": "dose 1 given here in March"})["ok"]
+                                                        "reason": "dose 1 given here in March", "claim": claim})["ok"]
     page = page_at("large")
     log_in(page, kiosk_server, "Lê Thị Mai", STAFF_PIN)
     page.wait_for_selector("#board")

@@ -371,6 +371,7 @@
       + (data.doses.length ? button(T("Báo sai mũi tiêm", "Report a wrong dose"), "fix-wrong_dose", "") : "")
       + button(T("Xong", "Done"), "home", "primary");
     $("record-actions").dataset.doses = JSON.stringify(data.doses);
+    $("record-actions").dataset.vaccines = JSON.stringify(data.vaccines || []);
     show("record");
     entryIdle();
   }
@@ -379,12 +380,26 @@
     wrong_dose: [["Sai loại vắc xin", "Wrong vaccine"], ["Sai ngày tiêm", "Wrong date"], ["Sai số mũi", "Wrong dose number"]],
   };
   let correction = null;
+  // A missing dose: what the citizen says happened, chosen with taps (the day with the date picker).
+  function claimChoices() {
+    const vaccines = JSON.parse($("record-actions").dataset.vaccines || "[]");
+    const today = new Date().toISOString().slice(0, 10);
+    const doseButtons = [1, 2, 3, 4, 5, 6, 7].map((n) => `<button type="button" aria-pressed="false" data-claim="dose_number" data-value="${n}">${n}</button>`).join("");
+    const vaccineButtons = vaccines.map((v) => `<button type="button" aria-pressed="false" data-claim="vaccine" data-value="${esc(v.code)}">${esc(v.name)}</button>`).join("")
+      + `<button type="button" aria-pressed="false" data-claim="vaccine" data-value="">${T("Không nhớ", "Don't remember")}</button>`;
+    const placeButtons = `<button type="button" aria-pressed="false" data-claim="place" data-value="here">${T("Tại điểm tiêm này", "At this site")}</button>`
+      + `<button type="button" aria-pressed="false" data-claim="place" data-value="elsewhere">${T("Ở nơi khác", "Elsewhere")}</button>`;
+    return `<p>${T("Mũi thứ mấy?", "Which dose?")}</p><div class="choices">${doseButtons}</div>
+      <p>${T("Vắc xin gì?", "Which vaccine?")}</p><div class="choices">${vaccineButtons}</div>
+      <p><label for="claim-day">${T("Ngày tiêm", "Day of the dose")}</label> <input type="date" id="claim-day" min="2021-01-01" max="${today}"></p>
+      <p>${T("Tiêm ở đâu?", "Where?")}</p><div class="choices">${placeButtons}</div>`;
+  }
   function openCorrection(kind) {
     const doses = JSON.parse($("record-actions").dataset.doses || "[]");
-    correction = { kind, reason: null, vaccination_id: kind === "wrong_dose" && doses.length === 1 ? doses[0].id : null };
+    correction = { kind, reason: null, vaccination_id: kind === "wrong_dose" && doses.length === 1 ? doses[0].id : null, claim: kind === "missing_dose" ? { vaccine: "" } : null };
     const doseChoices = kind === "wrong_dose" && doses.length > 1
       ? `<p>${T("Mũi nào?", "Which dose?")}</p><div class="choices">${doses.map((d) => `<button type="button" aria-pressed="false" data-dose="${esc(d.id)}">${esc(d.dose_number)} · ${esc(d.vaccine)}</button>`).join("")}</div>` : "";
-    $("record-body").innerHTML = `${doseChoices}<p>${T("Lý do", "Reason")}</p><div class="choices">${REASONS[kind].map((r, i) => `<button type="button" aria-pressed="false" data-reason="${i}">${T(r[0], r[1])}</button>`).join("")}</div>
+    $("record-body").innerHTML = `${doseChoices}${kind === "missing_dose" ? claimChoices() : ""}<p>${T("Lý do", "Reason")}</p><div class="choices">${REASONS[kind].map((r, i) => `<button type="button" aria-pressed="false" data-reason="${i}">${T(r[0], r[1])}</button>`).join("")}</div>
       <p class="sub">${T("Yêu cầu được gửi về trung tâm và sẽ được trả lời trong 48 giờ.", "The request goes to the central office and is answered within 48 hours.")}</p>
       <p class="message" id="correction-msg" role="alert"></p>`;
     $("record-actions").innerHTML = button(T("Gửi yêu cầu", "Send request"), "fix-send", "primary") + button(T("Quay lại", "Back"), "record-back", "danger");
@@ -398,14 +413,49 @@
       playSound("error");
       return;
     }
+    if (correction.claim) correction.claim.day = $("claim-day").value;
     const data = await post("/record/correction", { token: recordToken, ...correction });
     if (data.ok) {
-      $("record-body").innerHTML = `<div class="result ok"><h2 data-testid="correction-sent">${T("Đã gửi yêu cầu sửa", "Your request was sent")}</h2><p>${T("Trung tâm sẽ trả lời trong 48 giờ.", "The central office will answer within 48 hours.")}</p></div>`;
+      $("record-body").innerHTML = `<div class="result ok"><h2 data-testid="correction-sent">${T("Đã gửi yêu cầu sửa", "Your request was sent")}</h2>
+        <p>${T("Mã tra cứu của bạn", "Your reference")}</p><p class="reference" data-testid="correction-reference">${esc(data.reference)}</p>
+        <p>${data.slip ? T("Phiếu có mã này đang được in. Mời lấy phiếu bên dưới.", "A slip with this reference is printing. Please take it below.") : T("Vui lòng ghi lại mã này.", "Please write this reference down.")}</p>
+        <p>${T("Trung tâm sẽ trả lời trong 48 giờ. Xem kết quả tại bất kỳ kiosk nào với mã này.", "The central office will answer within 48 hours. See the outcome at any kiosk with this reference.")}</p></div>`;
       $("record-actions").innerHTML = button(T("Xong", "Done"), "home", "primary");
       playSound("success");
       homeAfter(RESULT_SECONDS.ok);
     } else {
       $("record-body").insertAdjacentHTML("beforeend", `<p class="what-to-do">${T(data.error.message_vi, data.error.message_en)}</p>`);
+      playSound("error");
+    }
+  }
+
+  // -- a correction's outcome by its reference (no card: nothing personal is shown) ------------------------------
+  let reference = "";
+  function openLookup() {
+    reference = "";
+    const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "back", "0"].map((k) => `<button type="button" data-ref-key="${k}" aria-label="${k === "back" ? "Xoá · Delete" : k}">${k === "back" ? "⌫" : k}</button>`).join("");
+    $("lookup-body").innerHTML = `<p class="instruction">${T("Nhập 12 chữ số của mã tra cứu trên phiếu phản ánh.", "Type the 12 digits of the reference on your slip.")}</p>
+      <p class="reference" id="lookup-ref" data-testid="lookup-ref" aria-live="polite">PA-</p><div class="keypad digits">${keys}</div><div id="lookup-result" aria-live="assertive"></div>`;
+    $("lookup-actions").innerHTML = button(T("Tra cứu", "Look up"), "lookup-send", "primary") + button(T("Quay lại", "Back"), "home", "danger");
+    show("lookup");
+    homeAfter(ENTRY_IDLE_SECONDS);
+  }
+  function pressReference(key) {
+    homeAfter(ENTRY_IDLE_SECONDS);
+    if (key === "back") reference = reference.slice(0, -1);
+    else if (reference.length < 12) reference += key;
+    $("lookup-ref").textContent = "PA-" + (reference.match(/.{1,4}/g) || []).join("-");
+  }
+  async function lookupReference() {
+    const data = await post("/corrections/lookup", { reference });
+    const out = $("lookup-result");
+    if (data.ok) {
+      const o = data.outcome;
+      out.innerHTML = `<div class="result ok" data-testid="lookup-outcome" data-state="${esc(o.state)}"><h2>${T(o.state_vi, o.state_en)}</h2>
+        <p>${T(o.kind_vi, o.kind_en)} · ${T("gửi ngày", "filed on")} ${esc(o.filed_day)}</p>${o.reason_vi ? `<p>${T(o.reason_vi, o.reason_en)}</p>` : ""}</div>`;
+      playSound("success");
+    } else {
+      out.innerHTML = `<p class="what-to-do" data-testid="lookup-error" data-code="${esc(data.error.code)}">${T(data.error.message_vi, data.error.message_en)}</p>`;
       playSound("error");
     }
   }
@@ -423,6 +473,12 @@
       for (const x of document.querySelectorAll("[data-reason]")) x.setAttribute("aria-pressed", String(x === b));
       return;
     }
+    if (b.dataset.claim) {
+      correction.claim[b.dataset.claim] = b.dataset.value;
+      for (const x of document.querySelectorAll(`[data-claim="${b.dataset.claim}"]`)) x.setAttribute("aria-pressed", String(x === b));
+      return;
+    }
+    if (b.dataset.refKey !== undefined) return pressReference(b.dataset.refKey);
     if (b.dataset.dose) {
       $("correction-msg").textContent = "";
       correction.vaccination_id = b.dataset.dose;
@@ -440,10 +496,12 @@
     else if (a === "sms") window.smsOptin.open($("result-actions").dataset.checkinId);
     else if (a === "record-type") openEntry("record", "");
     else if (a === "fix-send") sendCorrection();
+    else if (a === "lookup-send") lookupReference();
     else if (a && a.startsWith("fix-")) openCorrection(a.slice(4));
   });
   $("go-manual").addEventListener("click", () => openEntry("checkin", ""));
   $("go-record").addEventListener("click", openRecord);
+  $("go-lookup").addEventListener("click", openLookup);
   $("manual-submit").addEventListener("click", submitEntry);
   $("lang").addEventListener("click", () => setLanguage(document.body.classList.contains("lang-en") ? "vi" : "en"));
 
