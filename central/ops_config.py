@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from base.config import ConfigError, build_section, check_id, check_percent, check_port, check_positive, checked
+from base.config import build_sections, check_id, check_percent, check_port, check_positive, checked, section_problems
 from base.provinces import provinces
 
 
@@ -79,18 +79,22 @@ ARRAYS = {"sites": Site, "users": User}
 
 
 def from_dict(data: dict, source: str = "<dict>") -> OpsConfig:
-    sections = {name: build_section(cls, data.get(name, {}), name, source) for name, cls in TABLES.items()}
-    arrays = {}
+    # Every problem of the file at once (base.config.build_sections), the arrays' included.
+    problems, arrays = [], {}
     for name, cls in ARRAYS.items():
         items = data.get(name, [])
         if not isinstance(items, list):
-            raise ConfigError(f"{source}: {name} must be written as [[{name}]] tables")
-        arrays[name] = tuple(build_section(cls, item, f"{name}[{i}]", source) for i, item in enumerate(items))
+            problems.append(f"{name} must be written as [[{name}]] tables")
+            items = []
+        built = [section_problems(cls, item, f"{name}[{i}]") for i, item in enumerate(items)]
+        problems += [p for _, wrong in built for p in wrong]
+        arrays[name] = tuple(item for item, _ in built if item is not None)
     ids = [s.id for s in arrays["sites"]]
     if len(ids) != len(set(ids)):
-        raise ConfigError(f"{source}: [[sites]] lists the same id twice: {sorted({i for i in ids if ids.count(i) > 1})}")
+        problems.append(f"[[sites]] lists the same id twice: {sorted({i for i in ids if ids.count(i) > 1})}")
     if any(not u.password_hash for u in arrays["users"]):
-        raise ConfigError(f"{source}: every [[users]] needs a password_hash (vaxkiosk central-password prints one)")
+        problems.append("every [[users]] needs a password_hash (vaxkiosk central password-hash prints one)")
+    sections = build_sections(TABLES, data, source, problems)
     config = OpsConfig(**sections, **arrays, source=source)
     config.site_by_id.update({s.id: s for s in config.sites})
     return config
