@@ -240,6 +240,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX identity_attempts_kiosk ON identity_attempts (kiosk_id, at_wall);
         """,
     ),
+    (
+        "0008_desk_defaults",
+        """
+        -- kiosk.desks: the vaccine and lot a staff desk injected last on a day (its next injection form starts there).
+        CREATE TABLE desk_defaults (
+            site_id TEXT NOT NULL,
+            desk TEXT NOT NULL,
+            day TEXT NOT NULL,                -- the site's local date
+            vaccine TEXT NOT NULL,
+            lot TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_wall TEXT NOT NULL,
+            PRIMARY KEY (site_id, desk, day)
+        );
+        """,
+    ),
 ]
 
 
