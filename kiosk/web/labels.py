@@ -55,7 +55,7 @@ FIELDS = {
     "decode_ms_p50": ("Thời gian giải mã (trung vị)", "Decode time (median)"),
     "frame_to_commit_ms_p50": ("Từ khung hình đến lưu (trung vị)", "Frame to commit (median)"),
     "frame_to_commit_ms_max": ("Từ khung hình đến lưu (lâu nhất)", "Frame to commit (longest)"),
-    "detail": ("Chi tiết", "Detail"),
+    "purged": ("Đã xoá", "Purged"), "detail": ("Chi tiết", "Detail"),
 }
 
 

@@ -197,6 +197,13 @@ def test_printer_problem_shows_the_number_on_screen_and_tells_staff(tmp_path, pa
         desk = page_at("large")
         log_in(desk, k, "Lê Thị Mai", STAFF_PIN)
         desk.wait_for_selector("body[data-live='1']")
+        # Logged in after the paper ran out: the board shows it anyway, in words, on every page of the desk.
+        assert desk.get_attribute("#printer-state [data-printer-state]", "data-printer-state") == "paper_out"
+        assert "Máy in hết giấy – lắp cuộn giấy mới" in desk.inner_text("#printer-state")
+        desk.goto(k.url + "/staff/search")
+        assert "Máy in hết giấy" in desk.inner_text("#printer-state")
+        desk.goto(k.url + "/staff/")
+        desk.wait_for_selector("body[data-live='1']")
         citizen = page_at("small")
         citizen.goto(k.url + "/")
         citizen.wait_for_selector("body[data-live='1']")
@@ -216,6 +223,8 @@ def test_printer_problem_shows_the_number_on_screen_and_tells_staff(tmp_path, pa
             assert [tuple(r) for r in db.execute("SELECT kind, state FROM print_jobs")] == [("ticket", "pending")]
 
         printer.set_state("online")  # paper loaded: the waiting ticket prints, the next citizen sees no problem
+        # ... and the banner leaves every open board by itself once the printer part sees paper again.
+        desk.wait_for_selector("#printer-state [data-printer-state]", state="detached")
         while True:
             with k.db() as db:
                 if db.execute("SELECT state FROM print_jobs").fetchone()[0] == "done":
