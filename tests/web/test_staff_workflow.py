@@ -55,6 +55,9 @@ def test_a_desk_serves_citizens_in_fewer_clicks_with_recall_no_show_and_ended_ob
     try:
         k.add_staff("Lê Thị Mai", "staff", STAFF_PIN)
         first, second, third = k.scan(SAMPLE_QR), k.scan(SECOND_QR), k.scan(THIRD_QR)
+        display = page_at("small")
+        display.goto(k.url + "/display/")
+        display.wait_for_selector("body[data-live='1']")
         page = page_at("large", axe=True)
         log_in(page, k, "Lê Thị Mai", STAFF_PIN)
         page.wait_for_selector("#board [data-ticket='3']")
@@ -68,9 +71,11 @@ def test_a_desk_serves_citizens_in_fewer_clicks_with_recall_no_show_and_ended_ob
         assert "12/08/1995" in who and "Nữ · Female" in who
         assert not MACHINE_VALUES.search(page.inner_text("main")), MACHINE_VALUES.search(page.inner_text("main"))
 
-        # Recall: the same number announced again, an audited state change called → called.
+        # Recall: the same number announced again on the room's display, an audited state change called → called.
+        display.wait_for_function("() => document.body.dataset.soundCount === '1'")
         page.click("text=Recall")
         assert state_of(page) == "called"
+        display.wait_for_function("() => document.body.dataset.soundCount === '2'")
         page.click("text=Eligible")
         page.select_option("#vaccine", "comirnaty")
         page.fill("#lot", "fk1234")
