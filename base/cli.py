@@ -21,9 +21,17 @@ GROUP = "vaxkiosk.commands"
 CHECKOUT = Path(__file__).resolve().parent.parent  # a checkout's root, when this file is a checkout's
 
 
+def command(sub, name: str, summary: str, example: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does (`description`, else `summary`) and shows an example: every
+    subcommand is made with this (tests/base/test_cli_help.py walks them all)."""
+    return sub.add_parser(name, help=summary, description=description or summary[:1].upper() + summary[1:] + ".",
+                          epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def add_demo_command(sub) -> None:
-    p = sub.add_parser("demo", help="a whole site on one machine: broker, central, two kiosks with simulated "
-                                    "cameras, virtual printers and scripted staff (loopback only; from a checkout)")
+    p = command(sub, "demo", "a whole site on one machine: broker, central, two kiosks with simulated "
+                             "cameras, virtual printers and scripted staff (loopback only; from a checkout)",
+                "vaxkiosk demo --for 120")
     p.add_argument("--for", dest="seconds", type=float, metavar="SECONDS",
                    help="run this long, drain the queues, print a summary; exit 0 only when it adds up")
     p.add_argument("--dir", help="an empty folder for the demo's files (default: a new folder in /tmp)")

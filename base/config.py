@@ -76,8 +76,29 @@ def _coerce(tp: Any, value: Any) -> tuple[bool, Any]:
 
 def build_section(cls: type, table: Any, where: str, source: str) -> Any:
     """The dataclass `cls` from one TOML table named `where`, or ConfigError naming every problem in it."""
+    built, problems = section_problems(cls, table, where)
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return built
+
+
+def build_sections(classes: dict[str, type], data: dict, source: str, problems: list[str] = ()) -> dict[str, Any]:
+    """name → dataclass for every section in `classes`, or one ConfigError naming every problem of every section
+    (and the `problems` the caller found before): a technician fixes the file in one go, not one error a run."""
+    found, built = list(problems), {}
+    for name, cls in classes.items():
+        section, wrong = section_problems(cls, data.get(name, {}), name)
+        found += wrong
+        built[name] = section
+    if found:
+        raise ConfigError(f"{source}: " + "; ".join(found))
+    return built
+
+
+def section_problems(cls: type, table: Any, where: str) -> tuple[Any, list[str]]:
+    """(the dataclass, []) or (None, every problem of the table)."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{source}: [{where}] must be a table (section), not {table!r}")
+        return None, [f"[{where}] must be a table (section), not {table!r}"]
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     problems = []
@@ -102,9 +123,7 @@ def build_section(cls: type, table: Any, where: str, source: str) -> Any:
             problems.append(f"{where}.{name} = {value!r}: expected {problem}")
             continue
         values[name] = value
-    if problems:
-        raise ConfigError(f"{source}: " + "; ".join(problems))
-    return cls(**values)
+    return (None, problems) if problems else (cls(**values), [])
 
 
 def unknown_sections(data: dict, known: typing.Iterable[str], also_known: typing.Iterable[str] = ()) -> list[str]:

@@ -69,24 +69,27 @@ def conditions(kiosk: dict, limits: AlertsSection, now: float) -> dict[str, str]
     """code → detail for every rule this kiosk breaks now (a view from central.fleet)."""
     found: dict[str, str] = {}
     if kiosk["state"] == "lost" and now - kiosk["state_since"] >= limits.lost_after_seconds:
-        found["kiosk_lost"] = f"lost for {int(now - kiosk['state_since'])} s"
+        found["kiosk_lost"] = f"mất kết nối {int(now - kiosk['state_since'])} giây · lost for {int(now - kiosk['state_since'])} s"
     if kiosk["state"] != "online":
         return found  # the last health of a kiosk that is away says nothing about now
     if kiosk["paper"] == "out":
-        found["printer_paper_out"] = "paper out"
+        found["printer_paper_out"] = "hết giấy · paper out"
     if kiosk["printer"] == "offline":
-        found["printer_offline"] = "printer offline"
+        found["printer_offline"] = "máy in mất kết nối · printer offline"
     if kiosk["backlog"] is not None and kiosk["backlog"] > limits.backlog_max:
-        found["outbox_backlog"] = f"{int(kiosk['backlog'])} records waiting (limit {limits.backlog_max})"
+        found["outbox_backlog"] = (f"{int(kiosk['backlog'])} bản ghi chưa gửi · records waiting "
+                                   f"(giới hạn · limit {limits.backlog_max})")
     age = kiosk["oldest_age_s"]
     if age is not None and age > limits.backlog_age_max_seconds:
-        found["outbox_age"] = f"oldest unsent {int(age)} s (limit {int(limits.backlog_age_max_seconds)} s)"
+        limit = int(limits.backlog_age_max_seconds)
+        found["outbox_age"] = f"bản chưa gửi lâu nhất · oldest unsent {int(age)} s (giới hạn · limit {limit} s)"
     if kiosk["clock_synced"] is False:
-        found["clock_unsynced"] = "clock not synchronised"
+        found["clock_unsynced"] = "đồng hồ chưa đồng bộ · clock not synchronised"
     if kiosk["disk_used_pct"] is not None and kiosk["disk_used_pct"] > limits.disk_used_max_percent:
-        found["disk_full"] = f"disk {kiosk['disk_used_pct']:.0f}% used (limit {limits.disk_used_max_percent:.0f}%)"
+        found["disk_full"] = (f"đĩa đã dùng · disk used {kiosk['disk_used_pct']:.0f}% "
+                              f"(giới hạn · limit {limits.disk_used_max_percent:.0f}%)")
     if kiosk["camera_enabled"] and (kiosk["camera_fps"] or 0) <= 0:
-        found["camera_no_frames"] = "0 frames per second"
+        found["camera_no_frames"] = "0 khung hình/giây · 0 frames per second"
     hidden = set().union(*(SUPPRESSES.get(code, set()) for code in found))
     return {code: detail for code, detail in found.items() if code not in hidden}
 

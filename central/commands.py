@@ -7,9 +7,15 @@ import sys
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("central", help="run central: the aggregator (ingest) and the operations web app")
+    from base.cli import command
+
+    p = command(sub, "central", "run central: the aggregator (ingest) and the operations web app",
+                "vaxkiosk central --config /etc/vaxkiosk/central.toml",
+                "Run central (ingest from the kiosks' broker and, when this process binds its port, the operations "
+                "dashboard), or one of the registry commands below.")
     p.add_argument("--config", help="TOML file (default: $VAXKIOSK_CENTRAL_CONFIG or /etc/vaxkiosk/central.toml)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="how much the log says (default INFO)")
     p.set_defaults(handler=cmd_central)
     from central import ops_commands, registry_commands
 

@@ -14,7 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from base.config import (ConfigError, build_section, check_port, check_positive, checked, read_toml, resolve,
+from base.config import (build_sections, check_port, check_positive, checked, read_toml, resolve,
                          unknown_sections)
 from central import alert_channels
 
@@ -69,9 +69,7 @@ def from_dict(data: dict, source: str = "<dict>") -> Config:
     problems = [f"[{name}]: must be a table, not {value!r}" for name, value in data.items()
                 if name in OTHER_SECTIONS and not isinstance(value, (dict, list))]
     problems += unknown_sections(data, SECTIONS, also_known=OTHER_SECTIONS)
-    if problems:
-        raise ConfigError(f"{source}: " + "; ".join(problems))
-    sections = {name: build_section(cls, data.get(name, {}), name, source) for name, cls in SECTIONS.items()}
+    sections = build_sections(SECTIONS, data, source, problems)
     other = {name: data[name] for name in OTHER_SECTIONS if name in data}
     return Config(**sections, other=other, source=source)
 

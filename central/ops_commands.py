@@ -10,8 +10,11 @@ import sys
 def add_commands(sub) -> None:
     from central.registry_commands import central_subparsers
 
-    p = central_subparsers(sub).add_parser("password-hash",
-                                           help="print a password hash for a [[users]] entry of the central config")
+    from base.cli import command
+
+    p = command(central_subparsers(sub), "password-hash",
+                "print a password hash for a [[users]] entry of the central config",
+                "vaxkiosk central password-hash --stdin < password.txt")
     p.add_argument("--stdin", action="store_true", help="read the password from stdin instead of asking")
     p.set_defaults(handler=cmd_password)
 

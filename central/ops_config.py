@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from base.config import ConfigError, build_section, check_id, check_percent, check_port, check_positive, checked
+from base.config import build_sections, check_id, check_percent, check_port, check_positive, checked, section_problems
 from base.provinces import provinces
 from central import alert_channels
 
@@ -95,20 +95,25 @@ ARRAYS = {"sites": Site, "users": User}
 
 
 def from_dict(data: dict, source: str = "<dict>") -> OpsConfig:
-    sections = {name: build_section(cls, data.get(name, {}), name, source) for name, cls in TABLES.items()}
-    arrays = {}
+    # Every problem of the file at once (base.config.build_sections), the arrays' included.
+    problems, arrays = [], {}
     for name, cls in ARRAYS.items():
         items = data.get(name, [])
         if not isinstance(items, list):
-            raise ConfigError(f"{source}: {name} must be written as [[{name}]] tables")
-        arrays[name] = tuple(build_section(cls, item, f"{name}[{i}]", source) for i, item in enumerate(items))
+            problems.append(f"{name} must be written as [[{name}]] tables")
+            items = []
+        built = [section_problems(cls, item, f"{name}[{i}]") for i, item in enumerate(items)]
+        problems += [p for _, wrong in built for p in wrong]
+        arrays[name] = tuple(item for item, _ in built if item is not None)
     ids = [s.id for s in arrays["sites"]]
     if len(ids) != len(set(ids)):
-        raise ConfigError(f"{source}: [[sites]] lists the same id twice: {sorted({i for i in ids if ids.count(i) > 1})}")
+        problems.append(f"[[sites]] lists the same id twice: {sorted({i for i in ids if ids.count(i) > 1})}")
     if any(not u.password_hash for u in arrays["users"]):
-        raise ConfigError(f"{source}: every [[users]] needs a password_hash (vaxkiosk central-password prints one)")
-    channels = {module.NAME: build_section(module.Settings, data[section], section, source)
-                for section, module in alert_channels.sections().items() if section in data}
+        problems.append("every [[users]] needs a password_hash (vaxkiosk central password-hash prints one)")
+    # The [alert_<channel>] sections present turn their channels on; their problems are reported with the others'.
+    wanted = {section: module for section, module in alert_channels.sections().items() if section in data}
+    sections = build_sections({**TABLES, **{s: m.Settings for s, m in wanted.items()}}, data, source, problems)
+    channels = {module.NAME: sections.pop(section) for section, module in wanted.items()}
     config = OpsConfig(**sections, **arrays, channels=channels, source=source)
     config.site_by_id.update({s.id: s for s in config.sites})
     return config

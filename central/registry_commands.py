@@ -13,13 +13,17 @@ import re
 import sys
 
 
+SITE_HELP = "the site's id, e.g. GL-01"
+
+
 def central_subparsers(sub):
     """The sub-parsers of `vaxkiosk central` (the aggregator's command, central.commands), created on first use."""
     central = sub.choices["central"]
     for action in central._actions:  # argparse has no public accessor for an existing subparsers action
         if isinstance(action, argparse._SubParsersAction):
             return action
-    return central.add_subparsers(dest="central_command", metavar="REGISTRY_COMMAND")
+    return central.add_subparsers(dest="central_command", metavar="REGISTRY_COMMAND",
+                                  help="without one, `vaxkiosk central` runs central")
 
 
 def _registry_args(p: argparse.ArgumentParser) -> None:
@@ -30,46 +34,55 @@ def _registry_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub) -> None:
+    from base.cli import command
+
     csub = central_subparsers(sub)
 
-    p = csub.add_parser("add-site", help="register a vaccination site (or rename it)")
+    p = command(csub, "add-site", "register a vaccination site (or rename it)",
+                f"vaxkiosk central add-site --site GL-01 --name 'Trạm Y tế Phường Yên Đỗ' --district Pleiku --province 64")
     _registry_args(p)
-    p.add_argument("--site", required=True)
-    p.add_argument("--name", default="")
-    p.add_argument("--district", default="")
-    p.add_argument("--province", default="")
+    p.add_argument("--site", required=True, help=SITE_HELP)
+    p.add_argument("--name", default="", help="the site's name as screens and printouts show it")
+    p.add_argument("--district", default="", help="district (quận/huyện), for the dashboard's filters")
+    p.add_argument("--province", default="", help="province code (two digits, as on the ID card)")
     p.set_defaults(handler=cmd_add_site)
 
-    p = csub.add_parser("enrol-code", help="create a one-time enrolment code for a site (text + QR)")
+    p = command(csub, "enrol-code", "create a one-time enrolment code for a site (text + QR)",
+                "vaxkiosk central enrol-code --site GL-01 --expires-in 8h")
     _registry_args(p)
-    p.add_argument("--site", required=True)
+    p.add_argument("--site", required=True, help=SITE_HELP)
     p.add_argument("--expires-in", default="24h", type=parse_duration, help="e.g. 30m, 8h, 2d (default 24h)")
     p.set_defaults(handler=cmd_enrol_code)
 
-    p = csub.add_parser("enrol-bundle", help="enrol a kiosk now and write its offline enrolment bundle (secret!)")
+    p = command(csub, "enrol-bundle", "enrol a kiosk now and write its offline enrolment bundle (secret!)",
+                "vaxkiosk central enrol-bundle --site GL-01 --out /media/usb/gl01-k3.bundle")
     _registry_args(p)
-    p.add_argument("--site", required=True)
+    p.add_argument("--site", required=True, help=SITE_HELP)
     p.add_argument("--out", required=True, help="bundle file to write (mode 0600); carry it to the kiosk")
     p.set_defaults(handler=cmd_enrol_bundle)
 
-    p = csub.add_parser("revoke", help="revoke a kiosk: its broker access ends at once")
+    p = command(csub, "revoke", "revoke a kiosk: its broker access ends at once",
+                "vaxkiosk central revoke --kiosk GL-01-k3 --reason 'stolen'")
     _registry_args(p)
-    p.add_argument("--kiosk", required=True)
-    p.add_argument("--reason", default="")
+    p.add_argument("--kiosk", required=True, help="the kiosk's id, as `vaxkiosk central devices` lists it")
+    p.add_argument("--reason", default="", help="why, for the registry's record")
     p.set_defaults(handler=cmd_revoke)
 
-    p = csub.add_parser("revoke-key", help="revoke one document signing key: its certificates verify as revoked")
+    p = command(csub, "revoke-key", "revoke one document signing key: its certificates verify as revoked",
+                "vaxkiosk central revoke-key --kid 'q1w2e3r4t5Y=' --reason 'kiosk key leaked'")
     _registry_args(p)
     p.add_argument("--kid", required=True, help="the key id as base64 (verify-cert prints it)")
-    p.add_argument("--reason", default="")
+    p.add_argument("--reason", default="", help="why, for the registry's record")
     p.set_defaults(handler=cmd_revoke_key)
 
-    p = csub.add_parser("devices", help="list registered kiosks")
+    p = command(csub, "devices", "list registered kiosks", "vaxkiosk central devices --site GL-01 --json")
     _registry_args(p)
-    p.add_argument("--site")
+    p.add_argument("--site", help="only this site's kiosks")
     p.set_defaults(handler=cmd_devices)
 
-    p = csub.add_parser("broker-config", help="write Mosquitto's vaxkiosk config, password file, ACL, TLS files")
+    p = command(csub, "broker-config", "write Mosquitto's vaxkiosk config, password file, ACL, TLS files",
+                "vaxkiosk central broker-config --conf /etc/mosquitto/conf.d/vaxkiosk.conf --central-listen 127.0.0.1:1883 "
+                "--tls-listen 8883 --tls-host broker.example.vn")
     _registry_args(p)
     p.add_argument("--conf", required=True, help="e.g. /etc/mosquitto/conf.d/vaxkiosk.conf")
     p.add_argument("--central-listen", action="append", default=[], metavar="[ADDR:]PORT", required=True,

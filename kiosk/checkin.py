@@ -35,7 +35,8 @@ from kiosk.store import Store
 STATES = ("waiting", "called", "screened", "vaccinated", "observing", "done", "deferred", "left")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "waiting": ("called", "deferred", "left"),
-    "called": ("waiting", "screened", "deferred", "left"),
+    # called → called is a recall: the same number announced again (its state change says so: reason "recall").
+    "called": ("called", "waiting", "screened", "deferred", "left"),
     "screened": ("vaccinated", "deferred", "left"),
     "vaccinated": ("observing",),
     "observing": ("done",),
@@ -44,6 +45,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "left": (),
 }
 SOURCES = ("camera", "serial", "screen", "staff")
+# Reasons of the desk's two queue actions on a called number (state_changes.reason).
+RECALL, NO_SHOW = "recall", "no_show"
 
 REFUSALS = {
     "disk_full": ("Kiosk tạm thời không nhận đăng ký (bộ nhớ đầy). Vui lòng gặp nhân viên.",
@@ -222,6 +225,25 @@ class CheckinService:
         wanted = fold(q)
         rows = self.store.query(base + "ORDER BY c.day DESC, t.number", (site,))
         return [r for r in rows if wanted in fold(r["full_name"] or "")][:limit]
+
+    def recall(self, checkin_id: str, actor: str) -> dict:
+        """Announce a called number again at its desk (an audited state change called → called)."""
+        return self._from_called(checkin_id, "called", actor, RECALL)
+
+    def no_show(self, checkin_id: str, actor: str) -> dict:
+        """A called number that nobody answered leaves the queue (called → left, reason "no_show")."""
+        return self._from_called(checkin_id, "left", actor, NO_SHOW)
+
+    def _from_called(self, checkin_id: str, to_state: str, actor: str, reason: str) -> dict:
+        stamp = self.clock.stamp()
+        with self.store.transaction() as db:
+            current = db.conn.execute("SELECT state FROM tickets WHERE checkin_id=?", (checkin_id,)).fetchone()
+            if current is None:
+                raise CheckinRefused("not_found", checkin_id)
+            if current[0] != "called":
+                raise CheckinRefused("bad_transition", f"{current[0]} is not called")
+            move(db, checkin_id, to_state, actor, stamp, reason=reason)
+        return self.get(checkin_id)
 
     def call_next(self, desk: str, actor: str) -> dict | None:
         """The lowest waiting ticket of today goes to `desk`; None when nobody waits."""

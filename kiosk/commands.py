@@ -8,6 +8,8 @@ import json
 import logging
 import sys
 
+from base.cli import command
+
 
 def add_config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML file (default: $VAXKIOSK_CONFIG or /etc/vaxkiosk/kiosk.toml)")
@@ -23,19 +25,27 @@ def parse_time(text: str) -> dt.datetime:
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("parse-id", help="read a scanned ID-card code (argument, or raw bytes on stdin) and print JSON")
+    p = command(sub, "parse-id", "read a scanned ID-card code (argument, or raw bytes on stdin) and print JSON",
+                "vaxkiosk parse-id '064195001234|245123456|Nguyễn Văn An|15081995|Nam|Gia Lai|01012021'")
     p.add_argument("text", nargs="?", help="the scanned text; without it, raw bytes are read from stdin")
     p.set_defaults(handler=cmd_parse_id)
 
-    p = sub.add_parser("kiosk", help="run the kiosk appliance")
+    p = command(sub, "kiosk", "run the kiosk appliance",
+                "vaxkiosk kiosk --config /etc/vaxkiosk/kiosk.toml",
+                "Run the kiosk: scanners, printer, screens and the link to central. With no --config and no "
+                "installed configuration (first boot) the screen asks for the set-up code instead; a --config that "
+                "does not exist is an error (exit 78).")
     add_config_arg(p)
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="how much the log says (default INFO)")
     p.set_defaults(handler=cmd_kiosk)
 
-    p = sub.add_parser("checkin", help="check a scanned code in to the local queue (no scanner needed)")
+    p = command(sub, "checkin", "check a scanned code in to the local queue (no scanner needed)",
+                "vaxkiosk checkin --config kiosk.toml < scanned-code.txt")
     add_config_arg(p)
     p.add_argument("text", nargs="?", help="the scanned text; without it, raw bytes are read from stdin")
-    p.add_argument("--source", default="staff", choices=["camera", "serial", "screen", "staff"])
+    p.add_argument("--source", default="staff", choices=["camera", "serial", "screen", "staff"],
+                   help="where the code was read, as the record keeps it (default staff)")
     p.set_defaults(handler=cmd_checkin)
 
 
@@ -68,12 +78,20 @@ def load_config_or_exit(path: str | None):
 
 
 def cmd_kiosk(args) -> int:
+    import os
+
     from kiosk import first_boot
     from kiosk.app import App
-    from kiosk.config import resolve_path
+    from kiosk.config import DEFAULT_PATH, ENV_VAR, resolve_path
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     path = resolve_path(args.config)
+    if (args.config or os.environ.get(ENV_VAR)) and not path.exists():
+        # A named file that is not there is a typo or a missing mount, not a fresh kiosk: set-up mode would
+        # enrol the kiosk again under a new identity. Set-up mode is for the installed default only.
+        print(f"vaxkiosk: configuration error: {path}: no such configuration file (set-up mode starts only "
+              f"when no --config or ${ENV_VAR} is given and {DEFAULT_PATH} does not exist)", file=sys.stderr)
+        return 78
     if first_boot.needs_enrolment(path):
         # A fresh kiosk: the screen asks for the set-up code; once enrolled, this process becomes the kiosk.
         return first_boot.run(path, sys.argv[1:])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from base.config import (ConfigError, build_section, check_id, check_port, check_positive, checked, read_toml, resolve,
+from base.config import (build_sections, check_id, check_port, check_positive, checked, read_toml, resolve,
                          unknown_sections)
 
 DEFAULT_PATH = "/etc/vaxkiosk/kiosk.toml"
@@ -204,10 +204,7 @@ def from_dict(data: dict, source: str = "<dict>") -> Config:
     problems = unknown_sections(data, SECTIONS)
     if "kiosk" not in data:
         problems.append("[kiosk]: missing; it must give at least site_id and kiosk_id")
-    if problems:
-        raise ConfigError(f"{source}: " + "; ".join(problems))
-    sections = {name: build_section(cls, data.get(name, {}), name, source) for name, cls in SECTIONS.items()}
-    return Config(**sections, source=source)
+    return Config(**build_sections(SECTIONS, data, source, problems), source=source)
 
 
 def resolve_path(explicit: str | None = None) -> Path:

@@ -48,6 +48,12 @@ def verify_pin(pin: str, stored: str) -> bool:
     return hmac.compare_digest(got.hex(), digest)
 
 
+def new_pin(role: str) -> str:
+    """A random PIN long enough for the role (shown once to whoever hands it over; only its hash is kept)."""
+    digits = TECHNICIAN_MIN_PIN_DIGITS if role == "technician" else 6
+    return f"{secrets.randbelow(10 ** digits):0{digits}d}"
+
+
 def check_pin_format(pin: str, role: str = "staff") -> None:
     if not (pin.isascii() and pin.isdigit() and MIN_PIN_DIGITS <= len(pin) <= MAX_PIN_DIGITS):
         raise AccountError("bad_pin", f"Mã PIN phải gồm {MIN_PIN_DIGITS}–{MAX_PIN_DIGITS} chữ số.",
@@ -104,7 +110,7 @@ class StaffAccounts:
             with self.store.transaction() as db:
                 audit.record(db, "staff:?", "login_failed", None, None, stamp=self.clock.stamp())
             raise AccountError("bad_login", "Sai tên hoặc mã PIN.", "Wrong name or PIN.")
-        account, my_lock = self._count_attempt(row["id"])
+        account, my_lock, failures = self._count_attempt(row["id"])
         ok = verify_pin(pin, account["pin_hash"])
         stamp = self.clock.stamp()
         with self.store.transaction() as db:
@@ -119,18 +125,25 @@ class StaffAccounts:
                              stamp=stamp)
         # Raised after the commit: raising inside the block would roll the audit back.
         if not ok:
-            raise locked_error(my_lock) if my_lock else AccountError("bad_login", "Sai tên hoặc mã PIN.",
-                                                                     "Wrong name or PIN.")
+            if my_lock:
+                raise locked_error(my_lock)
+            if failures == MAX_FAILURES - 1:  # the next wrong PIN locks: say so now, not after
+                raise AccountError("bad_login", f"Sai tên hoặc mã PIN. Chỉ còn 1 lần thử: nhập sai lần nữa, tài khoản "
+                                   f"bị khoá {LOCK_MINUTES} phút.",
+                                   f"Wrong name or PIN. One try left: another wrong PIN locks the account for "
+                                   f"{LOCK_MINUTES} minutes.")
+            raise AccountError("bad_login", "Sai tên hoặc mã PIN.", "Wrong name or PIN.")
         return {"id": account["id"], "name": account["name"], "role": account["role"]}
 
-    def _count_attempt(self, account_id: int) -> tuple[dict, str | None]:
-        """(the account, the lock this attempt set or None); raises "locked" while a lock holds."""
+    def _count_attempt(self, account_id: int) -> tuple[dict, str | None, int]:
+        """(the account, the lock this attempt set or None, wrong tries in a row counting this one);
+        raises "locked" while a lock holds."""
         now = self.clock.now()
         with self.store.transaction() as db:
             account = dict(db.conn.execute("SELECT * FROM staff_accounts WHERE id=?", (account_id,)).fetchone())
             held = account["locked_until_wall"]
             locked = bool(held) and dt.datetime.fromisoformat(held) > now
-            my_lock = None
+            my_lock, failures = None, account["failed_attempts"]
             if not locked:
                 failures = account["failed_attempts"] + 1
                 if failures >= MAX_FAILURES:
@@ -139,7 +152,45 @@ class StaffAccounts:
                                 (failures, my_lock, account_id))
         if locked:
             raise locked_error(held)
-        return account, my_lock
+        return account, my_lock, failures
+
+    # -- what a technician does for a colleague (CLI `vaxkiosk staff ...` and the technician page) ------------------
+    def unlock(self, name: str, actor: str = "cli") -> dict:
+        """End a lock and forget the wrong tries (audited `staff_unlock`)."""
+        return self._change(name, actor, "staff_unlock", "UPDATE staff_accounts SET failed_attempts=0, "
+                            "locked_until_wall=NULL WHERE id=?")
+
+    def reset_pin(self, name: str, pin: str, actor: str = "cli") -> dict:
+        """A new PIN (the old one stops working at once, its logins end), lock and wrong tries cleared (audited
+        `staff_reset_pin`)."""
+        check_pin_format(pin, self.existing(name)["role"])
+        return self._change(name, actor, "staff_reset_pin", "UPDATE staff_accounts SET pin_hash=?, failed_attempts=0, "
+                            "locked_until_wall=NULL WHERE id=?", hash_pin(pin), end_logins=True)
+
+    def remove(self, name: str, actor: str = "cli") -> dict:
+        """The account can no longer log in, its logins end and it leaves the login list; its row stays, so the
+        audit log's names keep meaning someone (audited `staff_remove`)."""
+        return self._change(name, actor, "staff_remove", "UPDATE staff_accounts SET active=0 WHERE id=?",
+                            end_logins=True)
+
+    def existing(self, name: str) -> dict:
+        """The active account of that name, or AccountError "unknown_account"."""
+        account = self.get(" ".join(str(name).split()))
+        if account is None or not account["active"]:
+            raise AccountError("unknown_account", f"Không có tài khoản nhân viên tên “{name}”.",
+                               f"There is no staff account named “{name}”.")
+        return account
+
+    def _change(self, name: str, actor: str, action: str, sql: str, *params, end_logins: bool = False) -> dict:
+        account = self.existing(name)
+        with self.store.transaction() as db:
+            db.conn.execute(sql, (*params, account["id"]))
+            if end_logins:
+                from base.web.sessions import end_all  # flask: only when a login has to end
+
+                end_all(db, str(account["id"]))
+            audit.record(db, actor, action, f"staff:{account['name']}", None, stamp=self.clock.stamp())
+        return self.get(account["name"])
 
 
 def locked_error(until: str) -> AccountError:
@@ -147,43 +198,79 @@ def locked_error(until: str) -> AccountError:
                         f"Account locked for {LOCK_MINUTES} minutes after repeated wrong PINs.")
 
 
-# -- CLI: `vaxkiosk staff add|list` ----------------------------------------------------------------------------------
+# -- CLI: `vaxkiosk staff add|list|unlock|reset-pin|remove` -----------------------------------------------------------
 def add_commands(sub) -> None:
+    from base.cli import command
     from kiosk.commands import add_config_arg
 
-    staff = sub.add_parser("staff", help="manage staff desk accounts").add_subparsers(dest="staff_command",
-                                                                                        metavar="ACTION")
-    p = staff.add_parser("add", help="add an account; prints a new random PIN unless --pin-stdin is given")
+    parent = command(sub, "staff", "manage staff desk accounts (personal PINs for the staff desk)",
+                     "vaxkiosk staff add --name 'Lê Thị Mai' --role staff --config /etc/vaxkiosk/kiosk.toml",
+                     "Accounts of the staff desk (/staff/): add, list, unlock after wrong PINs, give a new PIN, "
+                     "remove. Every change is audited. Run one of the ACTIONs below.")
+    staff = parent.add_subparsers(dest="staff_command", metavar="ACTION", help="what to do")
+    parent.set_defaults(handler=lambda _args: print_help_of(parent))
+    p = command(staff, "add", "add an account; prints a new random PIN unless --pin-stdin is given",
+                "vaxkiosk staff add --name 'Lê Thị Mai' --role staff")
     add_config_arg(p)
-    p.add_argument("--name", required=True)
-    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--name", required=True, help="the person's name as the login list shows it")
+    p.add_argument("--role", required=True, choices=ROLES, help="staff: the desk; technician: also the technician "
+                                                                "page and staff accounts")
     p.add_argument("--pin-stdin", action="store_true", help="read the PIN from the first line of stdin")
     p.set_defaults(handler=cmd_staff_add)
-    p = staff.add_parser("list", help="list accounts (JSON lines, no PINs)")
+    p = command(staff, "list", "list accounts (JSON lines, no PINs)", "vaxkiosk staff list")
     add_config_arg(p)
     p.set_defaults(handler=cmd_staff_list)
+    for action, summary, example, handler in (
+            ("unlock", f"end the {LOCK_MINUTES}-minute lock after {MAX_FAILURES} wrong PINs",
+             "vaxkiosk staff unlock 'Lê Thị Mai'", cmd_staff_unlock),
+            ("reset-pin", "give an account a new PIN (printed once unless --pin-stdin); its logins end",
+             "vaxkiosk staff reset-pin 'Lê Thị Mai'", cmd_staff_reset_pin),
+            ("remove", "remove an account: it cannot log in any more (its audit history stays)",
+             "vaxkiosk staff remove 'Lê Thị Mai'", cmd_staff_remove)):
+        p = command(staff, action, summary, example)
+        add_config_arg(p)
+        p.add_argument("name", metavar="NAME", help="the account's name, as `vaxkiosk staff list` shows it")
+        if action == "reset-pin":
+            p.add_argument("--pin-stdin", action="store_true", help="read the new PIN from the first line of stdin")
+        p.set_defaults(handler=handler)
+
+
+def print_help_of(parser) -> int:
+    import sys
+
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _accounts_cmd(args, work) -> int:
+    """Open the kiosk's store, run `work(StaffAccounts)` → JSON out; AccountError → its bilingual JSON, exit 1."""
+    from kiosk.commands import emit, load_config_or_exit
+
+    config = load_config_or_exit(args.config)
+    store = Store(config.db_path)
+    try:
+        emit({"ok": True, **work(StaffAccounts(store, Clock(config.kiosk.utc_offset_hours)))})
+    except AccountError as exc:
+        emit(exc.to_json())
+        return 1
+    finally:
+        store.close()
+    return 0
 
 
 def cmd_staff_add(args) -> int:
     import sys
 
-    from kiosk.commands import emit, load_config_or_exit
+    pin = sys.stdin.readline().strip() if args.pin_stdin else None
 
-    config = load_config_or_exit(args.config)
-    pin = sys.stdin.readline().strip() if args.pin_stdin else f"{secrets.randbelow(10 ** 6):06d}"
-    store = Store(config.db_path)
-    try:
-        account = StaffAccounts(store, Clock(config.kiosk.utc_offset_hours)).add(args.name, args.role, pin)
-    except AccountError as exc:
-        emit({"ok": False, "error": {"code": exc.code, "message_vi": exc.message_vi, "message_en": exc.message_en}})
-        return 1
-    finally:
-        store.close()
-    out = {"ok": True, "name": account["name"], "role": account["role"]}
-    if not args.pin_stdin:
-        out["pin"] = pin  # shown once; only its hash is stored
-    emit(out)
-    return 0
+    def work(accounts: StaffAccounts) -> dict:
+        chosen = pin if pin is not None else new_pin(args.role)
+        account = accounts.add(args.name, args.role, chosen)
+        out = {"name": account["name"], "role": account["role"]}
+        if pin is None:
+            out["pin"] = chosen  # shown once; only its hash is stored
+        return out
+    return _accounts_cmd(args, work)
 
 
 def cmd_staff_list(args) -> int:
@@ -196,3 +283,31 @@ def cmd_staff_list(args) -> int:
     finally:
         store.close()
     return 0
+
+
+def cmd_staff_unlock(args) -> int:
+    return _accounts_cmd(args, lambda accounts: _shown(accounts.unlock(args.name)))
+
+
+def cmd_staff_reset_pin(args) -> int:
+    import sys
+
+    pin = sys.stdin.readline().strip() if args.pin_stdin else None
+
+    def work(accounts: StaffAccounts) -> dict:
+        account = accounts.existing(args.name)
+        chosen = pin if pin is not None else new_pin(account["role"])
+        out = _shown(accounts.reset_pin(args.name, chosen))
+        if pin is None:
+            out["pin"] = chosen  # shown once
+        return out
+    return _accounts_cmd(args, work)
+
+
+def cmd_staff_remove(args) -> int:
+    return _accounts_cmd(args, lambda accounts: _shown(accounts.remove(args.name)))
+
+
+def _shown(account: dict) -> dict:
+    return {"name": account["name"], "role": account["role"], "active": bool(account["active"]),
+            "locked_until_wall": account["locked_until_wall"]}

@@ -287,6 +287,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE UNIQUE INDEX corrections_reference ON corrections (reference);
         """,
     ),
+    (
+        "0010_desk_defaults",
+        """
+        -- kiosk.desks: the vaccine and lot a staff desk injected last on a day (its next injection form starts there).
+        CREATE TABLE desk_defaults (
+            site_id TEXT NOT NULL,
+            desk TEXT NOT NULL,
+            day TEXT NOT NULL,                -- the site's local date
+            vaccine TEXT NOT NULL,
+            lot TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_wall TEXT NOT NULL,
+            PRIMARY KEY (site_id, desk, day)
+        );
+        """,
+    ),
 ]
 
 

@@ -7,13 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from base.cli import command
 from kiosk.commands import add_config_arg
 
 KIOSK_SERVICES = ["vaxkiosk-kiosk.service", "vaxkiosk-browser.service"]
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("provision", help="enrol this kiosk with central and write its configuration")
+    p = command(sub, "provision", "enrol this kiosk with central and write its configuration",
+                "vaxkiosk provision --central https://central.example.vn --code ABCD-EFGH --pin 3f9a…")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--code", help="one-time set-up code (with --central)")
     source.add_argument("--bundle", help="offline enrolment bundle file made by `vaxkiosk central enrol-bundle`")
@@ -31,7 +33,8 @@ def add_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_provision)
 
-    p = sub.add_parser("doctor", help="check camera, decoder, printer, broker, clock, disk and config")
+    p = command(sub, "doctor", "check camera, decoder, printer, broker, clock, disk and config",
+                "vaxkiosk doctor --config /etc/vaxkiosk/kiosk.toml")
     add_config_arg(p)
     p.add_argument("--test-print", action="store_true", help="also print a test slip")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -80,15 +83,23 @@ def cmd_provision(args) -> int:
         return 1
     services = enable_services() if args.enable_services else "not requested"
     if args.json:
-        print(json.dumps({**result.to_json(), "services": services}, ensure_ascii=False))
+        print(json.dumps({**result.to_json(), "services": services, "next": doctor_hint(config_path)},
+                         ensure_ascii=False))
     else:
         print(f"Đã cài đặt / provisioned: kiosk {result.kiosk_id}, site {result.site_id} {result.site_name}")
         if result.central:
             print(f"central: {central_line(result.central)}")
         print(f"config: {result.config_path} (0600)   broker: {result.broker}")
         print(f"services: {services}")
-        print("next: `vaxkiosk doctor`")
+        print(f"next: `{doctor_hint(config_path)}`")
     return 0
+
+
+def doctor_hint(config_path: Path) -> str:
+    """The check to run next, on the configuration provision just wrote (not whatever doctor would find alone)."""
+    import shlex
+
+    return f"vaxkiosk doctor --config {shlex.quote(str(Path(config_path).resolve()))}"
 
 
 def central_line(central) -> str:

@@ -60,6 +60,11 @@ class ServerSessions:
                 db.conn.execute("DELETE FROM web_sessions WHERE id_hash = ?", (_hash(session_id),))
 
 
+def end_all(db, subject: str) -> None:
+    """Every login of `subject` ends, inside the caller's transaction (an account removed or given a new PIN)."""
+    db.conn.execute("DELETE FROM web_sessions WHERE subject = ?", (subject,))
+
+
 # -- CSRF: every form a logged-in person posts carries the token of their session --------------------------------------
 def same_secret(sent: str, expected: str) -> bool:
     """Constant-time comparison that takes any text: compare_digest raises TypeError (a 500) on a str with

@@ -31,7 +31,7 @@ def create_app(ops) -> Flask:
 
     from base.web import limits
     from base.web.sse import StreamSlots
-    from central.web import api, auth, correction_lookup, days, fhir, pages, stream
+    from central.web import api, auth, correction_lookup, days, fhir, labels, pages, stream
 
     limits.install(app)
     days.install(app)
@@ -43,8 +43,12 @@ def create_app(ops) -> Flask:
     tz = ops.store.tz  # the sites' local time (Vietnam: UTC+7)
     app.jinja_env.filters.update(clock=lambda ts, with_date=False: _clock(ts, tz, with_date), ago=_ago,
                                  duration=_duration)
+    labels.install(app, tz)
     app.jinja_env.globals["now"] = lambda: dt.datetime.now(dt.timezone.utc).timestamp()
     app.jinja_env.globals["has_registry"] = ops.registry is not None  # set-up codes need the device registry
+
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, _error_page)
 
     @app.after_request
     def security_headers(resp):
@@ -57,11 +61,29 @@ def create_app(ops) -> Flask:
     return app
 
 
+# The dashboard's pages answer errors in words operators read; the JSON API and event stream keep Flask's answers.
+ERROR_PAGES = {
+    400: ("Yêu cầu không hợp lệ. Hãy tải lại trang và thử lại.", "Bad request. Reload the page and try again."),
+    403: ("Bạn không có quyền mở trang này.", "You may not open this page."),
+    404: ("Không tìm thấy trang này.", "This page was not found."),
+    405: ("Thao tác này không được phép ở đây.", "This action is not allowed here."),
+}
+
+
+def _error_page(exc):
+    from flask import render_template, request
+
+    if request.path.startswith(("/api/", "/events", "/metrics", "/healthz")):
+        return exc
+    vi, en = ERROR_PAGES[exc.code]
+    return render_template("error.html", code=exc.code, message_vi=vi, message_en=en, partial=False), exc.code
+
+
 def _clock(ts: float | None, tz: dt.tzinfo, with_date: bool = False) -> str:
     if ts is None:
         return "—"
     t = dt.datetime.fromtimestamp(ts, tz)
-    return t.strftime("%d/%m %H:%M:%S" if with_date else "%H:%M:%S")
+    return t.strftime("%d/%m/%Y %H:%M:%S" if with_date else "%H:%M:%S")
 
 
 def _duration(seconds: float | None) -> str:

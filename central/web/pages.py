@@ -84,9 +84,10 @@ def kiosk_page(kiosk: str):
         samples = ops.store.health_history(kiosk, limit=HISTORY_SAMPLES)
     charts = {
         label: sparkline([s[col] for s in samples], label=label)
-        for col, label in (("outbox_backlog", "Outbox backlog"), ("outbox_oldest_s", "Oldest unsent (s)"),
-                           ("camera_fps", "Camera fps"), ("disk_used_pct", "Disk used %"),
-                           ("cpu_temp_c", "CPU °C"), ("load", "Load"))
+        for col, label in (("outbox_backlog", "Chưa gửi · Outbox backlog"),
+                           ("outbox_oldest_s", "Chờ lâu nhất (giây) · Oldest unsent (s)"),
+                           ("camera_fps", "Camera khung hình/giây · fps"), ("disk_used_pct", "Đĩa đã dùng · Disk used %"),
+                           ("cpu_temp_c", "Nhiệt độ CPU · °C"), ("load", "Tải · Load"))
     }
     kiosk_alerts = [a for a in alerts.listing(ops.ops_store) if a["kiosk"] == kiosk]
     since = fleet.epoch(samples[0]["received"]) if samples else None

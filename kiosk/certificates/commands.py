@@ -9,8 +9,10 @@ from kiosk.commands import emit, parse_time
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("verify-cert", help="verify a vaccination certificate (HC1: text or a QR image); JSON out, "
-                                           "exit 0 only when valid")
+    from base.cli import command
+
+    p = command(sub, "verify-cert", "verify a vaccination certificate (HC1: text or a QR image); JSON out, "
+                                    "exit 0 only when valid", "vaxkiosk verify-cert --image certificate.png")
     p.add_argument("--config", help="TOML file whose data dir holds the key and trust list (default: the installed "
                                     "one, else $VAXKIOSK_DATA or ~/.local/share/vaxkiosk)")
     p.add_argument("--trust", action="append", default=[], metavar="FILE",

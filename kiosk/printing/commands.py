@@ -10,8 +10,11 @@ DEFAULT_PROFILE = "TM-T88V"
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("print-sample", help="write the exact ESC/POS bytes the kiosk would print for a scanned ID")
-    p.add_argument("--kind", required=True, choices=["ticket", "certificate"])
+    from base.cli import command
+
+    p = command(sub, "print-sample", "write the exact ESC/POS bytes the kiosk would print for a scanned ID",
+                "vaxkiosk print-sample --kind ticket --payload \"$(cat card.txt)\" --out ticket.bin")
+    p.add_argument("--kind", required=True, choices=["ticket", "certificate"], help="which printout")
     p.add_argument("--payload", required=True, help="the ID card QR text")
     p.add_argument("--profile", help=f"python-escpos printer profile (default: from --config, else {DEFAULT_PROFILE})")
     p.add_argument("--paper", type=int, choices=[58, 80], help="paper width in mm (default: from the profile)")
@@ -23,29 +26,34 @@ def add_commands(sub) -> None:
     add_config_arg(p)
     p.set_defaults(handler=cmd_print_sample)
 
-    p = sub.add_parser("escpos-render", help="render ESC/POS bytes to a PNG and print the decoded QR payloads")
-    p.add_argument("file")
-    p.add_argument("--profile", default=DEFAULT_PROFILE)
+    p = command(sub, "escpos-render", "render ESC/POS bytes to a PNG and print the decoded QR payloads",
+                "vaxkiosk escpos-render ticket.bin --out ticket.png")
+    p.add_argument("file", help="a file of ESC/POS bytes (print-sample writes one)")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, help=f"python-escpos printer profile (default {DEFAULT_PROFILE})")
     p.add_argument("--out", required=True, help="PNG to write (receipts one under another)")
     p.set_defaults(handler=cmd_escpos_render)
 
-    p = sub.add_parser("virtual-printer", help="a network ESC/POS printer on 127.0.0.1 that writes PNG + JSON")
-    p.add_argument("--port", type=int, default=9100)
+    p = command(sub, "virtual-printer", "a network ESC/POS printer on 127.0.0.1 that writes PNG + JSON",
+                "vaxkiosk virtual-printer --port 9100 --out /tmp/receipts")
+    p.add_argument("--port", type=int, default=9100, help="TCP port on 127.0.0.1 (default 9100)")
     p.add_argument("--out", required=True, help="folder for receipts, errors.log and the 'control' file")
-    p.add_argument("--profile", default=DEFAULT_PROFILE)
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--profile", default=DEFAULT_PROFILE, help=f"python-escpos printer profile (default {DEFAULT_PROFILE})")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="how much the log says (default INFO)")
     p.set_defaults(handler=cmd_virtual_printer)
 
-    p = sub.add_parser("print-jobs", help="list print jobs (newest first) as JSON lines")
+    p = command(sub, "print-jobs", "list print jobs (newest first) as JSON lines",
+                "vaxkiosk print-jobs --config /etc/vaxkiosk/kiosk.toml --limit 10")
     add_config_arg(p)
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     p.set_defaults(handler=cmd_print_jobs)
 
-    p = sub.add_parser("reprint", help="queue another copy of a print job (marked BẢN IN LẠI; audited)")
+    p = command(sub, "reprint", "queue another copy of a print job (marked BẢN IN LẠI; audited)",
+                "vaxkiosk reprint 42 --actor 'Lê Thị Mai' --reason 'ticket lost'")
     add_config_arg(p)
-    p.add_argument("job_id", type=int)
+    p.add_argument("job_id", type=int, metavar="JOB_ID", help="the job's id, as print-jobs lists it")
     p.add_argument("--actor", required=True, help="staff member asking for it")
-    p.add_argument("--reason", required=True)
+    p.add_argument("--reason", required=True, help="why, for the audit log")
     p.set_defaults(handler=cmd_reprint)
 
 

@@ -7,10 +7,13 @@ BACKEND_NAMES = ("twopass", "zxing", "zbar", "cascade")
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("decode", help="decode QR / Code 128 in image files; one JSON line per file")
+    from base.cli import command
+
+    p = command(sub, "decode", "decode QR / Code 128 in image files; one JSON line per file",
+                "vaxkiosk decode --backend zxing card-front.jpg card-back.png")
     p.add_argument("--backend", choices=BACKEND_NAMES, default=None,
                    help="barcode library (default: the kiosk's default, see docs/scanning.md)")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="image files (JPEG, PNG, ...)")
     p.set_defaults(handler=cmd_decode)
 
 

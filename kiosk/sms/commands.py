@@ -18,12 +18,18 @@ NUMBER = re.compile(r"\+?\d{3,20}")
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("sms-test", help="send one SMS through a Gammu configuration (a modem) and print JSON")
+    from base.cli import command
+
+    p = command(sub, "sms-test", "send one SMS through a Gammu configuration (a modem) and print JSON",
+                "vaxkiosk sms-test --gammurc /etc/vaxkiosk/gammurc 0912345678 'Thử tin nhắn'",
+                description="Send TEXT to NUMBER through the modem the Gammu configuration names, the technician's "
+                            "test of a set-up; prints {\"sent\", \"parts\", \"encoding\", \"error\"} and exits 0 "
+                            "only when it was sent. Stop the kiosk first: a modem talks to one program at a time.")
     p.add_argument("--gammurc", required=True, help="Gammu configuration file naming the modem")
     p.add_argument("--encoding", choices=["auto", "ucs2", "gsm7"], default="auto",
                    help="auto (default): gsm7 when it keeps the text unchanged, else ucs2; gsm7 writes it unaccented")
     p.add_argument("number", help="the phone number, +84... or as dialled")
-    p.add_argument("text")
+    p.add_argument("text", help="the message; long ones are sent in parts (at most the driver's maximum)")
     p.set_defaults(handler=cmd_sms_test)
 
 

@@ -31,7 +31,7 @@ def create_app(kiosk) -> Flask:
     """`kiosk` is the running kiosk.app.App (store, services, events, parts)."""
     from base.web import limits
     from base.web.sse import StreamSlots
-    from kiosk.web import api, citizen, display, sms, staff
+    from kiosk.web import api, citizen, display, labels, sms, staff
 
     flask_app = Flask(__name__)
     flask_app.config.update(
@@ -49,6 +49,9 @@ def create_app(kiosk) -> Flask:
     flask_app.jinja_env.globals["site_name"] = kiosk.config.kiosk.site_name or kiosk.config.kiosk.site_id
     for bp in (citizen.bp, staff.bp, display.bp, api.bp, sms.bp):
         flask_app.register_blueprint(bp)
+    labels.install(flask_app, lambda: kiosk.clock.tz)
+    for code in staff.ERROR_PAGES:
+        flask_app.register_error_handler(code, staff.error_page)
 
     @flask_app.after_request
     def security_headers(resp):

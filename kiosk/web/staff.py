@@ -6,16 +6,18 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
 
 from base.privacy import mask_id
 from base.refusal import Refusal
 from base.web.sessions import check_csrf, csrf_token
+from kiosk import desks
 from kiosk.certificates import lookup_certificate
 from kiosk.corrections import Corrections
 from kiosk.outbox import Outbox
 from kiosk.printing import jobs as print_jobs
 from kiosk.reprints import reprint
-from kiosk.staff_accounts import AccountError, StaffAccounts
+from kiosk.staff_accounts import AccountError, StaffAccounts, new_pin
 from kiosk.vaccination import Injection, VaccinationService
 from kiosk.vaccines import MAX_DOSES, VACCINES
 from kiosk.verification import same_person
@@ -30,7 +32,44 @@ SEARCH_LIMIT = 50
 
 @bp.app_context_processor
 def inject():
-    return {"csrf_token": csrf_token, "staff_user": current_staff(), "mask_id": mask_id}
+    return {"csrf_token": csrf_token, "staff_user": current_staff(), "mask_id": mask_id, "printer_now": printer_now}
+
+
+def printer_now() -> dict | None:
+    """The printer as every staff board shows it until it is fixed: None when this kiosk prints nothing or the printer
+    is ready, else {state, detail, pending} from the printer part's health (kiosk.printing.worker)."""
+    app = kiosk()
+    if not app.config.printer.enabled:
+        return None
+    part = app.part("printer")
+    if part is None:
+        return {"state": "not_running", "detail": "", "pending": None}
+    try:
+        health = part.health()
+    except Exception as exc:  # noqa: BLE001 - a broken printer part is shown as a printer that does not answer
+        return {"state": "unknown", "detail": str(exc), "pending": None}
+    state = health.get("state") or "unknown"
+    if health.get("ok", True) and state != "paper_near_end":
+        return None
+    return {"state": state, "detail": (health.get("status") or {}).get("detail") or health.get("last_error") or "",
+            "pending": (health.get("jobs") or {}).get("pending")}
+
+
+# Error pages of the staff desk in words staff read (the citizen screen's own endpoints answer JSON).
+ERROR_PAGES = {
+    400: ("Yêu cầu không hợp lệ. Hãy tải lại trang và thử lại.", "Bad request. Reload the page and try again."),
+    401: ("Phiên đăng nhập đã hết. Hãy đăng nhập lại.", "Your session has ended. Please log in again."),
+    403: ("Tài khoản của bạn không có quyền mở trang này.", "Your account may not open this page."),
+    404: ("Không tìm thấy trang hoặc hồ sơ này.", "This page or record was not found."),
+    405: ("Thao tác này không được phép ở đây.", "This action is not allowed here."),
+}
+
+
+def error_page(exc: HTTPException):
+    if not request.path.startswith("/staff"):
+        return exc
+    vi, en = ERROR_PAGES[exc.code]
+    return render_template("staff_error.html", code=exc.code, message_vi=vi, message_en=en), exc.code
 
 
 @bp.app_template_filter("hhmm")
@@ -65,8 +104,8 @@ def login_page():
         try:
             user = accounts.authenticate(request.form.get("name", ""), request.form.get("pin", ""))
         except AccountError as exc:
-            return render_template("staff_login.html", names=accounts.names(), error=exc), (
-                423 if exc.code == "locked" else 401)
+            return render_template("staff_login.html", names=accounts.names(), error=exc,
+                                   chosen=request.form.get("name", "")), (423 if exc.code == "locked" else 401)
         start_session(user)
         target = request.args.get("next", "")
         return redirect(target if target.startswith("/staff") else url_for("staff.board"))
@@ -93,6 +132,13 @@ def board_partial():
     return render_template("_board.html", **board_data())
 
 
+@bp.get("/printer")
+@staff_required()
+def printer_partial():
+    """The printer banner alone: every board re-reads it on `printer` events."""
+    return render_template("_printer.html")
+
+
 def board_data() -> dict:
     app = kiosk()
     now = app.clock.now()
@@ -108,6 +154,7 @@ def board_data() -> dict:
         if r["state"] == "observing" and r["id"] in ends:
             left = dt.datetime.fromisoformat(ends[r["id"]]) - now
             r["observation_left_min"] = max(0, int(left.total_seconds() // 60) + (left.total_seconds() % 60 > 0))
+            r["observation_left_s"] = max(0, int(left.total_seconds()))
     return {
         "waiting": [r for r in rows if r["state"] == "waiting"],
         "called": [r for r in rows if r["state"] == "called"],
@@ -122,9 +169,15 @@ def minutes_since(wall: str, now: dt.datetime) -> int:
     return max(0, int((now - dt.datetime.fromisoformat(wall)).total_seconds() // 60))
 
 
+def desk_of(row: dict | None = None) -> str:
+    """The desk a staff member works at: the one the citizen was called to, else the one of this session."""
+    return (row or {}).get("desk") or session.get("desk", "1")
+
+
 @bp.post("/call-next")
 @staff_required()
 def call_next():
+    """From the board or from the last citizen's page: the next waiting number comes to this desk."""
     desk = " ".join(request.form.get("desk", "").split())[:8] or "1"
     session["desk"] = desk
     row = kiosk().checkins.call_next(desk, actor())
@@ -152,9 +205,12 @@ def checkin(checkin_id: str):
                if h["checkin_id"] != checkin_id and same_person(h, row["full_name"], row["dob"])]
     prints = print_jobs.of_checkin(app.store, checkin_id)
     flags = app.checkins.verification.flags(checkin_id)
+    desk = desk_of(row)
     return render_template("staff_checkin.html", row=row, vac=vac, history=history, prints=prints,
                            observation_left=observation_left, vaccines=VACCINES, max_doses=MAX_DOSES,
-                           next_dose=len(history) + 1, flags=flags,
+                           next_dose=len(history) + 1, flags=flags, desk=desk,
+                           remembered=desks.remembered(app.store, app.config.kiosk.site_id, desk,
+                                                       app.clock.today().isoformat()),
                            open_flags=[f for f in flags if f["resolved_wall"] is None])
 
 
@@ -165,6 +221,8 @@ def act(checkin_id: str, action) -> object:
         flash((exc.message_vi, exc.message_en))
     else:
         announce(kiosk().checkins.get(checkin_id))
+    if request.form.get("back") == "board":  # the board's own buttons (recall, no-show) keep staff on the board
+        return redirect(url_for("staff.board"))
     return redirect(url_for("staff.checkin", checkin_id=checkin_id))
 
 
@@ -184,7 +242,14 @@ def inject_dose(checkin_id: str):
         dose = 0
     injection = Injection(request.form.get("vaccine", ""), request.form.get("lot", ""), dose,
                           request.form.get("vaccinator", ""))
-    return act(checkin_id, lambda: vaccinations().record_injection(checkin_id, injection, actor()))
+
+    def record_and_remember():
+        app = kiosk()
+        vaccinations().record_injection(checkin_id, injection, actor())
+        given = vaccinations().for_checkin(checkin_id)  # the lot as stored (normalised)
+        desks.remember(app.store, app.config.kiosk.site_id, desk_of(app.checkins.get(checkin_id)),
+                       app.clock.today().isoformat(), given["vaccine"], given["lot"], actor(), app.clock.stamp().wall)
+    return act(checkin_id, record_and_remember)
 
 
 @bp.post("/checkin/<checkin_id>/finish")
@@ -201,6 +266,20 @@ def move(checkin_id: str):
         abort(400)
     reason = (request.form.get("reason") or "").strip() or None
     return act(checkin_id, lambda: kiosk().checkins.transition(checkin_id, to_state, actor(), reason))
+
+
+@bp.post("/checkin/<checkin_id>/recall")
+@staff_required()
+def recall(checkin_id: str):
+    """Call a called number again (the display announces it once more)."""
+    return act(checkin_id, lambda: kiosk().checkins.recall(checkin_id, actor()))
+
+
+@bp.post("/checkin/<checkin_id>/no-show")
+@staff_required()
+def no_show(checkin_id: str):
+    """A called number nobody answered: it leaves the queue (state `left`, reason `no_show`)."""
+    return act(checkin_id, lambda: kiosk().checkins.no_show(checkin_id, actor()))
 
 
 @bp.post("/checkin/<checkin_id>/card-seen")
@@ -272,7 +351,36 @@ def tech():
     jobs = [{"state": state, "n": n} for state, n in print_jobs.counts(app.store).items() if n]
     return render_template("staff_tech.html", health=app.health(), outbox={"pending": pending}, jobs=jobs,
                            has_camera=app.part("camera") is not None, config=app.config,
-                           sms=tech_view(app))
+                           accounts=StaffAccounts(app.store, app.clock).list(), now=app.clock.now().isoformat(), sms=tech_view(app))
+
+
+@bp.post("/tech/accounts/<int:account_id>/<action>")
+@staff_required(role="technician")
+def account_action(account_id: int, action: str):
+    """A technician unlocks an account, gives it a new PIN (shown once) or removes it; audited like the CLI's."""
+    app = kiosk()
+    accounts = StaffAccounts(app.store, app.clock)
+    account = next((a for a in accounts.list() if a["id"] == account_id), None)
+    if account is None or action not in ("unlock", "reset-pin", "remove"):
+        abort(404)
+    try:
+        if action == "unlock":
+            accounts.unlock(account["name"], actor())
+            flash((f"Đã mở khoá tài khoản {account['name']}.", f"{account['name']} is unlocked."))
+        elif action == "reset-pin":
+            pin = new_pin(account["role"])
+            accounts.reset_pin(account["name"], pin, actor())
+            flash((f"Mã PIN mới của {account['name']}: {pin} (chỉ hiện một lần, hãy đưa tận tay).",
+                   f"New PIN for {account['name']}: {pin} (shown once; hand it over in person)."))
+        else:
+            if account["id"] == current_staff()["id"]:
+                raise AccountError("remove_self", "Không thể tự xoá tài khoản đang đăng nhập.",
+                                   "You cannot remove the account you are logged in with.")
+            accounts.remove(account["name"], actor())
+            flash((f"Đã xoá tài khoản {account['name']}.", f"{account['name']} is removed."))
+    except AccountError as exc:
+        flash((exc.message_vi, exc.message_en))
+    return redirect(url_for("staff.tech") + "#h-accounts")
 
 
 @bp.post("/tech/test-print")

@@ -37,3 +37,10 @@ def test_password_hash_command():
     proc = vaxkiosk("central", "password-hash", "--stdin", input="mật khẩu dài đủ\n".encode())
     assert proc.returncode == 0 and check_password_hash(proc.stdout.decode().strip(), "mật khẩu dài đủ")
     assert vaxkiosk("central", "password-hash", "--stdin", input=b"short\n").returncode == 1
+
+
+def test_every_mistake_is_named_at_once():
+    with pytest.raises(ConfigError) as e:
+        from_dict({"web": {"prot": 8090}, "sites": [{"id": "GL-01", "province": "999"}], "users": [{"name": "ops"}]})
+    for expected in ("web.prot: unknown key", "sites[0].province = '999'", "password_hash"):
+        assert expected in str(e.value)

@@ -5,6 +5,7 @@ server-sent events without a reload, and a screenshot of each page is saved in t
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -62,6 +63,12 @@ def test_pages_in_chromium(central, kiosk_apps, page):
     page.wait_for_selector("#live-state:has-text('live')")
     page.screenshot(path=str(SCREENS / "central-fleet.png"), full_page=True)
 
+    # Codes in words, Vietnamese first (issue 18, point 10): states, printer, paper; no raw ISO times.
+    fleet_text = page.inner_text("main")
+    assert "Trực tuyến · Online" in fleet_text and "Hết giấy · Out" in fleet_text and "Sẵn sàng · Ready" in fleet_text
+    states = page.locator("td span.state").all_inner_texts()
+    assert states and all(t in ("Trực tuyến · Online", "Mất kết nối · Lost", "Tắt · Offline") for t in states), states
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T", fleet_text)
     # Live: another kiosk's printer runs out of paper; the open page shows it without a reload.
     assert page.locator("td.bad:has-text('out')").count() == 1
     printers["gl-01-k2"].status.update(paper="out")
@@ -104,10 +111,16 @@ def test_pages_in_chromium(central, kiosk_apps, page):
     page.goto(base + "/corrections")
     page.wait_for_selector("text=dose 2 missing")
     page.wait_for_selector("text=Người dân cho biết: đã tiêm mũi 2")  # what it is about, in words
+    row = page.inner_text("tbody tr")
+    assert "Thiếu mũi tiêm · Missing dose" in row and "Chờ xử lý · Waiting" in row
+    assert re.search(r"Gửi lúc · Filed: \d{2}/\d{2}/\d{4} \d{2}:\d{2}", row), row
     page.screenshot(path=str(SCREENS / "central-corrections.png"), full_page=True)
     page.select_option("select[name=state]", "approved")
     page.click("button:has-text('Lưu')")
-    page.wait_for_selector("text=approved")
+    page.wait_for_selector("td[data-state=approved]:has-text('Đã duyệt · Approved')")
+    missing = page.goto(base + "/kiosk/no-such-kiosk")
+    assert missing.status == 404 and "Không tìm thấy trang này" in page.inner_text("main")
+    assert "Not Found" not in page.content()
     for name in ("login", "fleet", "kiosk", "alerts", "numbers", "numbers-range", "numbers-site", "corrections"):
         assert (SCREENS / f"central-{name}.png").stat().st_size > 10_000
 

@@ -105,7 +105,7 @@ def test_never_seen_kiosks_outstanding_codes_and_revocation_by_an_admin_only(cen
     fleet = staff.get("/")[2]
     assert re.search(rf'{kiosk}</a></td>\s*<td><span class="state never_seen">', fleet)
     assert "1 chưa từng kết nối · never seen" in fleet
-    assert "never seen" in staff.get(f"/kiosk/{kiosk}")[2]
+    assert "Chưa từng kết nối · Never seen" in staff.get(f"/kiosk/{kiosk}")[2]
 
     # Not an admin: refused, nothing changes (the form is not even shown).
     assert "Revoke kiosk" not in staff.get(f"/kiosk/{kiosk}")[2]

@@ -59,3 +59,18 @@ def test_env_variable_names_the_file(tmp_path):
     p.write_text('[kiosk]\nsite_id = "GL-01"\nkiosk_id = "k1"\n[web]\nport = 1\nhost = 5\n')
     proc = vaxkiosk("kiosk", env={"VAXKIOSK_CONFIG": str(p)}, timeout=30)
     assert proc.returncode == 78 and b"web.host = 5: expected a string" in proc.stderr
+
+
+def test_every_mistake_of_the_file_is_named_at_once(tmp_path):
+    """A technician fixes the file in one go: mistakes in several sections, and an unknown section, all in one
+    message (base.config.build_sections), from the command line too (issue 18, point 13)."""
+    p = tmp_path / "k.toml"
+    p.write_text('[kiosk]\nsite_id = "GL 01"\nkiosk_id = "k1"\n[web]\nprot = 8080\n[printer]\npaper_mm = 57\n'
+                 '[camra]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load(p)
+    for expected in ("kiosk.site_id = 'GL 01'", "web.prot: unknown key", "printer.paper_mm = 57", "[camra]"):
+        assert expected in str(e.value)
+    proc = vaxkiosk("kiosk", "--config", str(p), timeout=30)
+    assert proc.returncode == 78
+    assert b"kiosk.site_id" in proc.stderr and b"web.prot" in proc.stderr and b"printer.paper_mm" in proc.stderr

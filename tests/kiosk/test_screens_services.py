@@ -109,6 +109,62 @@ def test_pin_is_hashed_and_account_locks_after_repeated_failures(store):
     assert exc.value.code == "bad_login"
 
 
+def test_the_last_try_before_the_lock_is_announced(store):
+    accounts = StaffAccounts(store)
+    accounts.add("Lê Thị Mai", "staff", "482913")
+    messages = []
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(AccountError) as exc:
+            accounts.authenticate("Lê Thị Mai", "111111")
+        messages.append(exc.value)
+    assert [m.code for m in messages] == ["bad_login"] * (MAX_FAILURES - 1) + ["locked"]
+    warned = messages[MAX_FAILURES - 2]  # the 4th wrong PIN says the next one locks
+    assert "Chỉ còn 1 lần thử" in warned.message_vi and "One try left" in warned.message_en
+    assert all("1 lần thử" not in m.message_vi for m in messages[:MAX_FAILURES - 2])
+
+
+def test_staff_cli_unlocks_resets_and_removes_accounts_with_an_audit_entry(tmp_path):
+    config = write_config(tmp_path / "kiosk.toml", tmp_path / "data")
+    vaxkiosk("staff", "add", "--config", str(config), "--name", "Lê Thị Mai", "--role", "staff", "--pin-stdin",
+             input=b"482913\n", check=True)
+    from kiosk.store import Store
+
+    store = Store(tmp_path / "data" / "kiosk.db")
+    accounts = StaffAccounts(store)
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(AccountError):
+            accounts.authenticate("Lê Thị Mai", "000000")
+    assert accounts.get("Lê Thị Mai")["locked_until_wall"]
+
+    proc = vaxkiosk("staff", "unlock", "Lê Thị Mai", "--config", str(config))
+    assert proc.returncode == 0 and json.loads(proc.stdout)["locked_until_wall"] is None
+    assert accounts.authenticate("Lê Thị Mai", "482913")["name"] == "Lê Thị Mai"  # the right PIN works again
+
+    proc = vaxkiosk("staff", "reset-pin", "Lê Thị Mai", "--config", str(config))
+    new = json.loads(proc.stdout)["pin"]
+    assert proc.returncode == 0 and len(new) == 6 and new != "482913"
+    with pytest.raises(AccountError):
+        accounts.authenticate("Lê Thị Mai", "482913")  # the old PIN is gone at once
+    assert accounts.authenticate("Lê Thị Mai", new)
+    bad = vaxkiosk("staff", "reset-pin", "Lê Thị Mai", "--pin-stdin", "--config", str(config), input=b"12\n")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["error"]["code"] == "bad_pin"
+
+    proc = vaxkiosk("staff", "remove", "Lê Thị Mai", "--config", str(config))
+    assert proc.returncode == 0 and json.loads(proc.stdout)["active"] is False
+    assert accounts.names() == []
+    with pytest.raises(AccountError) as exc:
+        accounts.authenticate("Lê Thị Mai", new)
+    assert exc.value.code == "bad_login"
+    gone = vaxkiosk("staff", "unlock", "Nobody", "--config", str(config))
+    error = json.loads(gone.stdout)["error"]
+    assert gone.returncode == 1 and error["code"] == "unknown_account"
+    assert "Nobody" in error["message_vi"] and "Nobody" in error["message_en"]
+    actions = [r["action"] for r in store.query("SELECT action FROM audit_log WHERE subject='staff:Lê Thị Mai' "
+                                                "AND actor='cli' ORDER BY id")]
+    assert actions == ["staff_add", "staff_unlock", "staff_reset_pin", "staff_remove"]
+    store.close()
+
+
 @pytest.mark.parametrize("name, role, pin, code", [
     ("A", "admin", "1234", "bad_role"), ("A", "staff", "12", "bad_pin"), ("A", "staff", "12ab", "bad_pin"),
     ("  ", "staff", "1234", "bad_name"),

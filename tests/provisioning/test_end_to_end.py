@@ -54,6 +54,8 @@ def test_code_to_provisioned_kiosk_online_at_broker(central, tmp_path):
     assert config.mqtt.enabled and config.mqtt.port == central.broker.port
     # The one secret never reaches the terminal (or a journal that captures it).
     assert config.mqtt.password.encode() not in proc.stdout + proc.stderr
+    # The hint checks the file just written, not whatever `doctor` alone would find (issue 18).
+    assert f"next: `vaxkiosk doctor --config {config_path}`" in proc.stdout.decode()
     assert central.registry.device(config.kiosk.kiosk_id)["state"] == "active"
 
     watcher = central_probe(central)

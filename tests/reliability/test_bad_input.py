@@ -192,7 +192,8 @@ def test_staff_forms(site):
     assert staff.post("/staff/login", {"csrf": staff.csrf, "name": "Lê Thị Mai", "pin": "482913"})[0] == 302
     staff.csrf = staff.csrf_from(f"/staff/checkin/{checkin_id}")  # a new session, a new token
     forms = {"screen": ("outcome", "reason"), "inject": ("vaccine", "lot", "dose_number", "vaccinator"),
-             "move": ("to_state", "reason"), "reprint": ("kind", "reason"), "finish": ("early_reason",)}
+             "move": ("to_state", "reason"), "reprint": ("kind", "reason"), "finish": ("early_reason",),
+             "recall": ("back",), "no-show": ("back",)}
     for _ in range(CASES):
         action = rng.choice(list(forms))
         target = checkin_id if rng.random() < 0.7 else garbage.text(rng, 40).replace("/", "")
@@ -201,6 +202,16 @@ def test_staff_forms(site):
         status, _ = staff.post(f"/staff/checkin/{urllib.parse.quote(target, safe='', errors='surrogatepass')}/{action}",
                                form)
         assert status < 500, (action, form, status)
+        statuses[status] = statuses.get(status, 0) + 1
+        tried += 1
+    for _ in range(CASES // 3):  # a technician's account actions on accounts that do not exist, or no action at all
+        # ("x" first: a garbage text of Unicode digits is an account id to Flask, maybe the fuzzer's own account)
+        account = rng.choice((str(rng.randrange(1000, 10 ** 9)), "x" + garbage.text(rng, 20).replace("/", "")))
+        action = rng.choice(("unlock", "reset-pin", "remove", garbage.text(rng, 20).replace("/", "")))
+        path = "/staff/tech/accounts/" + "/".join(urllib.parse.quote(x, safe="", errors="surrogatepass")
+                                                  for x in (account, action))
+        status, _ = staff.post(path, {"csrf": staff.csrf})
+        assert status in (302, 400, 404, 405), (path, status)
         statuses[status] = statuses.get(status, 0) + 1
         tried += 1
     for _ in range(CASES // 3):

@@ -91,11 +91,11 @@ def test_checking_in_first_under_the_holder_s_number_neither_blocks_nor_renames_
     assert "Số 1" in staff.inner_text("h1")
     staff.click("text=Eligible")
     assert "Cần xem thẻ căn cước" in staff.inner_text(".flash")
-    assert staff.inner_text("[data-testid=state]") == "called"
+    assert staff.get_attribute("[data-testid=state]", "data-state") == "called"
     assert NUMBER not in staff.inner_text("[data-testid=id-number]")  # masked until a card is seen
     staff.fill("#release-reason", "the holder's card shows another name")
     staff.click("button:has-text('Release the number')")
-    assert staff.inner_text("[data-testid=state]") == "left", staff.inner_text("main")[:1500]
+    assert staff.get_attribute("[data-testid=state]", "data-state") == "left", staff.inner_text("main")[:1500]
     assert staff.locator("[data-testid=released]").count() == 1
 
     # The holder scans again: a check-in of their own, with the name on their card.
@@ -122,7 +122,7 @@ def test_a_typed_checkin_is_screened_only_after_staff_confirm_the_card(kiosk_ser
     log_in(staff, kiosk_server, STAFF, STAFF_PIN)
     staff.click("text=Call next")
     staff.click("text=Eligible")
-    assert staff.inner_text("[data-testid=state]") == "called", "a typed check-in was screened without the card"
+    assert staff.get_attribute("[data-testid=state]", "data-state") == "called", "a typed check-in was screened without the card"
     assert "Cần xem thẻ căn cước" in staff.inner_text(".flash")
     staff.goto(kiosk_server.url + "/staff/")
     assert "Typed" in staff.inner_text("#board [data-ticket='1'] .id-flag[data-flags~='typed']")
@@ -137,6 +137,6 @@ def test_a_typed_checkin_is_screened_only_after_staff_confirm_the_card(kiosk_ser
     staff.click("button:has-text('Card seen')")
     assert staff.inner_text("[data-testid=id-number]") == "001090004321"
     staff.click("text=Eligible")
-    assert staff.inner_text("[data-testid=state]") == "screened"
+    assert staff.get_attribute("[data-testid=state]", "data-state") == "screened"
     assert db_rows(kiosk_server, "SELECT actor, action FROM audit_log WHERE subject=? ORDER BY id", (checkin_id,)) == [
         (f"staff:{STAFF}", "identity.card_seen"), (f"staff:{STAFF}", "screening:eligible")]
