@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from central import broker
+from central.bridge import BRIDGE_USER_PREFIX
 from central.config import load as load_central
 from central.ingest import Ingest
 from central.registry import registry_from_config
@@ -88,8 +89,9 @@ class Region:
 
 
 class Country:
-    def __init__(self, tmp: Path, regions: dict[str, list[str]], kiosks_per_site: int = 2, ack_timeout: float = 10.0,
-                 aggregators: int = 2):
+    def __init__(self, tmp: Path, regions: dict[str, list[str]], kiosks_per_site: int = 2,
+                 ack_timeout: float | dict[str, float] = 10.0, aggregators: int = 2):
+        """`ack_timeout`: the kiosks' (seconds before they resend an unacknowledged record), or one per region."""
         self.tmp = tmp
         self.broker_dir = broker_readable_dir()
         self.central_port, self.bridge_port = free_port(), free_port()
@@ -105,6 +107,13 @@ class Country:
         self.stores: list[CentralStore] = []
         self.ingests: list[Ingest] = []
         self.registry = None
+
+    def kiosk_ack_timeout(self, region: str) -> float:
+        return self.ack_timeout[region] if isinstance(self.ack_timeout, dict) else self.ack_timeout
+
+    def bridge_connections(self, region: str) -> int:
+        """How many times the region's bridge has logged in on the national broker (its log, notice level)."""
+        return self.national.log.read_text(errors="replace").count(f" as {BRIDGE_USER_PREFIX}{region} ")
 
     def cli(self, *args: str) -> dict:
         code, out = vaxkiosk_json("central", *args, "--json", "--config", str(self.config))
@@ -159,7 +168,7 @@ class Country:
             region = self.regions[k.region]
             k.app = App(load_kiosk(sync_config(self.tmp / "kiosks", region.kiosk_port, kiosk=k.kiosk_id,
                                                site=k.site_id, username=k.kiosk_id, password=k.password,
-                                               ack_timeout=self.ack_timeout)))
+                                               ack_timeout=self.kiosk_ack_timeout(k.region))))
             k.app.start()
         for k in self.kiosks:
             wait_for(k.sync.connected.is_set, 10, what=f"kiosk {k.kiosk_id} connected to region {k.region}")
