@@ -9,7 +9,10 @@ kiosk, central on its own listener).
 --regions R: the kiosks are spread over R regional brokers (every kiosk of a site on the same one) bridged over TLS
 to the national broker that central reads (central/bridge.py); 0 (the default) is one broker for kiosks and central.
 With several values (`--regions 0,2`) the runs follow each other and each bridged run reports the lag it adds over the
-R=0 run with the same aggregators: `bridge_extra_p50_ms`, `bridge_extra_p99_ms` (consecutive runs, not one run).
+R=0 run with the same aggregators: `bridge_extra_p50_ms`, `bridge_extra_p99_ms` (consecutive runs). Within each
+bridged run a share of the sites as large as one region's connects straight to the national broker, and the run
+reports the lag of both groups under the same load: `same_run_extra_p50_ms`, `same_run_extra_p99_ms` (bridged minus
+direct), the figure that machine load disturbs least.
 
 Traffic (bench/fleetsim/kiosks.py): health every --health-interval s (QoS 0), check-ins, vaccinations (90% of
 check-ins) and certificate print events (85%) as Poisson streams (QoS 1, acknowledged by central after its commit,
@@ -55,7 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fleetsim.brokers import start_brokers  # noqa: E402
-from bench.fleetsim.kiosks import KIOSKS_PER_SITE, Plan, run_generator, site_of  # noqa: E402
+from bench.fleetsim.kiosks import KIOSKS_PER_SITE, Plan, region_of, run_generator, site_of  # noqa: E402
 from central import broker  # noqa: E402
 from tests.support.net import free_port, wait_port  # noqa: E402
 
@@ -162,9 +165,9 @@ class StoreReader:
         finally:
             conn.close()
 
-    def records(self) -> list[tuple[str, float, float]]:
-        return [(rid, epoch(sent), epoch(received))
-                for rid, sent, received in self._rows("SELECT record_id, sent_wall, received FROM records")]
+    def records(self) -> list[tuple[str, str, float, float]]:
+        return [(rid, kiosk, epoch(sent), epoch(received)) for rid, kiosk, sent, received
+                in self._rows("SELECT record_id, kiosk, sent_wall, received FROM records")]
 
     def health_received(self) -> list[float]:
         return [epoch(r[0]) for r in self._rows("SELECT received FROM health_history")]
@@ -192,7 +195,7 @@ def run(aggregators: int, regions: int, args) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"vaxkiosk-fleet-{aggregators}-"))
     secret, central_password = secrets.token_urlsafe(16), broker.new_password()
     started = time.monotonic()
-    brokers = start_brokers(args.kiosks, regions, secret, central_password)
+    brokers = start_brokers(args.kiosks, regions, secret, central_password, direct=regions > 0)
     say(f"{args.kiosks} kiosks " + (f"on {regions} regional broker(s) bridged to a national one" if regions else
                                     "on one broker") + f", ready in {time.monotonic() - started:.1f} s")
     pg = None
@@ -294,8 +297,8 @@ def run(aggregators: int, regions: int, args) -> dict:
             shutil.rmtree(work, ignore_errors=True)
 
     acked = {rid for r in reports for rid in r["acked_ids"]}
-    stored_ids = [rid for rid, _, _ in records]
-    in_window = [received - sent for _rid, sent, received in records if since <= received < until]
+    stored_ids = [rid for rid, _, _, _ in records]
+    in_window = [received - sent for _rid, _k, sent, received in records if since <= received < until]
     committed = len(in_window) + sum(since <= h < until for h in health)
     published = sum(r["published_in_window"] for r in reports)
     cores = (c1 - c0) / elapsed
@@ -318,6 +321,18 @@ def run(aggregators: int, regions: int, args) -> dict:
         "checkins_per_hour": args.checkins_per_hour, "duration_s": round(elapsed, 1),
         "rejects": rejects, "kiosk_states": states,
     }
+    if brokers.direct:
+        groups = len(brokers.kiosk_ports)
+        direct = [received - sent for _rid, k, sent, received in records
+                  if since <= received < until and region_of(int(k[1:]), groups) == 0]
+        bridged = [received - sent for _rid, k, sent, received in records
+                   if since <= received < until and region_of(int(k[1:]), groups) != 0]
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            lags = {"direct": quantile(direct, q), "bridged": quantile(bridged, q)}
+            result[f"direct_lag_{name}_ms"], result[f"bridged_lag_{name}_ms"] = ms(lags["direct"]), ms(lags["bridged"])
+            result[f"same_run_extra_{name}_ms"] = (ms(lags["bridged"] - lags["direct"])
+                                                  if None not in lags.values() else None)
+        result["direct_records"], result["bridged_records"] = len(direct), len(bridged)
     if burst:
         starts = [r["burst_start"] for r in reports if r["burst_start"] is not None]
         done = [r["burst_done"] for r in reports if r["burst_records"]]
@@ -373,8 +388,9 @@ def main() -> None:
         say(header)
     else:
         print(header, flush=True)
-        print("regions  centrals  published/s  committed/s  lag p50  lag p99  bridge +p50  bridge +p99  central cores"
-              "  cores per 1k msg/s  broker cores  connected  lost  dup  burst drain")
+        print("regions  centrals  published/s  committed/s  lag p50  lag p99  bridge +p50  bridge +p99"
+              "  same run +p50  same run +p99  central cores  cores per 1k msg/s  broker cores  connected  lost  dup"
+              "  burst drain")
     unbridged: dict[int, dict] = {}  # aggregators -> the R=0 run
     for n_regions in regions:
         for n in [int(x) for x in args.aggregators.split(",")]:
@@ -390,8 +406,11 @@ def main() -> None:
             drain = f"{r['burst_drain_s']} s" if r.get("burst_drain_s") is not None else "—"
             extra = [f"{r[k]:+8.0f} ms" if r.get(k) is not None else "         —"
                      for k in ("bridge_extra_p50_ms", "bridge_extra_p99_ms")]
+            same = [f"{r[k]:+10.0f} ms" if r.get(k) is not None else "           —"
+                    for k in ("same_run_extra_p50_ms", "same_run_extra_p99_ms")]
             print(f"{n_regions:7d}  {n:8d}  {r['published_per_s']:11.0f}  {r['committed_per_s']:11.0f}"
                   f"  {r['lag_p50_ms'] or 0:5.0f} ms  {r['lag_p99_ms'] or 0:5.0f} ms  {extra[0]}  {extra[1]}"
+                  f"  {same[0]}  {same[1]}"
                   f"  {r['central_cores']:13.2f}  {per_k:>18}  {r['broker_cores']:12.2f}"
                   f"  {r['connected']:9d}  {r['lost']:4d}  {r['duplicates']:3d}  {drain:>11}", flush=True)
 

@@ -30,8 +30,11 @@ ROOT = broker.TOPIC_ROOT
 
 @dataclass
 class Brokers:
-    kiosk_ports: list[int]  # one per region: kiosk i connects to kiosk_ports[region_of(i, regions)]
+    # One per region: kiosk i connects to kiosk_ports[region_of(i, len(kiosk_ports))]. With a direct group, the
+    # first is a kiosk listener of the national broker itself.
+    kiosk_ports: list[int]
     central_port: int
+    direct: bool = False
     procs: list[Mosquitto] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
 
@@ -73,10 +76,12 @@ def _kiosk_logins(indices: range | list[int], secret: str) -> list[broker.KioskL
             for i in indices]
 
 
-def start_brokers(kiosks: int, regions: int, secret: str, central_password: str) -> Brokers:
+def start_brokers(kiosks: int, regions: int, secret: str, central_password: str, direct: bool = False) -> Brokers:
+    """`direct` (with regions): a share of the sites, as large as a region's, connects straight to the national
+    broker, so that one run compares bridged and unbridged lag under the same load."""
     if regions == 0:
         return _single(kiosks, secret, central_password)
-    return _regional(kiosks, regions, secret, central_password)
+    return _regional(kiosks, regions, secret, central_password, direct)
 
 
 def _single(kiosks: int, secret: str, central_password: str) -> Brokers:
@@ -95,7 +100,7 @@ def _single(kiosks: int, secret: str, central_password: str) -> Brokers:
     return brokers
 
 
-def _regional(kiosks: int, regions: int, secret: str, central_password: str) -> Brokers:
+def _regional(kiosks: int, regions: int, secret: str, central_password: str, direct: bool = False) -> Brokers:
     """The files `vaxkiosk central broker-config --bridge-listen` and `regional-broker-config` write, made with the
     same functions (there is no registry here: the kiosks' passwords derive from `secret`)."""
     national = _broker_dir("national")
@@ -104,21 +109,25 @@ def _regional(kiosks: int, regions: int, secret: str, central_password: str) -> 
     ca_pem, ca_key = broker.make_ca(national / "tls")
     cert, key = broker.make_server_cert(national / "tls", ca_pem, ca_key, ["127.0.0.1"])
     logins = _kiosk_logins(range(kiosks), secret)
+    groups = regions + direct  # group 0 is the direct one when there is one
     defined = []
     for r in range(regions):
-        sites = sorted({site_of(i) for i in range(kiosks) if region_of(i, regions) == r})
+        sites = sorted({site_of(i) for i in range(kiosks) if region_of(i, groups) == r + direct})
         password = broker.new_password()
         defined.append((bridge.define_region(files, f"r{r}", sites, set(sites), password), password))
-    # As the registry does: every file from the one list of kiosks; each region's files get its own kiosks (the
-    # national broker has no kiosk listener here).
+    # As the registry does: every file from the one list of kiosks; each region's files get its own kiosks.
     files.write(logins, broker.hash_password(central_password))
     central_port, bridge_port = free_port(), free_port()
+    listeners = [broker.Listener(central_port, "127.0.0.1", kiosks=False),
+                 broker.Listener(bridge_port, "127.0.0.1", kiosks=False, bridges=True, cafile=str(ca_pem),
+                                 certfile=str(cert), keyfile=str(key))]
+    brokers = Brokers([], central_port, direct=direct, dirs=[national])
+    if direct:
+        listeners.append(broker.Listener(free_port(), "127.0.0.1"))
+        brokers.kiosk_ports.append(listeners[-1].port)
     conf = broker.global_conf_lines()
-    for listener in (broker.Listener(central_port, "127.0.0.1", kiosks=False),
-                     broker.Listener(bridge_port, "127.0.0.1", kiosks=False, bridges=True, cafile=str(ca_pem),
-                                     certfile=str(cert), keyfile=str(key))):
+    for listener in listeners:
         conf += [""] + listener.lines(files)
-    brokers = Brokers([], central_port, dirs=[national])
     brokers.procs.append(_start(national / "run", conf, central_port))
     wait_port(bridge_port)
     for region, password in defined:
