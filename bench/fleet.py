@@ -3,7 +3,16 @@ central` processes (the aggregator's ingest; the first also serves the dashboard
 Mosquitto with the broker configuration central generates (central/broker.py: a password and an ACL per
 kiosk, central on its own listener).
 
-    python bench/fleet.py --kiosks N --duration S --aggregators A[,A...] --store sqlite|postgresql [--burst K] [--json]
+    python bench/fleet.py --kiosks N --duration S --aggregators A[,A...] --regions R[,R...] --store sqlite|postgresql
+                          [--burst K] [--json]
+
+--regions R: the kiosks are spread over R regional brokers (every kiosk of a site on the same one) bridged over TLS
+to the national broker that central reads (central/bridge.py); 0 (the default) is one broker for kiosks and central.
+With several values (`--regions 0,2`) the runs follow each other and each bridged run reports the lag it adds over the
+R=0 run with the same aggregators: `bridge_extra_p50_ms`, `bridge_extra_p99_ms` (consecutive runs). Within each
+bridged run a share of the sites as large as one region's connects straight to the national broker, and the run
+reports the lag of both groups under the same load: `same_run_extra_p50_ms`, `same_run_extra_p99_ms` (bridged minus
+direct), the figure that machine load disturbs least.
 
 Traffic (bench/fleetsim/kiosks.py): health every --health-interval s (QoS 0), check-ins, vaccinations (90% of
 check-ins) and certificate print events (85%) as Poisson streams (QoS 1, acknowledged by central after its commit,
@@ -49,7 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fleetsim.brokers import start_brokers  # noqa: E402
-from bench.fleetsim.kiosks import KIOSKS_PER_SITE, Plan, run_generator, site_of  # noqa: E402
+from bench.fleetsim.kiosks import KIOSKS_PER_SITE, Plan, region_of, run_generator, site_of  # noqa: E402
 from central import broker  # noqa: E402
 from tests.support.net import free_port, wait_port  # noqa: E402
 
@@ -156,9 +165,9 @@ class StoreReader:
         finally:
             conn.close()
 
-    def records(self) -> list[tuple[str, float, float]]:
-        return [(rid, epoch(sent), epoch(received))
-                for rid, sent, received in self._rows("SELECT record_id, sent_wall, received FROM records")]
+    def records(self) -> list[tuple[str, str, float, float]]:
+        return [(rid, kiosk, epoch(sent), epoch(received)) for rid, kiosk, sent, received
+                in self._rows("SELECT record_id, kiosk, sent_wall, received FROM records")]
 
     def health_received(self) -> list[float]:
         return [epoch(r[0]) for r in self._rows("SELECT received FROM health_history")]
@@ -182,13 +191,13 @@ def ms(seconds: float | None) -> float | None:
 
 
 # -- one run -----------------------------------------------------------------------------------------------------
-def run(aggregators: int, args) -> dict:
+def run(aggregators: int, regions: int, args) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"vaxkiosk-fleet-{aggregators}-"))
     secret, central_password = secrets.token_urlsafe(16), broker.new_password()
     started = time.monotonic()
-    brokers = start_brokers(args.kiosks, args.brokers, secret, central_password)
-    say(f"{args.brokers} broker(s) for {args.kiosks} kiosks ready in {time.monotonic() - started:.1f} s" +
-        (" (regional brokers bridged to a national one)" if args.brokers > 1 else ""))
+    brokers = start_brokers(args.kiosks, regions, secret, central_password, direct=regions > 0)
+    say(f"{args.kiosks} kiosks " + (f"on {regions} regional broker(s) bridged to a national one" if regions else
+                                    "on one broker") + f", ready in {time.monotonic() - started:.1f} s")
     pg = None
     procs: list[subprocess.Popen] = []
     generators: list[tuple[mp.Process, object]] = []
@@ -288,8 +297,8 @@ def run(aggregators: int, args) -> dict:
             shutil.rmtree(work, ignore_errors=True)
 
     acked = {rid for r in reports for rid in r["acked_ids"]}
-    stored_ids = [rid for rid, _, _ in records]
-    in_window = [received - sent for _rid, sent, received in records if since <= received < until]
+    stored_ids = [rid for rid, _, _, _ in records]
+    in_window = [received - sent for _rid, _k, sent, received in records if since <= received < until]
     committed = len(in_window) + sum(since <= h < until for h in health)
     published = sum(r["published_in_window"] for r in reports)
     cores = (c1 - c0) / elapsed
@@ -308,10 +317,22 @@ def run(aggregators: int, args) -> dict:
         "ack_p50_ms": ms(quantile(ack_lags, 0.5)), "ack_p99_ms": ms(quantile(ack_lags, 0.99)),
         "records_acked": len(acked), "records_unacked": sum(r["records_unacked"] for r in reports),
         "resent": sum(r["resent"] for r in reports), "disconnects": sum(r["disconnects"] for r in reports),
-        "connect_s": round(connect_s, 1), "generators": len(reports), "brokers": args.brokers, "load": args.load,
+        "connect_s": round(connect_s, 1), "generators": len(reports), "regions": regions, "load": args.load,
         "checkins_per_hour": args.checkins_per_hour, "duration_s": round(elapsed, 1),
         "rejects": rejects, "kiosk_states": states,
     }
+    if brokers.direct:
+        groups = len(brokers.kiosk_ports)
+        direct = [received - sent for _rid, k, sent, received in records
+                  if since <= received < until and region_of(int(k[1:]), groups) == 0]
+        bridged = [received - sent for _rid, k, sent, received in records
+                   if since <= received < until and region_of(int(k[1:]), groups) != 0]
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            lags = {"direct": quantile(direct, q), "bridged": quantile(bridged, q)}
+            result[f"direct_lag_{name}_ms"], result[f"bridged_lag_{name}_ms"] = ms(lags["direct"]), ms(lags["bridged"])
+            result[f"same_run_extra_{name}_ms"] = (ms(lags["bridged"] - lags["direct"])
+                                                  if None not in lags.values() else None)
+        result["direct_records"], result["bridged_records"] = len(direct), len(bridged)
     if burst:
         starts = [r["burst_start"] for r in reports if r["burst_start"] is not None]
         done = [r["burst_done"] for r in reports if r["burst_records"]]
@@ -345,17 +366,21 @@ def main() -> None:
     ap.add_argument("--generators", type=int, default=0,
                     help=f"kiosk-simulating processes (default: one per {KIOSKS_PER_GENERATOR} kiosks)")
     ap.add_argument("--sources", type=int, default=8, help="loopback source addresses the kiosks connect from")
-    ap.add_argument("--brokers", type=int, default=0,
-                    help="kiosk brokers; more than one are regional brokers bridged to a national one (default: "
-                         "one, or as many as the open-file limit requires)")
+    ap.add_argument("--regions", default="",
+                    help="comma-separated numbers of regional brokers bridged to the national one to try; 0 = one "
+                         "broker, no bridge (default: 0, or as many regions as the open-file limit requires)")
     ap.add_argument("--json", action="store_true", help="one JSON line per run instead of the table")
     ap.add_argument("--keep", action="store_true", help="keep each run's folder (central's config and logs)")
     args = ap.parse_args()
     check_store(args.store)
     args.generators = args.generators or max(1, math.ceil(args.kiosks / KIOSKS_PER_GENERATOR))
     per_broker = raise_fd_limit(args.kiosks)
-    args.brokers = args.brokers or max(1, math.ceil(args.kiosks / per_broker))
-    header = (f"{args.kiosks} kiosks in {args.generators} generator processes, {args.brokers} broker(s), "
+    needed = 0 if args.kiosks <= per_broker else math.ceil(args.kiosks / per_broker)
+    regions = [int(x) for x in args.regions.split(",")] if args.regions else [needed]
+    if any(0 < r < needed or (r == 0 and needed) for r in regions):
+        raise SystemExit(f"one broker holds at most {per_broker} kiosks here (open-file limit): --regions "
+                         f"{needed} or more")
+    header = (f"{args.kiosks} kiosks in {args.generators} generator processes, regions {args.regions or needed}, "
               f"{args.checkins_per_hour:g} check-ins "
               f"per kiosk-hour, health every {args.health_interval:g} s, load ×{args.load:g}, store {args.store}; "
               f"{args.duration:g} s measured after {args.warmup:g} s warm-up; {os.cpu_count()} CPUs")
@@ -363,18 +388,38 @@ def main() -> None:
         say(header)
     else:
         print(header, flush=True)
-        print("centrals  published/s  committed/s  lag p50  lag p99  central cores  cores per 1k msg/s  broker cores"
-              "  connected  lost  dup  burst drain")
-    for n in [int(x) for x in args.aggregators.split(",")]:
-        r = run(n, args)
-        if args.json:
-            print(json.dumps(r), flush=True)
-            continue
-        per_k = f"{r['cores_per_1000_msg_s']:.3f}" if r["cores_per_1000_msg_s"] is not None else "—"
-        drain = f"{r['burst_drain_s']} s" if r.get("burst_drain_s") is not None else "—"
-        print(f"{n:8d}  {r['published_per_s']:11.0f}  {r['committed_per_s']:11.0f}  {r['lag_p50_ms'] or 0:5.0f} ms"
-              f"  {r['lag_p99_ms'] or 0:5.0f} ms  {r['central_cores']:13.2f}  {per_k:>18}  {r['broker_cores']:12.2f}"
-              f"  {r['connected']:9d}  {r['lost']:4d}  {r['duplicates']:3d}  {drain:>11}", flush=True)
+        print("regions  centrals  published/s  committed/s  lag p50  lag p99  bridge +p50  bridge +p99"
+              "  same run +p50  same run +p99  central cores  cores per 1k msg/s  broker cores  connected  lost  dup"
+              "  burst drain")
+    unbridged: dict[int, dict] = {}  # aggregators -> the R=0 run
+    for n_regions in regions:
+        for n in [int(x) for x in args.aggregators.split(",")]:
+            r = run(n, n_regions, args)
+            if n_regions == 0:
+                unbridged[n] = r
+            elif n in unbridged:
+                r.update(bridge_extra(r, unbridged[n]))
+            if args.json:
+                print(json.dumps(r), flush=True)
+                continue
+            per_k = f"{r['cores_per_1000_msg_s']:.3f}" if r["cores_per_1000_msg_s"] is not None else "—"
+            drain = f"{r['burst_drain_s']} s" if r.get("burst_drain_s") is not None else "—"
+            extra = [f"{r[k]:+8.0f} ms" if r.get(k) is not None else "         —"
+                     for k in ("bridge_extra_p50_ms", "bridge_extra_p99_ms")]
+            same = [f"{r[k]:+10.0f} ms" if r.get(k) is not None else "           —"
+                    for k in ("same_run_extra_p50_ms", "same_run_extra_p99_ms")]
+            print(f"{n_regions:7d}  {n:8d}  {r['published_per_s']:11.0f}  {r['committed_per_s']:11.0f}"
+                  f"  {r['lag_p50_ms'] or 0:5.0f} ms  {r['lag_p99_ms'] or 0:5.0f} ms  {extra[0]}  {extra[1]}"
+                  f"  {same[0]}  {same[1]}"
+                  f"  {r['central_cores']:13.2f}  {per_k:>18}  {r['broker_cores']:12.2f}"
+                  f"  {r['connected']:9d}  {r['lost']:4d}  {r['duplicates']:3d}  {drain:>11}", flush=True)
+
+
+def bridge_extra(bridged: dict, direct: dict) -> dict:
+    """The lag a bridged run adds over the R=0 run before it (kiosk send → central's commit, same load)."""
+    return {f"bridge_extra_{q}_ms": round(bridged[f"lag_{q}_ms"] - direct[f"lag_{q}_ms"], 1)
+            if bridged[f"lag_{q}_ms"] is not None and direct[f"lag_{q}_ms"] is not None else None
+            for q in ("p50", "p99")}
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Two kinds of listener, each with its own password file and ACL (per_listener_set
   ACL names each kiosk's own topics under its own site (`vaxkiosk/v1/<site>/<kiosk>/...`): the registry knows both.
 - central's listener (normally loopback): only `central` can log in, with client ids of its own choosing (several
   aggregator processes share the record subscription). A kiosk's credentials are refused there.
+- the bridge listener (TLS, only with regional brokers): only the regional brokers' bridges log in, each as
+  `region-<name>` with its own ACL naming its sites' topics (central.bridge).
 
 What Mosquitto 2.0.11 does not check, and what stands in for it: its acl_file plugin accepts every SUBSCRIBE
 (security_default.c: "FIXME - implement ACL subscription strings") and lets any client subscribe to any `$share/...`
@@ -128,6 +130,8 @@ class Listener:
     # its own client ids: several aggregator processes share the record subscription; forced ids would make them
     # kick each other off).
     kiosks: bool = True
+    # The national broker's listener for regional bridges (central.bridge): their own users and ACL.
+    bridges: bool = False
     # With TLS: PEM files of the project CA, the server certificate and its key.
     cafile: str = ""
     certfile: str = ""
@@ -138,19 +142,24 @@ class Listener:
         if self.certfile:
             out += [f"cafile {self.cafile}", f"certfile {self.certfile}", f"keyfile {self.keyfile}",
                     "tls_version tlsv1.2", "require_certificate false"]
-        return out + listener_auth_lines(files, self.kiosks)
+        return out + listener_auth_lines(files, self.kiosks, self.bridges)
 
 
-def listener_auth_lines(files: "BrokerFiles", kiosks: bool) -> list[str]:
+def listener_auth_lines(files: "BrokerFiles", kiosks: bool, bridges: bool = False) -> list[str]:
     """Security settings of the listener above them (per_listener_settings)."""
-    password_file, acl_file = ((files.password_file, files.acl_file) if kiosks
-                               else (files.central_password_file, files.central_acl_file))
+    if bridges:
+        password_file, acl_file = files.bridge_password_file, files.bridge_acl_file
+    elif kiosks:
+        password_file, acl_file = files.password_file, files.acl_file
+    else:
+        password_file, acl_file = files.central_password_file, files.central_acl_file
     return [
         "allow_anonymous false",
         f"password_file {password_file}",
         f"acl_file {acl_file}",
-        # Kiosks: one session per kiosk id, and no device can take over another kiosk's client id.
-        f"use_username_as_clientid {'true' if kiosks else 'false'}",
+        # Kiosks: one session per kiosk id, and no device can take over another kiosk's client id. Bridges: one
+        # session per region (their client id is their username anyway).
+        f"use_username_as_clientid {'true' if kiosks or bridges else 'false'}",
     ]
 
 
@@ -212,6 +221,19 @@ class BrokerFiles:
     def central_acl_file(self) -> Path:
         return self.directory / "central.acl"
 
+    @property
+    def bridge_password_file(self) -> Path:
+        """The regional bridges' logins (central.bridge); present once a bridge listener or a region exists."""
+        return self.directory / "bridge.passwd"
+
+    @property
+    def bridge_acl_file(self) -> Path:
+        return self.directory / "bridge.acl"
+
+    @property
+    def has_bridges(self) -> bool:
+        return (self.directory / "regions").is_dir()
+
     def write(self, kiosks: list[KioskLogin], central_hash: str | None) -> None:
         """Rewrite every file; the kiosks' password file last, since writing it is what triggers the path unit's
         reload. Without `central_hash` central's password file is left as it is."""
@@ -219,6 +241,10 @@ class BrokerFiles:
         _write_private(self.central_acl_file, central_acl_text(), 0o644)
         if central_hash:
             _write_private(self.central_password_file, password_file_text({CENTRAL_USER: central_hash}))
+        if self.has_bridges:
+            from central import bridge  # it builds on this module
+
+            bridge.write_files(self, kiosks)
         _write_private(self.acl_file, kiosk_acl_text(kiosks), 0o640)
         _write_private(self.password_file,
                        password_file_text({k.kiosk_id: k.password_hash for k in kiosks}))

@@ -1,4 +1,5 @@
-"""`vaxkiosk central <add-site | enrol-code | enrol-bundle | revoke | revoke-key | devices | broker-config>`: registry operations.
+"""`vaxkiosk central <add-site | enrol-code | enrol-bundle | revoke | revoke-key | devices | broker-config |
+regional-broker-config>`: registry operations.
 
 These are subcommands of `vaxkiosk central` (whose own handler runs the aggregator, central.commands). They read
 central.toml: the database ([central] data_dir), central's broker password ([mqtt]) and [registry].
@@ -91,7 +92,25 @@ def add_commands(sub) -> None:
     p.add_argument("--listen", action="append", default=[], metavar="[ADDR:]PORT", help="plain kiosk listener")
     p.add_argument("--tls-listen", action="append", default=[], metavar="[ADDR:]PORT", help="TLS kiosk listener")
     p.add_argument("--tls-host", action="append", default=[], help="broker name(s)/IP(s) in its certificate")
+    p.add_argument("--bridge-listen", action="append", default=[], metavar="[ADDR:]PORT",
+                   help="TLS listener for regional brokers' bridges (needs --tls-host): only their bridge users "
+                        "log in there (see regional-broker-config)")
     p.set_defaults(handler=cmd_broker_config)
+
+    p = csub.add_parser("regional-broker-config",
+                        help="define a region (its sites) and write its broker's config, bridged to this central's "
+                             "national broker")
+    _registry_args(p)
+    p.add_argument("--region", required=True, help="region name (letters, digits, '-', '_')")
+    p.add_argument("--site", action="append", default=[], required=True, help="a site of the region (repeat)")
+    p.add_argument("--national", required=True, metavar="HOST:PORT",
+                   help="the national broker's bridge listener (broker-config --bridge-listen); HOST must be in "
+                        "its certificate (--tls-host)")
+    p.add_argument("--listen", action="append", default=[], metavar="[ADDR:]PORT", help="plain kiosk listener")
+    p.add_argument("--tls-listen", action="append", default=[], metavar="[ADDR:]PORT", help="TLS kiosk listener")
+    p.add_argument("--tls-host", action="append", default=[],
+                   help="the regional broker's name(s)/IP(s) in its certificate")
+    p.set_defaults(handler=cmd_regional_broker_config)
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -254,31 +273,87 @@ def _listener(spec: str, **tls):
     return Listener(int(port), address, **tls)
 
 
+def _tls_files(broker_dir, hosts: list[str], tls_dir=None) -> dict:
+    """The project CA (made once, in `<broker_dir>/tls`: every kiosk already trusts it) and a server certificate
+    for `hosts` in `tls_dir`: the TLS settings of a Listener."""
+    from central import broker
+
+    ca_dir = broker_dir / "tls"
+    ca_pem, ca_key = ca_dir / "ca.pem", ca_dir / "ca.key"
+    if not ca_pem.exists():
+        broker.make_ca(ca_dir)
+    cert, key = broker.make_server_cert(tls_dir or ca_dir, ca_pem, ca_key, hosts)
+    return {"cafile": str(ca_pem), "certfile": str(cert), "keyfile": str(key)}
+
+
 def cmd_broker_config(args) -> int:
     from pathlib import Path
 
-    from central import broker
+    from central import bridge
 
     def action(registry):
         listeners = ([_listener(s, kiosks=False) for s in args.central_listen]
                      + [_listener(s) for s in args.listen])
-        if args.tls_listen:
+        if args.tls_listen or args.bridge_listen:
             if not args.tls_host:
-                print("vaxkiosk: --tls-listen needs --tls-host (the names kiosks use for the broker)", file=sys.stderr)
+                print("vaxkiosk: --tls-listen and --bridge-listen need --tls-host (the names kiosks and regional "
+                      "brokers use for the broker)", file=sys.stderr)
                 return 2
-            tls_dir = registry.broker_files.directory / "tls"
-            ca_pem, ca_key = tls_dir / "ca.pem", tls_dir / "ca.key"
-            if not ca_pem.exists():  # the CA is made once: every kiosk already trusts it
-                broker.make_ca(tls_dir)
-            cert, key = broker.make_server_cert(tls_dir, ca_pem, ca_key, args.tls_host)
-            listeners += [_listener(s, cafile=str(ca_pem), certfile=str(cert), keyfile=str(key))
-                          for s in args.tls_listen]
+            tls = _tls_files(registry.broker_files.directory, args.tls_host)
+            listeners += [_listener(s, **tls) for s in args.tls_listen]
+            listeners += [_listener(s, kiosks=False, bridges=True, **tls) for s in args.bridge_listen]
+        if args.bridge_listen:  # the bridge files exist (empty until a region is defined) before the broker reads them
+            bridge.regions_dir(registry.broker_files).mkdir(parents=True, exist_ok=True)
         registry.broker_files.write_conf(args.conf, listeners)
         reloaded = registry.sync_broker()
         result = {"ok": True, "conf": args.conf, "password_file": str(registry.broker_files.password_file),
                   "acl_file": str(registry.broker_files.acl_file), "broker_reloaded": reloaded}
         if args.tls_listen:
             result["ca"] = str(Path(registry.broker_files.directory) / "tls" / "ca.pem")
+        if args.bridge_listen:
+            result["bridge_password_file"] = str(registry.broker_files.bridge_password_file)
+            result["bridge_acl_file"] = str(registry.broker_files.bridge_acl_file)
+        print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+        return 0
+    return _run(args, action)
+
+
+def cmd_regional_broker_config(args) -> int:
+    from central import bridge, broker
+
+    def action(registry):
+        if args.tls_listen and not args.tls_host:
+            print("vaxkiosk: --tls-listen needs --tls-host (the names kiosks use for the regional broker)",
+                  file=sys.stderr)
+            return 2
+        if not (args.listen or args.tls_listen):
+            print("vaxkiosk: a regional broker needs a kiosk listener (--listen or --tls-listen)", file=sys.stderr)
+            return 2
+        files = registry.broker_files
+        if not (files.directory / "tls" / "ca.pem").exists():
+            print("vaxkiosk: no project CA yet: run broker-config with --bridge-listen on the national broker first "
+                  "(the bridge checks the national broker's certificate against it)", file=sys.stderr)
+            return 2
+        password = broker.new_password()  # a new one on every run: re-running rotates the bridge's credential
+        try:
+            region = bridge.define_region(files, args.region, args.site, {s["site"] for s in registry.sites()},
+                                          password)
+        except bridge.RegionError as exc:
+            print(f"vaxkiosk: {exc}", file=sys.stderr)
+            return 2
+        directory = bridge.region_dir(files, region.name)
+        listeners = [_listener(s) for s in args.listen]
+        if args.tls_listen:
+            tls = _tls_files(files.directory, args.tls_host, directory / "tls")
+            # The region's own copy of the CA (write_regional_conf): its folder is all the regional machine needs.
+            tls["cafile"] = str(directory / "ca.pem")
+            listeners += [_listener(s, **tls) for s in args.tls_listen]
+        conf = bridge.write_regional_conf(files, region, listeners, args.national, password,
+                                          files.directory / "tls" / "ca.pem")
+        # The region's kiosk files, and the national broker's bridge login, then its reload.
+        reloaded = registry.sync_broker()
+        result = {"ok": True, "region": region.name, "sites": list(region.sites), "bridge_user": region.bridge_user,
+                  "dir": str(directory), "conf": str(conf), "national_reloaded": reloaded}
         print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
         return 0
     return _run(args, action)

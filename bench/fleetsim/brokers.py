@@ -1,12 +1,13 @@
 """The brokers of the fleet bench, configured as central configures them (central/broker.py: every kiosk its own
-password and ACL block, kiosks refused on central's listener).
+password and ACL block, kiosks refused on central's listener; central/bridge.py: regional brokers).
+
+`regions` 0: one broker, kiosks and central on their own listeners of it. `regions` R > 0: the country's layout of
+issues 17 and 24, R regional brokers (each with the kiosks of its sites, the same per-kiosk ACL) bridged over TLS to a
+national broker that central connects to, each bridge logged in as its region with an ACL naming its sites' topics.
 
 One Mosquitto holds one open file per connected kiosk, and a process may not hold more than its hard RLIMIT_NOFILE
-(20,000 on the reference machine, which lacks CAP_SYS_RESOURCE to raise it). A fleet larger than one broker can hold
-is spread over regional brokers, each with the kiosks of its sites, bridged to a national broker that central
-connects to: the country's layout of issue 17. Bridges forward status, health, queue and records to the national
-broker and bring acks and commands back (Mosquitto bridges bypass the ACLs, and each bridge logs in with its own
-password on a listener of its own).
+(20,000 on the reference machine, which lacks CAP_SYS_RESOURCE to raise it): a fleet larger than one broker can hold
+needs regions.
 """
 
 from __future__ import annotations
@@ -20,21 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.fleetsim.kiosks import kiosk_id, kiosk_password, region_of, site_of
-from central import broker
+from central import bridge, broker
 from tests.support.mosquitto import Mosquitto
 from tests.support.net import free_port, wait_port
 
-BRIDGE_USER = "bridge"
 ROOT = broker.TOPIC_ROOT
-# (topic, direction, QoS): kiosk → central out, central → kiosk in (docs/protocol.md, "Topics").
-BRIDGED = [(f"{ROOT}/+/+/status", "out", 1), (f"{ROOT}/+/+/health", "out", 0), (f"{ROOT}/+/+/queue", "out", 0),
-           (f"{ROOT}/+/+/records/+", "out", 1), (f"{ROOT}/+/+/ack", "in", 1), (f"{ROOT}/+/+/cmd", "in", 1)]
 
 
 @dataclass
 class Brokers:
-    kiosk_ports: list[int]  # one per region: kiosk i connects to kiosk_ports[region_of(i, regions)]
+    # One per region: kiosk i connects to kiosk_ports[region_of(i, len(kiosk_ports))]. With a direct group, the
+    # first is a kiosk listener of the national broker itself.
+    kiosk_ports: list[int]
     central_port: int
+    direct: bool = False
     procs: list[Mosquitto] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
 
@@ -52,12 +52,18 @@ class Brokers:
 def _broker_dir(name: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=f"vxk-fleet-{name}-", dir="/tmp"))
     path.chmod(0o755)  # Mosquitto reads its files after it has dropped root for its own user
-    (path / "run").mkdir()
+    _run_dir(path)
+    return path
+
+
+def _run_dir(path: Path) -> Path:
+    run = path / "run"
+    run.mkdir()
     try:
-        os.chown(path / "run", pwd.getpwnam("mosquitto").pw_uid, -1)  # its log and persistence file
+        os.chown(run, pwd.getpwnam("mosquitto").pw_uid, -1)  # its log and persistence file
     except (KeyError, PermissionError):
         pass
-    return path
+    return run
 
 
 def _start(run_dir: Path, conf: list[str], port: int) -> Mosquitto:
@@ -70,10 +76,12 @@ def _kiosk_logins(indices: range | list[int], secret: str) -> list[broker.KioskL
             for i in indices]
 
 
-def start_brokers(kiosks: int, regions: int, secret: str, central_password: str) -> Brokers:
-    if regions == 1:
+def start_brokers(kiosks: int, regions: int, secret: str, central_password: str, direct: bool = False) -> Brokers:
+    """`direct` (with regions): a share of the sites, as large as a region's, connects straight to the national
+    broker, so that one run compares bridged and unbridged lag under the same load."""
+    if regions == 0:
         return _single(kiosks, secret, central_password)
-    return _regional(kiosks, regions, secret, central_password)
+    return _regional(kiosks, regions, secret, central_password, direct)
 
 
 def _single(kiosks: int, secret: str, central_password: str) -> Brokers:
@@ -92,40 +100,48 @@ def _single(kiosks: int, secret: str, central_password: str) -> Brokers:
     return brokers
 
 
-def _regional(kiosks: int, regions: int, secret: str, central_password: str) -> Brokers:
-    bridge_password = broker.new_password()
+def _regional(kiosks: int, regions: int, secret: str, central_password: str, direct: bool = False) -> Brokers:
+    """The files `vaxkiosk central broker-config --bridge-listen` and `regional-broker-config` write, made with the
+    same functions (there is no registry here: the kiosks' passwords derive from `secret`)."""
     national = _broker_dir("national")
     files = broker.BrokerFiles(national)
-    files.write([], broker.hash_password(central_password))
-    bridge_passwd, bridge_acl = national / "bridge.passwd", national / "bridge.acl"
-    # World-readable is fine for the hash of a password that lives as long as this run.
-    bridge_passwd.write_text(broker.password_file_text({BRIDGE_USER: broker.hash_password(bridge_password)}))
-    bridge_acl.write_text(f"user {BRIDGE_USER}\ntopic readwrite {ROOT}/#\n")
+    bridge.regions_dir(files).mkdir()
+    ca_pem, ca_key = broker.make_ca(national / "tls")
+    cert, key = broker.make_server_cert(national / "tls", ca_pem, ca_key, ["127.0.0.1"])
+    logins = _kiosk_logins(range(kiosks), secret)
+    groups = regions + direct  # group 0 is the direct one when there is one
+    defined = []
+    for r in range(regions):
+        sites = sorted({site_of(i) for i in range(kiosks) if region_of(i, groups) == r + direct})
+        password = broker.new_password()
+        defined.append((bridge.define_region(files, f"r{r}", sites, set(sites), password), password))
+    # As the registry does: every file from the one list of kiosks; each region's files get its own kiosks.
+    files.write(logins, broker.hash_password(central_password))
     central_port, bridge_port = free_port(), free_port()
-    conf = broker.global_conf_lines() + [""] + broker.Listener(central_port, "127.0.0.1", kiosks=False).lines(files)
-    conf += ["", f"listener {bridge_port} 127.0.0.1", "allow_anonymous false", f"password_file {bridge_passwd}",
-             f"acl_file {bridge_acl}", "use_username_as_clientid false"]
-    brokers = Brokers([], central_port, dirs=[national])
+    listeners = [broker.Listener(central_port, "127.0.0.1", kiosks=False),
+                 broker.Listener(bridge_port, "127.0.0.1", kiosks=False, bridges=True, cafile=str(ca_pem),
+                                 certfile=str(cert), keyfile=str(key))]
+    brokers = Brokers([], central_port, direct=direct, dirs=[national])
+    if direct:
+        listeners.append(broker.Listener(free_port(), "127.0.0.1"))
+        brokers.kiosk_ports.append(listeners[-1].port)
+    conf = broker.global_conf_lines()
+    for listener in listeners:
+        conf += [""] + listener.lines(files)
     brokers.procs.append(_start(national / "run", conf, central_port))
     wait_port(bridge_port)
-    for r in range(regions):
-        d = _broker_dir(f"region{r}")
-        brokers.dirs.append(d)
-        files = broker.BrokerFiles(d)
-        files.write(_kiosk_logins([i for i in range(kiosks) if region_of(i, regions) == r], secret), None)
+    for region, password in defined:
         port = free_port()
-        conf = broker.global_conf_lines() + [""] + broker.Listener(port, "127.0.0.1").lines(files)
-        conf += ["", f"connection national-{r}", f"address 127.0.0.1:{bridge_port}",
-                 f"remote_username {BRIDGE_USER}", f"remote_password {bridge_password}",
-                 f"remote_clientid region-{r}", f"local_clientid region-{r}-local", "cleansession true",
-                 "notifications false", "keepalive_interval 30"]
-        conf += [f"topic {topic} {direction} {qos}" for topic, direction, qos in BRIDGED]
-        brokers.procs.append(_start(d / "run", conf, port))
+        region_conf = bridge.write_regional_conf(files, region, [broker.Listener(port, "127.0.0.1")],
+                                                 f"127.0.0.1:{bridge_port}", password, ca_pem)
+        run = _run_dir(bridge.region_dir(files, region.name))
+        brokers.procs.append(Mosquitto(run, extra_config=region_conf.read_text(), port=port, persistence=True,
+                                       own_listener=False).start())
         brokers.kiosk_ports.append(port)
-    # Kiosks connect only once every bridge is up: what they publish before would stay in their region.
+    # Kiosks connect only once every bridge is up: what they publish before would wait in their region.
     log = brokers.procs[0].log
     deadline = time.monotonic() + 60
-    while not all(f"as region-{r} " in log.read_text(errors="replace") for r in range(regions)):
+    while not all(f"as {region.bridge_user} " in log.read_text(errors="replace") for region, _ in defined):
         if time.monotonic() > deadline:
             brokers.stop()
             raise RuntimeError(f"the regional bridges did not connect to the national broker: {log}")
