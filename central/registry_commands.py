@@ -97,9 +97,10 @@ def add_commands(sub) -> None:
                         "log in there (see regional-broker-config)")
     p.set_defaults(handler=cmd_broker_config)
 
-    p = csub.add_parser("regional-broker-config",
-                        help="define a region (its sites) and write its broker's config, bridged to this central's "
-                             "national broker")
+    p = command(csub, "regional-broker-config",
+                "define a region (its sites) and write its broker's config, bridged to this central's national broker",
+                "vaxkiosk central regional-broker-config --region tay-nguyen --site GL-01 --site GL-02 "
+                "--national broker.example.vn:8884 --tls-listen 8883 --tls-host broker-tn.example.vn")
     _registry_args(p)
     p.add_argument("--region", required=True, help="region name (letters, digits, '-', '_')")
     p.add_argument("--site", action="append", default=[], required=True, help="a site of the region (repeat)")

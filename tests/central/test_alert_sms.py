@@ -219,5 +219,5 @@ def test_a_kiosk_out_of_paper_reaches_the_operations_phone(tmp_path, mosquitto, 
             app.stop()
     assert [(m.number, m.encoding, m.parts) for m in got] == [("+84912345678", "ucs2", 2)]
     assert got[0].text == ("VaxKiosk: Máy in hết giấy / Printer out of paper. "
-                           "Điểm GL-01, kiosk gl-edge: paper out.")
+                           "Điểm GL-01, kiosk gl-edge: hết giấy · paper out.")
 

@@ -260,8 +260,8 @@ def test_day_and_range_are_honoured_and_rows_drill_down(central, kiosk_apps):
     assert "mũi 2 chưa ghi" in browser.get(f"/corrections?day={today}")[2]
     assert "mũi 2 chưa ghi" not in browser.get("/corrections?day=2020-01-01")[2]
     assert "mũi 2 chưa ghi" in browser.get("/corrections")[2]
-    assert "Recent health (0 reports" in browser.get("/kiosk/gl-days?day=2020-01-01")[2]
-    assert "Recent health (0 reports" not in browser.get(f"/kiosk/gl-days?day={today}")[2]
+    assert "Recent health (0 báo cáo · reports" in browser.get("/kiosk/gl-days?day=2020-01-01")[2]
+    assert "Recent health (0 báo cáo · reports" not in browser.get(f"/kiosk/gl-days?day={today}")[2]
 
 
 def test_summaries_kept_by_increments_equal_a_recount_whatever_the_arrival_order(tmp_path):

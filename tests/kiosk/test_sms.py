@@ -13,7 +13,8 @@ from drivers.gsm_modem import GammuModem, write_gammurc
 from drivers.sms_encoding import unaccent
 from drivers.virtual_modem import VirtualModem
 from kiosk.checkin import CheckinService
-from kiosk.config import ConfigError, from_dict
+from base.config import ConfigError
+from kiosk.config import from_dict
 from kiosk.identity import parse
 from kiosk.sms import messages, optin
 from kiosk.sms.numbers import SmsRefused, parse_mobile
