@@ -75,8 +75,9 @@ class Store:
         return db
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """One write transaction: all or nothing, durable when the block returns."""
+    def transaction(self, concurrent: bool = False) -> Iterator[sqlite_utils.Database]:
+        """One write transaction: all or nothing, durable when the block returns. SQLite has one writer at a time
+        whatever `concurrent` says (base.pgstore.PgStore lets such writers run side by side)."""
         db = self.db
         if db.conn.in_transaction:
             raise StoreError("nested transaction: the outer block already owns the write lock")
@@ -149,6 +150,27 @@ class Store:
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+    def data_version(self) -> int:
+        """Moves when another connection (another thread or process) committed to the file."""
+        conn = getattr(self._local, "watch", None)
+        if conn is None:
+            conn = self._local.watch = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                                       check_same_thread=False)
+            with self._lock:
+                self._all.append(conn)
+        return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def open_store(location: str | Path, migrations: list[tuple[str, str | dict]], scope: str):
+    """A Store on a SQLite file, or a base.pgstore.PgStore when `location` is a postgresql:// URL; `scope` names
+    the migration list within a PostgreSQL database that several lists share. A migration is SQL written for
+    SQLite, or {"sqlite": ..., "postgresql": ...} where the engines need different statements."""
+    from base.pgstore import PgStore, is_postgres_url
+
+    if is_postgres_url(location):
+        return PgStore(str(location), migrations, scope)
+    return Store(location, [(name, sql["sqlite"] if isinstance(sql, dict) else sql) for name, sql in migrations])
 
 
 def _statements(sql: str) -> list[str]:

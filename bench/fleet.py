@@ -75,21 +75,6 @@ def epoch(value) -> float:
 
 
 # -- what must hold before anything starts ------------------------------------------------------------------------
-def check_store(store: str) -> None:
-    """`--store postgresql` needs central's PostgreSQL store (issue 17, item 1): refuse clearly until it exists."""
-    if store != "postgresql":
-        return
-    from central.config import from_dict
-    from base.config import ConfigError
-
-    try:
-        from_dict({"store": {"url": "postgresql://probe@127.0.0.1/probe"}}, source="bench")
-    except ConfigError as exc:
-        raise SystemExit(f"--store postgresql: this central has no PostgreSQL store yet (issue 17, item 1): its "
-                         f"central.toml does not take [store] url = \"postgresql://...\" ({exc}). "
-                         f"Use --store sqlite.") from None
-
-
 def raise_fd_limit(kiosks: int) -> int:
     """A broker holds one descriptor per kiosk and inherits this process's limit (so do the generators): the soft
     limit goes up to the hard one, and the hard one too when allowed (root with CAP_SYS_RESOURCE). Returns how many
@@ -351,7 +336,6 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="one JSON line per run instead of the table")
     ap.add_argument("--keep", action="store_true", help="keep each run's folder (central's config and logs)")
     args = ap.parse_args()
-    check_store(args.store)
     args.generators = args.generators or max(1, math.ceil(args.kiosks / KIOSKS_PER_GENERATOR))
     per_broker = raise_fd_limit(args.kiosks)
     args.brokers = args.brokers or max(1, math.ceil(args.kiosks / per_broker))

@@ -2,10 +2,13 @@
 module writes SQL naming those tables (the registry's own tables are central.registry's), so that a PostgreSQL
 backend can replace it behind the same methods and functions.
 
-SQLite in WAL mode (a base.store.Store with central's own migrations). Writes come in batches: the ingest
-collects messages for a few milliseconds and `apply()` commits them in one transaction, so the fsync that makes an
-acknowledgement honest is paid once per batch, not per message. Several ingest processes may share the file
-(MQTT shared subscription): SQLite serialises their write transactions.
+SQLite in WAL mode (a base.store.Store) or PostgreSQL (a base.pgstore.PgStore, central.toml `[store] url`), with
+the same migrations and the same SQL. Writes come in batches: the ingest collects messages for a few milliseconds
+and `apply()` commits them in one transaction, so the fsync that makes an acknowledgement honest is paid once per
+batch, not per message. Several ingest processes may share the database (MQTT shared subscription): SQLite
+serialises their write transactions; on PostgreSQL they commit side by side, which is safe because every write of a
+batch is an upsert or an INSERT … ON CONFLICT DO NOTHING on a unique key (a record id, a health report's kiosk, boot
+and monotonic stamp), taken in kiosk order so that two batches never wait for each other in a cycle.
 
 Times are stored as ISO 8601 UTC strings; `day` and `hour` of a record are local (utc_offset_hours) and computed
 from the corrected time, so per-day and per-hour counts do not depend on a kiosk's clock being right.
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from base.health import CameraHealth, PrinterHealth
-from base.store import Store
+from base.store import open_store
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -141,6 +144,17 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
 ]
 
+MIGRATIONS.append((
+    "0004_health_once",
+    # A health report is applied once whatever the number of aggregators (issue 23): its key is the kiosk, the
+    # boot and the monotonic stamp it was sent with. Rows stored before have no key (NULLs never collide).
+    """
+    ALTER TABLE health_history ADD COLUMN boot_id TEXT;
+    ALTER TABLE health_history ADD COLUMN mono REAL;
+    CREATE UNIQUE INDEX health_history_once ON health_history (kiosk, boot_id, mono);
+    """,
+))
+
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}
 
 
@@ -178,8 +192,9 @@ def _iso(epoch: float) -> str:
 
 
 class CentralStore:
-    def __init__(self, path: str | Path, utc_offset_hours: float = 7.0):
-        self._store = Store(path, MIGRATIONS)
+    def __init__(self, location: str | Path, utc_offset_hours: float = 7.0):
+        """`location`: central.db's path, or a postgresql:// URL (central.config.Config.store_location)."""
+        self._store = open_store(location, MIGRATIONS, "central")
         self.path = self._store.path
         self.tz = dt.timezone(dt.timedelta(hours=utc_offset_hours))
 
@@ -198,9 +213,10 @@ class CentralStore:
         """Commit a batch of validated messages (and reject counts) in one durable transaction."""
         result = Applied()
         now = utc_now()
-        with self._store.transaction() as db:
+        with self._store.transaction(concurrent=True) as db:
             learned: set[str] = set()
-            for msg in batch:
+            # In kiosk order (each kiosk's own messages in the order they came): rows are locked in one order.
+            for msg in sorted(batch, key=lambda m: m.kiosk):
                 self._touch_kiosk(db, msg, now)
                 stamp = msg.payload.get("at")
                 if stamp and stamp["clock_synced"]:
@@ -217,12 +233,12 @@ class CentralStore:
                     result.new_records += new
                     result.duplicates += not new
                     result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
-            for boot_id in learned:
+            for boot_id in sorted(learned):
                 self._correct_boot(db, boot_id)
-            for reason, n in (rejects or {}).items():
+            for reason, n in sorted((rejects or {}).items()):
                 db.conn.execute(
                     "INSERT INTO rejects VALUES (?, ?, ?) ON CONFLICT(reason) DO UPDATE "
-                    "SET count = count + excluded.count, last = excluded.last", (reason, n, now))
+                    "SET count = rejects.count + excluded.count, last = excluded.last", (reason, n, now))
         return result
 
     def _touch_kiosk(self, db, msg: Inbound, now: str) -> None:
@@ -242,17 +258,21 @@ class CentralStore:
         p = msg.payload
         camera, printer = CameraHealth.read(p.get("camera")), PrinterHealth.read(p.get("printer"))
         text = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
+        fps, online = camera.fps if camera else None, printer.online if printer else None
+        new = db.conn.execute(
+            "INSERT INTO health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, "
+            "mem_used_pct, disk_used_pct, camera_fps, printer_online, payload, boot_id, mono) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (kiosk, boot_id, mono) DO NOTHING",
+            (msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"), p["load"],
+             p.get("mem_used_pct"), p["disk_used_pct"], fps, None if online is None else int(online), text,
+             p["at"]["boot_id"], p["at"]["mono"])).rowcount == 1
+        if not new:
+            return  # this report was applied already (by this aggregator or another)
         # A health message proves the kiosk is connected, even if its retained "online" was missed.
         db.conn.execute(
             "UPDATE kiosks SET health = ?, health_at = ?, version = ?, boot_id = ?, "
             "state_since = CASE WHEN state = 'online' THEN state_since ELSE ? END, state = 'online' "
             "WHERE kiosk = ?", (text, now, p["version"], p["at"]["boot_id"], now, msg.kiosk))
-        fps, online = camera.fps if camera else None, printer.online if printer else None
-        db.conn.execute(
-            "INSERT INTO health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, "
-            "mem_used_pct, disk_used_pct, camera_fps, printer_online, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"), p["load"],
-             p.get("mem_used_pct"), p["disk_used_pct"], fps, None if online is None else int(online), text))
 
     def _queue(self, db, msg: Inbound) -> None:
         p = msg.payload
@@ -307,10 +327,9 @@ class CentralStore:
         """Seconds from the kiosk's send time (its wall clock, synchronised records only) to central's commit, for
         the records received in the last `window_seconds`, sorted."""
         now = dt.datetime.now(dt.timezone.utc).timestamp() if now is None else now
-        rows = self._store.query(
-            "SELECT (julianday(received) - julianday(sent_wall)) * 86400.0 AS lag FROM records "
-            "WHERE received >= ? AND clock = 'synced'", (_iso(now - window_seconds),))
-        return sorted(max(0.0, r["lag"]) for r in rows if r["lag"] is not None)
+        rows = self._store.query("SELECT received, sent_wall FROM records WHERE received >= ? AND clock = 'synced'",
+                                 (_iso(now - window_seconds),))
+        return sorted(max(0.0, _epoch(r["received"]) - _epoch(r["sent_wall"])) for r in rows)
 
     def upsert_site(self, site: str, name: str = "", district: str = "", province: str = "") -> None:
         with self._store.transaction() as db:
@@ -351,10 +370,11 @@ class CentralStore:
         return rows[::-1]
 
     _COUNTS = """
-        SUM(r.stream = 'checkins') AS checked_in,
-        SUM(r.stream = 'vaccinations') AS vaccinated,
-        SUM(r.stream = 'print_events' AND r.print_kind = 'certificate' AND r.print_state = 'done') AS certificates,
-        SUM(r.stream = 'corrections') AS corrections
+        COUNT(*) FILTER (WHERE r.stream = 'checkins') AS checked_in,
+        COUNT(*) FILTER (WHERE r.stream = 'vaccinations') AS vaccinated,
+        COUNT(*) FILTER (WHERE r.stream = 'print_events' AND r.print_kind = 'certificate'
+                         AND r.print_state = 'done') AS certificates,
+        COUNT(*) FILTER (WHERE r.stream = 'corrections') AS corrections
     """
 
     def counts(self, level: str = "site", day: str | None = None) -> list[dict]:
@@ -371,7 +391,7 @@ class CentralStore:
             f"SELECT {key} AS key, {self._COUNTS} FROM records r LEFT JOIN sites s ON s.site = r.site "
             f"WHERE r.day = ? GROUP BY key", (day,))
         waiting = self._store.query(
-            f"SELECT {kkey} AS key, SUM(k.queue_waiting) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
+            f"SELECT {kkey} AS key, CAST(SUM(k.queue_waiting) AS BIGINT) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
             f"FROM kiosks k LEFT JOIN sites s ON s.site = k.site WHERE k.queue_day = ? GROUP BY key", (day,))
         out: dict[str, dict] = {}
         zero = {"checked_in": 0, "vaccinated": 0, "certificates": 0, "corrections": 0, "waiting": 0,
@@ -408,7 +428,7 @@ class CentralStore:
         return rows
 
     def record_count(self, stream: str | None = None, kiosk: str | None = None) -> int:
-        where, params = "1", []
+        where, params = "TRUE", []
         if stream:
             where, params = where + " AND stream = ?", params + [stream]
         if kiosk:
@@ -418,6 +438,10 @@ class CentralStore:
     def record_ids(self, kiosk: str, stream: str) -> list[str]:
         return [r["record_id"] for r in self._store.query(
             "SELECT record_id FROM records WHERE kiosk = ? AND stream = ?", (kiosk, stream))]
+
+    def data_version(self) -> int:
+        """Moves when anything is committed (by this process or another): the dashboard's screens refresh on it."""
+        return self._store.data_version()
 
     def rejects(self) -> dict[str, int]:
         return {r["reason"]: r["count"] for r in self._store.query("SELECT reason, count FROM rejects")}
@@ -434,9 +458,9 @@ def register_site(db, site: str, name: str = "", district: str = "", province: s
     """Register or update a site; empty fields keep what is there."""
     db.conn.execute("INSERT INTO sites (site, name, district, province) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (site) DO UPDATE SET "
-                    "name = coalesce(nullif(excluded.name, ''), name), "
-                    "district = coalesce(nullif(excluded.district, ''), district), "
-                    "province = coalesce(nullif(excluded.province, ''), province)",
+                    "name = coalesce(nullif(excluded.name, ''), sites.name), "
+                    "district = coalesce(nullif(excluded.district, ''), sites.district), "
+                    "province = coalesce(nullif(excluded.province, ''), sites.province)",
                     (site, name, district, province))
 
 
