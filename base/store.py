@@ -18,6 +18,7 @@ from typing import Iterator
 import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
+MAX_PARAMETERS = 32_766  # per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32)
 
 
 def _set_wal(conn: sqlite3.Connection) -> None:
@@ -90,6 +91,22 @@ class Store:
             raise
         else:
             db.conn.execute("COMMIT")
+
+    def insert_many(self, db, into: str, rows: list[tuple], conflict: str) -> list:
+        """INSERT INTO `into` ("table (columns)") one row per tuple, then `conflict` (its ON CONFLICT … [RETURNING
+        …] clause), in as few statements as SQLite's parameter limit allows; returns what RETURNING gave.
+        base.pgstore.PgStore does the same in one statement of typed arrays."""
+        out: list = []
+        if not rows:
+            return out
+        one = "(" + ", ".join("?" * len(rows[0])) + ")"
+        step = max(1, MAX_PARAMETERS // len(rows[0]))
+        for i in range(0, len(rows), step):
+            chunk = rows[i:i + step]
+            cur = db.conn.execute(f"INSERT INTO {into} VALUES {', '.join([one] * len(chunk))} {conflict}",
+                                  tuple(v for row in chunk for v in row))
+            out.extend(cur.fetchall())
+        return out
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
         return [dict(r) for r in self.db.conn.execute(sql, params).fetchall()]

@@ -210,107 +210,133 @@ class CentralStore:
 
     # -- writes ------------------------------------------------------------------------------------------------
     def apply(self, batch: list[Inbound], rejects: dict[str, int] | None = None) -> Applied:
-        """Commit a batch of validated messages (and reject counts) in one durable transaction."""
+        """Commit a batch of validated messages (and reject counts) in one durable transaction.
+
+        A few multi-row statements per batch, not one per message: on PostgreSQL each statement is a round trip,
+        and on a loaded machine each round trip waits for the scheduler. Kiosk rows are written in kiosk order
+        (every other row of the batch belongs to one of those kiosks, whose row is then locked), so two
+        aggregators' batches never wait for each other in a cycle. Offsets are learned before the records that
+        need them. Of a kiosk's status and queue messages in one batch the last one is applied, which leaves the
+        same state as applying each in turn (they carry the whole latest state, and share the batch's time)."""
         result = Applied()
         now = utc_now()
+        last: dict[str, dict[str, Inbound]] = {"status": {}, "queue": {}}
+        health, records = [], []
+        for msg in batch:
+            if msg.leaf in last:
+                last[msg.leaf][msg.kiosk] = msg
+            elif msg.leaf == "health":
+                health.append(msg)
+            elif msg.leaf == "records":
+                records.append(msg)
         with self._store.transaction(concurrent=True) as db:
-            learned: set[str] = set()
-            # In kiosk order (each kiosk's own messages in the order they came): rows are locked in one order.
-            for msg in sorted(batch, key=lambda m: m.kiosk):
-                self._touch_kiosk(db, msg, now)
-                stamp = msg.payload.get("at")
-                if stamp and stamp["clock_synced"]:
-                    if self._learn_offset(db, msg.kiosk, stamp, now):
-                        learned.add(stamp["boot_id"])
-                if msg.leaf == "status":
-                    self._status(db, msg, now)
-                elif msg.leaf == "health":
-                    self._health(db, msg, now)
-                elif msg.leaf == "queue":
-                    self._queue(db, msg)
-                elif msg.leaf == "records":
-                    new = self._record(db, msg, now)
-                    result.new_records += new
-                    result.duplicates += not new
-                    result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
+            kiosks = {m.kiosk: m.site for m in batch}
+            self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen)",
+                   [(k, site, "unknown", now, now) for k, site in sorted(kiosks.items())],
+                   "ON CONFLICT(kiosk) DO UPDATE SET site = excluded.site, last_seen = excluded.last_seen")
+            learned = self._learn_offsets(db, batch, now)
+            self._health(db, health, now)
+            self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen, boot_id, version)",
+                   [(m.kiosk, m.site, m.payload["state"], now, now, m.payload["boot_id"], m.payload.get("version"))
+                    for _, m in sorted(last["status"].items())],
+                   "ON CONFLICT(kiosk) DO UPDATE SET state_since = CASE WHEN kiosks.state = excluded.state "
+                   "THEN kiosks.state_since ELSE excluded.state_since END, state = excluded.state, "
+                   "boot_id = excluded.boot_id, version = COALESCE(excluded.version, kiosks.version)")
+            self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen, queue, queue_day, queue_waiting, "
+                       "queue_avg_wait_s)",
+                   [(m.kiosk, m.site, "unknown", now, now, json.dumps(m.payload, separators=(",", ":")),
+                     m.payload["day"], m.payload["waiting"], m.payload.get("avg_wait_s"))
+                    for _, m in sorted(last["queue"].items())],
+                   "ON CONFLICT(kiosk) DO UPDATE SET queue = excluded.queue, queue_day = excluded.queue_day, "
+                   "queue_waiting = excluded.queue_waiting, queue_avg_wait_s = excluded.queue_avg_wait_s")
+            new_ids = self._records(db, records, now)
+            for msg in records:
+                new = msg.payload["record_id"] in new_ids
+                new_ids.discard(msg.payload["record_id"])  # a record twice in one batch: new once, then a copy
+                result.new_records += new
+                result.duplicates += not new
+                result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
             for boot_id in sorted(learned):
                 self._correct_boot(db, boot_id)
-            for reason, n in sorted((rejects or {}).items()):
-                db.conn.execute(
-                    "INSERT INTO rejects VALUES (?, ?, ?) ON CONFLICT(reason) DO UPDATE "
-                    "SET count = rejects.count + excluded.count, last = excluded.last", (reason, n, now))
+            self._store.insert_many(db, "rejects (reason, count, last)", [(r, n, now) for r, n in sorted((rejects or {}).items())],
+                   "ON CONFLICT(reason) DO UPDATE SET count = rejects.count + excluded.count, last = excluded.last")
         return result
 
-    def _touch_kiosk(self, db, msg: Inbound, now: str) -> None:
-        db.conn.execute(
-            "INSERT INTO kiosks (kiosk, site, state, state_since, last_seen) VALUES (?, ?, 'unknown', ?, ?) "
-            "ON CONFLICT(kiosk) DO UPDATE SET site = excluded.site, last_seen = excluded.last_seen",
-            (msg.kiosk, msg.site, now, now))
+    def _learn_offsets(self, db, batch: list[Inbound], now: str) -> set[str]:
+        """Remember each boot's clock offset from its synchronised stamps; returns the boots learned just now."""
+        first: dict[str, tuple] = {}
+        for msg in batch:
+            stamp = msg.payload.get("at")
+            if stamp and stamp["clock_synced"] and stamp["boot_id"] not in first:
+                first[stamp["boot_id"]] = (stamp["boot_id"], msg.kiosk, _epoch(stamp["wall"]) - stamp["mono"], now)
+        rows = self._store.insert_many(db, "boots (boot_id, kiosk, offset_s, learned)", [first[b] for b in sorted(first)],
+                      "ON CONFLICT(boot_id) DO NOTHING RETURNING boot_id")
+        return {r[0] for r in rows}
 
-    def _status(self, db, msg: Inbound, now: str) -> None:
-        p = msg.payload
-        db.conn.execute(
-            "UPDATE kiosks SET state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?, "
-            "boot_id = ?, version = COALESCE(?, version) WHERE kiosk = ?",
-            (p["state"], now, p["state"], p["boot_id"], p.get("version"), msg.kiosk))
+    def _health(self, db, messages: list[Inbound], now: str) -> None:
+        rows, texts = [], {}
+        for msg in messages:
+            p = msg.payload
+            camera, printer = CameraHealth.read(p.get("camera")), PrinterHealth.read(p.get("printer"))
+            fps, online = camera.fps if camera else None, printer.online if printer else None
+            key = (msg.kiosk, p["at"]["boot_id"], p["at"]["mono"])
+            if key in texts:
+                continue  # the same report twice in one batch
+            texts[key] = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
+            rows.append((msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"),
+                         p["load"], p.get("mem_used_pct"), p["disk_used_pct"], fps,
+                         None if online is None else int(online), texts[key], *key[1:]))
+        new = {tuple(r) for r in self._store.insert_many(
+            db, "health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, mem_used_pct, "
+                "disk_used_pct, camera_fps, printer_online, payload, boot_id, mono)", sorted(rows, key=lambda r: r[0]),
+            "ON CONFLICT (kiosk, boot_id, mono) DO NOTHING RETURNING kiosk, boot_id, mono")}
+        # A report applied already (by this aggregator or another) changes nothing; of the new ones, the latest of
+        # each kiosk becomes its health. A health message proves the kiosk is connected, even if its retained
+        # "online" was missed.
+        latest = {}
+        for msg in messages:
+            key = (msg.kiosk, msg.payload["at"]["boot_id"], msg.payload["at"]["mono"])
+            if key in new:
+                latest[msg.kiosk] = (msg, texts[key])
+        self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen, health, health_at, version, boot_id)",
+               [(k, m.site, "online", now, now, text, now, m.payload["version"], m.payload["at"]["boot_id"])
+                for k, (m, text) in sorted(latest.items())],
+               "ON CONFLICT(kiosk) DO UPDATE SET health = excluded.health, health_at = excluded.health_at, "
+               "version = excluded.version, boot_id = excluded.boot_id, state_since = CASE WHEN kiosks.state = "
+               "'online' THEN kiosks.state_since ELSE excluded.state_since END, state = 'online'")
 
-    def _health(self, db, msg: Inbound, now: str) -> None:
-        p = msg.payload
-        camera, printer = CameraHealth.read(p.get("camera")), PrinterHealth.read(p.get("printer"))
-        text = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
-        fps, online = camera.fps if camera else None, printer.online if printer else None
-        new = db.conn.execute(
-            "INSERT INTO health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, "
-            "mem_used_pct, disk_used_pct, camera_fps, printer_online, payload, boot_id, mono) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (kiosk, boot_id, mono) DO NOTHING",
-            (msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"), p["load"],
-             p.get("mem_used_pct"), p["disk_used_pct"], fps, None if online is None else int(online), text,
-             p["at"]["boot_id"], p["at"]["mono"])).rowcount == 1
-        if not new:
-            return  # this report was applied already (by this aggregator or another)
-        # A health message proves the kiosk is connected, even if its retained "online" was missed.
-        db.conn.execute(
-            "UPDATE kiosks SET health = ?, health_at = ?, version = ?, boot_id = ?, "
-            "state_since = CASE WHEN state = 'online' THEN state_since ELSE ? END, state = 'online' "
-            "WHERE kiosk = ?", (text, now, p["version"], p["at"]["boot_id"], now, msg.kiosk))
+    def _offsets(self, db, boot_ids: set[str]) -> dict[str, float]:
+        if not boot_ids:
+            return {}
+        marks = ", ".join("?" * len(boot_ids))
+        return {r[0]: r[1] for r in db.conn.execute(
+            f"SELECT boot_id, offset_s FROM boots WHERE boot_id IN ({marks})", tuple(sorted(boot_ids))).fetchall()}
 
-    def _queue(self, db, msg: Inbound) -> None:
-        p = msg.payload
-        db.conn.execute(
-            "UPDATE kiosks SET queue = ?, queue_day = ?, queue_waiting = ?, queue_avg_wait_s = ? WHERE kiosk = ?",
-            (json.dumps(p, separators=(",", ":")), p["day"], p["waiting"], p.get("avg_wait_s"), msg.kiosk))
-
-    def _learn_offset(self, db, kiosk: str, stamp: dict, now: str) -> bool:
-        """Remember the boot's clock offset; True the first time it is learned for this boot."""
-        offset = _epoch(stamp["wall"]) - stamp["mono"]
-        cur = db.conn.execute(
-            "INSERT INTO boots VALUES (?, ?, ?, ?) ON CONFLICT(boot_id) DO NOTHING",
-            (stamp["boot_id"], kiosk, offset, now))
-        return cur.rowcount == 1
-
-    def _offset(self, db, boot_id: str) -> float | None:
-        row = db.conn.execute("SELECT offset_s FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()
-        return row[0] if row else None
-
-    def _record(self, db, msg: Inbound, now: str) -> bool:
-        p, at = msg.payload, msg.payload["at"]
-        wall, clock = at["wall"], "synced"
-        if not at["clock_synced"]:
-            offset = self._offset(db, at["boot_id"])
-            wall, clock = (_iso(offset + at["mono"]), "corrected") if offset is not None else (wall, "unsynced")
-        day, hour = self._local(wall)
-        is_print = msg.stream == "print_events"
-        cur = db.conn.execute(
-            "INSERT INTO records (record_id, stream, site, kiosk, day, hour, at_wall, sent_wall, mono, boot_id, "
-            "clock, print_kind, print_state, received, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT(record_id) DO NOTHING",
-            (p["record_id"], msg.stream, msg.site, msg.kiosk, day, hour, wall, at["wall"], at["mono"],
-             at["boot_id"], clock, p.get("kind") if is_print else None, p.get("state") if is_print else None,
-             now, json.dumps(p, ensure_ascii=False, separators=(",", ":"))))
-        return cur.rowcount == 1
+    def _records(self, db, messages: list[Inbound], now: str) -> set[str]:
+        """Insert the records (a record id already stored is left alone); returns the ids that are new."""
+        offsets = self._offsets(db, {m.payload["at"]["boot_id"] for m in messages
+                                     if not m.payload["at"]["clock_synced"]})
+        rows = {}
+        for msg in messages:
+            p, at = msg.payload, msg.payload["at"]
+            wall, clock = at["wall"], "synced"
+            if not at["clock_synced"]:
+                offset = offsets.get(at["boot_id"])
+                wall, clock = (_iso(offset + at["mono"]), "corrected") if offset is not None else (wall, "unsynced")
+            day, hour = self._local(wall)
+            is_print = msg.stream == "print_events"
+            rows.setdefault(p["record_id"], (
+                p["record_id"], msg.stream, msg.site, msg.kiosk, day, hour, wall, at["wall"], at["mono"],
+                at["boot_id"], clock, p.get("kind") if is_print else None, p.get("state") if is_print else None, now,
+                json.dumps(p, ensure_ascii=False, separators=(",", ":"))))
+        inserted = self._store.insert_many(db, "records (record_id, stream, site, kiosk, day, hour, at_wall, sent_wall, mono, boot_id, "
+                              "clock, print_kind, print_state, received, payload)",
+                          sorted(rows.values(), key=lambda r: (r[3], r[0])),
+                          "ON CONFLICT(record_id) DO NOTHING RETURNING record_id")
+        return {r[0] for r in inserted}
 
     def _correct_boot(self, db, boot_id: str) -> None:
-        offset = self._offset(db, boot_id)
+        offset = self._offsets(db, {boot_id})[boot_id]
         rows = db.conn.execute("SELECT record_id, mono FROM records WHERE boot_id = ? AND clock = 'unsynced'",
                                (boot_id,)).fetchall()
         for record_id, mono in rows:
