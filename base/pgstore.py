@@ -26,7 +26,7 @@ from typing import Iterator
 
 import psycopg
 
-from base.store import StoreError, _statements
+from base.store import Connections, StoreError, _statements
 
 CONNECT_TIMEOUT_S = 5
 
@@ -95,7 +95,9 @@ class Database:
         self.conn = conn
 
 
-class PgStore:
+class PgStore(Connections):
+    close_errors = (psycopg.Error,)
+
     def __init__(self, url: str, migrations: list[tuple[str, str | dict]], scope: str):
         self.url = url
         self.path = _without_password(url)  # for messages and logs
@@ -153,21 +155,6 @@ class PgStore:
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
                 "AND table_schema = current_schema()", (table,)).fetchall()}
         return self._types[table]
-
-    def query(self, sql: str, params: tuple = ()) -> list[dict]:
-        return [dict(r) for r in self.db.conn.execute(sql, params).fetchall()]
-
-    def query_one(self, sql: str, params: tuple = ()) -> dict | None:
-        row = self.db.conn.execute(sql, params).fetchone()
-        return dict(row) if row else None
-
-    def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
-        self._local = threading.local()
 
     # -- schema ------------------------------------------------------------------------------------------------
     def migrate(self) -> list[str]:

@@ -42,7 +42,29 @@ class StoreError(Exception):
     pass
 
 
-class Store:
+class Connections:
+    """What the stores of both engines share (this Store, base.pgstore.PgStore): a connection per thread behind
+    `db`, all closed together, and reads returned as dicts."""
+
+    close_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
+        return [dict(r) for r in self.db.conn.execute(sql, params).fetchall()]
+
+    def query_one(self, sql: str, params: tuple | dict = ()) -> dict | None:
+        row = self.db.conn.execute(sql, params).fetchone()
+        return dict(row) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(*self.close_errors):
+                conn.close()
+        self._local = threading.local()
+
+
+class Store(Connections):
     def __init__(self, path: str | Path, migrations: list[tuple[str, str]]):
         self.path = Path(path)
         self.migrations = migrations
@@ -107,21 +129,6 @@ class Store:
                                   tuple(v for row in chunk for v in row))
             out.extend(cur.fetchall())
         return out
-
-    def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
-        return [dict(r) for r in self.db.conn.execute(sql, params).fetchall()]
-
-    def query_one(self, sql: str, params: tuple | dict = ()) -> dict | None:
-        row = self.db.conn.execute(sql, params).fetchone()
-        return dict(row) if row else None
-
-    def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-        self._local = threading.local()
 
     # -- schema ------------------------------------------------------------------------------------------------
     def migrate(self) -> list[str]:
