@@ -44,9 +44,10 @@ def check_percent(value: float) -> str | None:
     return None if 0 < value <= 100 else "a percentage above 0 and at most 100"
 
 
-def checked(check: Callable[[Any], str | None], **kwargs):
-    """A dataclass field with an extra validation function `check(value) -> problem | None`."""
-    return field(metadata={"check": check}, **kwargs)
+def checked(check: Callable[[Any], str | None], secret: bool = False, **kwargs):
+    """A dataclass field with an extra validation function `check(value) -> problem | None`. A `secret` field's
+    value (a URL with a password in it) is never repeated in an error message: those end up in logs."""
+    return field(metadata={"check": check, "secret": secret}, **kwargs)
 
 
 # -- sections -------------------------------------------------------------------------------------------------------
@@ -120,7 +121,8 @@ def section_problems(cls: type, table: Any, where: str) -> tuple[Any, list[str]]
         check = f.metadata.get("check")
         problem = check(value) if check else None
         if problem:
-            problems.append(f"{where}.{name} = {value!r}: expected {problem}")
+            shown = "(not shown: it may hold a password)" if f.metadata.get("secret") else repr(value)
+            problems.append(f"{where}.{name} = {shown}: expected {problem}")
             continue
         values[name] = value
     return (None, problems) if problems else (cls(**values), [])

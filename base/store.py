@@ -18,6 +18,7 @@ from typing import Iterator
 import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
+MAX_PARAMETERS = 32_766  # per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32)
 
 
 def _set_wal(conn: sqlite3.Connection) -> None:
@@ -41,7 +42,29 @@ class StoreError(Exception):
     pass
 
 
-class Store:
+class Connections:
+    """What the stores of both engines share (this Store, base.pgstore.PgStore): a connection per thread behind
+    `db`, all closed together, and reads returned as dicts."""
+
+    close_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
+        return [dict(r) for r in self.db.conn.execute(sql, params).fetchall()]
+
+    def query_one(self, sql: str, params: tuple | dict = ()) -> dict | None:
+        row = self.db.conn.execute(sql, params).fetchone()
+        return dict(row) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(*self.close_errors):
+                conn.close()
+        self._local = threading.local()
+
+
+class Store(Connections):
     def __init__(self, path: str | Path, migrations: list[tuple[str, str]]):
         self.path = Path(path)
         self.migrations = migrations
@@ -75,8 +98,9 @@ class Store:
         return db
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """One write transaction: all or nothing, durable when the block returns."""
+    def transaction(self, concurrent: bool = False) -> Iterator[sqlite_utils.Database]:
+        """One write transaction: all or nothing, durable when the block returns. SQLite has one writer at a time
+        whatever `concurrent` says (base.pgstore.PgStore lets such writers run side by side)."""
         db = self.db
         if db.conn.in_transaction:
             raise StoreError("nested transaction: the outer block already owns the write lock")
@@ -90,20 +114,21 @@ class Store:
         else:
             db.conn.execute("COMMIT")
 
-    def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
-        return [dict(r) for r in self.db.conn.execute(sql, params).fetchall()]
-
-    def query_one(self, sql: str, params: tuple | dict = ()) -> dict | None:
-        row = self.db.conn.execute(sql, params).fetchone()
-        return dict(row) if row else None
-
-    def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-        self._local = threading.local()
+    def insert_many(self, db, into: str, rows: list[tuple], conflict: str) -> list:
+        """INSERT INTO `into` ("table (columns)") one row per tuple, then `conflict` (its ON CONFLICT … [RETURNING
+        …] clause), in as few statements as SQLite's parameter limit allows; returns what RETURNING gave.
+        base.pgstore.PgStore does the same in one statement of typed arrays."""
+        out: list = []
+        if not rows:
+            return out
+        one = "(" + ", ".join("?" * len(rows[0])) + ")"
+        step = max(1, MAX_PARAMETERS // len(rows[0]))
+        for i in range(0, len(rows), step):
+            chunk = rows[i:i + step]
+            cur = db.conn.execute(f"INSERT INTO {into} VALUES {', '.join([one] * len(chunk))} {conflict}",
+                                  tuple(v for row in chunk for v in row))
+            out.extend(cur.fetchall())
+        return out
 
     # -- schema ------------------------------------------------------------------------------------------------
     def migrate(self) -> list[str]:
@@ -149,6 +174,27 @@ class Store:
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+    def data_version(self) -> int:
+        """Moves when another connection (another thread or process) committed to the file."""
+        conn = getattr(self._local, "watch", None)
+        if conn is None:
+            conn = self._local.watch = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                                       check_same_thread=False)
+            with self._lock:
+                self._all.append(conn)
+        return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def open_store(location: str | Path, migrations: list[tuple[str, str | dict]], scope: str):
+    """A Store on a SQLite file, or a base.pgstore.PgStore when `location` is a postgresql:// URL; `scope` names
+    the migration list within a PostgreSQL database that several lists share. A migration is SQL written for
+    SQLite, or {"sqlite": ..., "postgresql": ...} where the engines need different statements."""
+    from base.pgstore import PgStore, is_postgres_url
+
+    if is_postgres_url(location):
+        return PgStore(str(location), migrations, scope)
+    return Store(location, [(name, sql["sqlite"] if isinstance(sql, dict) else sql) for name, sql in migrations])
 
 
 def _statements(sql: str) -> list[str]:

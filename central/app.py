@@ -29,7 +29,7 @@ PRUNE_SECONDS = 3600.0  # health history is trimmed to [central] health_history_
 class CentralApp:
     def __init__(self, config: Config):
         self.config = config
-        self.store = CentralStore(config.db_path, config.central.utc_offset_hours)
+        self.store = CentralStore(config.store_location, config.central.utc_offset_hours)
         # One registry for the process (None without [registry]): ingest asks it about every message, the
         # dashboard serves enrolment and the trust list from it.
         self.registry = registry_from_config(config)

@@ -1,7 +1,8 @@
 """central.toml → validated settings for `vaxkiosk central`, read and checked by base.config's rules: unknown keys and
 sections are errors that name the key and what was expected.
 
-Sections owned here: [central] (storage, time zone) and [mqtt] (the aggregator's broker connection).
+Sections owned here: [central] (data folder, time zone), [store] (SQLite in the data folder, or PostgreSQL) and
+[mqtt] (the aggregator's broker connection).
 Sections owned by other parts of central (dashboard, alerts, registry) are listed in OTHER_SECTIONS: this loader
 checks that they are tables and keeps them in `Config.other` for their owners' loaders to validate.
 """
@@ -34,6 +35,40 @@ class CentralSection:
     health_history_days: float = checked(check_positive, default=2.0)
 
 
+def check_store_url(value: str) -> str | None:
+    """"" (SQLite in data_dir), a file path (SQLite there) or a postgresql:// URL naming a database."""
+    if not value:
+        return None
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if not scheme:
+        return None if value.strip() == value else "a file path without spaces around it"
+    if scheme not in ("postgresql", "postgres"):
+        return f"a postgresql:// URL or a file path (scheme {scheme!r} is not supported)"
+    import psycopg
+
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(value)
+    except psycopg.ProgrammingError as exc:
+        return f"a valid postgresql:// URL ({str(exc).splitlines()[0]})"
+    ports = [p for p in str(parts.get("port") or "").split(",") if p]
+    if not all(p.isdigit() and 0 < int(p) < 65536 for p in ports):
+        return f"a postgresql:// URL with a TCP port number (not {parts.get('port')!r})"
+    if not parts.get("dbname"):
+        return "a postgresql:// URL that names its database (postgresql://user:password@host:port/database)"
+    return None
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    # Empty: SQLite files in [central] data_dir (the demo, a province). A postgresql:// URL: central's records,
+    # registry and operations data in that database, shared by several aggregators (docs/deployment.md).
+    url: str = checked(check_store_url, secret=True, default="")
+
+    @property
+    def postgres(self) -> bool:
+        return self.url.lower().startswith(("postgresql://", "postgres://"))
+
+
 @dataclass(frozen=True)
 class MqttSection:
     host: str = "127.0.0.1"
@@ -50,13 +85,22 @@ class MqttSection:
 @dataclass(frozen=True)
 class Config:
     central: CentralSection = CentralSection()
+    store: StoreSection = StoreSection()
     mqtt: MqttSection = MqttSection()
     other: dict = field(default_factory=dict)
     source: str = "<defaults>"
 
     @property
-    def db_path(self) -> Path:
-        return Path(self.central.data_dir) / "central.db"
+    def store_location(self) -> str | Path:
+        """Where central.store and central.registry keep their tables: a PostgreSQL URL or central.db's path."""
+        if self.store.postgres:
+            return self.store.url
+        return Path(self.store.url) if self.store.url else Path(self.central.data_dir) / "central.db"
+
+    @property
+    def ops_location(self) -> str | Path:
+        """The dashboard's tables (central.ops_store): the same PostgreSQL database, or ops.db in data_dir."""
+        return self.store.url if self.store.postgres else Path(self.central.data_dir) / "ops.db"
 
 
 SECTIONS: dict[str, type] = {

@@ -1,9 +1,11 @@
 """The aggregator's MQTT consumer: validate, store in batches, acknowledge after commit, never stop.
 
-Record streams come through the shared subscription `$share/<group>/vaxkiosk/v1/+/+/records/#`, so several
-aggregator processes split the load (the group name is derived from central's broker password, so no kiosk can
-join it: central.protocol.shared_group); status, health and queue through normal subscriptions (retained messages are
-not delivered to shared subscriptions). paho's network thread only appends to a buffer; one writer thread turns the
+Record streams and health come through shared subscriptions (`$share/<group>/vaxkiosk/v1/+/+/records/#`, …/health),
+so several aggregator processes split the load and each message reaches one of them (the group name is derived from
+central's broker password, so no kiosk can join it: central.protocol.shared_group); status and queue through normal
+subscriptions (retained messages are not delivered to shared subscriptions), applied idempotently by every
+aggregator. central.store applies a health report once even if it arrives twice (its kiosk, boot and monotonic
+stamp are a unique key), so no count or chart depends on the number of aggregators (issue 23). paho's network thread only appends to a buffer; one writer thread turns the
 buffer into batches (at most batch_max messages or batch_ms of waiting), commits each batch in one transaction and
 then publishes the application acks. Duplicates are acknowledged too: a resend means the kiosk missed the ack.
 
@@ -112,6 +114,7 @@ class Ingest:
         if failed:
             log.error("broker refused the subscriptions: %s", failed)
             return
+        log.info("subscribed to the kiosks' topics")
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

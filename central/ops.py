@@ -19,7 +19,7 @@ log = logging.getLogger("vaxkiosk.central.ops")
 class OpsService:
     name = "web"
 
-    def __init__(self, config: OpsConfig, store, publisher, data_dir, registry=None, device_blueprints=()):
+    def __init__(self, config: OpsConfig, store, publisher, ops_location, registry=None, device_blueprints=()):
         """`store`: the aggregator's CentralStore; `publisher`: the ingest, whose connection carries commands to
         kiosks (`send_command`, `connected`); `registry` (central.registry, when central.toml has [registry]) and its
         device-facing blueprints (enrolment, trust list), served on the dashboard's port."""
@@ -28,7 +28,7 @@ class OpsService:
         self.device_blueprints = list(device_blueprints)
         self.store = store
         self.publisher = publisher
-        self.ops_store = open_ops_store(f"{data_dir}/ops.db")
+        self.ops_store = open_ops_store(ops_location)
         self.channels = alert_channels.build(config.channels, self.ops_store)  # name → channel
         self.events = EventBus()
         self.ticker = Ticker(self)
@@ -84,5 +84,5 @@ def build(app, publisher) -> OpsService | None:
     config = from_dict(app.config.other, source=app.config.source)
     if not config.web.enabled:
         return None
-    return OpsService(config, app.store, publisher, app.config.central.data_dir, registry=app.registry,
+    return OpsService(config, app.store, publisher, app.config.ops_location, registry=app.registry,
                       device_blueprints=device_blueprints(app.registry) if app.registry else ())

@@ -3,14 +3,15 @@ actions.
 
 Kept in its own SQLite file next to central.db (the aggregator's, written only by central.store): the dashboard's
 writes (alert evaluation every few seconds, staff decisions) never take the write lock that record commits need,
-and each schema has its own migrations.
+and each schema has its own migrations. On PostgreSQL ([store] url) these tables live in central's database, with
+their own migration list (scope "ops").
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from base.store import Store
+from base.store import open_store
 from base.web.sessions import WEB_SESSIONS
 from central import alert_outbox, alert_sms, alerts, corrections, device_actions
 
@@ -25,5 +26,6 @@ OPS_MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
-def open_ops_store(path: str | Path) -> Store:
-    return Store(path, OPS_MIGRATIONS)
+def open_ops_store(location: str | Path):
+    """ops.db at a path, or the `ops` tables of central's PostgreSQL database at a postgresql:// URL."""
+    return open_store(location, OPS_MIGRATIONS, "ops")

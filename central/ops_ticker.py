@@ -4,14 +4,14 @@
 - in a thread of its own (a slow mail server must not hold alert evaluation): send the queued notifications
   (central.alert_outbox), every NOTIFY_EVERY seconds or as soon as a tick raised something;
 - send correction outcomes the broker has not taken yet (on central's one connection, the ingest's);
-- tell open screens that something changed: SQLite's `PRAGMA data_version` on a read-only connection moves when
-  any other connection (the ingest, another process) commits, so nothing has to call the dashboard.
+- tell open screens that something changed: the store's data version (SQLite's `PRAGMA data_version` on a
+  read-only connection, PostgreSQL's WAL position) moves when any other connection (the ingest, another process)
+  commits, so nothing has to call the dashboard.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 
@@ -77,16 +77,16 @@ class Ticker:
                 log.exception("alert notifications failed")
 
     def _watch_loop(self) -> None:
-        conn = sqlite3.connect(f"file:{self.ops.store.path}?mode=ro", uri=True, check_same_thread=False)
-        try:
-            last = None
-            while not self.stopping.wait(WATCH_EVERY):
-                version = conn.execute("PRAGMA data_version").fetchone()[0]
-                if last is not None and version != last:
-                    self.ops.events.publish("changed", {"what": ["data"]})
-                last = version
-        finally:
-            conn.close()
+        last = None
+        while not self.stopping.wait(WATCH_EVERY):
+            try:
+                version = self.ops.store.data_version()
+            except Exception:  # noqa: BLE001 - a database restart must not end the screens' refresh
+                log.warning("could not read the store's data version; trying again")
+                continue
+            if last is not None and version != last:
+                self.ops.events.publish("changed", {"what": ["data"]})
+            last = version
 
     def start(self) -> None:
         for target, name in ((self._tick_loop, "ops-ticker"), (self._watch_loop, "ops-watch"),

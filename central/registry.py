@@ -26,7 +26,7 @@ from typing import Callable
 from base.config import build_section, check_id, check_port, checked
 from base.pinning import UntrustedCentral, check_url, spki_pin
 from base.refusal import Refusal
-from base.store import Store
+from base.store import open_store
 from central import broker
 from central.store import MIGRATIONS, mark_revoked, register_site, site_names, site_row
 
@@ -103,7 +103,7 @@ def registry_from_config(config) -> "Registry | None":
     files = broker.BrokerFiles(settings.broker_dir, settings.broker_pid_file or None)
     # Central's own broker login comes from [mqtt] password: it is written to central's password file.
     central_hash = broker.hash_password(config.mqtt.password) if config.mqtt.password else None
-    return Registry(config.db_path, files, central_password_hash=central_hash, settings=settings,
+    return Registry(config.store_location, files, central_password_hash=central_hash, settings=settings,
                     end_session=functools.partial(end_session, config.mqtt))
 
 
@@ -166,7 +166,7 @@ class Registry:
     def __init__(self, path: str | Path, broker_files: broker.BrokerFiles,
                  central_password_hash: str | None = None, now=None, settings: RegistrySection | None = None,
                  end_session: Callable[[str], bool] | None = None):
-        self.store = Store(path, MIGRATIONS)
+        self.store = open_store(path, MIGRATIONS, "central")
         self.settings = settings or RegistrySection()
         self.broker_files = broker_files
         # Central's own broker login; when None the existing entry in the password file is kept.
@@ -299,8 +299,10 @@ class Registry:
         from base.signing import kid_of
         from base.trustlist import b64
 
-        db.conn.execute("INSERT OR REPLACE INTO signing_certs (kid, kiosk_id, certificate_pem, added_wall) "
-                        "VALUES (?, ?, ?, ?)",
+        db.conn.execute("INSERT INTO signing_certs (kid, kiosk_id, certificate_pem, added_wall) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (kid) DO UPDATE SET kiosk_id = excluded.kiosk_id, certificate_pem = "
+                        "excluded.certificate_pem, added_wall = excluded.added_wall, revoked_wall = NULL, "
+                        "revoked_reason = NULL",
                         (b64(kid_of(certificate)), kiosk_id,
                          certificate.public_bytes(serialization.Encoding.PEM).decode(), _iso(self._now())))
 

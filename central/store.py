@@ -2,10 +2,13 @@
 module writes SQL naming those tables (the registry's own tables are central.registry's), so that a PostgreSQL
 backend can replace it behind the same methods and functions.
 
-SQLite in WAL mode (a base.store.Store with central's own migrations). Writes come in batches: the ingest
-collects messages for a few milliseconds and `apply()` commits them in one transaction, so the fsync that makes an
-acknowledgement honest is paid once per batch, not per message. Several ingest processes may share the file
-(MQTT shared subscription): SQLite serialises their write transactions.
+SQLite in WAL mode (a base.store.Store) or PostgreSQL (a base.pgstore.PgStore, central.toml `[store] url`), with
+the same migrations and the same SQL. Writes come in batches: the ingest collects messages for a few milliseconds
+and `apply()` commits them in one transaction, so the fsync that makes an acknowledgement honest is paid once per
+batch, not per message. Several ingest processes may share the database (MQTT shared subscription): SQLite
+serialises their write transactions; on PostgreSQL they commit side by side, which is safe because every write of a
+batch is an upsert or an INSERT … ON CONFLICT DO NOTHING on a unique key (a record id, a health report's kiosk, boot
+and monotonic stamp), taken in kiosk order so that two batches never wait for each other in a cycle.
 
 Times are stored as ISO 8601 UTC strings; `day` and `hour` of a record are local (utc_offset_hours) and computed
 from the corrected time, so per-day and per-hour counts do not depend on a kiosk's clock being right.
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from base.health import CameraHealth, PrinterHealth
-from base.store import Store
+from base.store import open_store
 
 # People, not printouts: a certificate is a vaccination with a certificate that came out, a ticket a check-in with a
 # ticket that came out, whatever the number of copies (each reprint, copy ≥ 1, is counted on its own, on the day it
@@ -75,7 +78,49 @@ _DAY_COLUMNS = (*COUNTED, "desk_hours", "desk_vaccinated")
 _DAYS_FROM_HOURS = (f"INSERT INTO site_days (day, site, {', '.join(_DAY_COLUMNS)}) SELECT day, site, "
                     + ", ".join(f"SUM({c})" for c in _DAY_COLUMNS) + " FROM site_hours WHERE {where} GROUP BY day, site")
 
-MIGRATIONS: list[tuple[str, str]] = [
+_NUMBERS_SQLITE = """
+        ALTER TABLE records ADD COLUMN ref_checkin TEXT;
+        ALTER TABLE records ADD COLUMN print_copy INTEGER;
+        ALTER TABLE records ADD COLUMN vaccine TEXT;
+        ALTER TABLE records ADD COLUMN dose_number INTEGER;
+        ALTER TABLE records ADD COLUMN lot TEXT;
+        ALTER TABLE records ADD COLUMN desk TEXT;
+        ALTER TABLE records ADD COLUMN called TEXT;            -- the call's stamp (JSON), until wait_s is known
+        ALTER TABLE records ADD COLUMN wait_s INTEGER;
+        UPDATE records SET ref_checkin = json_extract(payload, '$.checkin_id'),
+                           print_copy = COALESCE(json_extract(payload, '$.copy'), 0)
+            WHERE stream = 'print_events';
+        UPDATE records SET ref_checkin = json_extract(payload, '$.checkin_id'),
+                           vaccine = json_extract(payload, '$.vaccine.code'),
+                           dose_number = json_extract(payload, '$.dose_number'),
+                           lot = json_extract(payload, '$.lot')
+            WHERE stream = 'vaccinations';
+        CREATE INDEX records_ref_checkin ON records (ref_checkin, stream);
+        CREATE INDEX records_site_hour ON records (site, day, hour);
+        """
+# The same on PostgreSQL: its JSON operators, and 64-bit integers as SQLite has them.
+_NUMBERS_POSTGRESQL = """
+        ALTER TABLE records ADD COLUMN ref_checkin TEXT;
+        ALTER TABLE records ADD COLUMN print_copy BIGINT;
+        ALTER TABLE records ADD COLUMN vaccine TEXT;
+        ALTER TABLE records ADD COLUMN dose_number BIGINT;
+        ALTER TABLE records ADD COLUMN lot TEXT;
+        ALTER TABLE records ADD COLUMN desk TEXT;
+        ALTER TABLE records ADD COLUMN called TEXT;            -- the call's stamp (JSON), until wait_s is known
+        ALTER TABLE records ADD COLUMN wait_s BIGINT;
+        UPDATE records SET ref_checkin = (payload::jsonb ->> 'checkin_id'),
+                           print_copy = COALESCE((payload::jsonb ->> 'copy')::BIGINT, 0)
+            WHERE stream = 'print_events';
+        UPDATE records SET ref_checkin = (payload::jsonb ->> 'checkin_id'),
+                           vaccine = (payload::jsonb -> 'vaccine' ->> 'code'),
+                           dose_number = (payload::jsonb ->> 'dose_number')::BIGINT,
+                           lot = (payload::jsonb ->> 'lot')
+            WHERE stream = 'vaccinations';
+        CREATE INDEX records_ref_checkin ON records (ref_checkin, stream);
+        CREATE INDEX records_site_hour ON records (site, day, hour);
+        """
+
+MIGRATIONS: list[tuple[str, str | dict]] = [
     (
         "0001_central",
         """
@@ -194,26 +239,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         # which check-in a vaccination or print belongs to (people, not printouts), which copy a print was, the
         # dose's vaccine, number and lot, the desk, and the wait from check-in to the first call (seconds).
         # Rows stored before this migration are filled from their payload (SQLite's JSON functions, here only).
-        """
-        ALTER TABLE records ADD COLUMN ref_checkin TEXT;
-        ALTER TABLE records ADD COLUMN print_copy INTEGER;
-        ALTER TABLE records ADD COLUMN vaccine TEXT;
-        ALTER TABLE records ADD COLUMN dose_number INTEGER;
-        ALTER TABLE records ADD COLUMN lot TEXT;
-        ALTER TABLE records ADD COLUMN desk TEXT;
-        ALTER TABLE records ADD COLUMN called TEXT;            -- the call's stamp (JSON), until wait_s is known
-        ALTER TABLE records ADD COLUMN wait_s INTEGER;
-        UPDATE records SET ref_checkin = json_extract(payload, '$.checkin_id'),
-                           print_copy = COALESCE(json_extract(payload, '$.copy'), 0)
-            WHERE stream = 'print_events';
-        UPDATE records SET ref_checkin = json_extract(payload, '$.checkin_id'),
-                           vaccine = json_extract(payload, '$.vaccine.code'),
-                           dose_number = json_extract(payload, '$.dose_number'),
-                           lot = json_extract(payload, '$.lot')
-            WHERE stream = 'vaccinations';
-        CREATE INDEX records_ref_checkin ON records (ref_checkin, stream);
-        CREATE INDEX records_site_hour ON records (site, day, hour);
-        """,
+        {"sqlite": _NUMBERS_SQLITE, "postgresql": _NUMBERS_POSTGRESQL},
     ),
     (
         "0005_summaries",
@@ -255,6 +281,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
 ]
+
+MIGRATIONS.append((
+    "0007_health_once",
+    # A health report is applied once whatever the number of aggregators (issue 23): its key is the kiosk, the
+    # boot and the monotonic stamp it was sent with. Rows stored before have no key (NULLs never collide).
+    """
+    ALTER TABLE health_history ADD COLUMN boot_id TEXT;
+    ALTER TABLE health_history ADD COLUMN mono REAL;
+    CREATE UNIQUE INDEX health_history_once ON health_history (kiosk, boot_id, mono);
+    """,
+))
 
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}
 
@@ -308,8 +345,9 @@ def _iso(epoch: float) -> str:
 
 
 class CentralStore:
-    def __init__(self, path: str | Path, utc_offset_hours: float = 7.0):
-        self._store = Store(path, MIGRATIONS)
+    def __init__(self, location: str | Path, utc_offset_hours: float = 7.0):
+        """`location`: central.db's path, or a postgresql:// URL (central.config.Config.store_location)."""
+        self._store = open_store(location, MIGRATIONS, "central")
         self.path = self._store.path
         self.tz = dt.timezone(dt.timedelta(hours=utc_offset_hours))
 
@@ -325,84 +363,113 @@ class CentralStore:
 
     # -- writes ------------------------------------------------------------------------------------------------
     def apply(self, batch: list[Inbound], rejects: dict[str, int] | None = None) -> Applied:
-        """Commit a batch of validated messages (and reject counts) in one durable transaction."""
+        """Commit a batch of validated messages (and reject counts) in one durable transaction.
+
+        Kiosk rows, health, status, queue and rejects go in a few multi-row statements per batch (on PostgreSQL
+        each statement is a round trip), written in kiosk order. Records go one by one, each with the summary counts
+        it adds (site_hours, site_days, site_waits, site_doses), since what a record adds depends on the ones stored
+        before it. Offsets are learned before the records that need them. Of a kiosk's status and queue messages in
+        one batch the last one is applied, which leaves the same state as applying each in turn (they carry the whole
+        latest state, and share the batch's time)."""
         result = Applied()
         now = utc_now()
+        last: dict[str, dict[str, Inbound]] = {"status": {}, "queue": {}}
+        health, records = [], []
+        for msg in batch:
+            if msg.leaf in last:
+                last[msg.leaf][msg.kiosk] = msg
+            elif msg.leaf == "health":
+                health.append(msg)
+            elif msg.leaf == "records":
+                records.append(msg)
         touched: set[tuple[str, str, int]] = set()  # (day, site, hour) a clock correction changed
+        # Not transaction(concurrent=True): a record's summary counts depend on the rows stored before it (the
+        # print that makes a check-in a ticket, the first dose of a desk in an hour), so aggregators' batches commit
+        # one at a time and each sees what the one before committed.
         with self._store.transaction() as db:
-            learned: set[str] = set()
-            for msg in batch:
-                self._touch_kiosk(db, msg, now)
-                stamp = msg.payload.get("at")
-                if stamp and stamp["clock_synced"]:
-                    if self._learn_offset(db, msg.kiosk, stamp, now):
-                        learned.add(stamp["boot_id"])
-                if msg.leaf == "status":
-                    self._status(db, msg, now)
-                elif msg.leaf == "health":
-                    self._health(db, msg, now)
-                elif msg.leaf == "queue":
-                    self._queue(db, msg)
-                elif msg.leaf == "records":
-                    new = self._record(db, msg, now, touched)
-                    result.new_records += new
-                    result.duplicates += not new
-                    result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
-            for boot_id in learned:
+            kiosks = {m.kiosk: m.site for m in batch}
+            self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen)",
+                   [(k, site, "unknown", now, now) for k, site in sorted(kiosks.items())],
+                   "ON CONFLICT(kiosk) DO UPDATE SET site = excluded.site, last_seen = excluded.last_seen")
+            learned = self._learn_offsets(db, batch, now)
+            self._health(db, health, now)
+            self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen, boot_id, version)",
+                   [(m.kiosk, m.site, m.payload["state"], now, now, m.payload["boot_id"], m.payload.get("version"))
+                    for _, m in sorted(last["status"].items())],
+                   "ON CONFLICT(kiosk) DO UPDATE SET state_since = CASE WHEN kiosks.state = excluded.state "
+                   "THEN kiosks.state_since ELSE excluded.state_since END, state = excluded.state, "
+                   "boot_id = excluded.boot_id, version = COALESCE(excluded.version, kiosks.version)")
+            self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen, queue, queue_day, queue_waiting, "
+                       "queue_avg_wait_s)",
+                   [(m.kiosk, m.site, "unknown", now, now, json.dumps(m.payload, separators=(",", ":")),
+                     m.payload["day"], m.payload["waiting"], m.payload.get("avg_wait_s"))
+                    for _, m in sorted(last["queue"].items())],
+                   "ON CONFLICT(kiosk) DO UPDATE SET queue = excluded.queue, queue_day = excluded.queue_day, "
+                   "queue_waiting = excluded.queue_waiting, queue_avg_wait_s = excluded.queue_avg_wait_s")
+            for msg in records:
+                new = self._record(db, msg, now, touched)
+                result.new_records += new
+                result.duplicates += not new
+                result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
+            for boot_id in sorted(learned):
                 self._correct_boot(db, boot_id, touched)
             self._refresh(db, touched)
-            for reason, n in (rejects or {}).items():
-                db.conn.execute(
-                    "INSERT INTO rejects VALUES (?, ?, ?) ON CONFLICT(reason) DO UPDATE "
-                    "SET count = count + excluded.count, last = excluded.last", (reason, n, now))
+            self._store.insert_many(db, "rejects (reason, count, last)", [(r, n, now) for r, n in sorted((rejects or {}).items())],
+                   "ON CONFLICT(reason) DO UPDATE SET count = rejects.count + excluded.count, last = excluded.last")
         return result
 
-    def _touch_kiosk(self, db, msg: Inbound, now: str) -> None:
-        db.conn.execute(
-            "INSERT INTO kiosks (kiosk, site, state, state_since, last_seen) VALUES (?, ?, 'unknown', ?, ?) "
-            "ON CONFLICT(kiosk) DO UPDATE SET site = excluded.site, last_seen = excluded.last_seen",
-            (msg.kiosk, msg.site, now, now))
+    def _learn_offsets(self, db, batch: list[Inbound], now: str) -> set[str]:
+        """Remember each boot's clock offset from its synchronised stamps; returns the boots learned just now."""
+        first: dict[str, tuple] = {}
+        for msg in batch:
+            stamp = msg.payload.get("at")
+            if stamp and stamp["clock_synced"] and stamp["boot_id"] not in first:
+                first[stamp["boot_id"]] = (stamp["boot_id"], msg.kiosk, _epoch(stamp["wall"]) - stamp["mono"], now)
+        rows = self._store.insert_many(db, "boots (boot_id, kiosk, offset_s, learned)", [first[b] for b in sorted(first)],
+                      "ON CONFLICT(boot_id) DO NOTHING RETURNING boot_id")
+        return {r[0] for r in rows}
 
-    def _status(self, db, msg: Inbound, now: str) -> None:
-        p = msg.payload
-        db.conn.execute(
-            "UPDATE kiosks SET state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?, "
-            "boot_id = ?, version = COALESCE(?, version) WHERE kiosk = ?",
-            (p["state"], now, p["state"], p["boot_id"], p.get("version"), msg.kiosk))
+    def _health(self, db, messages: list[Inbound], now: str) -> None:
+        rows, texts = [], {}
+        for msg in messages:
+            p = msg.payload
+            camera, printer = CameraHealth.read(p.get("camera")), PrinterHealth.read(p.get("printer"))
+            fps, online = camera.fps if camera else None, printer.online if printer else None
+            key = (msg.kiosk, p["at"]["boot_id"], p["at"]["mono"])
+            if key in texts:
+                continue  # the same report twice in one batch
+            texts[key] = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
+            rows.append((msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"),
+                         p["load"], p.get("mem_used_pct"), p["disk_used_pct"], fps,
+                         None if online is None else int(online), texts[key], *key[1:]))
+        new = {tuple(r) for r in self._store.insert_many(
+            db, "health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, mem_used_pct, "
+                "disk_used_pct, camera_fps, printer_online, payload, boot_id, mono)", sorted(rows, key=lambda r: r[0]),
+            "ON CONFLICT (kiosk, boot_id, mono) DO NOTHING RETURNING kiosk, boot_id, mono")}
+        # A report applied already (by this aggregator or another) changes nothing; of the new ones, the latest of
+        # each kiosk becomes its health. A health message proves the kiosk is connected, even if its retained
+        # "online" was missed.
+        latest = {}
+        for msg in messages:
+            key = (msg.kiosk, msg.payload["at"]["boot_id"], msg.payload["at"]["mono"])
+            if key in new:
+                latest[msg.kiosk] = (msg, texts[key])
+        self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen, health, health_at, version, boot_id)",
+               [(k, m.site, "online", now, now, text, now, m.payload["version"], m.payload["at"]["boot_id"])
+                for k, (m, text) in sorted(latest.items())],
+               "ON CONFLICT(kiosk) DO UPDATE SET health = excluded.health, health_at = excluded.health_at, "
+               "version = excluded.version, boot_id = excluded.boot_id, state_since = CASE WHEN kiosks.state = "
+               "'online' THEN kiosks.state_since ELSE excluded.state_since END, state = 'online'")
 
-    def _health(self, db, msg: Inbound, now: str) -> None:
-        p = msg.payload
-        camera, printer = CameraHealth.read(p.get("camera")), PrinterHealth.read(p.get("printer"))
-        text = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
-        # A health message proves the kiosk is connected, even if its retained "online" was missed.
-        db.conn.execute(
-            "UPDATE kiosks SET health = ?, health_at = ?, version = ?, boot_id = ?, "
-            "state_since = CASE WHEN state = 'online' THEN state_since ELSE ? END, state = 'online' "
-            "WHERE kiosk = ?", (text, now, p["version"], p["at"]["boot_id"], now, msg.kiosk))
-        fps, online = camera.fps if camera else None, printer.online if printer else None
-        db.conn.execute(
-            "INSERT INTO health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, "
-            "mem_used_pct, disk_used_pct, camera_fps, printer_online, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"), p["load"],
-             p.get("mem_used_pct"), p["disk_used_pct"], fps, None if online is None else int(online), text))
-
-    def _queue(self, db, msg: Inbound) -> None:
-        p = msg.payload
-        db.conn.execute(
-            "UPDATE kiosks SET queue = ?, queue_day = ?, queue_waiting = ?, queue_avg_wait_s = ? WHERE kiosk = ?",
-            (json.dumps(p, separators=(",", ":")), p["day"], p["waiting"], p.get("avg_wait_s"), msg.kiosk))
-
-    def _learn_offset(self, db, kiosk: str, stamp: dict, now: str) -> bool:
-        """Remember the boot's clock offset; True the first time it is learned for this boot."""
-        offset = _epoch(stamp["wall"]) - stamp["mono"]
-        cur = db.conn.execute(
-            "INSERT INTO boots VALUES (?, ?, ?, ?) ON CONFLICT(boot_id) DO NOTHING",
-            (stamp["boot_id"], kiosk, offset, now))
-        return cur.rowcount == 1
+    def _offsets(self, db, boot_ids: set[str]) -> dict[str, float]:
+        if not boot_ids:
+            return {}
+        marks = ", ".join("?" * len(boot_ids))
+        return {r[0]: r[1] for r in db.conn.execute(
+            f"SELECT boot_id, offset_s FROM boots WHERE boot_id IN ({marks})", tuple(sorted(boot_ids))).fetchall()}
 
     def _offset(self, db, boot_id: str) -> float | None:
-        row = db.conn.execute("SELECT offset_s FROM boots WHERE boot_id = ?", (boot_id,)).fetchone()
-        return row[0] if row else None
+        return self._offsets(db, {boot_id}).get(boot_id)
 
     _HOUR_REFRESH = _summary_inserts("r.site = ? AND r.day = ? AND r.hour = ?")[0]
 
@@ -536,10 +603,9 @@ class CentralStore:
         """Seconds from the kiosk's send time (its wall clock, synchronised records only) to central's commit, for
         the records received in the last `window_seconds`, sorted."""
         now = dt.datetime.now(dt.timezone.utc).timestamp() if now is None else now
-        rows = self._store.query(
-            "SELECT (julianday(received) - julianday(sent_wall)) * 86400.0 AS lag FROM records "
-            "WHERE received >= ? AND clock = 'synced'", (_iso(now - window_seconds),))
-        return sorted(max(0.0, r["lag"]) for r in rows if r["lag"] is not None)
+        rows = self._store.query("SELECT received, sent_wall FROM records WHERE received >= ? AND clock = 'synced'",
+                                 (_iso(now - window_seconds),))
+        return sorted(max(0.0, _epoch(r["received"]) - _epoch(r["sent_wall"])) for r in rows)
 
     def upsert_site(self, site: str, name: str = "", district: str = "", province: str = "") -> None:
         with self._store.transaction() as db:
@@ -607,7 +673,7 @@ class CentralStore:
             f"SELECT {key} AS key, {self._SUMS} FROM site_days h LEFT JOIN sites s ON s.site = h.site "
             f"WHERE h.day BETWEEN ? AND ? GROUP BY {key}", (day, to))
         waiting = self._store.query(
-            f"SELECT {kkey} AS key, SUM(k.queue_waiting) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
+            f"SELECT {kkey} AS key, CAST(SUM(k.queue_waiting) AS BIGINT) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
             f"FROM kiosks k LEFT JOIN sites s ON s.site = k.site WHERE k.queue_day = ? GROUP BY {kkey}", (to,))
         out: dict[str, dict] = {}
         zero = {**dict.fromkeys(COUNTED, 0), "waiting": 0, "avg_wait_s": None}
@@ -685,7 +751,7 @@ class CentralStore:
         return rows
 
     def record_count(self, stream: str | None = None, kiosk: str | None = None, day: str | None = None) -> int:
-        where, params = "1 = 1", []
+        where, params = "TRUE", []
         if stream:
             where, params = where + " AND stream = ?", params + [stream]
         if kiosk:
@@ -697,6 +763,10 @@ class CentralStore:
     def record_ids(self, kiosk: str, stream: str) -> list[str]:
         return [r["record_id"] for r in self._store.query(
             "SELECT record_id FROM records WHERE kiosk = ? AND stream = ?", (kiosk, stream))]
+
+    def data_version(self) -> int:
+        """Moves when anything is committed (by this process or another): the dashboard's screens refresh on it."""
+        return self._store.data_version()
 
     def rejects(self) -> dict[str, int]:
         return {r["reason"]: r["count"] for r in self._store.query("SELECT reason, count FROM rejects")}
@@ -718,9 +788,9 @@ def register_site(db, site: str, name: str = "", district: str = "", province: s
     """Register or update a site; empty fields keep what is there."""
     db.conn.execute("INSERT INTO sites (site, name, district, province) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (site) DO UPDATE SET "
-                    "name = coalesce(nullif(excluded.name, ''), name), "
-                    "district = coalesce(nullif(excluded.district, ''), district), "
-                    "province = coalesce(nullif(excluded.province, ''), province)",
+                    "name = coalesce(nullif(excluded.name, ''), sites.name), "
+                    "district = coalesce(nullif(excluded.district, ''), sites.district), "
+                    "province = coalesce(nullif(excluded.province, ''), sites.province)",
                     (site, name, district, province))
 
 

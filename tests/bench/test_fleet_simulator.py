@@ -162,17 +162,14 @@ def test_the_bench_prints_one_json_line_with_the_contract(tmp_path):
     assert r["kiosk_states"] == {"offline": 40}  # each said goodbye at the end
 
 
-def test_store_postgresql_is_refused_clearly_until_central_has_that_store():
-    from central.config import from_dict
-    from base.config import ConfigError
-
-    try:
-        from_dict({"store": {"url": "postgresql://probe@127.0.0.1/probe"}})
-    except ConfigError:
-        pass
-    else:
-        pytest.fail("central takes [store] url now: replace this test by a --store postgresql run of the bench")
-    proc = run_bench("--kiosks", "10", "--duration", "1", "--aggregators", "1", "--store", "postgresql", "--json",
-                     timeout=60)
-    assert proc.returncode != 0 and proc.stdout == ""
-    assert "no PostgreSQL store yet" in proc.stderr and "Traceback" not in proc.stderr
+def test_the_bench_on_postgresql_with_two_aggregators_loses_and_duplicates_nothing():
+    proc = run_bench("--kiosks", "40", "--duration", "4", "--warmup", "1", "--aggregators", "2", "--store",
+                     "postgresql", "--checkins-per-hour", "900", "--burst", "4", "--burst-records", "50", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stdout.splitlines()
+    r = json.loads(line)
+    assert (r["kiosks"], r["connected"], r["aggregators"], r["store"]) == (40, 40, 2, "postgresql")
+    assert r["lost"] == 0 and r["duplicates"] == 0 and r["rejects"] == {}
+    assert r["records_unacked"] == 0 and r["records_acked"] >= 200 + 40
+    assert r["burst_records"] == 200 and r["burst_unacked"] == 0 and r["burst_drain_s"] is not None
+    assert r["committed"] > 0 and r["store_cores"] is not None

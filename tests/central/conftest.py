@@ -1,6 +1,10 @@
 """Central's operations fixtures: `vaxkiosk central` in this process (the aggregator's ingest and store + the
 dashboard part, as central.app builds them) against a real Mosquitto, and kiosks that are the real kiosk App with
-its real sync part, in this process or as `vaxkiosk kiosk` processes."""
+its real sync part, in this process or as `vaxkiosk kiosk` processes.
+
+`store_location` runs a test once on each of central's stores: SQLite files in the data folder, and a fresh
+database of the session's real PostgreSQL (tests/support/postgres.py). Every fixture that builds central's store
+takes it, so the tests that touch the store run on both and the others (config, CLI, pure views) once."""
 
 from __future__ import annotations
 
@@ -25,9 +29,19 @@ KIOSK_MQTT = {"keepalive": 2, "health_interval": 0.5, "queue_interval": 0.2, "ac
 __all__ = ["wait_for"]
 
 
-def central_dict(tmp_path, port: int, **web) -> dict:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path):
+    """Where central keeps its tables in this test: central.db's path, or a postgresql:// URL."""
+    if request.param == "sqlite":
+        return tmp_path / "central" / "central.db"
+    return request.getfixturevalue("postgres_url")
+
+
+def central_dict(tmp_path, port: int, store=None, **web) -> dict:
+    """central.toml for a test; `store`: a store_location (a URL becomes [store] url; a path is the default)."""
     return {
         "central": {"data_dir": str(tmp_path / "central")},
+        **({"store": {"url": store}} if isinstance(store, str) else {}),
         "mqtt": {"port": port, "keepalive": 5},
         "web": {"port": 0, "secret_key": "test-secret", "sse_seconds": 20, **web},
         "alerts": {"lost_after_seconds": 1, "silent_after_seconds": 30, "evaluate_every_seconds": 0.2,
@@ -37,12 +51,12 @@ def central_dict(tmp_path, port: int, **web) -> dict:
     }
 
 
-def start_central(tmp_path, port: int, sections: dict | None = None, **web):
-    """`sections`: more TOML tables for central.toml ([alert_sms], ...)."""
+def start_central(tmp_path, port: int, store=None, sections: dict | None = None, **web):
+    """`store`: a store_location (central_dict); `sections`: more TOML tables for central.toml ([alert_sms], ...)."""
     from central.app import CentralApp
     from central.config import from_dict
 
-    app = CentralApp(from_dict({**central_dict(tmp_path, port, **web), **(sections or {})}))
+    app = CentralApp(from_dict({**central_dict(tmp_path, port, store, **web), **(sections or {})}))
     app.start()
     ingest = next(p for p in app.parts if p.name == "ingest")
     wait_for(ingest.connected.is_set, 10, what="ingest connected")
@@ -57,8 +71,8 @@ def synchronised_clock(monkeypatch):
 
 
 @pytest.fixture
-def central_app(tmp_path, mosquitto):
-    app = start_central(tmp_path, mosquitto.port)
+def central_app(tmp_path, mosquitto, store_location):
+    app = start_central(tmp_path, mosquitto.port, store_location)
     yield app
     app.stop()
 

@@ -207,7 +207,7 @@ def test_kill_9_between_the_modem_taking_it_and_the_mark_sends_it_no_second_time
 @pytest.mark.slow
 def test_a_kiosk_out_of_paper_reaches_the_operations_phone(tmp_path, mosquitto, kiosk_apps):
     with VirtualModem(tmp_path / "ttyUSB-central") as modem:
-        app = start_central(tmp_path, mosquitto.port, {"alert_sms": {
+        app = start_central(tmp_path, mosquitto.port, sections={"alert_sms": {
             "gammurc": str(write_gammurc(tmp_path / "gammurc", modem.path)), "numbers": ["0912345678"],
             "encoding": "ucs2"}})
         try:

@@ -1,5 +1,7 @@
 """The aggregator's ingest against a real Mosquitto, fed by the real kiosk sync code and by hostile clients."""
 
+import collections
+import contextlib
 import json
 import random
 
@@ -62,9 +64,10 @@ def kiosk_app(tmp_path, mosquitto):
     app.stop()
 
 
-def test_10000_hostile_messages_leave_ingestion_running_and_stored_data_intact(tmp_path, mosquitto, kiosk_app):
+def test_10000_hostile_messages_leave_ingestion_running_and_stored_data_intact(tmp_path, mosquitto, kiosk_app,
+                                                                               store_location):
     attacker = raw_client(mosquitto.port)
-    with central(tmp_path, mosquitto.port) as (store, ingest):
+    with central(tmp_path, mosquitto.port, store_location) as (store, ingest):
         made = []
         for i in range(10_000):
             topic, payload = hostile(i)
@@ -87,38 +90,87 @@ def test_10000_hostile_messages_leave_ingestion_running_and_stored_data_intact(t
     attacker.disconnect()
 
 
-def test_two_aggregators_share_the_record_streams_and_store_each_record_once(tmp_path, mosquitto, kiosk_app):
-    first = CentralStore(tmp_path / "central.db")
-    second = CentralStore(tmp_path / "central.db")  # as a second process on the same database would
-    ingests = [Ingest(s, MqttSection(port=mosquitto.port, batch_ms=5)) for s in (first, second)]
+@contextlib.contextmanager
+def aggregators(location, port: int, n: int):
+    """n aggregators on one database, as n `vaxkiosk central` processes would be, each subscribed (SUBACK) before
+    the test publishes anything."""
+    stores = [CentralStore(location) for _ in range(n)]
+    ingests = [Ingest(s, MqttSection(port=port, batch_ms=5)) for s in stores]
     for ingest in ingests:
         ingest.start()
     try:
         for ingest in ingests:
-            wait_for(ingest.connected.is_set, 10, what="aggregator connected")
+            wait_for(ingest.connected.is_set, 10, what="aggregator subscribed")
+        yield stores, ingests
+    finally:
+        for ingest in ingests:
+            ingest.stop()
+        for s in stores:
+            s.close()
+
+
+def test_two_aggregators_share_the_record_streams_and_store_each_record_once(store_location, mosquitto, kiosk_app):
+    with aggregators(store_location, mosquitto.port, 2) as (stores, ingests):
         made = [kiosk_app.checkins.check_in(parse(qr(i)), "camera").checkin["id"] for i in range(300)]
-        wait_for(lambda: first.record_count("checkins") == 300, 30, what="300 records")
-        assert set(first.record_ids("k1", "checkins")) == set(made)
+        wait_for(lambda: stores[0].record_count("checkins") == 300, 30, what="300 records")
+        assert set(stores[0].record_ids("k1", "checkins")) == set(made)
         wait_for(lambda: kiosk_app.store.query_one(
             "SELECT count(*) AS n FROM outbox WHERE delivered_wall IS NULL")["n"] == 0, 10, what="all acked")
         shares = [i.stats["records_new"] for i in ingests]
         assert sum(shares) == 300 and all(shares), shares
-        # Health is shared too: each report stored once, not once per aggregator.
-        for _ in range(3):
-            assert ingests[0].send_command("GL-01", "k1", "health_report")
-        wait_for(lambda: len(first.health_history("k1", 1000)) >= 4, 10, what="health reports")
-        stamps = [json.loads(r["payload"])["at"]["mono"] for r in first._store.query(
-            "SELECT payload FROM health_history WHERE kiosk = 'k1'")]
-        assert len(stamps) == len(set(stamps)), "a health report was stored twice"
+
+
+ROUNDS, REPORTS = 15, 6
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_each_health_report_is_applied_once_whatever_the_number_of_aggregators(store_location, mosquitto, n):
+    """Issue 23: health reached every aggregator, so n aggregators stored each report n times (the old test passed
+    when one happened to subscribe late). Rounds of reports, each with its own boot and monotonic stamp, and every
+    report must be one row and one delivery in all; retained status and queue (every aggregator gets them) leave
+    one kiosk in one state."""
+    kiosk = raw_client(mosquitto.port)
+    try:
+        with aggregators(store_location, mosquitto.port, n) as (stores, ingests):
+            for topic_leaf, payload in (("status", {"state": "online", "boot_id": "b1", "version": "0.1.0"}),
+                                        ("queue", {"day": "2026-11-25", "waiting": 4, "called": 1, "served_today": 9,
+                                                   "last_ticket": 14})):
+                kiosk.publish(f"vaxkiosk/v1/GL-01/k1/{topic_leaf}", json.dumps(
+                    {"schema": 1, "site": "GL-01", "kiosk": "k1", "at": STAMP, **payload}), qos=1, retain=True)
+            sent = []
+            for r in range(ROUNDS):
+                for i in range(REPORTS):
+                    at = {**STAMP, "boot_id": f"boot-{r}", "mono": 100.0 + i}
+                    sent.append((at["boot_id"], at["mono"]))
+                    kiosk.publish("vaxkiosk/v1/GL-01/k1/health", json.dumps(health_report(at)), qos=1)
+                wait_for(lambda: len(rows(stores[0])) >= len(sent), 10, what=f"round {r} stored")
+            expected_deliveries = len(sent) + 2 * n  # each report once; retained status and queue once each
+            wait_for(lambda: sum(i.stats["received"] for i in ingests) >= expected_deliveries and
+                     not any(i._buffer for i in ingests), 10, what="every aggregator idle")
+            stored = rows(stores[0])
+            assert collections.Counter(stored) == collections.Counter(sent), "a health report was stored twice"
+            assert sum(i.stats["received"] for i in ingests) == expected_deliveries
+            assert sum(i.stats["rejected"] for i in ingests) == 0
+            fleet = stores[-1].fleet()
+            assert [(k["kiosk"], k["state"], k["queue_waiting"]) for k in fleet] == [("k1", "online", 4)]
     finally:
-        for ingest in ingests:
-            ingest.stop()
-        first.close()
-        second.close()
+        kiosk.loop_stop()
+        kiosk.disconnect()
 
 
-def test_the_registry_hook_refuses_kiosks_it_does_not_know(tmp_path, mosquitto):
-    store = CentralStore(tmp_path / "central.db")
+def health_report(at: dict) -> dict:
+    return {"schema": 1, "site": "GL-01", "kiosk": "k1", "at": at, "uptime_s": 5, "load": 0.1, "disk_free_mb": 1000,
+            "disk_used_pct": 40, "db_bytes": 4096, "outbox_backlog": 0, "version": "0.1.0", "config_rev": "r1",
+            "parts": {}}
+
+
+def rows(store: CentralStore) -> list[tuple[str, float]]:
+    return [(r["boot_id"], r["mono"]) for r in store._store.query(
+        "SELECT boot_id, mono FROM health_history WHERE kiosk = 'k1'")]
+
+
+def test_the_registry_hook_refuses_kiosks_it_does_not_know(store_location, mosquitto):
+    store = CentralStore(store_location)
     ingest = Ingest(store, MqttSection(port=mosquitto.port), registry=lambda site, kiosk: kiosk == "k1")
     ingest.start()
     client = raw_client(mosquitto.port)

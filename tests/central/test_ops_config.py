@@ -44,3 +44,27 @@ def test_every_mistake_is_named_at_once():
         from_dict({"web": {"prot": 8090}, "sites": [{"id": "GL-01", "province": "999"}], "users": [{"name": "ops"}]})
     for expected in ("web.prot: unknown key", "sites[0].province = '999'", "password_hash"):
         assert expected in str(e.value)
+
+
+def test_store_url_selects_postgresql_or_keeps_sqlite_with_clear_messages(tmp_path):
+    from central.config import from_dict as central_config
+
+    default = central_config({"central": {"data_dir": str(tmp_path)}})
+    assert default.store_location == tmp_path / "central.db" and default.ops_location == tmp_path / "ops.db"
+    path = central_config({"central": {"data_dir": str(tmp_path)}, "store": {"url": "/srv/c/central.db"}})
+    assert str(path.store_location) == "/srv/c/central.db" and path.ops_location == tmp_path / "ops.db"
+    url = "postgresql://central:pw@10.0.0.5:5432/vaxkiosk"
+    pg = central_config({"central": {"data_dir": str(tmp_path)}, "store": {"url": url}})
+    assert pg.store_location == url and pg.ops_location == url  # registry, records and operations data all move
+    for bad, why in [("mysql://x@h/db", "scheme 'mysql' is not supported"),
+                     ("postgresql://central@10.0.0.5:5432/", "names its database"),
+                     ("postgresql://central@host:notaport/db", "with a TCP port number"),
+                     ("postgresql://a@h/db?sslmode=maybe&x", "a valid postgresql:// URL"),
+                     (5432, "a string")]:
+        with pytest.raises(ConfigError, match=rf"store\.url.*{why}"):
+            central_config({"store": {"url": bad}}, source="central.toml")
+    with pytest.raises(ConfigError, match=r"store\.url") as refused:
+        central_config({"store": {"url": "postgresql://central:s3cret-pw@h:99999/db"}})
+    assert "s3cret-pw" not in str(refused.value)  # the message lands in logs
+    with pytest.raises(ConfigError, match=r"store\.uri: unknown key"):
+        central_config({"store": {"uri": url}})

@@ -1,4 +1,4 @@
-"""central.store on a real SQLite file: deduplication, counts per area and hour, clock correction, fleet state."""
+"""central.store on a real SQLite file and a real PostgreSQL database: deduplication, counts per area and hour, clock correction, fleet state."""
 
 import datetime as dt
 
@@ -8,8 +8,8 @@ from central.store import CentralStore, Inbound
 
 
 @pytest.fixture
-def central(tmp_path):
-    s = CentralStore(tmp_path / "central.db", utc_offset_hours=7)
+def central(store_location):
+    s = CentralStore(store_location, utc_offset_hours=7)
     yield s
     s.close()
 
@@ -88,8 +88,8 @@ def test_unsynchronised_records_are_corrected_with_the_offset_learned_later_from
 def test_fleet_state_follows_status_and_health(central):
     status = lambda state: Inbound("GL-01", "k1", "status", {"schema": 1, "site": "GL-01", "kiosk": "k1",  # noqa: E731
                                                              "state": state, "boot_id": "boot-a"})
-    central.apply([status("online"), health(backlog=3)])
-    central.apply([health(backlog=5)])
+    central.apply([status("online"), health(backlog=3, at=stamp(mono=1000.0))])
+    central.apply([health(backlog=5, at=stamp(mono=1010.0))])  # each report has its own stamp
     (k1,) = central.fleet()
     assert k1["state"] == "online" and k1["health"]["outbox_backlog"] == 5 and 0 <= k1["silent_s"] < 60
     assert [h["outbox_backlog"] for h in central.health_history("k1")] == [3, 5]
@@ -97,6 +97,20 @@ def test_fleet_state_follows_status_and_health(central):
     assert central.health_history("k1")[0]["printer_online"] == 1
     central.apply([status("lost")])
     assert central.kiosk("k1")["state"] == "lost"
+
+
+def test_a_health_report_applied_twice_is_one_row(central, store_location):
+    """Issue 23: the same report (kiosk, boot, monotonic stamp) reaching central twice, through two aggregators or
+    a replay, is one row, and the second copy does not rewrite the kiosk's latest health."""
+    other = CentralStore(store_location)  # a second aggregator on the same database
+    try:
+        central.apply([health(backlog=3, at=stamp(mono=1000.0))])
+        other.apply([health(backlog=3, at=stamp(mono=1000.0)), health(backlog=4, at=stamp(mono=1000.0, boot="b2"))])
+        central.apply([health(backlog=9, at=stamp(mono=1000.0))])  # a replay with other content changes nothing
+        assert [h["outbox_backlog"] for h in central.health_history("k1")] == [3, 4]
+        assert central.kiosk("k1")["health"]["outbox_backlog"] == 4
+    finally:
+        other.close()
 
 
 def test_rejects_are_counted_by_reason(central):

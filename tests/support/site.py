@@ -135,7 +135,10 @@ class SiteHarness:
     """Mosquitto + `vaxkiosk central` + kiosks k1..kN at one site, all real processes on loopback ports."""
 
     def __init__(self, tmp: Path, kiosks: int = 1, site: str = "GL-01", kiosk_env: dict | None = None,
-                 kiosk_sections: dict | None = None, link_proxy: bool = False):
+                 kiosk_sections: dict | None = None, link_proxy: bool = False, store_url: str | None = None,
+                 aggregators: int = 1):
+        """`store_url`: central on that PostgreSQL database instead of SQLite files; `aggregators`: that many
+        `vaxkiosk central` processes on one config (the first serves the dashboard, the others ingest only)."""
         self.tmp = Path(tmp)
         self.broker = Mosquitto(self.tmp / "mosquitto", persistence=True)
         # With link_proxy the kiosks reach the broker through a TCP proxy whose link the test can cut.
@@ -144,14 +147,18 @@ class SiteHarness:
         central_dir = self.tmp / "central"
         central_dir.mkdir(parents=True, exist_ok=True)
         self.central_db = central_dir / "data" / "central.db"
+        self.store_url = store_url
         self.central_config = central_dir / "central.toml"
         self.central_web_port = free_port()
+        store = f'[store]\nurl = "{store_url}"\n' if store_url else ""
         self.central_config.write_text(
-            f'[central]\ndata_dir = "{central_dir / "data"}"\n[mqtt]\nport = {self.broker.port}\nkeepalive = 3\n'
+            f'[central]\ndata_dir = "{central_dir / "data"}"\n{store}[mqtt]\nport = {self.broker.port}\nkeepalive = 3\n'
             f'[web]\nport = {self.central_web_port}\n'
             f'[[users]]\nname = "{CENTRAL_USER[0]}"\npassword_hash = "{generate_password_hash(CENTRAL_USER[1])}"\n',
             encoding="utf-8")
-        self.central = Proc(["central", "--config", str(self.central_config)], central_dir / "central.log")
+        self.centrals = [Proc(["central", "--config", str(self.central_config)], central_dir / f"central-{n}.log")
+                         for n in range(aggregators)]
+        self.central = self.centrals[0]
         self.kiosks = [Kiosk(self.tmp / f"k{n}", f"k{n}", site, kiosk_broker_port, kiosk_env or {},
                              kiosk_sections or {}) for n in range(1, kiosks + 1)]
 
@@ -161,6 +168,8 @@ class SiteHarness:
             self.link.start()
         self.central.start()
         wait_port(self.central_web_port, timeout=30)
+        for worker in self.centrals[1:]:
+            self.start_aggregator(worker)
         for k in self.kiosks:
             k.printer.start()
             k.start()
@@ -172,7 +181,8 @@ class SiteHarness:
         for k in self.kiosks:
             k.proc.stop()
             k.printer.stop()
-        self.central.stop()
+        for central in self.centrals:
+            central.stop()
         if self.link:
             self.link.stop()
         self.broker.stop()
@@ -181,8 +191,22 @@ class SiteHarness:
         self.broker.stop(kill=kill)
         self.broker.start()
 
-    # -- central's side, read from its SQLite file -------------------------------------------------------------
-    def central_query(self, sql: str, args=()) -> list[sqlite3.Row]:
+    def start_aggregator(self, central: Proc) -> None:
+        """Start an ingest-only `vaxkiosk central` and wait until it has subscribed (its log says so)."""
+        before = central.log_text().count("subscribed to the kiosks' topics")
+        central.start()
+        wait_for(lambda: central.log_text().count("subscribed to the kiosks' topics") > before, 30,
+                 what="aggregator subscribed")
+
+    # -- central's side, read from its SQLite file or its PostgreSQL database ------------------------------------
+    def central_query(self, sql: str, args=()) -> list:
+        if self.store_url:
+            import psycopg
+
+            from base.pgstore import Connection
+
+            with psycopg.connect(self.store_url, autocommit=True, row_factory=psycopg.rows.dict_row) as raw:
+                return Connection(raw).execute(sql, args).fetchall()
         if not self.central_db.exists():
             return []
         return _read(self.central_db, sql, args)

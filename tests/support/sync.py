@@ -37,13 +37,14 @@ class KioskProcess(Proc):
 
 
 @contextlib.contextmanager
-def central(tmp: Path, port: int, **mqtt):
-    """The aggregator (central.store + central.ingest) in this process; yields (store, ingest)."""
+def central(tmp: Path, port: int, store=None, **mqtt):
+    """The aggregator (central.store + central.ingest) in this process; yields (store, ingest). `store`: a
+    postgresql:// URL or a path (default: central.db in `tmp`/central)."""
     from central.config import MqttSection
     from central.ingest import Ingest
     from central.store import CentralStore
 
-    store = CentralStore(tmp / "central" / "central.db")
+    store = CentralStore(store or tmp / "central" / "central.db")
     ingest = Ingest(store, MqttSection(port=port, keepalive=5, **mqtt))
     ingest.start()
     try:
