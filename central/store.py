@@ -654,7 +654,8 @@ class CentralStore:
 
     COUNTED = COUNTED
     WAIT_BUCKET_S = WAIT_BUCKET_S
-    _SUMS = ", ".join(f"SUM(h.{c}) AS {c}" for c in COUNTED)
+    # CAST: PostgreSQL sums BIGINTs as NUMERIC (a Decimal, which JSON would turn into a string).
+    _SUMS = ", ".join(f"CAST(SUM(h.{c}) AS BIGINT) AS {c}" for c in COUNTED)
 
     def counts(self, level: str = "site", day: str | None = None, to: str | None = None) -> list[dict]:
         """Today's (or `day`'s, or the days `day`..`to`'s) totals per site, district or province, with people
@@ -692,20 +693,21 @@ class CentralStore:
         """Vaccinations per site and wait bucket (check-in → first call, `WAIT_BUCKET_S` wide) of `day`..`to`:
         site, bucket, n. Percentiles are read from it (to a bucket) without moving every row out."""
         return self._store.query(
-            "SELECT site, bucket, SUM(n) AS n FROM site_waits WHERE day BETWEEN ? AND ? GROUP BY site, bucket",
+            "SELECT site, bucket, CAST(SUM(n) AS BIGINT) AS n FROM site_waits WHERE day BETWEEN ? AND ? GROUP BY site, bucket",
             (day, to))
 
     def desk_hours(self, day: str, to: str) -> list[dict]:
         """Per site: vaccinations by a known desk and the desk-hours they took (a desk that vaccinated within a
         local hour counts one desk-hour), for throughput per desk and hour."""
         return self._store.query(
-            "SELECT site, SUM(desk_vaccinated) AS vaccinated, SUM(desk_hours) AS desk_hours FROM site_days "
+            "SELECT site, CAST(SUM(desk_vaccinated) AS BIGINT) AS vaccinated, CAST(SUM(desk_hours) AS BIGINT) AS desk_hours "
+            "FROM site_days "
             "WHERE day BETWEEN ? AND ? AND desk_hours > 0 GROUP BY site", (day, to))
 
     def doses(self, day: str, to: str) -> list[dict]:
         """Vaccinations per site, vaccine, dose number and lot of `day`..`to` (unknown: '?' and 0)."""
         return self._store.query(
-            "SELECT site, vaccine, dose_number, lot, SUM(n) AS n FROM site_doses WHERE day BETWEEN ? AND ? "
+            "SELECT site, vaccine, dose_number, lot, CAST(SUM(n) AS BIGINT) AS n FROM site_doses WHERE day BETWEEN ? AND ? "
             "GROUP BY site, vaccine, dose_number, lot ORDER BY site, vaccine, dose_number, lot", (day, to))
 
     def hourly(self, day: str | None = None, level: str | None = None, key: str | None = None) -> list[dict]:
