@@ -12,7 +12,7 @@ import re
 import pytest
 
 from central.numbers import rollup
-from tests.central.conftest import KIOSK_MQTT, check_in, outbox_empty, vaccinate, wait_for
+from tests.central.conftest import KIOSK_MQTT, check_in, outbox_empty, run_plan, vaccinate, wait_for
 from tests.central.test_web import Browser, file_correction
 from tests.support.sync import sync_config
 from tests.support.virtual_printer import VirtualPrinterProcess
@@ -21,17 +21,7 @@ from tests.support.virtual_printer import VirtualPrinterProcess
 def test_counts_equal_what_kiosks_committed(central, kiosk_apps):
     plan = {("GL-01", "gl1-a"): (7, 3), ("GL-01", "gl1-b"): (5, 5), ("GL-02", "gl2-a"): (4, 0),
             ("HN-01", "hn1-a"): (9, 2), ("HN-01", "hn1-b"): (2, 1)}
-    apps, n = {}, 0
-    for (site, kid), (checkins, vaccinated) in plan.items():
-        app = kiosk_apps(site, kid)
-        ids = []
-        for _ in range(checkins):
-            n += 1
-            ids.append(check_in(app, n))
-        for cid in ids[:vaccinated]:
-            vaccinate(app, cid)
-        apps[kid] = app
-    wait_for(lambda: all(outbox_empty(a) for a in apps.values()), 30, what="every outbox acknowledged")
+    apps = run_plan(kiosk_apps, plan)
 
     expected: dict[str, dict] = {}
     for (site, kid) in plan:
