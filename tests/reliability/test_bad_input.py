@@ -116,6 +116,9 @@ def test_kiosk_json_apis(site):
         body = garbage.json_body(rng, endpoints[path])
         if path == "/checkin/manual" and _valid_manual(body):
             continue
+        text = body.get("text") if isinstance(body, dict) else None
+        if path == "/api/scan" and isinstance(text, str) and isinstance(parse(text), (Identity, KioskCode)):
+            continue  # a damaged card that is still a valid one (an address letter changed): not bad input
         status, answer = kiosk.post_json(path, body)
         assert status < 500, (path, body, status, answer)
         assert isinstance(answer, dict), (path, body, answer)
