@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from base.health import CameraHealth, PrinterHealth
+from base.pgstore import postgres_ddl
 from base.store import open_store
 
 # People, not printouts: a certificate is a vaccination with a certificate that came out, a ticket a check-in with a
@@ -78,7 +79,9 @@ _DAY_COLUMNS = (*COUNTED, "desk_hours", "desk_vaccinated")
 _DAYS_FROM_HOURS = (f"INSERT INTO site_days (day, site, {', '.join(_DAY_COLUMNS)}) SELECT day, site, "
                     + ", ".join(f"SUM({c})" for c in _DAY_COLUMNS) + " FROM site_hours WHERE {where} GROUP BY day, site")
 
-_NUMBERS_SQLITE = """
+# Migration 0004's columns, the same on both engines (postgres_ddl widens the integers as it does for every string
+# migration), and each engine's way to fill them from the payload of rows stored before.
+_NUMBERS_COLUMNS = """
         ALTER TABLE records ADD COLUMN ref_checkin TEXT;
         ALTER TABLE records ADD COLUMN print_copy INTEGER;
         ALTER TABLE records ADD COLUMN vaccine TEXT;
@@ -87,6 +90,10 @@ _NUMBERS_SQLITE = """
         ALTER TABLE records ADD COLUMN desk TEXT;
         ALTER TABLE records ADD COLUMN called TEXT;            -- the call's stamp (JSON), until wait_s is known
         ALTER TABLE records ADD COLUMN wait_s INTEGER;
+        CREATE INDEX records_ref_checkin ON records (ref_checkin, stream);
+        CREATE INDEX records_site_hour ON records (site, day, hour);
+        """
+_NUMBERS_FILL_SQLITE = """
         UPDATE records SET ref_checkin = json_extract(payload, '$.checkin_id'),
                            print_copy = COALESCE(json_extract(payload, '$.copy'), 0)
             WHERE stream = 'print_events';
@@ -95,19 +102,8 @@ _NUMBERS_SQLITE = """
                            dose_number = json_extract(payload, '$.dose_number'),
                            lot = json_extract(payload, '$.lot')
             WHERE stream = 'vaccinations';
-        CREATE INDEX records_ref_checkin ON records (ref_checkin, stream);
-        CREATE INDEX records_site_hour ON records (site, day, hour);
         """
-# The same on PostgreSQL: its JSON operators, and 64-bit integers as SQLite has them.
-_NUMBERS_POSTGRESQL = """
-        ALTER TABLE records ADD COLUMN ref_checkin TEXT;
-        ALTER TABLE records ADD COLUMN print_copy BIGINT;
-        ALTER TABLE records ADD COLUMN vaccine TEXT;
-        ALTER TABLE records ADD COLUMN dose_number BIGINT;
-        ALTER TABLE records ADD COLUMN lot TEXT;
-        ALTER TABLE records ADD COLUMN desk TEXT;
-        ALTER TABLE records ADD COLUMN called TEXT;            -- the call's stamp (JSON), until wait_s is known
-        ALTER TABLE records ADD COLUMN wait_s BIGINT;
+_NUMBERS_FILL_POSTGRESQL = """
         UPDATE records SET ref_checkin = (payload::jsonb ->> 'checkin_id'),
                            print_copy = COALESCE((payload::jsonb ->> 'copy')::BIGINT, 0)
             WHERE stream = 'print_events';
@@ -116,8 +112,6 @@ _NUMBERS_POSTGRESQL = """
                            dose_number = (payload::jsonb ->> 'dose_number')::BIGINT,
                            lot = (payload::jsonb ->> 'lot')
             WHERE stream = 'vaccinations';
-        CREATE INDEX records_ref_checkin ON records (ref_checkin, stream);
-        CREATE INDEX records_site_hour ON records (site, day, hour);
         """
 
 MIGRATIONS: list[tuple[str, str | dict]] = [
@@ -238,8 +232,9 @@ MIGRATIONS: list[tuple[str, str | dict]] = [
         # The facts leaders' numbers group by, out of the payload into columns (plain SQL on SQLite and PostgreSQL):
         # which check-in a vaccination or print belongs to (people, not printouts), which copy a print was, the
         # dose's vaccine, number and lot, the desk, and the wait from check-in to the first call (seconds).
-        # Rows stored before this migration are filled from their payload (SQLite's JSON functions, here only).
-        {"sqlite": _NUMBERS_SQLITE, "postgresql": _NUMBERS_POSTGRESQL},
+        # Rows stored before this migration are filled from their payload, with each engine's JSON functions.
+        {"sqlite": _NUMBERS_COLUMNS + _NUMBERS_FILL_SQLITE,
+         "postgresql": postgres_ddl(_NUMBERS_COLUMNS) + _NUMBERS_FILL_POSTGRESQL},
     ),
     (
         "0005_summaries",
