@@ -25,22 +25,16 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Literal
 
+from base.config import check_positive, checked
 from base.phone import e164
 from base.privacy import mask_phone
 from central import alerts
-from base.config import check_positive, checked
-from drivers.gsm_modem import GammuModem, ModemError, NetworkRefused
+from drivers.gsm_modem import GammuModem, ModemError, NetworkRefused, gammurc_problem
 from drivers.sms_encoding import MessageTooLong, encode
 
 log = logging.getLogger("vaxkiosk.central.alert_sms")
 
 NAME = "sms"
-
-
-def _check_gammurc(value: str) -> str | None:
-    from drivers.gsm_modem import gammurc_problem
-
-    return gammurc_problem(value)
 
 
 def _check_numbers(value: list) -> str | None:
@@ -56,7 +50,7 @@ def _check_numbers(value: list) -> str | None:
 class Settings:
     """[alert_sms] in central's TOML file (no section: no SMS alerts)."""
     # A Gammu configuration file naming the modem (`gammu -c FILE identify` tries it; docs/sms.md).
-    gammurc: str = checked(_check_gammurc)
+    gammurc: str = checked(gammurc_problem)
     numbers: list = checked(_check_numbers)
     # gsm7: unaccented, 160 characters a part; ucs2: Vietnamese with its diacritics, 70 a part.
     encoding: Literal["gsm7", "ucs2"] = "gsm7"
