@@ -16,7 +16,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.demo.processes import free_port, run_cli
+from devtools.demo.processes import run_cli
+from devtools.ports import free_port
 from kiosk.store import Store
 
 OPS_USER = "ops"

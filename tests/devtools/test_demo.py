@@ -36,8 +36,15 @@ def screen_urls(text: str) -> list[str]:
     return re.findall(r"(http://127\.0\.0\.1:\d+)/", text)
 
 
-def test_timed_demo_adds_up_and_leaves_nothing_running(tmp_path, video_cache):
-    proc = vaxkiosk("demo", "--for", "30", "--dir", str(tmp_path / "demo"), timeout=240, env=video_cache)
+@pytest.fixture(scope="module")
+def timed_demo(tmp_path_factory, video_cache):
+    """One timed run (it also draws the camera videos into the tests' cache) → (the process, its folder)."""
+    tmp_path = tmp_path_factory.mktemp("timed")
+    return vaxkiosk("demo", "--for", "30", "--dir", str(tmp_path / "demo"), timeout=240, env=video_cache), tmp_path
+
+
+def test_timed_demo_adds_up_and_leaves_nothing_running(timed_demo):
+    proc, tmp_path = timed_demo
     out = proc.stdout.decode()
     assert proc.returncode == 0, out[-3000:] + proc.stderr.decode()[-3000:]
     assert "OK: check-ins = tickets printed" in out
@@ -79,8 +86,8 @@ def test_timed_demo_adds_up_and_leaves_nothing_running(tmp_path, video_cache):
     assert receipts and receipts[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_sigterm_stops_every_process_the_demo_started(tmp_path, video_cache):
-    """Runs after the timed test: the same videos come from the cache (no drawing), then SIGTERM mid-run."""
+def test_sigterm_stops_every_process_the_demo_started(tmp_path, video_cache, timed_demo):
+    """After the timed run: the same videos come from the cache (no drawing), then SIGTERM mid-run."""
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "demo", "--for", "30", "--dir", str(tmp_path / "demo")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": str(ROOT), **video_cache})
