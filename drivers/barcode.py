@@ -253,15 +253,15 @@ def cascade_decoder() -> Decoder:
 # Every third row is enough for Code 128: tilted (±25°) and scaled labels read the same on every row, every second,
 # third or fourth (60 generated labels, devtools.simulation.cards.code128_frame); the rows skipped are a third of
 # the cost.
-CODE128_ROW_STEP = 3
+CODE128_ROW_STEP = 4
 
 
 # -- zxing-cpp, then a second look where it saw a code it could not read -----------------------------------------------
 def two_pass_decoder(frames: bool = False) -> Decoder:
     """The first pass is zxing-cpp over the whole frame at its own resolution (no downscaled copy: the codes we lose
     are small, not large) with `return_errors`, so that a symbol it found but could not decode comes back with its
-    outline; Code 128 is searched on every third row (a bar code reads the same on any row through it, and this
-    takes two thirds off the dearest part of an empty frame). When no QR code was read, drivers.second_pass finds
+    outline; Code 128 is searched on every fourth row (a bar code reads the same on any row through it, and this
+    takes three quarters off the dearest part of an empty frame). When no QR code was read, drivers.second_pass finds
     where one may be and shows zxing-cpp only that part again, sharpened and enlarged. `frames=True`: the images are the consecutive frames of one
     camera, and a card held still is also read from the mean of its last few frames."""
     from drivers import second_pass
