@@ -93,7 +93,7 @@ class PrinterSection:
     timeout: float = checked(check_positive, default=5.0)
     # How often the printer worker asks the printer for its status (and retries waiting jobs).
     poll_seconds: float = checked(check_positive, default=2.0)
-    # The ticket's estimated wait: people ahead in the queue × this.
+    # The queue's pace (minutes per person) until calls measure it: ticket and display estimate the wait with it.
     minutes_per_person: float = checked(check_positive, default=4.0)
 
 

@@ -27,11 +27,14 @@ class Unprintable(Exception):
 
 
 def ticket_view(store: Store, checkin_id: str, copy: int, site_name: str, minutes_per_person: float,
-                tz: dt.tzinfo) -> layouts.TicketView:
+                now: dt.datetime, tz: dt.tzinfo) -> layouts.TicketView:
+    """The wait is the people ahead × the queue's measured pace (the display's figure, kiosk.checkin.minutes_per_call),
+    `minutes_per_person` until enough calls have been made today to measure it."""
     row = checkin.get(store, checkin_id)
     if row is None:
         raise Unprintable(f"check-in {checkin_id} not found")
     ahead = checkin.people_ahead(store, row["site_id"], row["day"], row["number"], AHEAD_STATES)
+    pace = checkin.minutes_per_call(store, row["site_id"], row["day"], now, minutes_per_person)
     return layouts.TicketView(
         site_name=site_name,
         number=row["number"],
@@ -39,7 +42,7 @@ def ticket_view(store: Store, checkin_id: str, copy: int, site_name: str, minute
         full_name=row["full_name"] or "",
         masked_id=mask_id(row["id_number"]),
         people_ahead=ahead,
-        wait_minutes=round(ahead * minutes_per_person),
+        wait_minutes=round(ahead * pace),
         copy=copy,
         state=row["state"] or "waiting",
     )
@@ -65,7 +68,7 @@ def render_job(store: Store, job: dict, config, clock) -> bytes:
     printer = config.printer
     if job["kind"] == "ticket":
         view = ticket_view(store, job["checkin_id"], job["copy"], config.kiosk.site_name,
-                           printer.minutes_per_person, clock.tz)
+                           printer.minutes_per_person, clock.now(), clock.tz)
         receipt = layouts.ticket(view, printer.profile, printer.paper_mm)
     elif job["kind"] == "certificate":
         try:

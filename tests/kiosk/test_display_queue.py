@@ -46,3 +46,24 @@ def test_the_pace_is_measured_from_recent_calls_else_the_configured_minutes(stor
     assert minutes_per_call(store, site, day, now, default=4.0) == 6.0
     called_at([300, 200, 9, 6, 3])  # the morning's calls are too old to count: three recent ones are too few
     assert minutes_per_call(store, site, day, now, default=4.0) == 4.0
+
+
+def test_the_ticket_estimates_the_wait_with_the_displays_pace(store, checkins, kiosk_config):
+    from kiosk.printing.render import ticket_view
+
+    rows = checked_in(checkins)
+    site, day, last = kiosk_config.kiosk.site_id, rows[0]["day"], rows[-1]
+    now = dt.datetime.fromisoformat(last["created_wall"])
+    configured = kiosk_config.printer.minutes_per_person
+
+    def ticket():
+        return ticket_view(store, last["id"], 0, "Trạm", configured, now, dt.timezone.utc)
+
+    assert ticket().people_ahead == 4 and ticket().wait_minutes == round(4 * configured)  # nothing measured yet
+    called = [checkins.call_next("1", "staff:test") for _ in range(4)]
+    for row, ago in zip(called, [27, 18, 9, 0]):  # a call every 9 minutes
+        store.db.conn.execute("UPDATE state_changes SET at_wall=? WHERE checkin_id=? AND to_state='called'",
+                              ((now - dt.timedelta(minutes=ago)).isoformat(), row["id"]))
+    assert minutes_per_call(store, site, day, now, default=configured) == 9.0
+    # Those ahead (called or waiting) × the measured pace, the display's pace, not the configured minutes.
+    assert ticket().people_ahead == 4 and ticket().wait_minutes == 4 * 9
