@@ -145,20 +145,14 @@ def per_hour(store, day: str | None, site_ids: list[str]) -> dict[str, list[int]
 
 def per_day(store, first: str, last: str, site_ids: list[str]) -> list[dict]:
     """One row per day of the range over the given sites (zeros for days without records): the trend."""
-    wanted = set(site_ids)
     days = {d: {"day": d, **dict.fromkeys(METRICS + PRINTS, 0)} for d in days_between(first, last)}
-    for r in store.daily(first, last):
-        if r["site"] in wanted:
-            for m in METRICS + PRINTS:
-                days[r["day"]][m] += r[m] or 0
+    for r in store.daily(first, last, site_ids):
+        days[r["day"]].update({m: r[m] or 0 for m in METRICS + PRINTS})
     return list(days.values())
 
 
 def doses(store, first: str, last: str, site_ids: list[str]) -> list[dict]:
     """Vaccinations by vaccine, dose number and lot over the given sites."""
-    wanted, out = set(site_ids), {}
-    for r in store.doses(first, last):
-        if r["site"] in wanted:
-            key = (r["vaccine"] or "?", r["dose_number"] or 0, r["lot"] or "?")
-            out[key] = out.get(key, 0) + r["n"]
-    return [{"vaccine": v, "dose_number": d, "lot": lot, "vaccinated": n} for (v, d, lot), n in sorted(out.items())]
+    rows = sorted(store.doses(first, last, site_ids), key=lambda r: (r["vaccine"], r["dose_number"], r["lot"]))
+    return [{"vaccine": r["vaccine"], "dose_number": r["dose_number"], "lot": r["lot"], "vaccinated": r["n"]}
+            for r in rows]
