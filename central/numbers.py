@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from central import coverage
 from central.store import WAIT_BUCKET_S
 
 METRICS = ("checked_in", "vaccinated", "certificates")
@@ -105,9 +106,11 @@ def public(row: dict) -> dict:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
-def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S) -> list[dict]:
+def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S, targets: dict | None = None) -> list[dict]:
     """Site rows summed by district or province (average wait: the mean of the sites that report one; wait
-    percentiles from the merged histograms; throughput from the summed desk-hours)."""
+    percentiles from the merged histograms; throughput from the summed desk-hours), with the target population
+    (`targets`: (province, district) → people, central.coverage; a province's is its listed districts' sum) and the
+    vaccinations per 100 of it."""
     if level == "site":
         return rows
     groups: dict[tuple, dict] = {}
@@ -128,8 +131,18 @@ def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S) -> list[d
         g = groups[key]
         waits = g.pop("_waits")
         g["avg_wait_s"] = round(sum(waits) / len(waits), 1) if waits else None
+        g["target_population"] = _target(targets or {}, key)
+        g["coverage_pct"] = coverage.percent(g["vaccinated"], g["target_population"])
         out.append(_finish(g, width))
     return out
+
+
+def _target(targets: dict, key: tuple) -> int | None:
+    """The target population of a district (province, district) or a province (province,)."""
+    if len(key) == 2:
+        return targets.get(key)
+    listed = [n for (province, _district), n in targets.items() if province == key[0]]
+    return sum(listed) if listed else None
 
 
 def per_hour(store, day: str | None, site_ids: list[str]) -> dict[str, list[int]]:
