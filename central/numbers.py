@@ -109,8 +109,9 @@ def public(row: dict) -> dict:
 def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S, targets: dict | None = None) -> list[dict]:
     """Site rows summed by district or province (average wait: the mean of the sites that report one; wait
     percentiles from the merged histograms; throughput from the summed desk-hours), with the target population
-    (`targets`: (province, district) → people, central.coverage; a province's is its listed districts' sum) and the
-    vaccinations per 100 of it."""
+    (`targets`: (province, district) → people, central.coverage) and the vaccinations per 100 of it. A province's
+    target is the sum of its districts' in these rows, and none if one of them has none (its doses would count
+    against a target that leaves its people out)."""
     if level == "site":
         return rows
     groups: dict[tuple, dict] = {}
@@ -118,7 +119,8 @@ def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S, targets: 
         key = (r["province"], r["district"]) if level == "district" else (r["province"],)
         g = groups.setdefault(key, {"province": r["province"], "province_name": r["province_name"],
                                     "district": r["district"] if level == "district" else "", **_zero(),
-                                    "_waits": [], "_hist": {}, "_desk_vaccinated": 0, "sites": 0})
+                                    "_waits": [], "_hist": {}, "_desk_vaccinated": 0, "sites": 0,
+                                    "_districts": set()})
         for m in (*METRICS, *PRINTS, "waiting", "desk_hours", "_desk_vaccinated"):
             g[m] += r.get(m) or 0
         if r["avg_wait_s"] is not None:
@@ -126,23 +128,17 @@ def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S, targets: 
         for bucket, n in r.get("_hist", {}).items():
             g["_hist"][bucket] = g["_hist"].get(bucket, 0) + n
         g["sites"] += 1
+        g["_districts"].add((r["province"], r["district"]))
     out = []
     for key in sorted(groups):
         g = groups[key]
         waits = g.pop("_waits")
         g["avg_wait_s"] = round(sum(waits) / len(waits), 1) if waits else None
-        g["target_population"] = _target(targets or {}, key)
+        listed = [(targets or {}).get(d) for d in g.pop("_districts")]
+        g["target_population"] = sum(listed) if listed and None not in listed else None
         g["coverage_pct"] = coverage.percent(g["vaccinated"], g["target_population"])
         out.append(_finish(g, width))
     return out
-
-
-def _target(targets: dict, key: tuple) -> int | None:
-    """The target population of a district (province, district) or a province (province,)."""
-    if len(key) == 2:
-        return targets.get(key)
-    listed = [n for (province, _district), n in targets.items() if province == key[0]]
-    return sum(listed) if listed else None
 
 
 def per_hour(store, day: str | None, site_ids: list[str]) -> dict[str, list[int]]:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from base.config import ConfigError, build_sections, check_id, check_percent, check_port, check_positive, checked, section_problems
+from base.config import (ConfigError, build_sections, check_id, check_percent, check_port, check_positive, checked,
+                         section_problems)
 from base.provinces import provinces
 from central import alert_channels, coverage
 

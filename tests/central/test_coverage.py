@@ -66,6 +66,26 @@ def test_a_wrong_or_missing_coverage_file_stops_the_configuration(tmp_path):
     assert from_dict({"sites": SITES}).targets == {}
 
 
+def test_a_province_has_a_target_only_when_each_of_its_districts_on_the_page_has_one():
+    from central.numbers import _zero, rollup
+
+    def site(district: str, vaccinated: int) -> dict:
+        return {**_zero(), "province": "064", "province_name": "Gia Lai", "district": district,
+                "vaccinated": vaccinated, "_hist": {}, "_desk_vaccinated": 0}
+
+    targets = {("064", "Pleiku"): 40, ("064", "Ia Grai"): 10}
+    both = [site("Pleiku", 4), site("Pleiku", 2), site("Ia Grai", 3)]
+    assert [(r["target_population"], r["coverage_pct"]) for r in rollup(both, "province", targets=targets)] == [
+        (50, 18.0)]
+    # Filtered to one district: the province row is that district's people against that district's target.
+    assert [(r["target_population"], r["coverage_pct"]) for r in rollup(both[:2], "province", targets=targets)] == [
+        (40, 15.0)]
+    untargeted = both + [site("Chư Sê", 5)]
+    assert [(r["target_population"], r["coverage_pct"]) for r in rollup(untargeted, "province", targets=targets)] == [
+        (None, None)]
+    assert [r["coverage_pct"] for r in rollup(untargeted, "district", targets=targets)] == [None, 30.0, 15.0]
+
+
 def test_the_numbers_pages_show_coverage_of_the_target(tmp_path, mosquitto, store_location, kiosk_apps):
     (tmp_path / "coverage.csv").write_text("province,district,target_population\n064,Pleiku,40\n064,Ia Grai,10\n",
                                            encoding="utf-8")
