@@ -123,7 +123,7 @@ def dashboard(store: CentralStore, sites: list[dict], data_dir: Path):
 
     config = from_dict({"web": {"secret_key": "bench"}, "sites": sites,
                         "users": [{"name": "ops", "password_hash": generate_password_hash(PASSWORD)}]})
-    ops = OpsService(config, store, NoBroker(), data_dir)
+    ops = OpsService(config, store, NoBroker(), data_dir / "ops.db")
     for s in config.sites:
         store.upsert_site(s.id, s.name, s.district, s.province)
     from central.web import create_app

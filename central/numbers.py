@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from central import coverage
 from central.store import WAIT_BUCKET_S
 
 METRICS = ("checked_in", "vaccinated", "certificates")
@@ -105,9 +106,12 @@ def public(row: dict) -> dict:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
-def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S) -> list[dict]:
+def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S, targets: dict | None = None) -> list[dict]:
     """Site rows summed by district or province (average wait: the mean of the sites that report one; wait
-    percentiles from the merged histograms; throughput from the summed desk-hours)."""
+    percentiles from the merged histograms; throughput from the summed desk-hours), with the target population
+    (`targets`: (province, district) → people, central.coverage) and the vaccinations per 100 of it. A province's
+    target is the sum of its districts' in these rows, and none if one of them has none (its doses would count
+    against a target that leaves its people out)."""
     if level == "site":
         return rows
     groups: dict[tuple, dict] = {}
@@ -115,7 +119,8 @@ def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S) -> list[d
         key = (r["province"], r["district"]) if level == "district" else (r["province"],)
         g = groups.setdefault(key, {"province": r["province"], "province_name": r["province_name"],
                                     "district": r["district"] if level == "district" else "", **_zero(),
-                                    "_waits": [], "_hist": {}, "_desk_vaccinated": 0, "sites": 0})
+                                    "_waits": [], "_hist": {}, "_desk_vaccinated": 0, "sites": 0,
+                                    "_districts": set()})
         for m in (*METRICS, *PRINTS, "waiting", "desk_hours", "_desk_vaccinated"):
             g[m] += r.get(m) or 0
         if r["avg_wait_s"] is not None:
@@ -123,11 +128,15 @@ def rollup(rows: list[dict], level: str, width: float = WAIT_BUCKET_S) -> list[d
         for bucket, n in r.get("_hist", {}).items():
             g["_hist"][bucket] = g["_hist"].get(bucket, 0) + n
         g["sites"] += 1
+        g["_districts"].add((r["province"], r["district"]))
     out = []
     for key in sorted(groups):
         g = groups[key]
         waits = g.pop("_waits")
         g["avg_wait_s"] = round(sum(waits) / len(waits), 1) if waits else None
+        listed = [(targets or {}).get(d) for d in g.pop("_districts")]
+        g["target_population"] = sum(listed) if listed and None not in listed else None
+        g["coverage_pct"] = coverage.percent(g["vaccinated"], g["target_population"])
         out.append(_finish(g, width))
     return out
 
@@ -145,20 +154,14 @@ def per_hour(store, day: str | None, site_ids: list[str]) -> dict[str, list[int]
 
 def per_day(store, first: str, last: str, site_ids: list[str]) -> list[dict]:
     """One row per day of the range over the given sites (zeros for days without records): the trend."""
-    wanted = set(site_ids)
     days = {d: {"day": d, **dict.fromkeys(METRICS + PRINTS, 0)} for d in days_between(first, last)}
-    for r in store.daily(first, last):
-        if r["site"] in wanted:
-            for m in METRICS + PRINTS:
-                days[r["day"]][m] += r[m] or 0
+    for r in store.daily(first, last, site_ids):
+        days[r["day"]].update({m: r[m] or 0 for m in METRICS + PRINTS})
     return list(days.values())
 
 
 def doses(store, first: str, last: str, site_ids: list[str]) -> list[dict]:
     """Vaccinations by vaccine, dose number and lot over the given sites."""
-    wanted, out = set(site_ids), {}
-    for r in store.doses(first, last):
-        if r["site"] in wanted:
-            key = (r["vaccine"] or "?", r["dose_number"] or 0, r["lot"] or "?")
-            out[key] = out.get(key, 0) + r["n"]
-    return [{"vaccine": v, "dose_number": d, "lot": lot, "vaccinated": n} for (v, d, lot), n in sorted(out.items())]
+    rows = sorted(store.doses(first, last, site_ids), key=lambda r: (r["vaccine"], r["dose_number"], r["lot"]))
+    return [{"vaccine": r["vaccine"], "dose_number": r["dose_number"], "lot": r["lot"], "vaccinated": r["n"]}
+            for r in rows]

@@ -13,11 +13,13 @@ these sections over in Config.other):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
-from base.config import build_sections, check_id, check_percent, check_port, check_positive, checked, section_problems
+from base.config import (ConfigError, build_sections, check_id, check_percent, check_port, check_positive, checked,
+                         section_problems)
 from base.provinces import provinces
-from central import alert_channels
+from central import alert_channels, coverage
 
 
 def _check_province(value: str) -> str | None:
@@ -55,6 +57,8 @@ class AlertsSection:
 class NumbersSection:
     # What one vaccination desk should manage per hour; the numbers page shows each site's figure against it.
     desk_target_per_hour: float = checked(check_positive, default=12.0)
+    # A CSV of target population per district (central.coverage), relative to this file's folder; "" = no coverage.
+    coverage: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class OpsConfig:
     channels: dict = field(default_factory=dict)
     source: str = "<defaults>"
     site_by_id: dict = field(default_factory=dict, compare=False, repr=False)
+    # (province, district) → target population, read from [numbers] coverage
+    targets: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 TABLES = {"web": WebSection, "alerts": AlertsSection, "numbers": NumbersSection}
@@ -116,4 +122,12 @@ def from_dict(data: dict, source: str = "<dict>") -> OpsConfig:
     channels = {module.NAME: sections.pop(section) for section, module in wanted.items()}
     config = OpsConfig(**sections, **arrays, channels=channels, source=source)
     config.site_by_id.update({s.id: s for s in config.sites})
+    if config.numbers.coverage:
+        path = Path(config.numbers.coverage)
+        if not path.is_absolute() and not source.startswith("<"):
+            path = Path(source).parent / path
+        try:
+            config.targets.update(coverage.load(path, config.sites))
+        except coverage.CoverageError as exc:
+            raise ConfigError(f"{source}: [numbers] coverage: {exc}") from None
     return config

@@ -29,6 +29,7 @@ from pathlib import Path
 from base.health import CameraHealth, PrinterHealth
 from base.pgstore import postgres_ddl
 from base.store import open_store
+from central.spans import month_of, plan
 
 # People, not printouts: a certificate is a vaccination with a certificate that came out, a ticket a check-in with a
 # ticket that came out, whatever the number of copies (each reprint, copy ≥ 1, is counted on its own, on the day it
@@ -78,6 +79,23 @@ _BACKFILL = ";\n".join(_summary_inserts("1 = 1"))
 _DAY_COLUMNS = (*COUNTED, "desk_hours", "desk_vaccinated")
 _DAYS_FROM_HOURS = (f"INSERT INTO site_days (day, site, {', '.join(_DAY_COLUMNS)}) SELECT day, site, "
                     + ", ".join(f"SUM({c})" for c in _DAY_COLUMNS) + " FROM site_hours WHERE {where} GROUP BY day, site")
+
+# The monthly roll-up of each daily summary (migration 0008): its key columns besides the day, and what it sums.
+MONTHLY = {"site_days": "site_months", "site_waits": "site_waits_month", "site_doses": "site_doses_month"}
+_KEYS = {"site_days": ("site",), "site_waits": ("site", "bucket"),
+         "site_doses": ("site", "vaccine", "dose_number", "lot")}
+_VALUES = {"site_days": _DAY_COLUMNS, "site_waits": ("n",), "site_doses": ("n",)}
+
+
+def _months_from_days(daily: str) -> str:
+    """SQL that sums a daily summary's rows into its monthly one (the month table empty before)."""
+    keys, values = ", ".join(_KEYS[daily]), _VALUES[daily]
+    return (f"INSERT INTO {MONTHLY[daily]} (month, {keys}, {', '.join(values)}) "
+            f"SELECT substr(day, 1, 7), {keys}, {', '.join(f'SUM({v})' for v in values)} FROM {daily} "
+            f"GROUP BY substr(day, 1, 7), {keys}")
+
+
+_MONTHS_BACKFILL = ";\n".join(_months_from_days(daily) for daily in MONTHLY)
 
 # Migration 0004's columns, the same on both engines (postgres_ddl widens the integers as it does for every string
 # migration), and each engine's way to fill them from the payload of rows stored before.
@@ -288,6 +306,33 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    "0008_site_months",
+    # The daily summaries rolled up per month (key YYYY-MM), kept by the same increments in the same transaction:
+    # a range reads its whole months here and only the days at its edges from the daily tables (central.spans).
+    # Same one-minute wait buckets as site_waits, so a range's percentiles are exactly those of its days.
+    # Filled here from the daily summaries already stored.
+    f"""
+    CREATE TABLE site_months (
+        month TEXT NOT NULL, site TEXT NOT NULL,
+        checked_in INTEGER NOT NULL, vaccinated INTEGER NOT NULL, certificates INTEGER NOT NULL,
+        tickets INTEGER NOT NULL, certificate_reprints INTEGER NOT NULL, ticket_reprints INTEGER NOT NULL,
+        corrections INTEGER NOT NULL, desk_hours INTEGER NOT NULL, desk_vaccinated INTEGER NOT NULL,
+        PRIMARY KEY (month, site)
+    );
+    CREATE TABLE site_waits_month (
+        month TEXT NOT NULL, site TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (month, site, bucket)
+    );
+    CREATE TABLE site_doses_month (
+        month TEXT NOT NULL, site TEXT NOT NULL, vaccine TEXT NOT NULL, dose_number INTEGER NOT NULL,
+        lot TEXT NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (month, site, vaccine, dose_number, lot)
+    );
+    {_MONTHS_BACKFILL};
+    """,
+))
+
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}
 
 
@@ -471,9 +516,10 @@ class CentralStore:
     _SUMMED = (*COUNTED, "desk_hours", "desk_vaccinated")
 
     def _add(self, db, key: tuple, **deltas: int) -> None:
-        """Add to the counts of one site-hour (`key`: day, site, hour) and of its site-day."""
+        """Add to the counts of one site-hour (`key`: day, site, hour), of its site-day and of its site-month."""
         values = [deltas.get(c, 0) for c in self._SUMMED]
-        for table, conflict, k in (("site_hours", "day, site, hour", key), ("site_days", "day, site", key[:2])):
+        for table, conflict, k in (("site_hours", "day, site, hour", key), ("site_days", "day, site", key[:2]),
+                                   ("site_months", "month, site", (month_of(key[0]), key[1]))):
             db.conn.execute(
                 f"INSERT INTO {table} ({conflict}, {', '.join(self._SUMMED)}) "
                 f"VALUES ({', '.join('?' * (len(k) + len(values)))}) ON CONFLICT ({conflict}) DO UPDATE SET "
@@ -513,21 +559,33 @@ class CentralStore:
             db.conn.execute("DELETE FROM site_hours WHERE day = ? AND site = ? AND hour = ?", (day, site, hour))
             db.conn.execute(self._HOUR_REFRESH, (site, day, hour))
         for day, site in sorted({(day, site) for day, site, _hour in touched}):
+            # The site-month loses the day as it was and gains it as it is now.
+            db.conn.execute(self._DAY_INTO_MONTH.format(sign="-"), (day, site))
             db.conn.execute("DELETE FROM site_days WHERE day = ? AND site = ?", (day, site))
             db.conn.execute(_DAYS_FROM_HOURS.format(where="day = ? AND site = ?"), (day, site))
+            db.conn.execute(self._DAY_INTO_MONTH.format(sign=""), (day, site))
+
+    _DAY_INTO_MONTH = (f"INSERT INTO site_months (month, site, {', '.join(_SUMMED)}) SELECT substr(day, 1, 7), site, "
+                       + ", ".join(f"{{sign}}{c}" for c in _SUMMED) + " FROM site_days WHERE day = ? AND site = ? "
+                       "ON CONFLICT (month, site) DO UPDATE SET "
+                       + ", ".join(f"{c} = site_months.{c} + excluded.{c}" for c in _SUMMED))
 
     def _bump(self, db, day: str, site: str, dose: tuple | None, wait_s: int | None, by: int) -> None:
-        """Add `by` to a vaccination's dose row and (once its wait is known) its wait bucket."""
-        if dose is not None:
-            db.conn.execute(
-                "INSERT INTO site_doses (day, site, vaccine, dose_number, lot, n) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (day, site, vaccine, dose_number, lot) DO UPDATE SET n = site_doses.n + excluded.n",
-                (day, site, dose[0] or "?", dose[1] or 0, dose[2] or "?", by))
-        if wait_s is not None:
-            db.conn.execute(
-                "INSERT INTO site_waits (day, site, bucket, n) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (day, site, bucket) DO UPDATE SET n = site_waits.n + excluded.n",
-                (day, site, wait_s // WAIT_BUCKET_S, by))
+        """Add `by` to a vaccination's dose row and (once its wait is known) its wait bucket, of its day and of its
+        month."""
+        for period, key, table in (("day", day, "site_{}"), ("month", month_of(day), "site_{}_month")):
+            if dose is not None:
+                doses = table.format("doses")
+                db.conn.execute(
+                    f"INSERT INTO {doses} ({period}, site, vaccine, dose_number, lot, n) VALUES (?, ?, ?, ?, ?, ?) "
+                    f"ON CONFLICT ({period}, site, vaccine, dose_number, lot) DO UPDATE SET n = {doses}.n + excluded.n",
+                    (key, site, dose[0] or "?", dose[1] or 0, dose[2] or "?", by))
+            if wait_s is not None:
+                waits = table.format("waits")
+                db.conn.execute(
+                    f"INSERT INTO {waits} ({period}, site, bucket, n) VALUES (?, ?, ?, ?) "
+                    f"ON CONFLICT ({period}, site, bucket) DO UPDATE SET n = {waits}.n + excluded.n",
+                    (key, site, wait_s // WAIT_BUCKET_S, by))
 
     def _record(self, db, msg: Inbound, now: str, touched: set) -> bool:
         p, at = msg.payload, msg.payload["at"]
@@ -665,9 +723,10 @@ class CentralStore:
         to = to or day
         key = "h.site" if level == "site" else f"COALESCE(s.{level}, '?')"
         kkey = "k.site" if level == "site" else f"COALESCE(s.{level}, '?')"
+        rows, params = self._covering("site_days", day, to)
         totals = self._store.query(
-            f"SELECT {key} AS key, {self._SUMS} FROM site_days h LEFT JOIN sites s ON s.site = h.site "
-            f"WHERE h.day BETWEEN ? AND ? GROUP BY {key}", (day, to))
+            f"SELECT {key} AS key, {self._SUMS} FROM ({rows}) h LEFT JOIN sites s ON s.site = h.site "
+            f"GROUP BY {key} HAVING {self._ANY}", params)
         waiting = self._store.query(
             f"SELECT {kkey} AS key, CAST(SUM(k.queue_waiting) AS BIGINT) AS waiting, AVG(k.queue_avg_wait_s) AS avg_wait_s "
             f"FROM kiosks k LEFT JOIN sites s ON s.site = k.site WHERE k.queue_day = ? GROUP BY {kkey}", (to,))
@@ -678,32 +737,55 @@ class CentralStore:
             entry.update({k: (v or 0) if k != "avg_wait_s" else v for k, v in row.items() if k != "key"})
         return [out[k] for k in sorted(out)]
 
-    def daily(self, day: str, to: str) -> list[dict]:
-        """Per day and site of `day`..`to`: the counts of `counts` (trends)."""
+    def daily(self, day: str, to: str, sites: list[str]) -> list[dict]:
+        """Per day of `day`..`to` that has any: the counts of `counts` summed over `sites` (trends)."""
+        if not sites:
+            return []
         return self._store.query(
-            f"SELECT h.day AS day, h.site AS site, {self._SUMS} FROM site_days h "
-            f"WHERE h.day BETWEEN ? AND ? GROUP BY h.day, h.site ORDER BY h.day, h.site", (day, to))
+            f"SELECT h.day AS day, {self._SUMS} FROM site_days h WHERE h.day BETWEEN ? AND ? "
+            f"AND h.site IN ({', '.join('?' * len(sites))}) GROUP BY h.day ORDER BY h.day", (day, to, *sites))
 
     def wait_histogram(self, day: str, to: str) -> list[dict]:
         """Vaccinations per site and wait bucket (check-in → first call, `WAIT_BUCKET_S` wide) of `day`..`to`:
         site, bucket, n. Percentiles are read from it (to a bucket) without moving every row out."""
+        rows, params = self._covering("site_waits", day, to)
         return self._store.query(
-            "SELECT site, bucket, CAST(SUM(n) AS BIGINT) AS n FROM site_waits WHERE day BETWEEN ? AND ? GROUP BY site, bucket",
-            (day, to))
+            f"SELECT site, bucket, CAST(SUM(n) AS BIGINT) AS n FROM ({rows}) w GROUP BY site, bucket HAVING SUM(n) > 0",
+            params)
 
     def desk_hours(self, day: str, to: str) -> list[dict]:
         """Per site: vaccinations by a known desk and the desk-hours they took (a desk that vaccinated within a
         local hour counts one desk-hour), for throughput per desk and hour."""
+        rows, params = self._covering("site_days", day, to)
         return self._store.query(
             "SELECT site, CAST(SUM(desk_vaccinated) AS BIGINT) AS vaccinated, CAST(SUM(desk_hours) AS BIGINT) AS desk_hours "
-            "FROM site_days "
-            "WHERE day BETWEEN ? AND ? AND desk_hours > 0 GROUP BY site", (day, to))
+            f"FROM ({rows}) h GROUP BY site HAVING SUM(desk_hours) > 0", params)
 
-    def doses(self, day: str, to: str) -> list[dict]:
-        """Vaccinations per site, vaccine, dose number and lot of `day`..`to` (unknown: '?' and 0)."""
+    def doses(self, day: str, to: str, sites: list[str]) -> list[dict]:
+        """Vaccinations per vaccine, dose number and lot of `day`..`to` over `sites` (unknown: '?' and 0)."""
+        if not sites:
+            return []
+        rows, params = self._covering("site_doses", day, to)
         return self._store.query(
-            "SELECT site, vaccine, dose_number, lot, CAST(SUM(n) AS BIGINT) AS n FROM site_doses WHERE day BETWEEN ? AND ? "
-            "GROUP BY site, vaccine, dose_number, lot ORDER BY site, vaccine, dose_number, lot", (day, to))
+            f"SELECT vaccine, dose_number, lot, CAST(SUM(n) AS BIGINT) AS n FROM ({rows}) d "
+            f"WHERE site IN ({', '.join('?' * len(sites))}) GROUP BY vaccine, dose_number, lot HAVING SUM(n) > 0",
+            (*params, *sites))
+
+    # A group whose figures are all zero (a day's rows subtracted from its month, an hour of first prints only) is
+    # no row: the figures are counts, never negative.
+    _ANY = "SUM(" + " + ".join(f"h.{c}" for c in _DAY_COLUMNS) + ") > 0"
+
+    def _covering(self, daily: str, first: str, last: str) -> tuple[str, tuple]:
+        """SQL of the summary rows whose sum is the days first..last of a daily summary (`daily`), and its
+        parameters: whole months from its monthly roll-up, the other days from it (central.spans)."""
+        keys, values = ", ".join(_KEYS[daily]), _VALUES[daily]
+        selects, params = [], []
+        for span in plan(first, last, self.today()):
+            table, period = (daily, "day") if span.table == "day" else (MONTHLY[daily], "month")
+            signed = ", ".join(f"{'-' if span.sign < 0 else ''}{v} AS {v}" for v in values)
+            selects.append(f"SELECT {keys}, {signed} FROM {table} WHERE {period} BETWEEN ? AND ?")
+            params += [span.lo, span.hi]
+        return " UNION ALL ".join(selects), tuple(params)
 
     def hourly(self, day: str | None = None, level: str | None = None, key: str | None = None) -> list[dict]:
         """Per local hour of `day`: the counts of `counts`; optionally for one site/district/province

@@ -45,7 +45,7 @@ def api_numbers():
     first, last = days.requested()
     ids = sorted(ops.config.site_by_id)
     rows = numbers.rollup(numbers.site_counts(ops.store, ops.config.site_by_id, first, last), level,
-                          ops.store.WAIT_BUCKET_S)
+                          ops.store.WAIT_BUCKET_S, ops.config.targets)
     return jsonify({"from": first, "to": last, "level": level, "rows": [numbers.public(r) for r in rows],
                     "daily": numbers.per_day(ops.store, first, last, ids),
                     "doses": numbers.doses(ops.store, first, last, ids),

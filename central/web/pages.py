@@ -172,7 +172,7 @@ def _numbers(level: str, f: dict):
     first, last = days.requested()
     ids = sorted(s.id for s in _selected_sites(ops.config.sites, f))
     rows = [r for r in numbers.site_counts(ops.store, ops.config.site_by_id, first, last) if r["site"] in ids]
-    return first, last, ids, numbers.rollup(rows, level, ops.store.WAIT_BUCKET_S)
+    return first, last, ids, numbers.rollup(rows, level, ops.store.WAIT_BUCKET_S, ops.config.targets)
 
 
 def _drill(level: str, row: dict, f: dict) -> str:
@@ -204,7 +204,8 @@ def numbers_page():
         r["href"] = _drill(level, r, f)
     return _render("numbers.html", first=first, last=last, rows=rows, level=level, f=f, totals=totals, chart=chart,
                    trend=trend, doses=numbers.doses(ops.store, first, last, ids),
-                   target=ops.config.numbers.desk_target_per_hour, choices=_filter_choices(ops.config.sites),
+                   target=ops.config.numbers.desk_target_per_hour, coverage=bool(ops.config.targets) and level != "site",
+                   choices=_filter_choices(ops.config.sites),
                    csv_href=url_for("pages.numbers_csv", level=level, **f, **days.query_args()))
 
 
@@ -217,7 +218,7 @@ def numbers_csv():
     cols = {"site": ["site", "name", "district"], "district": ["district"], "province": []}[level]
     header = ["day", "province", "province_name", *cols, "checked_in", "vaccinated", "certificates", "waiting",
               "avg_wait_s", "tickets", "certificate_reprints", "ticket_reprints", "wait_p50_s", "wait_p90_s",
-              "per_desk_hour"]
+              "per_desk_hour"] + (["target_population", "coverage_pct"] if level != "site" else [])
     if first != last:
         header.insert(1, "to")
     w = csv.writer(buf)

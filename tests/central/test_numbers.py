@@ -126,10 +126,10 @@ def test_reprints_count_on_their_own_and_people_are_counted_once(tmp_path, mosqu
         app.stop()
 
 
-def _stamp(wall: str, mono: float, boot: str = "boot-1"):
+def _stamp(wall: str, mono: float, boot: str = "boot-1", synced: bool = True):
     from base.records import Stamp
 
-    return Stamp(wall, mono, boot, True)
+    return Stamp(wall, mono, boot, synced)
 
 
 def _inbound(stream: str, rid: str, at, site: str = "GL-01", kiosk: str = "k1", **fields):
@@ -143,18 +143,20 @@ def _inbound(stream: str, rid: str, at, site: str = "GL-01", kiosk: str = "k1", 
 
 
 def _visit(n: int, day: str, hour: int, wait_s: float, desk: str, site: str = "GL-01", lot: str = "FK1",
-           dose: int = 1, vaccine: str = "comirnaty"):
-    """A check-in at `hour` (UTC+7), called `wait_s` later at `desk`, vaccinated, certificate printed."""
+           dose: int = 1, vaccine: str = "comirnaty", boot: str = "boot-1", synced: bool = True):
+    """A check-in at `hour` (UTC+7), called `wait_s` later at `desk`, vaccinated, certificate printed (stamped by
+    kiosk `boot`, its wall clock `synced` or not: unsynchronised, every record carries the check-in's wall)."""
     wall = f"{day}T{hour - 7:02d}:00:00.000+00:00"
     cid, mono = f"c{n:04d}", 1000.0 + n * 10000
-    called = _stamp(wall, mono + wait_s).to_json()
+    at = lambda mono: _stamp(wall, mono, boot, synced)  # noqa: E731
+    called = at(mono + wait_s).to_json()
     person = {"id_number": f"0641950{n:05d}", "full_name": "Thử", "dob": "1995-08-12", "sex": "Nữ"}
     return [
-        _inbound("checkins", cid, _stamp(wall, mono), site, day=day, ticket=n, scan_kind="qr", source="camera"),
-        _inbound("vaccinations", f"v{n:04d}", _stamp(wall, mono + wait_s + 60), site, checkin_id=cid,
+        _inbound("checkins", cid, at(mono), site, day=day, ticket=n, scan_kind="qr", source="camera"),
+        _inbound("vaccinations", f"v{n:04d}", at(mono + wait_s + 60), site, checkin_id=cid,
                  person=person, dose_number=dose, vaccine={"code": vaccine}, lot=lot, uvci=f"URN:UVCI:{n}",
                  called=called, desk=desk),
-        _inbound("print_events", f"p{n:04d}", _stamp(wall, mono + wait_s + 2000), site, kind="certificate",
+        _inbound("print_events", f"p{n:04d}", at(mono + wait_s + 2000), site, kind="certificate",
                  state="done", checkin_id=cid, copy=0),
     ]
 
