@@ -8,13 +8,15 @@ The rule (docs/sync.md, "Delivery"), shared by kiosk.sync.part and the simulated
 - A resend sends one record: the oldest unacknowledged. A central that is slow but alive acknowledges the
   originals in its queue; it gains nothing from copies of all of them (with 5,000 kiosks × 50 records the copies
   crowded out the backlog they were copies of).
-- An ack naming a record whose last send was a copy shows central handled a later message than the records sent
-  before that copy: those were lost (an aggregator killed with them in its batch, say) and go again at once.
+- An ack naming a record whose last send was a copy shows central is handling this kiosk's later messages: the
+  oldest record sent before that copy goes again at once (it was probably lost: an aggregator killed with it in its
+  batch, say). One per such ack, so lost records come back at central's pace, one round trip each, while a late
+  ack of an original (which the kiosk cannot tell from its copy's) costs one copy, not the whole window.
 - After a reconnection the caller sends everything in flight again (`restart`): the old session may be gone.
 
-So a slow central sees from each kiosk at most one copy per wait (30, 60, 120, … `max_delay` s), plus, when it
-acknowledges a copy, one of each record older than that copy. Nothing is lost: every unacknowledged record is the
-oldest one after at most `len(self)` resends, and an acknowledged one is forgotten, so never sent again.
+So a slow central sees from each kiosk at most one copy per wait (30, 60, 120, … `max_delay` s) plus one per ack
+that names a copy. Nothing is lost: every unacknowledged record is the oldest one after at most `len(self)`
+resends, and an acknowledged one is forgotten, so never sent again.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class Unacknowledged:
         self._sent[record_id] = (now, copy)
 
     def acked(self, record_ids: Iterable[str]) -> list[str]:
-        """Forget what central acknowledged (unknown and repeated ids are ignored); returns the records to send
-        again at once: those last sent before an acknowledged copy was."""
+        """Forget what central acknowledged (unknown and repeated ids are ignored); returns the record to send again
+        at once ([] or one id): the oldest, if it was last sent before an acknowledged copy was."""
         copy_sent, delivered = None, False
         for rid in record_ids:
             entry = self._sent.pop(rid, None)
@@ -69,9 +71,10 @@ class Unacknowledged:
         if delivered:
             self.round = 0
             self.wait = self._draw()
-        if copy_sent is None:
+        if copy_sent is None or not self._sent:
             return []
-        return [rid for rid, (at, _copy) in self._sent.items() if at < copy_sent]
+        oldest, (at, _copy) = next(iter(self._sent.items()))
+        return [oldest] if at < copy_sent else []
 
     def due(self, now: float) -> list[str]:
         """The record to send again now ([] or the oldest), advancing the backoff; the caller sends it and calls
