@@ -62,8 +62,7 @@ class App:
                 self.parts.append(part)
 
     def start(self) -> None:
-        if not self.parts:  # a test may build first, to give a part its clock
-            self.build()
+        self.build()
         start_parts(self.parts)
         log.info("kiosk %s/%s running with parts: %s", self.config.kiosk.site_id, self.config.kiosk.kiosk_id,
                  ", ".join(p.name for p in self.parts) or "none (store only)")

@@ -8,8 +8,8 @@ import random
 import threading
 
 from base.records import Stamp
-from central.store import _BACKFILL, _DAYS_FROM_HOURS, CentralStore
-from tests.central.test_numbers import _inbound, _stamp, _visit
+from central.store import CentralStore
+from tests.central.test_numbers import _inbound, _stamp, _visit, recounted, summaries
 from tests.support.waiting import wait_for
 
 THREADS, ROUNDS, VISITS, BATCH = 3, 6, 40, 5
@@ -53,14 +53,6 @@ def _round_records(r: int) -> list:
     records.append(_inbound("checkins", f"s{r:02d}", Stamp("2026-12-01T02:00:00.000+00:00", 100.0, boot, True),
                             "GL-02", "k-u", day="2026-12-01", ticket=99, scan_kind="qr", source="camera"))
     return records
-
-
-def _summaries(store: CentralStore) -> dict:
-    # Rows that count nothing are no difference (an hour whose only record moved away, a print's own hour).
-    return {t: sorted(tuple(r.values()) for r in store._store.query(f"SELECT * FROM {t}")
-                      if any(v for k, v in r.items() if k not in ("day", "site", "hour", "bucket", "vaccine",
-                                                                   "dose_number", "lot")))
-            for t in ("site_hours", "site_waits", "site_doses", "site_days")}
 
 
 def test_overlapping_batches_applied_side_by_side_count_each_record_once(store_location):
@@ -107,14 +99,8 @@ def test_overlapping_batches_applied_side_by_side_count_each_record_once(store_l
         # Every dose met its check-in (whichever came first, in whichever transaction): its wait is known.
         assert store._store.query_one("SELECT count(*) AS n FROM records WHERE stream = 'vaccinations' "
                                       "AND wait_s IS NULL")["n"] == 0
-        kept = _summaries(store)
-        with store._store.transaction() as db:
-            for t in kept:
-                db.conn.execute(f"DELETE FROM {t}")
-            for statement in _BACKFILL.split(";\n"):
-                db.conn.execute(statement)
-            db.conn.execute(_DAYS_FROM_HOURS.format(where="1 = 1"))
-        assert kept == _summaries(store)
+        kept = summaries(store)
+        assert kept == recounted(store)
         hours = kept["site_hours"]
         assert sum(r[3] for r in hours) == ROUNDS * (VISITS + 9)  # checked in: people, each once
         assert sum(r[6] for r in hours) == ROUNDS * len(range(0, VISITS, 3))  # tickets

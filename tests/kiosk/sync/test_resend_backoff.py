@@ -5,6 +5,7 @@ central that is alive and slow. What the kiosk sends is counted on the broker si
 """
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -23,8 +24,8 @@ class MovedClock:
     """The sync worker's monotonic clock, moved by the test; counts its reads so the test knows when the worker has
     looked at a new time."""
 
-    def __init__(self, start: float = 1000.0):
-        self.t, self.reads = start, 0
+    def __init__(self):
+        self.t, self.reads = time.monotonic(), 0  # from now on, the worker's time stands still unless moved
         self.lock = threading.Lock()
 
     def __call__(self) -> float:
@@ -37,14 +38,14 @@ class Kiosk:
     def __init__(self, tmp_path, port: int, listener: Listener):
         self.config = sync_config(tmp_path, port, ack_timeout=ACK_TIMEOUT, resend_max_delay=MAX_DELAY,
                                   health_interval=3600.0)
-        self.listener, self.clock, self.app = listener, MovedClock(), None
+        self.listener, self.clock, self.app = listener, None, None
 
     def start(self) -> "Kiosk":
         self.app = App(load(self.config))
-        self.app.build()
-        self.sync.monotonic = self.clock
         self.app.start()
         wait_for(self.sync.connected.is_set, 10, what="kiosk connected")
+        self.clock = MovedClock()  # before any record: every send is timed by it
+        self.sync.monotonic = self.clock
         return self
 
     def stop(self) -> None:
@@ -61,6 +62,14 @@ class Kiosk:
         marker = f"marker-{seen}".encode()
         self.sync.client.publish("vaxkiosk/v1/GL-01/k1/health", marker).wait_for_publish(5)
         wait_for(lambda: any(p == marker for _t, p in self.listener.messages), 5, what="a round trip")
+
+    def check_in_sent(self, count: int) -> list[str]:
+        """`count` check-ins, once the kiosk has sent each of them (first sends, in order)."""
+        made = [self.app.checkins.check_in(parse(qr(i)), "camera").checkin["id"] for i in range(count)]
+        self.settle()
+        wait_for(lambda: len(sends(self.listener)) >= count, 5, what="the first sends")
+        assert sends(self.listener) == made
+        return made
 
     def run_to(self, t: float, step: float = 1.0) -> None:
         while self.clock.t < t:
@@ -99,11 +108,8 @@ def test_a_slow_central_sees_one_copy_at_a_time_spaced_out_and_an_ack_resets_the
                                                                                          listener):
     kiosk = Kiosk(tmp_path, mosquitto.port, listener).start()
     try:
-        made = [kiosk.app.checkins.check_in(parse(qr(i)), "camera").checkin["id"] for i in range(20)]
-        kiosk.settle()
-        wait_for(lambda: len(sends(listener)) >= 20, 5, what="the first sends")
+        made = kiosk.check_in_sent(20)
         start = kiosk.clock.t
-        assert sends(listener) == made
 
         # 150 s without an ack: the old rule (everything after every ack_timeout) sent 300 copies.
         copies = resend_times(kiosk, start + 150)
@@ -156,9 +162,7 @@ def test_nothing_is_lost_across_a_restart_in_backoff_and_central_stores_each_rec
                                                                                        listener):
     kiosk = Kiosk(tmp_path, mosquitto.port, listener).start()
     try:
-        made = [kiosk.app.checkins.check_in(parse(qr(i)), "camera").checkin["id"] for i in range(30)]
-        kiosk.settle()
-        wait_for(lambda: len(sends(listener)) >= 30, 5, what="the first sends")
+        made = kiosk.check_in_sent(30)
         ack(listener, made[:10])  # central had those; the acks of the others never come
         wait_for(lambda: kiosk.sync.stats["acked"] == 10, 5, what="the acks taken")
         kiosk.run_to(kiosk.clock.t + 160, step=2)
