@@ -9,10 +9,13 @@ central's tables and the dashboard's (ops) share one database but keep their own
 
 Transactions: `transaction()` takes a transaction-level advisory lock of the scope first, so writers of one scope
 are serialised exactly as SQLite's BEGIN IMMEDIATE serialises them (the registry's one-time codes and the alert
-evaluation were written for that). `transaction(concurrent=True)` skips the lock, for writers whose every statement
-is safe side by side (central.store's batch apply: upserts and INSERT … ON CONFLICT DO NOTHING, rows locked in one
-order), so several aggregators commit in parallel. A connection broken by a server restart is dropped, and the
-next use opens a fresh one: the failed batch is not acknowledged, so kiosks resend it.
+evaluation were written for that). `transaction(concurrent=True)` skips the lock, for writers whose statements are
+safe side by side (upserts and INSERT … ON CONFLICT DO NOTHING, rows locked in one order), so several aggregators
+commit in parallel; `lock(db, names)` then serialises such a transaction with the others naming the same things
+(central.store: the sites whose summaries its records change). PostgreSQL may still abort one of two transactions
+(a deadlock it detected, a serialization failure): `retryable` names those errors, after which the whole
+transaction may be run again. A connection broken by a server restart is dropped, and the next use opens a fresh
+one: the failed batch is not acknowledged, so kiosks resend it.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class Database:
 
 class PgStore(Connections):
     close_errors = (psycopg.Error,)
+    retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
     def __init__(self, url: str, migrations: list[tuple[str, str | dict]], scope: str):
         self.url = url
@@ -133,6 +137,14 @@ class PgStore(Connections):
             if not concurrent:
                 db.conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
             yield db
+
+    def lock(self, db: Database, names) -> None:
+        """Transaction-level advisory locks on `names` (strings), all in one order (sorted keys, one statement
+        whose unnest keeps the array's order), so two transactions locking overlapping names never wait for each
+        other in a cycle. The keys sit above 2**32, away from the scope locks'."""
+        keys = sorted({(1 << 32) + zlib.crc32(f"vaxkiosk:{self.scope}:{name}".encode()) for name in names})
+        if keys:
+            db.conn.raw.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (keys,))
 
     def insert_many(self, db: Database, into: str, rows: list[tuple], conflict: str) -> list:
         """INSERT INTO `into` ("table (columns)") one row per tuple, then `conflict` (its ON CONFLICT … [RETURNING

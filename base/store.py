@@ -65,6 +65,8 @@ class Connections:
 
 
 class Store(Connections):
+    retryable: tuple[type[BaseException], ...] = ()  # SQLite's one writer waits (busy timeout); nothing to retry
+
     def __init__(self, path: str | Path, migrations: list[tuple[str, str]]):
         self.path = Path(path)
         self.migrations = migrations
@@ -113,6 +115,9 @@ class Store(Connections):
             raise
         else:
             db.conn.execute("COMMIT")
+
+    def lock(self, db, names) -> None:
+        """Nothing to do: SQLite has one writer at a time (base.pgstore.PgStore.lock serialises by name)."""
 
     def insert_many(self, db, into: str, rows: list[tuple], conflict: str) -> list:
         """INSERT INTO `into` ("table (columns)") one row per tuple, then `conflict` (its ON CONFLICT … [RETURNING

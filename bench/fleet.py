@@ -16,7 +16,8 @@ direct), the figure that machine load disturbs least.
 
 Traffic (bench/fleetsim/kiosks.py): health every --health-interval s (QoS 0), check-ins, vaccinations (90% of
 check-ins) and certificate print events (85%) as Poisson streams (QoS 1, acknowledged by central after its commit,
-resent after --ack-timeout like the real outbox), a retained queue state per check-in, retained status with a Last
+resent by the real kiosk's rule, base.resend: one at a time, after --ack-timeout doubling to --resend-max-delay
+while central acknowledges nothing), a retained queue state per check-in, retained status with a Last
 Will. The default rate is the national one of issue 17: 6 check-ins per kiosk-hour and health every 10 s, so 20,000
 kiosks send ~2,000 health messages/s and ~92 records/s (1.9 million doses over an 18-hour day); --checkins-per-hour
 60 is a busy kiosk (the province figures of docs/performance.md). --load multiplies every rate.
@@ -217,7 +218,8 @@ def run(aggregators: int, regions: int, args) -> dict:
                         warmup=args.warmup, duration=args.duration,
                         checkins_per_hour=args.checkins_per_hour, load=args.load,
                         health_interval=args.health_interval, keepalive=args.keepalive,
-                        ack_timeout=args.ack_timeout, max_inflight=args.max_inflight,
+                        ack_timeout=args.ack_timeout, resend_max_delay=args.resend_max_delay,
+                        max_inflight=args.max_inflight,
                         burst=[i for i in indices if i in burst], burst_records=args.burst_records,
                         settle=args.settle)
             parent, child = ctx.Pipe()
@@ -346,7 +348,10 @@ def main() -> None:
                     help="per kiosk (6: the national average of issue 17; 60: a busy kiosk)")
     ap.add_argument("--health-interval", type=float, default=10)
     ap.add_argument("--keepalive", type=int, default=30)
-    ap.add_argument("--ack-timeout", type=float, default=30, help="a kiosk resends a record not acknowledged by then")
+    ap.add_argument("--ack-timeout", type=float, default=30,
+                    help="a kiosk resends a record not acknowledged by then (its [mqtt] ack_timeout)")
+    ap.add_argument("--resend-max-delay", type=float, default=300,
+                    help="the kiosks' resend backoff stops doubling there (their [mqtt] resend_max_delay)")
     ap.add_argument("--max-inflight", type=int, default=100, help="records a kiosk has sent and not yet had acked")
     ap.add_argument("--burst", type=int, default=0, help="kiosks whose link comes back after the measured window")
     ap.add_argument("--burst-records", type=int, default=50, help="records each of them drains")

@@ -8,7 +8,10 @@ and `apply()` commits them in one transaction, so the fsync that makes an acknow
 batch, not per message. Several ingest processes may share the database (MQTT shared subscription): SQLite
 serialises their write transactions; on PostgreSQL they commit side by side, which is safe because every write of a
 batch is an upsert or an INSERT … ON CONFLICT DO NOTHING on a unique key (a record id, a health report's kiosk, boot
-and monotonic stamp), taken in kiosk order so that two batches never wait for each other in a cycle.
+and monotonic stamp), taken in kiosk order so that two batches never wait for each other in a cycle, and because
+batches whose records touch the same site take turns (`_summary_sites`): what a record adds to its site's summaries
+depends on the site's records stored before it. A transaction PostgreSQL aborts anyway (a deadlock it found) is run
+again from the start; nothing of it was committed or acknowledged.
 
 Times are stored as ISO 8601 UTC strings; `day` and `hour` of a record are local (utc_offset_hours) and computed
 from the corrected time, so per-day and per-hour counts do not depend on a kiosk's clock being right.
@@ -390,6 +393,7 @@ class CentralStore:
         self._store = open_store(location, MIGRATIONS, "central")
         self.path = self._store.path
         self.tz = dt.timezone(dt.timedelta(hours=utc_offset_hours))
+        self.retried = 0  # transactions PostgreSQL aborted and apply ran again
 
     def close(self) -> None:
         self._store.close()
@@ -402,7 +406,19 @@ class CentralStore:
         return local.date().isoformat(), local.hour
 
     # -- writes ------------------------------------------------------------------------------------------------
+    APPLY_ATTEMPTS = 5
+
     def apply(self, batch: list[Inbound], rejects: dict[str, int] | None = None) -> Applied:
+        """`_apply_once`, again when PostgreSQL aborted it as one of two transactions waiting for each other."""
+        for attempt in range(1, self.APPLY_ATTEMPTS + 1):
+            try:
+                return self._apply_once(batch, rejects)
+            except self._store.retryable:
+                self.retried += 1
+                if attempt == self.APPLY_ATTEMPTS:
+                    raise
+
+    def _apply_once(self, batch: list[Inbound], rejects: dict[str, int] | None) -> Applied:
         """Commit a batch of validated messages (and reject counts) in one durable transaction.
 
         Kiosk rows, health, status, queue and rejects go in a few multi-row statements per batch (on PostgreSQL
@@ -423,10 +439,11 @@ class CentralStore:
             elif msg.leaf == "records":
                 records.append(msg)
         touched: set[tuple[str, str, int]] = set()  # (day, site, hour) a clock correction changed
-        # Not transaction(concurrent=True): a record's summary counts depend on the rows stored before it (the
-        # print that makes a check-in a ticket, the first dose of a desk in an hour), so aggregators' batches commit
-        # one at a time and each sees what the one before committed.
-        with self._store.transaction() as db:
+        with self._store.transaction(concurrent=True) as db:
+            # A record's summary counts depend on the site's rows stored before it (the print that makes a check-in
+            # a ticket, the first dose of a desk in an hour): batches that share a site commit one after the other,
+            # each seeing what the one before committed. First thing, in one order: no cycle of waits.
+            self._store.lock(db, self._summary_sites(db, batch, records))
             kiosks = {m.kiosk: m.site for m in batch}
             self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen)",
                    [(k, site, "unknown", now, now) for k, site in sorted(kiosks.items())],
@@ -457,6 +474,14 @@ class CentralStore:
             self._store.insert_many(db, "rejects (reason, count, last)", [(r, n, now) for r, n in sorted((rejects or {}).items())],
                    "ON CONFLICT(reason) DO UPDATE SET count = rejects.count + excluded.count, last = excluded.last")
         return result
+
+    def _summary_sites(self, db, batch: list[Inbound], records: list[Inbound]) -> set[str]:
+        """The sites whose summaries this batch may change: its records', and those of the kiosks whose boot it may
+        teach an offset (that boot's unsynchronised records then move to their corrected hour)."""
+        teaching = {m.payload["at"]["boot_id"]: m.site for m in batch
+                    if isinstance(m.payload.get("at"), dict) and m.payload["at"].get("clock_synced")}
+        unknown = set(teaching) - set(self._offsets(db, set(teaching)))
+        return {m.site for m in records} | {teaching[b] for b in unknown}
 
     def _learn_offsets(self, db, batch: list[Inbound], now: str) -> set[str]:
         """Remember each boot's clock offset from its synchronised stamps; returns the boots learned just now."""

@@ -120,8 +120,10 @@ class MqttSection:
     health_interval: float = checked(check_positive, default=30.0)
     # Queue state is sent when it changes, at most this often.
     queue_interval: float = checked(check_positive, default=5.0)
-    # An outbox entry not acknowledged by central within this time is sent again.
+    # An outbox entry not acknowledged by central within this time is sent again (base.resend: one at a time).
     ack_timeout: float = checked(check_positive, default=30.0)
+    # While central acknowledges nothing, each resend waits twice as long as the one before, up to this.
+    resend_max_delay: float = checked(check_positive, default=300.0)
     # Records sent and not yet acknowledged, at most; bounds memory and lets health through during a drain.
     max_inflight: int = checked(check_positive, default=100)
     # Reconnection backoff doubles from 1 s up to this.

@@ -7,8 +7,9 @@ listener, from one of several loopback source addresses:
 - health every `health_interval` s (QoS 0), check-ins, vaccinations and print events as Poisson streams (QoS 1),
   and a retained queue state after each check-in (QoS 0);
 - an outbox like the real one (kiosk.sync.part): records are sent in order, at most `max_inflight` unacknowledged;
-  a record stays until central's application ack names it; unacknowledged records go again after `ack_timeout`
-  and after every reconnection;
+  a record stays until central's application ack names it; unacknowledged records go again by the kiosk's own
+  resend rule (base.resend: one at a time, backing off from `ack_timeout` to `resend_max_delay`) and all of them
+  after every reconnection;
 - at the end, `offline` and a clean DISCONNECT.
 
 The "link comes back" burst: the chosen kiosks drop their connections (the broker publishes their Will), queue
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 
 from bench.fleetsim.mqtt_client import MqttConnection, MqttError, open_connection
 from base import protocol
+from base.resend import Unacknowledged
 
 KIOSKS_PER_SITE = 5
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=7))
@@ -78,6 +80,7 @@ class Plan:
     health_interval: float = 10.0
     keepalive: int = 30
     ack_timeout: float = 30.0
+    resend_max_delay: float = 300.0
     max_inflight: int = 100
     connect_concurrency: int = 32
     burst: list[int] = field(default_factory=list)  # kiosk indices of this generator that take part
@@ -104,11 +107,11 @@ class SimKiosk:
         self.conn: MqttConnection | None = None
         self.online = False
         self.cut = False  # in a simulated outage: do not reconnect
-        # The outbox: record id → (stream, payload); `pending` in send order, `inflight` sent → monotonic time.
+        # The outbox: record id → (stream, payload); `pending` in send order, `unacked` sent and not acknowledged.
         self.records: dict[str, tuple[str, bytes]] = {}
         self.first_sent: dict[str, float] = {}
         self.pending: collections.deque[str] = collections.deque()
-        self.inflight: dict[str, float] = {}
+        self.unacked = Unacknowledged(gen.plan.ack_timeout, gen.plan.resend_max_delay, gen.rng.random)
         self.ticket = 0
         self.burst_ids: set[str] = set()
         self.health_checked = False
@@ -190,44 +193,47 @@ class SimKiosk:
         if not self.online:
             return
         now = time.monotonic()
-        while self.pending and len(self.inflight) < self.gen.plan.max_inflight:
+        while self.pending and len(self.unacked) < self.gen.plan.max_inflight:
             rid = self.pending.popleft()
             if rid not in self.records:
                 continue
             self._send(rid, now)
-        if self.inflight:
+        if self.unacked:
             self.gen.busy.add(self)
 
-    def _send(self, rid: str, now: float) -> None:
+    def _send(self, rid: str, now: float, copy: bool = False) -> None:
         stream, payload = self.records[rid]
         self.publish(protocol.topic(self.site, self.kiosk, "records", stream), payload, 1)
-        self.inflight[rid] = now
+        self.unacked.sent(rid, now, copy)
         if rid in self.first_sent:
             self.gen.resent += 1
         else:
             self.first_sent[rid] = now
 
     def resend_expired(self, now: float) -> None:
-        """Records central did not acknowledge within ack_timeout go again (kiosk.sync.part._resend_expired)."""
+        """The record the resend rule says is due goes again (kiosk.sync.part._resend_expired)."""
         if not self.online:
             return
-        for rid in [r for r, sent in self.inflight.items() if now - sent >= self.gen.plan.ack_timeout]:
-            self._send(rid, now)
+        for rid in self.unacked.due(now):
+            self._send(rid, now, copy=True)
 
     def on_ack(self, record_ids: list[str]) -> None:
         now = time.monotonic()
+        overtaken = self.unacked.acked(record_ids)
         for rid in record_ids:
             if self.records.pop(rid, None) is None:
                 self.gen.late_acks += 1  # a second ack (for a resend): harmless
                 continue
-            self.inflight.pop(rid, None)
             first = self.first_sent.pop(rid)
             self.gen.acked(rid, now - first, first)
             if rid in self.burst_ids:
                 self.burst_ids.discard(rid)
                 self.gen.burst_acked(now)
+        if self.online:
+            for rid in overtaken:  # sent before a copy central acknowledged: lost on the way
+                self._send(rid, now, copy=True)
         self.pump()
-        if not self.inflight:
+        if not self.unacked:
             self.gen.busy.discard(self)
 
     # -- the connection ------------------------------------------------------------------------------------------
@@ -276,8 +282,7 @@ class SimKiosk:
             self.gen.connects += 1
             self.publish(self.topics["status"], self.status("online"), 1, True, counted=False)
             # Whatever was in flight may be gone with the old connection: all of it again, in order.
-            self.pending.extendleft(sorted(self.inflight, key=self.inflight.get, reverse=True))
-            self.inflight.clear()
+            self.pending.extendleft(reversed(self.unacked.restart()))
             self.pump()
             return True
         return False

@@ -7,9 +7,10 @@ worker picks it up from the store within `POLL_SECONDS`.
 
 Delivery (docs/protocol.md, "Delivery of records"): entries are published in seq order, QoS 1, at most
 max_inflight of them unacknowledged; an entry becomes delivered only when central's ack names it; unacknowledged
-entries go again after ack_timeout and after every reconnection (paho keeps its session in memory only, and the
-broker may have restarted). Central deduplicates, so resending is always safe. Health is published between two
-bounded fills of the window, so a long backlog cannot starve it.
+entries go again by base.resend's rule (one at a time, with a backoff from ack_timeout to resend_max_delay that an
+ack resets) and all of them after every reconnection (paho keeps its session in memory only, and the broker may
+have restarted). Central deduplicates, so resending is always safe. Health is published between two bounded fills
+of the window, so a long backlog cannot starve it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import paho.mqtt.client as mqtt
 
 from base import protocol
 from base.mqtt import make_client
+from base.resend import Unacknowledged
 from drivers import system
 from kiosk.outbox import Outbox
 from kiosk.sync.dispatch import Dispatcher
@@ -59,7 +61,8 @@ class SyncPart:
         self._acks: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self._commands: queue.SimpleQueue[dict] = queue.SimpleQueue()
         self._reconnected = threading.Event()
-        self._inflight: dict[str, tuple[int, float]] = {}  # record_id -> (seq, monotonic time sent)
+        self.unacked = Unacknowledged(self.settings.ack_timeout, self.settings.resend_max_delay)
+        self.monotonic = time.monotonic  # tests give a clock they move
         self._sent_up_to = 0  # highest seq published since the last (re)connection
         self.stats = {"published": 0, "resent": 0, "acked": 0, "health_sent": 0, "queue_sent": 0,
                       "connects": 0, "bad_messages": 0, "refused_by_broker": 0}
@@ -152,7 +155,7 @@ class SyncPart:
 
     def health(self) -> dict:
         return {"alive": thread_alive(self._thread), "connected": self.connected.is_set(),
-                "inflight": len(self._inflight), **self.stats}
+                "inflight": len(self.unacked), **self.stats}
 
     # -- worker ------------------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -169,8 +172,8 @@ class SyncPart:
             self._wake.clear()
 
     def _step(self) -> None:
-        now = time.monotonic()
-        self._take_acks()
+        now = self.monotonic()
+        self._take_acks(now)
         while not self._commands.empty():
             self.dispatcher.dispatch(self._commands.get())
         if not self.connected.is_set():
@@ -178,7 +181,7 @@ class SyncPart:
         if self._reconnected.is_set():
             self._reconnected.clear()
             # Whatever was in flight may be gone with the old connection: send it all again, in order.
-            self._inflight.clear()
+            self.unacked.restart()
             self._sent_up_to = 0
         if self.telemetry.health_due(now):
             self._send("health", self.telemetry.health_message())
@@ -190,46 +193,47 @@ class SyncPart:
         self._resend_expired(now)
         self._fill_window(now)
 
-    def _take_acks(self) -> None:
+    def _take_acks(self, now: float) -> None:
         ids: list[str] = []
         while not self._acks.empty():
             ids.extend(self._acks.get())
         if ids:
             self.stats["acked"] += self.outbox.mark_delivered(ids)
-            for rid in ids:
-                self._inflight.pop(rid, None)
+            overtaken = self.unacked.acked(ids)
+            if overtaken and self.connected.is_set():
+                self._resend(overtaken, now, "sent before a copy central acknowledged")
 
     def _publish(self, entry: dict) -> None:
         qos = protocol.TOPICS["records"][0]
         self.client.publish(self.topic("records", entry["stream"]), entry["payload"].encode("utf-8"), qos=qos)
 
     def _fill_window(self, now: float) -> None:
-        room = self.settings.max_inflight - len(self._inflight)
+        room = self.settings.max_inflight - len(self.unacked)
         if room <= 0:
             return
         entries = self.outbox.pending(self._sent_up_to, room)
         for entry in entries:
             self._publish(entry)
-            self._inflight[entry["record_id"]] = (entry["seq"], now)
+            self.unacked.sent(entry["record_id"], now)
             self._sent_up_to = entry["seq"]
         if entries:
             self.stats["published"] += len(entries)
             self.outbox.mark_sent([e["seq"] for e in entries])
 
     def _resend_expired(self, now: float) -> None:
-        expired = [rid for rid, (_seq, sent) in self._inflight.items() if now - sent >= self.settings.ack_timeout]
-        if not expired:
-            return
-        entries = self.outbox.by_record_ids(expired)
-        delivered = set(expired) - {e["record_id"] for e in entries}
-        for rid in delivered:  # acknowledged meanwhile (e.g. before a restart)
-            self._inflight.pop(rid, None)
+        due = self.unacked.due(now)
+        if due:
+            self._resend(due, now, f"not acknowledged (backoff round {self.unacked.round})")
+
+    def _resend(self, record_ids: list[str], now: float, why: str) -> None:
+        entries = self.outbox.by_record_ids(record_ids)
+        self.unacked.acked(set(record_ids) - {e["record_id"] for e in entries})  # delivered meanwhile
         for entry in entries:
             self._publish(entry)
-            self._inflight[entry["record_id"]] = (entry["seq"], now)
+            self.unacked.sent(entry["record_id"], now, copy=True)
         if entries:
             self.stats["resent"] += len(entries)
-            log.info("resent %d records not acknowledged within %.0f s", len(entries), self.settings.ack_timeout)
+            log.info("resent %d records: %s", len(entries), why)
             self.outbox.mark_sent([e["seq"] for e in entries])
 
     def _send(self, leaf: str, payload: bytes) -> None:

@@ -131,7 +131,7 @@ def test_a_cut_link_is_lost_at_central_and_its_backlog_drains_when_it_is_back(ma
         fleet.do(kiosk.cut_link)
         wait_for(lambda: fleet.state(name) == "lost", 30, what=f"{name}'s Last Will at central")
         backlog = fleet.do(lambda: [kiosk.record("vaccinations") for _ in range(10)])
-        assert fleet.do(lambda: len(kiosk.inflight)) == 0  # kept in the outbox while the link is down
+        assert fleet.do(lambda: len(kiosk.unacked)) == 0  # kept in the outbox while the link is down
         fleet.do(lambda: setattr(kiosk, "cut", False))
         assert fleet.call(kiosk.connect())
         wait_for(lambda: fleet.state(name) == "online" and not kiosk.records, 30, what=f"{name} back and drained")

@@ -142,6 +142,27 @@ def _inbound(stream: str, rid: str, at, site: str = "GL-01", kiosk: str = "k1", 
                    stream)
 
 
+def summaries(store) -> dict:
+    """The summary tables' rows; rows that count nothing (an hour with only first prints in it) are no difference."""
+    return {t: sorted(tuple(r.values()) for r in store._store.query(f"SELECT * FROM {t}")
+                      if any(v for k, v in r.items() if k not in ("day", "site", "hour", "bucket", "vaccine",
+                                                                   "dose_number", "lot")))
+            for t in ("site_hours", "site_waits", "site_doses", "site_days")}
+
+
+def recounted(store) -> dict:
+    """The summaries counted afresh from the stored records (what migration 0005 does), replacing the kept ones."""
+    from central.store import _BACKFILL, _DAYS_FROM_HOURS
+
+    with store._store.transaction() as db:
+        for t in ("site_hours", "site_waits", "site_doses", "site_days"):
+            db.conn.execute(f"DELETE FROM {t}")
+        for statement in _BACKFILL.split(";\n"):
+            db.conn.execute(statement)
+        db.conn.execute(_DAYS_FROM_HOURS.format(where="1 = 1"))
+    return summaries(store)
+
+
 def _visit(n: int, day: str, hour: int, wait_s: float, desk: str, site: str = "GL-01", lot: str = "FK1",
            dose: int = 1, vaccine: str = "comirnaty", boot: str = "boot-1", synced: bool = True):
     """A check-in at `hour` (UTC+7), called `wait_s` later at `desk`, vaccinated, certificate printed (stamped by
@@ -261,7 +282,7 @@ def test_summaries_kept_by_increments_equal_a_recount_whatever_the_arrival_order
     duplicates): the summaries ingest keeps must equal counting the stored records afresh."""
     import random
 
-    from central.store import _BACKFILL, _DAYS_FROM_HOURS, CentralStore
+    from central.store import CentralStore
 
     store = CentralStore(tmp_path / "central.db")
     records = []
@@ -282,20 +303,8 @@ def test_summaries_kept_by_increments_equal_a_recount_whatever_the_arrival_order
     for i in range(0, len(records), 23):
         store.apply(records[i:i + 23] + rng.sample(records, 3))  # some duplicates too
 
-    def summaries():  # rows that count nothing (an hour with only first prints in it) are no difference
-        return {t: sorted(tuple(r.values()) for r in store._store.query(f"SELECT * FROM {t}")
-                          if any(v for k, v in r.items() if k not in ("day", "site", "hour", "bucket", "vaccine",
-                                                                       "dose_number", "lot")))
-                for t in ("site_hours", "site_waits", "site_doses", "site_days")}
-
-    kept = summaries()
-    with store._store.transaction() as db:
-        for t in kept:
-            db.conn.execute(f"DELETE FROM {t}")
-        for statement in _BACKFILL.split(";\n"):
-            db.conn.execute(statement)
-        db.conn.execute(_DAYS_FROM_HOURS.format(where="1 = 1"))
-    assert kept == summaries()
+    kept = summaries(store)
+    assert kept == recounted(store)
     assert sum(r[5] for r in kept["site_hours"]) == 60  # certificates: people
     assert sum(r[6] for r in kept["site_hours"]) == 20  # tickets
     assert sum(r[7] for r in kept["site_hours"]) == 15  # certificate reprints
