@@ -360,6 +360,26 @@ class Applied:
     duplicates: int = 0
 
 
+@dataclass
+class _Sums:
+    """The summary counts a batch adds, summed in memory and written in one statement per table before the batch
+    commits (CentralStore._write_sums). Every change to a summary is an increment, and what a record adds is decided
+    from `records`, never from the summaries, so the order of the increments does not matter; one upsert per key
+    instead of several per record is what lets a backlog drain (docs/performance.md, "The resend backoff")."""
+
+    hours: dict = field(default_factory=dict)  # (day, site, hour) → {column: n}
+    doses: dict = field(default_factory=dict)  # (period, day or month, site, vaccine, dose_number, lot) → n
+    waits: dict = field(default_factory=dict)  # (period, day or month, site, bucket) → n
+
+    def add(self, key: tuple, deltas: dict) -> None:
+        counts = self.hours.setdefault(key, {})
+        for column, n in deltas.items():
+            counts[column] = counts.get(column, 0) + n
+
+    def bump(self, table: dict, key: tuple, by: int) -> None:
+        table[key] = table.get(key, 0) + by
+
+
 def _facts(stream: str, p: dict) -> dict:
     """The columns (migration 0004) a record fills besides the envelope's (base.protocol has checked the fields)."""
     if stream == "print_events":
@@ -422,9 +442,9 @@ class CentralStore:
         """Commit a batch of validated messages (and reject counts) in one durable transaction.
 
         Kiosk rows, health, status, queue and rejects go in a few multi-row statements per batch (on PostgreSQL
-        each statement is a round trip), written in kiosk order. Records go one by one, each with the summary counts
-        it adds (site_hours, site_days, site_waits, site_doses), since what a record adds depends on the ones stored
-        before it. Offsets are learned before the records that need them. Of a kiosk's status and queue messages in
+        each statement is a round trip), written in kiosk order. Records go one by one, since what a record adds to the
+        summaries depends on the ones stored before it; what they add is summed in memory (_Sums) and written once,
+        before any refresh. Offsets are learned before the records that need them. Of a kiosk's status and queue messages in
         one batch the last one is applied, which leaves the same state as applying each in turn (they carry the whole
         latest state, and share the batch's time)."""
         result = Applied()
@@ -439,6 +459,7 @@ class CentralStore:
             elif msg.leaf == "records":
                 records.append(msg)
         touched: set[tuple[str, str, int]] = set()  # (day, site, hour) a clock correction changed
+        sums = _Sums()
         with self._store.transaction(concurrent=True) as db:
             # A record's summary counts depend on the site's rows stored before it (the print that makes a check-in
             # a ticket, the first dose of a desk in an hour): batches that share a site commit one after the other,
@@ -464,12 +485,13 @@ class CentralStore:
                    "ON CONFLICT(kiosk) DO UPDATE SET queue = excluded.queue, queue_day = excluded.queue_day, "
                    "queue_waiting = excluded.queue_waiting, queue_avg_wait_s = excluded.queue_avg_wait_s")
             for msg in records:
-                new = self._record(db, msg, now, touched)
+                new = self._record(db, msg, now, sums)
                 result.new_records += new
                 result.duplicates += not new
                 result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
             for boot_id in sorted(learned):
-                self._correct_boot(db, boot_id, touched)
+                self._correct_boot(db, boot_id, touched, sums)
+            self._write_sums(db, sums)  # before the refresh: it recomputes the site-hours a correction touched
             self._refresh(db, touched)
             self._store.insert_many(db, "rejects (reason, count, last)", [(r, n, now) for r, n in sorted((rejects or {}).items())],
                    "ON CONFLICT(reason) DO UPDATE SET count = rejects.count + excluded.count, last = excluded.last")
@@ -540,43 +562,63 @@ class CentralStore:
 
     _SUMMED = (*COUNTED, "desk_hours", "desk_vaccinated")
 
-    def _add(self, db, key: tuple, **deltas: int) -> None:
-        """Add to the counts of one site-hour (`key`: day, site, hour), of its site-day and of its site-month."""
-        values = [deltas.get(c, 0) for c in self._SUMMED]
-        for table, conflict, k in (("site_hours", "day, site, hour", key), ("site_days", "day, site", key[:2]),
-                                   ("site_months", "month, site", (month_of(key[0]), key[1]))):
-            db.conn.execute(
-                f"INSERT INTO {table} ({conflict}, {', '.join(self._SUMMED)}) "
-                f"VALUES ({', '.join('?' * (len(k) + len(values)))}) ON CONFLICT ({conflict}) DO UPDATE SET "
-                + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in deltas), (*k, *values))
+    def _write_sums(self, db, sums: _Sums) -> None:
+        """The batch's counts into the site-hours, site-days and site-months, and its doses and waits into their
+        day and month tables: one multi-row upsert per table, keys in order (the same order in every aggregator)."""
+        hours = {k: c for k, c in sums.hours.items() if any(c.values())}
+        days: dict = {}
+        months: dict = {}
+        for (day, site, _hour), counts in hours.items():
+            for into, k in ((days, (day, site)), (months, (month_of(day), site))):
+                total = into.setdefault(k, dict.fromkeys(self._SUMMED, 0))
+                for column, n in counts.items():
+                    total[column] += n
+        for table, conflict, rows in (("site_hours", "day, site, hour", hours), ("site_days", "day, site", days),
+                                      ("site_months", "month, site", months)):
+            self._store.insert_many(
+                db, f"{table} ({conflict}, {', '.join(self._SUMMED)})",
+                [(*k, *(rows[k].get(c, 0) for c in self._SUMMED)) for k in sorted(rows)],
+                f"ON CONFLICT ({conflict}) DO UPDATE SET "
+                + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in self._SUMMED))
+        for period, suffix in (("day", ""), ("month", "_month")):
+            doses = {k[1:]: n for k, n in sums.doses.items() if k[0] == period and n}
+            waits = {k[1:]: n for k, n in sums.waits.items() if k[0] == period and n}
+            self._store.insert_many(
+                db, f"site_doses{suffix} ({period}, site, vaccine, dose_number, lot, n)",
+                [(*k, doses[k]) for k in sorted(doses)],
+                f"ON CONFLICT ({period}, site, vaccine, dose_number, lot) DO UPDATE SET n = site_doses{suffix}.n + "
+                "excluded.n")
+            self._store.insert_many(
+                db, f"site_waits{suffix} ({period}, site, bucket, n)", [(*k, waits[k]) for k in sorted(waits)],
+                f"ON CONFLICT ({period}, site, bucket) DO UPDATE SET n = site_waits{suffix}.n + excluded.n")
 
-    def _count(self, db, stream: str, p: dict, facts: dict, key: tuple) -> None:
+    def _count(self, db, sums: _Sums, stream: str, p: dict, facts: dict, key: tuple) -> None:
         """What one new record adds to the site-hours: itself, and the person its print or dose completes (a
         certificate or ticket is counted once per person, under the dose's or check-in's own hour)."""
         one = lambda sql, *a: db.conn.execute(sql, a).fetchone()  # noqa: E731
         done = ("SELECT 1 FROM records WHERE ref_checkin = ? AND stream = 'print_events' AND print_kind = ? "
                 "AND print_state = 'done'")
         if stream == "checkins":
-            self._add(db, key, checked_in=1, tickets=1 if one(done, p["record_id"], "ticket") else 0)
+            sums.add(key, {"checked_in": 1, "tickets": 1 if one(done, p["record_id"], "ticket") else 0})
         elif stream == "corrections":
-            self._add(db, key, corrections=1)
+            sums.add(key, {"corrections": 1})
         elif stream == "vaccinations":
             ref, desk = facts["ref_checkin"], facts["desk"]
             first_at_desk = desk is not None and not one(
                 "SELECT 1 FROM records WHERE site = ? AND day = ? AND hour = ? AND stream = 'vaccinations' "
                 "AND desk = ? AND record_id <> ?", key[1], key[0], key[2], desk, p["record_id"])
-            self._add(db, key, vaccinated=1, certificates=1 if one(done, ref, "certificate") else 0,
-                      desk_vaccinated=1 if desk is not None else 0, desk_hours=1 if first_at_desk else 0)
+            sums.add(key, {"vaccinated": 1, "certificates": 1 if one(done, ref, "certificate") else 0,
+                           "desk_vaccinated": 1 if desk is not None else 0, "desk_hours": 1 if first_at_desk else 0})
         elif stream == "print_events" and facts["print_state"] == "done":
             kind, ref = facts["print_kind"], facts["ref_checkin"]
             if facts["print_copy"] > 0:
-                self._add(db, key, **{f"{kind}_reprints": 1})
+                sums.add(key, {f"{kind}_reprints": 1})
             again = one(done + " AND record_id <> ?", ref, kind, p["record_id"])
             owner = one("SELECT day, site, hour FROM records WHERE " + (
                 "record_id = ? AND stream = 'checkins'" if kind == "ticket" else
                 "ref_checkin = ? AND stream = 'vaccinations'"), ref)
             if owner and not again:  # the first copy that came out: one more person with a paper
-                self._add(db, tuple(owner), **{"tickets" if kind == "ticket" else "certificates": 1})
+                sums.add(tuple(owner), {"tickets" if kind == "ticket" else "certificates": 1})
 
     def _refresh(self, db, touched: set[tuple[str, str, int]]) -> None:
         """Recompute the site-hours a clock correction changed (rare: the cost is one site-hour's records)."""
@@ -595,24 +637,17 @@ class CentralStore:
                        "ON CONFLICT (month, site) DO UPDATE SET "
                        + ", ".join(f"{c} = site_months.{c} + excluded.{c}" for c in _SUMMED))
 
-    def _bump(self, db, day: str, site: str, dose: tuple | None, wait_s: int | None, by: int) -> None:
+    @staticmethod
+    def _bump(sums: _Sums, day: str, site: str, dose: tuple | None, wait_s: int | None, by: int) -> None:
         """Add `by` to a vaccination's dose row and (once its wait is known) its wait bucket, of its day and of its
         month."""
-        for period, key, table in (("day", day, "site_{}"), ("month", month_of(day), "site_{}_month")):
+        for period, key in (("day", day), ("month", month_of(day))):
             if dose is not None:
-                doses = table.format("doses")
-                db.conn.execute(
-                    f"INSERT INTO {doses} ({period}, site, vaccine, dose_number, lot, n) VALUES (?, ?, ?, ?, ?, ?) "
-                    f"ON CONFLICT ({period}, site, vaccine, dose_number, lot) DO UPDATE SET n = {doses}.n + excluded.n",
-                    (key, site, dose[0] or "?", dose[1] or 0, dose[2] or "?", by))
+                sums.bump(sums.doses, (period, key, site, dose[0] or "?", dose[1] or 0, dose[2] or "?"), by)
             if wait_s is not None:
-                waits = table.format("waits")
-                db.conn.execute(
-                    f"INSERT INTO {waits} ({period}, site, bucket, n) VALUES (?, ?, ?, ?) "
-                    f"ON CONFLICT ({period}, site, bucket) DO UPDATE SET n = {waits}.n + excluded.n",
-                    (key, site, wait_s // WAIT_BUCKET_S, by))
+                sums.bump(sums.waits, (period, key, site, wait_s // WAIT_BUCKET_S), by)
 
-    def _record(self, db, msg: Inbound, now: str, touched: set) -> bool:
+    def _record(self, db, msg: Inbound, now: str, sums: _Sums) -> bool:
         p, at = msg.payload, msg.payload["at"]
         wall, clock = at["wall"], "synced"
         if not at["clock_synced"]:
@@ -628,15 +663,15 @@ class CentralStore:
             (p["record_id"], msg.stream, msg.site, msg.kiosk, day, hour, wall, at["wall"], at["mono"],
              at["boot_id"], clock, now, json.dumps(p, ensure_ascii=False, separators=(",", ":")), *facts.values()))
         if cur.rowcount == 1:
-            self._count(db, msg.stream, p, facts, (day, msg.site, hour))
+            self._count(db, sums, msg.stream, p, facts, (day, msg.site, hour))
             if msg.stream == "vaccinations":
-                self._bump(db, day, msg.site, (facts["vaccine"], facts["dose_number"], facts["lot"]), None, 1)
-                self._fill_wait(db, facts["ref_checkin"])
+                self._bump(sums, day, msg.site, (facts["vaccine"], facts["dose_number"], facts["lot"]), None, 1)
+                self._fill_wait(db, sums, facts["ref_checkin"])
             elif msg.stream == "checkins":
-                self._fill_wait(db, p["record_id"])
+                self._fill_wait(db, sums, p["record_id"])
         return cur.rowcount == 1
 
-    def _fill_wait(self, db, checkin_id: str | None) -> None:
+    def _fill_wait(self, db, sums: _Sums, checkin_id: str | None) -> None:
         """Wait (check-in → first call) of a vaccination, once both its check-in and it have arrived, in either
         order. Within one boot from the monotonic clock (a wall clock set by NTP in between does not count)."""
         if not checkin_id:
@@ -656,9 +691,9 @@ class CentralStore:
             wait = _epoch(called["wall"]) - _epoch(row["sent_wall"])
         wait_s = max(0, round(wait))
         db.conn.execute("UPDATE records SET wait_s = ? WHERE record_id = ?", (wait_s, row["record_id"]))
-        self._bump(db, row["day"], row["site"], None, wait_s, 1)
+        self._bump(sums, row["day"], row["site"], None, wait_s, 1)
 
-    def _correct_boot(self, db, boot_id: str, touched: set) -> None:
+    def _correct_boot(self, db, boot_id: str, touched: set, sums: _Sums) -> None:
         offset = self._offset(db, boot_id)
         rows = db.conn.execute("SELECT record_id, mono, day, hour, site, stream, vaccine, dose_number, lot, wait_s "
                                "FROM records WHERE boot_id = ? AND clock = 'unsynced'", (boot_id,)).fetchall()
@@ -668,8 +703,8 @@ class CentralStore:
             # The record moves from one day's and hour's figures to another's.
             touched.update({(old_day, site, old_hour), (day, site, hour)})
             if stream == "vaccinations" and day != old_day:
-                self._bump(db, old_day, site, (vaccine, dose_number, lot), wait_s, -1)
-                self._bump(db, day, site, (vaccine, dose_number, lot), wait_s, 1)
+                self._bump(sums, old_day, site, (vaccine, dose_number, lot), wait_s, -1)
+                self._bump(sums, day, site, (vaccine, dose_number, lot), wait_s, 1)
             db.conn.execute("UPDATE records SET at_wall = ?, day = ?, hour = ?, clock = 'corrected' "
                             "WHERE record_id = ?", (wall, day, hour, record_id))
 
