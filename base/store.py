@@ -65,6 +65,8 @@ class Connections:
 
 
 class Store(Connections):
+    partitioned = False  # plain tables, old rows DELETEd (base.pgstore.PgStore partitions by day)
+
     def __init__(self, path: str | Path, migrations: list[tuple[str, str]]):
         self.path = Path(path)
         self.migrations = migrations
