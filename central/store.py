@@ -301,9 +301,12 @@ _TIER_FIGURES = """n INTEGER NOT NULL,                    -- reports summed up
         outbox_backlog INTEGER, outbox_oldest_s REAL, cpu_temp_c REAL, load REAL, mem_used_pct REAL,
         disk_used_pct REAL, camera_fps REAL, printer_online INTEGER"""
 _RAW_COLUMNS = ("kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, mem_used_pct, disk_used_pct, "
-                "camera_fps, printer_online, payload, boot_id, mono")
+                "camera_fps, printer_online, boot_id, mono")
 _HEALTH_TIERS_SQLITE = f"""
     ALTER TABLE health_history ADD COLUMN utc_day TEXT;   -- the UTC day of received: PostgreSQL's partition key
+    -- The report's full text was 85% of a row (about 1 kB): 340 GB for a day and a half of the country. The figures
+    -- are columns; the latest full report of each kiosk stays in kiosks.health.
+    ALTER TABLE health_history DROP COLUMN payload;
     UPDATE health_history SET utc_day = substr(received, 1, 10);
     DROP INDEX health_history_kiosk;
     CREATE INDEX health_history_kiosk ON health_history (kiosk, received);
@@ -327,7 +330,7 @@ _HEALTH_TIERS_SQLITE = f"""
     );
     INSERT INTO health_tiers (tier) VALUES ('raw'), ('minute'), ('hour');
     """
-# PostgreSQL: the raw reports and the minutes partitioned by UTC day (declarative range partitions), so that a day
+# PostgreSQL: the same tiers (the payload not kept either), the raw reports and the minutes partitioned by UTC day (declarative range partitions), so that a day
 # too old is dropped as one file. The table is rebuilt: the rows of 0007 move into one partition per day they have
 # (created by the DO block, named as base.pgstore.partition_name names them). A unique key must contain the
 # partition key, so 0007's (kiosk, boot_id, mono) becomes (kiosk, boot_id, mono, utc_day), and CentralStore._health
@@ -340,7 +343,7 @@ _HEALTH_TIERS_POSTGRESQL = postgres_ddl(f"""
         id INTEGER NOT NULL DEFAULT nextval('health_history_ids'),
         kiosk TEXT NOT NULL, received TEXT NOT NULL,
         outbox_backlog INTEGER, outbox_oldest_s REAL, cpu_temp_c REAL, load REAL, mem_used_pct REAL,
-        disk_used_pct REAL, camera_fps REAL, printer_online INTEGER, payload TEXT NOT NULL,
+        disk_used_pct REAL, camera_fps REAL, printer_online INTEGER,
         boot_id TEXT, mono REAL,
         utc_day TEXT COLLATE "C" NOT NULL
     ) PARTITION BY RANGE (utc_day);
@@ -599,14 +602,14 @@ class CentralStore:
             texts[key] = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
             rows.append((msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"),
                          p["load"], p.get("mem_used_pct"), p["disk_used_pct"], fps,
-                         None if online is None else int(online), texts[key], *key[1:], now[:10]))
+                         None if online is None else int(online), *key[1:], now[:10]))
         if rows and self._store.partitioned:
             self._ensure_partitions(db, "health_history", [now[:10]])
             # The unique key holds within a day's partition only: a report received again after midnight (a
             # redelivery to another aggregator) is found in the days before. Batches commit one at a time (apply),
             # so no other batch can add the same report between this look-up and the insert.
             seen = self._store.existing(db, "health_history", ("kiosk", "boot_id", "mono"), sorted(texts))
-            rows = [r for r in rows if (r[0], r[11], r[12]) not in seen]
+            rows = [r for r in rows if (r[0], r[10], r[11]) not in seen]
         new = {tuple(r) for r in self._store.insert_many(
             db, f"health_history ({_RAW_COLUMNS}, utc_day)", sorted(rows, key=lambda r: r[0]),
             "ON CONFLICT DO NOTHING RETURNING kiosk, boot_id, mono")}
@@ -881,9 +884,12 @@ class CentralStore:
 
         `silent_s` (seconds since any message) lets a reader distrust an "online" that the broker could not turn
         into "lost": a broker restarted without persistence forgets the Last Will of a kiosk that died meanwhile."""
+        return self._fleet_rows("TRUE", ())
+
+    def _fleet_rows(self, where: str, params: tuple) -> list[dict]:
         rows = self._store.query(
             "SELECT k.*, s.name AS site_name, s.district, s.province FROM kiosks k LEFT JOIN sites s "
-            "ON s.site = k.site ORDER BY k.site, k.kiosk")
+            f"ON s.site = k.site WHERE {where} ORDER BY k.site, k.kiosk", params)
         now = dt.datetime.now(dt.timezone.utc).timestamp()
         for row in rows:
             row["health"] = json.loads(row["health"]) if row["health"] else None
@@ -892,7 +898,8 @@ class CentralStore:
         return rows
 
     def kiosk(self, kiosk: str) -> dict | None:
-        return next((k for k in self.fleet() if k["kiosk"] == kiosk), None)
+        """One kiosk as fleet() has it (one row read, not the country's)."""
+        return next(iter(self._fleet_rows("k.kiosk = ?", (kiosk,))), None)
 
     def health_history(self, kiosk: str, limit: int = 120, since: str | None = None,
                        until: str | None = None) -> list[dict]:
