@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import os
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.central_pages import dashboard, fill as fill_records, pages as numbers_pages, plan_sites  # noqa: E402
+from bench.central_pages import dashboard, fill as fill_records, pages as numbers_pages, plan_sites, timed  # noqa: E402,E501
 from central.store import HEALTH_FIGURES, CentralStore  # noqa: E402
 
 DAY = 86400
@@ -131,20 +130,6 @@ def table_sizes(store: CentralStore, pg: bool) -> dict[str, tuple[int, int]]:
                 "(SELECT name FROM sqlite_schema WHERE tbl_name = ? AND type = 'index')", (table, table))["b"]
         out[table] = (rows, int(size))
     return out
-
-
-def timed(client, path: str, runs: int) -> tuple[float, float, float]:
-    times, cpu = [], []
-    for _ in range(runs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        resp = client.get(path)
-        body = resp.get_data()
-        times.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
-        assert resp.status_code == 200 and body, (path, resp.status_code)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], \
-        statistics.median(cpu)
 
 
 def main() -> int:

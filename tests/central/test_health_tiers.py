@@ -330,8 +330,6 @@ def test_migration_0009_keeps_the_reports_stored_before(store_location, clock):
 
 
 def test_the_kiosk_page_says_which_resolution_it_shows(central, clock, tmp_path):
-    import threading as _threading
-
     from werkzeug.security import generate_password_hash
 
     from central.ops import OpsService
@@ -344,7 +342,7 @@ def test_the_kiosk_page_says_which_resolution_it_shows(central, clock, tmp_path)
     central.prune_health(1, 2, 31)
 
     class NoBroker:
-        connected = _threading.Event()
+        connected = threading.Event()
 
     config = from_dict({"web": {"secret_key": "test"}, "sites": [{"id": "GL-01", "name": "Trạm", "province": "064"}],
                         "users": [{"name": "ops", "password_hash": generate_password_hash("pw")}]})
