@@ -21,6 +21,7 @@ one: the failed batch is not acknowledged, so kiosks resend it.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import re
 import threading
@@ -101,6 +102,9 @@ class Database:
 class PgStore(Connections):
     close_errors = (psycopg.Error,)
     retryable = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+    # Tables a migration declared PARTITION BY RANGE on a UTC day column get one partition per day: created ahead
+    # (ensure_day_partitions), dropped whole when old (drop_day_partitions). SQLite's Store has none.
+    partitioned = True
 
     def __init__(self, url: str, migrations: list[tuple[str, str | dict]], scope: str):
         self.url = url
@@ -161,6 +165,48 @@ class PgStore(Connections):
         cur = db.conn.raw.execute(sql, [list(col) for col in zip(*rows)])
         return cur.fetchall() if cur.description else []
 
+    def existing(self, db: Database, table: str, columns: tuple[str, ...], keys: list[tuple]) -> set[tuple]:
+        """The `keys` (tuples of `columns`' values) that some row of `table` already has: one statement, the keys
+        as typed arrays, each looked up through an index whose columns start with `columns`."""
+        if not keys:
+            return set()
+        types = self._column_types(db, table)
+        arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
+        names = ", ".join(f"k{i}" for i in range(len(columns)))
+        match = " AND ".join(f"t.{c} = k.k{i}" for i, c in enumerate(columns))
+        cur = db.conn.raw.execute(f"SELECT {names} FROM unnest({arrays}) AS k ({names}) "
+                                  f"WHERE EXISTS (SELECT 1 FROM {table} t WHERE {match})",
+                                  [list(col) for col in zip(*keys)])
+        return {tuple(r) for r in cur.fetchall()}
+
+    def ensure_day_partitions(self, db: Database, table: str, days: list[str]) -> list[str]:
+        """Create `table`'s partition for each UTC day ("YYYY-MM-DD") that has none; returns the ones created."""
+        have = set(self.day_partitions(db, table))
+        made = []
+        for day in sorted(set(days) - have):
+            after = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+            db.conn.raw.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(table, day)} PARTITION OF {table} "
+                                f"FOR VALUES FROM ('{day}') TO ('{after}')")
+            made.append(day)
+        return made
+
+    def drop_day_partitions(self, db: Database, table: str, before: str) -> list[str]:
+        """Drop `table`'s partitions of the UTC days before `before` ("YYYY-MM-DD"): a whole day goes at the cost of
+        removing a file, where DELETE would write every row's deletion and leave the table to vacuum."""
+        old = [day for day in self.day_partitions(db, table) if day < before]
+        for day in old:
+            db.conn.raw.execute(f"DROP TABLE {partition_name(table, day)}")
+        return old
+
+    def day_partitions(self, db: Database, table: str) -> list[str]:
+        """The UTC days `table` has a partition for, oldest first."""
+        rows = db.conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = CAST(? AS regclass)", (table,)).fetchall()
+        prefix = f"{table}_p"
+        return sorted(f"{n[len(prefix):][:4]}-{n[len(prefix):][4:6]}-{n[len(prefix):][6:]}"
+                      for (n,) in rows if n.startswith(prefix))
+
     def _column_types(self, db: Database, table: str) -> dict[str, str]:
         if table not in self._types:
             self._types[table] = {r[0]: r[1] for r in db.conn.execute(
@@ -208,6 +254,11 @@ class PgStore(Connections):
         """Moves when anything was committed in the database (for screens that refresh on change)."""
         row = self.query_one("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn AS lsn")
         return int(row["lsn"])
+
+
+def partition_name(table: str, day: str) -> str:
+    """`table`'s partition of one UTC day: health_history_p20261125 (migration 0009 names them the same way)."""
+    return f"{table}_p{day.replace('-', '')}"
 
 
 def _table_columns(into: str) -> tuple[str, list[str]]:

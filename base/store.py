@@ -66,6 +66,7 @@ class Connections:
 
 class Store(Connections):
     retryable: tuple[type[BaseException], ...] = ()  # SQLite's one writer waits (busy timeout); nothing to retry
+    partitioned = False  # plain tables, old rows DELETEd (base.pgstore.PgStore partitions by day)
 
     def __init__(self, path: str | Path, migrations: list[tuple[str, str]]):
         self.path = Path(path)

@@ -152,6 +152,22 @@ def pages(store: CentralStore, sites: list[dict], days: int) -> dict[str, str]:
     }
 
 
+def timed(client, path: str, runs: int) -> tuple[float, float, float]:
+    """p50 and p95 wall milliseconds of `runs` GETs of `path`, and the median CPU milliseconds of this process (on a
+    shared machine the wall time includes waiting for a core)."""
+    times, cpu = [], []
+    for _ in range(runs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        resp = client.get(path)
+        body = resp.get_data()
+        times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+        assert resp.status_code == 200 and body, (path, resp.status_code)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], \
+        statistics.median(cpu)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--store", type=Path, help="central.db to fill or reuse (default: a temporary one)")
@@ -177,23 +193,14 @@ def main() -> int:
         print(f"filled {people} people, {store.record_count()} records in {time.perf_counter() - t0:.0f} s")
     print(f"store: {args.store} ({args.store.stat().st_size / 1e6:.0f} MB), {args.kiosks} kiosks, "
           f"{len(sites)} sites, {args.days} days, {store.record_count()} records")
-    ops, client = dashboard(store, sites, args.store.parent)
+    ops, client = dashboard(store, sites, args.store.parent / "ops.db")
     # CPU time of this process beside the wall time: on a shared machine the wall time includes waiting for a core.
     print(f"{'page':32} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8}  (runs: {args.runs})")
     worst = 0.0
     for name, path in pages(store, sites, args.days).items():
-        times, cpu = [], []
-        for _ in range(args.runs):
-            t0, c0 = time.perf_counter(), time.process_time()
-            resp = client.get(path)
-            body = resp.get_data()
-            times.append((time.perf_counter() - t0) * 1000)
-            cpu.append((time.process_time() - c0) * 1000)
-            assert resp.status_code == 200 and body, (path, resp.status_code)
-        times.sort()
-        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+        p50, p95, cpu = timed(client, path, args.runs)
         worst = max(worst, p95)
-        print(f"{name:32} {statistics.median(times):8.0f} {p95:8.0f} {statistics.median(cpu):8.0f}")
+        print(f"{name:32} {p50:8.0f} {p95:8.0f} {cpu:8.0f}")
     print(f"worst p95: {worst:.0f} ms (goal 300 ms)")
     ops.ops_store.close()
     store.close()

@@ -82,6 +82,13 @@ BENCHES = (
            (r"^numbers month \(provinces\)\s+(\d+)\s+(\d+)\s", "range p50 {} ms, p95 {} ms"),
            (r"^worst p95: (\d+) ms", "worst p95 {} ms")),
           timeout=300),
+    Bench("health_history", ("--kiosks", "1000", "--minute-kiosks", "100", "--raw-kiosks", "20", "--records-kiosks",
+                             "10", "--runs", "5"),
+          "a month of health in tiers (1,000 kiosks; docs: 20,000): roll-up rate, kiosk page per tier, numbers pages",
+          ((r"^roll-up of the full-density minutes: .*: ([\d,]+) raw rows/s", "roll-up {} reports/s"),
+           (r"^kiosk, a week \(minutes\)\s+(\d+)\s+(\d+)\s", "kiosk page, a week of minutes p50 {} ms, p95 {} ms"),
+           (r"^worst p95: (\d+) ms", "worst p95 {} ms")),
+          timeout=300),
 )
 
 

@@ -23,7 +23,9 @@ from central.store import CentralStore
 
 log = logging.getLogger("vaxkiosk.central")
 
-PRUNE_SECONDS = 3600.0  # health history is trimmed to [central] health_history_days this often
+PRUNE_SECONDS = 3600.0  # health history's tiers are trimmed to [central] health_*_days this often
+ROLL_UP_SECONDS = 30.0  # complete minutes of health are summed up this often (each run catches up in chunks)
+ROLL_UP_CHUNKS = 20  # at most this many chunks a run, so that a stop is not kept waiting by a long catch-up
 
 
 class CentralApp:
@@ -63,17 +65,31 @@ class CentralApp:
         ingest = next(p for p in self.parts if p.name == "ingest")
         return ingest.send_command(site, kiosk, command, args)
 
+    def _upkeep(self, what: str, step) -> None:
+        """A health upkeep step that fails (the database restarting) is tried again at its next turn: a chunk that
+        failed was rolled back whole, and the aggregator's ingest must not stop for it."""
+        try:
+            step()
+        except Exception:
+            log.exception("health history %s failed; tried again later", what)
+
     def run_forever(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
         self.start()
-        last_prune = -PRUNE_SECONDS
+        last_prune = last_roll_up = -PRUNE_SECONDS
+        keep = self.config.central
         try:
-            # The one prune of the health history, in every process: deleting what another already deleted is free.
+            # The health history's upkeep, in every process: the roll-ups wait for each other chunk by chunk, and
+            # pruning what another already pruned is free.
             while not self.stopping.wait(1.0):
+                if time.monotonic() - last_roll_up >= ROLL_UP_SECONDS:
+                    last_roll_up = time.monotonic()
+                    self._upkeep("roll-up", lambda: self.store.roll_up_health(max_chunks=ROLL_UP_CHUNKS))
                 if time.monotonic() - last_prune >= PRUNE_SECONDS:
                     last_prune = time.monotonic()
-                    self.store.prune_health(self.config.central.health_history_days)
+                    self._upkeep("prune", lambda: self.store.prune_health(
+                        keep.health_raw_days, keep.health_minute_days, keep.health_hour_days))
         finally:
             self.stop()
         return 0

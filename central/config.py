@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from base.config import (build_sections, check_port, check_positive, checked, read_toml, resolve,
+from base.config import (ConfigError, build_sections, check_port, check_positive, checked, read_toml, resolve,
                          unknown_sections)
 from central import alert_channels
 
@@ -31,8 +31,25 @@ class CentralSection:
     data_dir: str = "/var/lib/vaxkiosk-central"
     # Local day and hour of the records (Vietnam: UTC+7, no daylight saving).
     utc_offset_hours: float = 7.0
-    # Health history kept for the kiosk detail charts.
-    health_history_days: float = checked(check_positive, default=2.0)
+    # Health history for the kiosk page's charts, in tiers (docs/central.md "Health history"): each report for a day
+    # (the last hours in full detail), per minute for a week (what happened at a site last Tuesday afternoon), per
+    # hour for a month (trends). With 20,000 kiosks reporting every 10 s that is at most 346 million raw rows (a
+    # whole day more on PostgreSQL, which drops whole days), 230 million minutes and 15 million hours.
+    health_raw_days: float = checked(check_positive, default=1.0)
+    health_minute_days: float = checked(check_positive, default=7.0)
+    health_hour_days: float = checked(check_positive, default=31.0)
+
+    def tier_problems(self) -> list[str]:
+        """What is wrong between the tiers' days (each key alone is checked by its rule)."""
+        problems = []
+        if self.health_raw_days < 1 / 24:
+            problems.append(f"central.health_raw_days = {self.health_raw_days!r}: expected at least 0.0417 (an "
+                            "hour: the kiosk page shows the last hour of reports)")
+        for finer, coarser in (("health_raw_days", "health_minute_days"), ("health_minute_days", "health_hour_days")):
+            if getattr(self, coarser) < getattr(self, finer):
+                problems.append(f"central.{coarser} = {getattr(self, coarser)!r}: expected at least {finer} "
+                                f"({getattr(self, finer)!r}): a coarser tier is kept at least as long as a finer one")
+        return problems
 
 
 def check_store_url(value: str) -> str | None:
@@ -109,11 +126,24 @@ SECTIONS: dict[str, type] = {
 }
 
 
+# Keys of earlier versions, with what replaced them (a file that still has one is refused with this, not with a
+# "did you mean" guess).
+RENAMED = {"health_history_days": "health_raw_days (the raw reports; health_minute_days and health_hour_days keep "
+                                  "the per-minute and per-hour roll-ups)"}
+
+
 def from_dict(data: dict, source: str = "<dict>") -> Config:
     problems = [f"[{name}]: must be a table, not {value!r}" for name, value in data.items()
                 if name in OTHER_SECTIONS and not isinstance(value, (dict, list))]
     problems += unknown_sections(data, SECTIONS, also_known=OTHER_SECTIONS)
+    central = data.get("central")
+    if isinstance(central, dict) and RENAMED.keys() & central.keys():
+        problems += [f"central.{key}: no longer read; replaced by {RENAMED[key]}" for key in RENAMED if key in central]
+        data = {**data, "central": {k: v for k, v in central.items() if k not in RENAMED}}
     sections = build_sections(SECTIONS, data, source, problems)
+    tiers = sections["central"].tier_problems()
+    if tiers:
+        raise ConfigError(f"{source}: " + "; ".join(tiers))
     other = {name: data[name] for name in OTHER_SECTIONS if name in data}
     return Config(**sections, other=other, source=source)
 

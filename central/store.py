@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from base.health import CameraHealth, PrinterHealth
 from base.pgstore import postgres_ddl
@@ -335,6 +337,93 @@ MIGRATIONS.append((
     {_MONTHS_BACKFILL};
     """,
 ))
+# Health history in tiers (migration 0009): raw reports for a day, then per kiosk and minute, then per kiosk and hour
+# (docs/central.md "Health history"). Each figure of a report has one way to summarise it, the way that keeps what
+# an operator looks for: the worst backlog, temperature, memory and disk, the slowest camera, "the printer was
+# offline at some point" (min of 0/1), and the average load. The same table drives the SQL roll-ups and the page's
+# summary of the rows not rolled up yet (summarise), so both say the same.
+HEALTH_FIGURES = {"outbox_backlog": "max", "outbox_oldest_s": "max", "cpu_temp_c": "max", "load": "avg",
+                  "mem_used_pct": "max", "disk_used_pct": "max", "camera_fps": "min", "printer_online": "min"}
+_TIER_FIGURES = """n INTEGER NOT NULL,                    -- reports summed up
+        outbox_backlog INTEGER, outbox_oldest_s REAL, cpu_temp_c REAL, load REAL, mem_used_pct REAL,
+        disk_used_pct REAL, camera_fps REAL, printer_online INTEGER"""
+_RAW_COLUMNS = ("kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, mem_used_pct, disk_used_pct, "
+                "camera_fps, printer_online, boot_id, mono")
+_HEALTH_TIERS_SQLITE = f"""
+    ALTER TABLE health_history ADD COLUMN utc_day TEXT;   -- the UTC day of received: PostgreSQL's partition key
+    -- The report's full text was 85% of a row (about 1 kB): 340 GB for a day and a half of the country. The figures
+    -- are columns; the latest full report of each kiosk stays in kiosks.health.
+    ALTER TABLE health_history DROP COLUMN payload;
+    UPDATE health_history SET utc_day = substr(received, 1, 10);
+    DROP INDEX health_history_kiosk;
+    CREATE INDEX health_history_kiosk ON health_history (kiosk, received);
+    CREATE INDEX health_history_received ON health_history (received);
+    CREATE TABLE health_minutes (
+        kiosk TEXT NOT NULL, utc_day TEXT NOT NULL,
+        bucket TEXT NOT NULL,                  -- the minute's start, ISO 8601 UTC as `received`
+        {_TIER_FIGURES},
+        PRIMARY KEY (kiosk, utc_day, bucket)
+    );
+    CREATE INDEX health_minutes_bucket ON health_minutes (bucket);
+    CREATE TABLE health_hours (
+        kiosk TEXT NOT NULL, bucket TEXT NOT NULL, {_TIER_FIGURES},
+        PRIMARY KEY (kiosk, bucket)
+    );
+    CREATE INDEX health_hours_bucket ON health_hours (bucket);
+    CREATE TABLE health_tiers (
+        tier TEXT PRIMARY KEY,                 -- raw | minute | hour
+        rolled_until TEXT,                     -- minute, hour: every bucket before this is complete (NULL: none yet)
+        kept_from TEXT                         -- the tier holds everything from this time on (NULL: from the start)
+    );
+    INSERT INTO health_tiers (tier) VALUES ('raw'), ('minute'), ('hour');
+    """
+# PostgreSQL: the same tiers (the payload not kept either), the raw reports and the minutes partitioned by UTC day (declarative range partitions), so that a day
+# too old is dropped as one file. The table is rebuilt: the rows of 0007 move into one partition per day they have
+# (created by the DO block, named as base.pgstore.partition_name names them). A unique key must contain the
+# partition key, so 0007's (kiosk, boot_id, mono) becomes (kiosk, boot_id, mono, utc_day), and CentralStore._health
+# looks the other days up before inserting (a report received again after midnight).
+_HEALTH_TIERS_POSTGRESQL = postgres_ddl(f"""
+    ALTER TABLE health_history RENAME TO health_history_0007;
+    CREATE SEQUENCE health_history_ids;
+    SELECT setval('health_history_ids', COALESCE((SELECT max(id) FROM health_history_0007), 0) + 1, false);
+    CREATE TABLE health_history (
+        id INTEGER NOT NULL DEFAULT nextval('health_history_ids'),
+        kiosk TEXT NOT NULL, received TEXT NOT NULL,
+        outbox_backlog INTEGER, outbox_oldest_s REAL, cpu_temp_c REAL, load REAL, mem_used_pct REAL,
+        disk_used_pct REAL, camera_fps REAL, printer_online INTEGER,
+        boot_id TEXT, mono REAL,
+        utc_day TEXT COLLATE "C" NOT NULL
+    ) PARTITION BY RANGE (utc_day);
+    ALTER SEQUENCE health_history_ids OWNED BY health_history.id;
+    DO '
+    DECLARE d text;
+    BEGIN
+        FOR d IN SELECT DISTINCT substr(received, 1, 10) FROM health_history_0007 LOOP
+            EXECUTE format(''CREATE TABLE %I PARTITION OF health_history FOR VALUES FROM (%L) TO (%L)'',
+                           ''health_history_p'' || replace(d, ''-'', ''''), d, (d::date + 1)::text);
+        END LOOP;
+    END';
+    INSERT INTO health_history (id, {_RAW_COLUMNS}, utc_day)
+        SELECT id, {_RAW_COLUMNS}, substr(received, 1, 10) FROM health_history_0007;
+    DROP TABLE health_history_0007;
+    CREATE UNIQUE INDEX health_history_once ON health_history (kiosk, boot_id, mono, utc_day);
+    CREATE INDEX health_history_kiosk ON health_history (kiosk, received);
+    CREATE INDEX health_history_received ON health_history (received);
+    CREATE TABLE health_minutes (
+        kiosk TEXT NOT NULL, utc_day TEXT COLLATE "C" NOT NULL, bucket TEXT NOT NULL, {_TIER_FIGURES},
+        PRIMARY KEY (kiosk, utc_day, bucket)
+    ) PARTITION BY RANGE (utc_day);
+    CREATE INDEX health_minutes_bucket ON health_minutes (bucket);
+    CREATE TABLE health_hours (
+        kiosk TEXT NOT NULL, bucket TEXT NOT NULL, {_TIER_FIGURES},
+        PRIMARY KEY (kiosk, bucket)
+    );
+    CREATE INDEX health_hours_bucket ON health_hours (bucket);
+    CREATE TABLE health_tiers (tier TEXT PRIMARY KEY, rolled_until TEXT, kept_from TEXT);
+    INSERT INTO health_tiers (tier) VALUES ('raw'), ('minute'), ('hour');
+    """)
+
+MIGRATIONS.append(("0009_health_tiers", {"sqlite": _HEALTH_TIERS_SQLITE, "postgresql": _HEALTH_TIERS_POSTGRESQL}))
 
 STREAM_COLUMNS = {"checkins": "checked_in", "vaccinations": "vaccinated", "corrections": "corrections"}
 
@@ -395,10 +484,6 @@ def _facts(stream: str, p: dict) -> dict:
     return {}
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
 def _epoch(wall: str) -> float:
     return dt.datetime.fromisoformat(wall).timestamp()
 
@@ -407,13 +492,91 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+HEALTH_TIERS = ("raw", "minute", "hour")  # finest first
+# tier → (its table, the finer tier it is rolled up from, that tier's table and time column, ISO prefix of a bucket)
+_ROLLUPS = {"minute": ("health_minutes", "raw", "health_history", "received", 16),
+            "hour": ("health_hours", "minute", "health_minutes", "bucket", 13)}
+_BUCKET_SUFFIX = {16: ":00.000+00:00", 13: ":00:00.000+00:00"}
+# A minute is rolled up once it ended this long ago: a batch's rows carry the time its transaction started (taken
+# under the write lock, see apply), so only a batch still committing, or an aggregator whose clock is behind, can
+# write into a minute just past; two minutes is far beyond either (NTP keeps clocks within milliseconds).
+ROLLUP_LAG_S = 120.0
+# Source rows per roll-up transaction, as time: 5 minutes of 20,000 kiosks at 10 s is 600,000 raw rows (about a
+# second of work, docs/performance.md), an hour of minutes 1.2 million small rows.
+ROLLUP_CHUNK_S = {"minute": 300.0, "hour": 3600.0}
+PARTITIONS_AHEAD_DAYS = 2  # PostgreSQL: today's and the next days' partitions exist before a report needs them
+HEALTH_ROWS_MAX = 10_000  # rows of one kiosk's health a page reads at most: a day of raw reports at 10 s
+
+
+@dataclass
+class HealthSeries:
+    """A kiosk's health over a period at one resolution: `tier` raw (each report), minute or hour; `rows` oldest
+    first, with `received` (the report's time, or the start of the minute or hour), `n` (reports summed up) and the
+    figures of HEALTH_FIGURES."""
+
+    tier: str
+    rows: list[dict]
+
+
+def summarise(rows: list[dict], prefix: int) -> list[dict]:
+    """Rows (oldest first) summed up per bucket (`prefix` characters of `received`: 16 a minute, 13 an hour) the
+    way the SQL roll-ups sum them (HEALTH_FIGURES)."""
+    out: dict[str, list[dict]] = {}
+    for row in rows:
+        out.setdefault(row["received"][:prefix], []).append(row)
+    summed = []
+    for key, group in out.items():
+        row = {"received": key + _BUCKET_SUFFIX[prefix], "n": sum(r.get("n", 1) for r in group)}
+        for column, how in HEALTH_FIGURES.items():
+            known = [(r[column], r.get("n", 1)) for r in group if r[column] is not None]
+            if not known:
+                row[column] = None
+            elif how == "avg":
+                row[column] = sum(v * n for v, n in known) / sum(n for _, n in known)
+            else:
+                row[column] = (max if how == "max" else min)(v for v, _ in known)
+        summed.append(row)
+    return summed
+
+
+def _rollup_sql(tier: str) -> str:
+    """One chunk of a roll-up: the buckets of [?, ?) (UTC days ? to ?, for partition pruning) recomputed from the
+    finer tier and written over whatever they held, so running it twice, or after a crash, gives the same rows."""
+    table, _finer, source, column, prefix = _ROLLUPS[tier]
+    key = f"substr({column}, 1, {prefix})"
+    if source == "health_history":  # each source row is one report
+        n = "COUNT(*)"
+        figures = [f"{how.upper()}({c})" for c, how in HEALTH_FIGURES.items()]
+    else:  # each source row sums up n reports
+        n = "CAST(SUM(n) AS BIGINT)"
+        figures = [f"SUM({c} * n) / CAST(SUM(CASE WHEN {c} IS NOT NULL THEN n END) AS DOUBLE PRECISION)"
+                   if how == "avg" else f"{how.upper()}({c})" for c, how in HEALTH_FIGURES.items()]
+    day = ("utc_day, ", "utc_day, ") if table == "health_minutes" else ("", "")
+    keys = f"kiosk, {day[0]}bucket"
+    columns = ", ".join(HEALTH_FIGURES)
+    return (f"INSERT INTO {table} (kiosk, {day[0]}bucket, n, {columns}) "
+            f"SELECT kiosk, {day[1]}{key} || '{_BUCKET_SUFFIX[prefix]}', {n}, {', '.join(figures)} "
+            f"FROM {source} WHERE {column} >= ? AND {column} < ? AND utc_day >= ? AND utc_day <= ? "
+            f"GROUP BY kiosk, {day[1]}{key} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET n = excluded.n, "
+            + ", ".join(f"{c} = excluded.{c}" for c in HEALTH_FIGURES) + " RETURNING n")
+
+
+def _floor(wall: str, prefix: int) -> str:
+    return wall[:prefix] + _BUCKET_SUFFIX[prefix]
+
+
 class CentralStore:
-    def __init__(self, location: str | Path, utc_offset_hours: float = 7.0):
-        """`location`: central.db's path, or a postgresql:// URL (central.config.Config.store_location)."""
+    def __init__(self, location: str | Path, utc_offset_hours: float = 7.0,
+                 clock: Callable[[], float] = time.time):
+        """`location`: central.db's path, or a postgresql:// URL (central.config.Config.store_location); `clock`:
+        epoch seconds, for the time each batch is received at and the health roll-ups and retention."""
         self._store = open_store(location, MIGRATIONS, "central")
         self.path = self._store.path
         self.tz = dt.timezone(dt.timedelta(hours=utc_offset_hours))
         self.retried = 0  # transactions PostgreSQL aborted and apply ran again
+        self.clock = clock
+        self._partitions_ready: set[tuple[str, str]] = set()  # (table, UTC day) known to exist (PostgreSQL)
 
     def close(self) -> None:
         self._store.close()
@@ -448,7 +611,6 @@ class CentralStore:
         one batch the last one is applied, which leaves the same state as applying each in turn (they carry the whole
         latest state, and share the batch's time)."""
         result = Applied()
-        now = utc_now()
         last: dict[str, dict[str, Inbound]] = {"status": {}, "queue": {}}
         health, records = [], []
         for msg in batch:
@@ -464,7 +626,12 @@ class CentralStore:
             # A record's summary counts depend on the site's rows stored before it (the print that makes a check-in
             # a ticket, the first dose of a desk in an hour): batches that share a site commit one after the other,
             # each seeing what the one before committed. First thing, in one order: no cycle of waits.
-            self._store.lock(db, self._summary_sites(db, batch, records))
+            # Health batches take the "health" lock: a report received again across midnight is looked up in the
+            # other day's partition before it is inserted, which only holds if no other batch inserts it meanwhile.
+            self._store.lock(db, self._summary_sites(db, batch, records) | ({"health"} if health else set()))
+            # The time of the batch, taken once this transaction holds its locks: a batch that waited for them does
+            # not write into a minute the health roll-up may have summed up meanwhile (ROLLUP_LAG_S).
+            now = _iso(self.clock())
             kiosks = {m.kiosk: m.site for m in batch}
             self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen)",
                    [(k, site, "unknown", now, now) for k, site in sorted(kiosks.items())],
@@ -528,11 +695,17 @@ class CentralStore:
             texts[key] = json.dumps(p, ensure_ascii=False, separators=(",", ":"))
             rows.append((msg.kiosk, now, p["outbox_backlog"], p.get("outbox_oldest_s"), p.get("cpu_temp_c"),
                          p["load"], p.get("mem_used_pct"), p["disk_used_pct"], fps,
-                         None if online is None else int(online), texts[key], *key[1:]))
+                         None if online is None else int(online), *key[1:], now[:10]))
+        if rows and self._store.partitioned:
+            self._ensure_partitions(db, "health_history", [now[:10]])
+            # The unique key holds within a day's partition only: a report received again after midnight (a
+            # redelivery to another aggregator) is found in the days before. Batches with health reports take the
+            # "health" lock (apply), so no other batch can add the same report between this look-up and the insert.
+            seen = self._store.existing(db, "health_history", ("kiosk", "boot_id", "mono"), sorted(texts))
+            rows = [r for r in rows if (r[0], r[10], r[11]) not in seen]
         new = {tuple(r) for r in self._store.insert_many(
-            db, "health_history (kiosk, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, mem_used_pct, "
-                "disk_used_pct, camera_fps, printer_online, payload, boot_id, mono)", sorted(rows, key=lambda r: r[0]),
-            "ON CONFLICT (kiosk, boot_id, mono) DO NOTHING RETURNING kiosk, boot_id, mono")}
+            db, f"health_history ({_RAW_COLUMNS}, utc_day)", sorted(rows, key=lambda r: r[0]),
+            "ON CONFLICT DO NOTHING RETURNING kiosk, boot_id, mono")}
         # A report applied already (by this aggregator or another) changes nothing; of the new ones, the latest of
         # each kiosk becomes its health. A health message proves the kiosk is connected, even if its retained
         # "online" was missed.
@@ -726,10 +899,103 @@ class CentralStore:
                             "name = excluded.name, district = excluded.district, province = excluded.province",
                             (site, name, district, province))
 
-    def prune_health(self, keep_days: float) -> int:
-        cutoff = _iso(dt.datetime.now(dt.timezone.utc).timestamp() - keep_days * 86400)
+    # -- health history in tiers ---------------------------------------------------------------------------------
+    def roll_up_health(self, now: float | None = None, max_chunks: int = 1000) -> dict[str, int]:
+        """Sum up the health reports of every complete minute into health_minutes, and complete hours of those into
+        health_hours, one chunk (ROLLUP_CHUNK_S) per transaction; returns the source rows summed up per tier.
+
+        Safe to run in every aggregator at once, and to interrupt: a chunk and the watermark that says it is done
+        commit together (a crash rolls both back), a chunk rewrites its buckets rather than adding to them, and the
+        watermark row is locked for the chunk, so a second roller waits and then takes the next chunk."""
+        now = self.clock() if now is None else now
+        done = {}
+        for tier in ("minute", "hour"):
+            done[tier] = 0
+            for _ in range(max_chunks):
+                rows = self._roll_up_chunk(tier, now)
+                if rows is None:
+                    break
+                done[tier] += rows
+        return done
+
+    def _roll_up_chunk(self, tier: str, now: float) -> int | None:
+        """One chunk of `tier`'s roll-up: the source rows it summed up, or None when nothing is complete to do."""
+        table, finer, source, column, prefix = _ROLLUPS[tier]
+        # Not under the write lock of apply (concurrent=True): ingest goes on while a chunk is summed up.
+        with self._store.transaction(concurrent=True) as db:
+            # Lock this tier's watermark row (a no-op update takes the row lock on both engines).
+            db.conn.execute("UPDATE health_tiers SET rolled_until = rolled_until WHERE tier = ?", (tier,))
+            marks = {r[0]: r[1] for r in db.conn.execute("SELECT tier, rolled_until FROM health_tiers").fetchall()}
+            if tier == "minute":
+                complete = _floor(_iso(now - ROLLUP_LAG_S), prefix)
+            elif marks["minute"] is None:
+                return None
+            else:  # hours of minutes that are all rolled up
+                complete = _floor(marks["minute"], prefix)
+            start = marks[tier]
+            first = db.conn.execute(f"SELECT MIN({column}) FROM {source} WHERE {column} >= ?",
+                                    (start or "",)).fetchone()[0]
+            if first is None or _floor(first, prefix) >= complete:
+                if (start or "") < complete:  # no reports until `complete`, and none can come: done up to there
+                    self._rolled(db, tier, complete)
+                return None
+            start = _floor(first, prefix)  # skip a stretch without reports (central was down)
+            end = min(_floor(_iso(_epoch(start) + ROLLUP_CHUNK_S[tier]), prefix), complete)
+            if self._store.partitioned and tier == "minute":
+                days = {start[:10], _iso(_epoch(end) - 1)[:10]}
+                self._ensure_partitions(db, table, sorted(days))
+            summed = db.conn.execute(_rollup_sql(tier), (start, end, start[:10], end[:10])).fetchall()
+            self._rolled(db, tier, end)
+            return sum(r[0] for r in summed)
+
+    def _rolled(self, db, tier: str, until: str) -> None:
+        """The watermark: `tier` is complete before `until` (committed with the chunk that made it so)."""
+        db.conn.execute("UPDATE health_tiers SET rolled_until = ? WHERE tier = ?", (until, tier))
+
+    def prune_health(self, raw_days: float, minute_days: float, hour_days: float,
+                     now: float | None = None) -> dict[str, dict]:
+        """Keep each tier for its days ([central] health_*_days) and never drop what is not rolled up yet; make the
+        partitions of the next days (PostgreSQL). Returns per tier what went: {"rows": n} or {"days": [...]} (a
+        partition per UTC day dropped whole: there a tier keeps whole days, up to one day more than asked)."""
+        now = self.clock() if now is None else now
+        removed = {}
         with self._store.transaction() as db:
-            return db.conn.execute("DELETE FROM health_history WHERE received < ?", (cutoff,)).rowcount
+            if self._store.partitioned:
+                ahead = [_iso(now + d * 86400)[:10] for d in range(PARTITIONS_AHEAD_DAYS + 1)]
+                for table in ("health_history", "health_minutes"):
+                    self._ensure_partitions(db, table, ahead)
+            marks = {r[0]: r[1] for r in db.conn.execute("SELECT tier, rolled_until FROM health_tiers").fetchall()}
+            for tier, table, column, days, rolled in (
+                    ("raw", "health_history", "received", raw_days, marks["minute"]),
+                    ("minute", "health_minutes", "bucket", minute_days, marks["hour"]),
+                    ("hour", "health_hours", "bucket", hour_days, None)):
+                cut = _iso(now - days * 86400)
+                if tier != "hour":
+                    cut = min(cut, rolled or "")
+                if not cut:
+                    removed[tier] = {"rows": 0}
+                    continue
+                if self._store.partitioned and tier != "hour":
+                    gone = self._store.drop_day_partitions(db, table, cut[:10])
+                    self._partitions_ready -= {(table, d) for d in gone}
+                    removed[tier], cut = {"days": gone}, cut[:10] + "T00:00:00.000+00:00"
+                else:
+                    removed[tier] = {"rows": db.conn.execute(f"DELETE FROM {table} WHERE {column} < ?",
+                                                             (cut,)).rowcount}
+                db.conn.execute("UPDATE health_tiers SET kept_from = ? WHERE tier = ? "
+                                "AND (kept_from IS NULL OR kept_from < ?)", (cut, tier, cut))
+        return removed
+
+    def _ensure_partitions(self, db, table: str, days: list[str]) -> None:
+        missing = [d for d in days if (table, d) not in self._partitions_ready]
+        if missing:
+            self._store.ensure_day_partitions(db, table, missing)
+            self._partitions_ready |= {(table, d) for d in missing}
+
+    def health_tiers(self) -> dict[str, dict]:
+        """tier → rolled_until (minute, hour: complete before it) and kept_from (holds everything since; None:
+        since the first report)."""
+        return {r["tier"]: r for r in self._store.query("SELECT tier, rolled_until, kept_from FROM health_tiers")}
 
     # -- reads -------------------------------------------------------------------------------------------------
     def fleet(self) -> list[dict]:
@@ -737,9 +1003,12 @@ class CentralStore:
 
         `silent_s` (seconds since any message) lets a reader distrust an "online" that the broker could not turn
         into "lost": a broker restarted without persistence forgets the Last Will of a kiosk that died meanwhile."""
+        return self._fleet_rows("TRUE", ())
+
+    def _fleet_rows(self, where: str, params: tuple) -> list[dict]:
         rows = self._store.query(
             "SELECT k.*, s.name AS site_name, s.district, s.province FROM kiosks k LEFT JOIN sites s "
-            "ON s.site = k.site ORDER BY k.site, k.kiosk")
+            f"ON s.site = k.site WHERE {where} ORDER BY k.site, k.kiosk", params)
         now = dt.datetime.now(dt.timezone.utc).timestamp()
         for row in rows:
             row["health"] = json.loads(row["health"]) if row["health"] else None
@@ -748,7 +1017,8 @@ class CentralStore:
         return rows
 
     def kiosk(self, kiosk: str) -> dict | None:
-        return next((k for k in self.fleet() if k["kiosk"] == kiosk), None)
+        """One kiosk as fleet() has it (one row read, not the country's)."""
+        return next(iter(self._fleet_rows("k.kiosk = ?", (kiosk,))), None)
 
     def health_history(self, kiosk: str, limit: int = 120, since: str | None = None,
                        until: str | None = None) -> list[dict]:
@@ -761,9 +1031,31 @@ class CentralStore:
             where, params = where + " AND received < ?", params + [until]
         rows = self._store.query(
             "SELECT id, received, outbox_backlog, outbox_oldest_s, cpu_temp_c, load, mem_used_pct, disk_used_pct, "
-            f"camera_fps, printer_online FROM health_history WHERE {where} ORDER BY id DESC LIMIT ?",
+            f"camera_fps, printer_online FROM health_history WHERE {where} ORDER BY received DESC, id DESC LIMIT ?",
             (*params, limit))
         return rows[::-1]
+
+    def health_series(self, kiosk: str, since: str, until: str, limit: int = HEALTH_ROWS_MAX) -> HealthSeries:
+        """A kiosk's health in [since, until) (ISO UTC) from the finest tier that still holds all of it (raw reports
+        for the last day, minutes for the week, hours for the month with the defaults); of a coarser tier, the
+        buckets not rolled up yet are summed up here from the finer one. The latest `limit` rows."""
+        kept = self.health_tiers()
+        tier = next((t for t in HEALTH_TIERS if kept[t]["kept_from"] is None or kept[t]["kept_from"] <= since),
+                    HEALTH_TIERS[-1])
+        return HealthSeries(tier, self._tier_rows(tier, kiosk, since, until, kept, limit)[-limit:])
+
+    def _tier_rows(self, tier: str, kiosk: str, since: str, until: str, kept: dict, limit: int) -> list[dict]:
+        if tier == "raw":
+            return self.health_history(kiosk, limit, since, until)
+        table, finer, _source, _column, prefix = _ROLLUPS[tier]
+        rolled = kept[tier]["rolled_until"] or since
+        rows = self._store.query(
+            f"SELECT bucket AS received, n, {', '.join(HEALTH_FIGURES)} FROM {table} WHERE kiosk = ? "
+            "AND bucket >= ? AND bucket < ? ORDER BY bucket DESC LIMIT ?", (kiosk, since, min(until, rolled), limit))
+        rows.reverse()
+        if max(since, rolled) < until:
+            rows += summarise(self._tier_rows(finer, kiosk, max(since, rolled), until, kept, limit), prefix)
+        return rows
 
     COUNTED = COUNTED
     WAIT_BUCKET_S = WAIT_BUCKET_S

@@ -5,7 +5,25 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 
+def envelope(values: list[float | None], buckets: int) -> list[float | None]:
+    """At most 2 × `buckets` values: each bucket's lowest and highest, in the order they came, so that a spike
+    narrower than a pixel still shows (a day of reports is thousands of values for a chart 240 pixels wide)."""
+    if len(values) <= 2 * buckets:
+        return values
+    out: list[float | None] = []
+    size = len(values) / buckets
+    for b in range(buckets):
+        part = [(i, v) for i, v in enumerate(values[int(b * size):int((b + 1) * size)]) if v is not None]
+        if not part:
+            out.append(None)
+            continue
+        low, high = min(part, key=lambda p: p[1]), max(part, key=lambda p: p[1])
+        out += [v for _, v in sorted({low, high})]
+    return out
+
+
 def sparkline(values: list[float | None], width: int = 240, height: int = 48, label: str = "") -> Markup:
+    values = envelope(values, width)
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     title = f"<title>{escape(label)}</title>" if label else ""
     if not points:

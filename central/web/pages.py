@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 
 from base.corrections import show_reference
 from central import alert_outbox, alerts, corrections, device_actions, fleet, numbers
+from central.store import HealthSeries
 from central.web.auth import admin_required, is_admin, login_required
 from central.web import days
 from central.web.charts import daily_bars, hourly_bars, sparkline
@@ -19,6 +20,8 @@ bp = Blueprint("pages", __name__)
 log = logging.getLogger("vaxkiosk.central.web")
 
 HISTORY_SAMPLES = 360  # an hour of health at the kiosk's default 10 s interval
+# What one point of the kiosk page's charts is, per tier of central.store's health history.
+RESOLUTIONS = {"raw": "mỗi báo cáo · each report", "minute": "mỗi phút · per minute", "hour": "mỗi giờ · per hour"}
 
 
 def _ops():
@@ -77,11 +80,11 @@ def kiosk_page(kiosk: str):
             k["state"] = "revoked"
     else:
         abort(404)
-    if days.asked():  # that day's (or range's) health, its latest samples
-        since, until = days.utc_bounds_iso()
-        samples = ops.store.health_history(kiosk, limit=HISTORY_SAMPLES, since=since, until=until)
+    if days.asked():  # that day's (or range's) health, from the finest tier that holds all of it
+        series = ops.store.health_series(kiosk, *days.utc_bounds_iso())
     else:
-        samples = ops.store.health_history(kiosk, limit=HISTORY_SAMPLES)
+        series = HealthSeries("raw", ops.store.health_history(kiosk, limit=HISTORY_SAMPLES))
+    samples = series.rows
     charts = {
         label: sparkline([s[col] for s in samples], label=label)
         for col, label in (("outbox_backlog", "Chưa gửi · Outbox backlog"),
@@ -92,6 +95,7 @@ def kiosk_page(kiosk: str):
     kiosk_alerts = [a for a in alerts.listing(ops.ops_store) if a["kiosk"] == kiosk]
     since = fleet.epoch(samples[0]["received"]) if samples else None
     return _render("kiosk.html", k=k, charts=charts, samples=len(samples), since=since, alerts=kiosk_alerts,
+                   resolution=RESOLUTIONS[series.tier], reports=sum(s.get("n", 1) for s in samples),
                    device=device, actions=device_actions.of_kiosk(ops.ops_store, kiosk), is_admin=is_admin())
 
 
