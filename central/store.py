@@ -469,6 +469,48 @@ class _Sums:
         table[key] = table.get(key, 0) + by
 
 
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+@dataclass
+class _Before:
+    """The records stored before a batch that decide what its records count (CentralStore._count), read in a few
+    statements, then kept up to date with the batch's new records in its order."""
+
+    done: set = field(default_factory=set)  # (check-in id, "ticket" | "certificate") printed at least once
+    checkins: dict = field(default_factory=dict)  # check-in id → its row (day, site, hour, sent_wall, mono, boot_id)
+    doses: dict = field(default_factory=dict)  # check-in id → its vaccination rows (record_id, day, ..., wait_s)
+    desks: set = field(default_factory=set)  # (site, day, hour, desk) with a vaccination
+
+    @classmethod
+    def read(cls, db, rows: list[dict]) -> "_Before":
+        seen = cls()
+        refs = sorted({r["record_id"] for r in rows if r["stream"] == "checkins"}
+                      | {r["ref_checkin"] for r in rows if r["ref_checkin"]})
+        for chunk in _chunks(refs, 500):
+            marks = ", ".join("?" * len(chunk))
+            seen.done.update((r[0], r[1]) for r in db.conn.execute(
+                "SELECT ref_checkin, print_kind FROM records WHERE stream = 'print_events' AND print_state = 'done' "
+                f"AND ref_checkin IN ({marks})", chunk).fetchall())
+            for r in db.conn.execute("SELECT record_id, day, site, hour, sent_wall, mono, boot_id FROM records "
+                                     f"WHERE stream = 'checkins' AND record_id IN ({marks})", chunk).fetchall():
+                seen.checkins[r[0]] = dict(zip(("record_id", "day", "site", "hour", "sent_wall", "mono", "boot_id"),
+                                               r))
+            for r in db.conn.execute("SELECT record_id, ref_checkin, day, site, hour, called, wait_s FROM records "
+                                     f"WHERE stream = 'vaccinations' AND ref_checkin IN ({marks}) ORDER BY record_id",
+                                     chunk).fetchall():
+                seen.doses.setdefault(r[1], []).append(
+                    dict(zip(("record_id", "ref_checkin", "day", "site", "hour", "called", "wait_s"), r)))
+        at_desks = {(r["site"], r["day"]) for r in rows if r["stream"] == "vaccinations" and r["desk"] is not None}
+        for site, day in sorted(at_desks):
+            seen.desks.update(tuple(r) for r in db.conn.execute(
+                "SELECT DISTINCT site, day, hour, desk FROM records WHERE site = ? AND day = ? "
+                "AND stream = 'vaccinations' AND desk IS NOT NULL", (site, day)).fetchall())
+        return seen
+
+
 def _facts(stream: str, p: dict) -> dict:
     """The columns (migration 0004) a record fills besides the envelope's (base.protocol has checked the fields)."""
     if stream == "print_events":
@@ -651,10 +693,12 @@ class CentralStore:
                     for _, m in sorted(last["queue"].items())],
                    "ON CONFLICT(kiosk) DO UPDATE SET queue = excluded.queue, queue_day = excluded.queue_day, "
                    "queue_waiting = excluded.queue_waiting, queue_avg_wait_s = excluded.queue_avg_wait_s")
+            new = self._records(db, records, now, sums)
             for msg in records:
-                new = self._record(db, msg, now, sums)
-                result.new_records += new
-                result.duplicates += not new
+                fresh = msg.payload["record_id"] in new
+                new.discard(msg.payload["record_id"])  # a second copy in the same batch is a duplicate
+                result.new_records += fresh
+                result.duplicates += not fresh
                 result.acks.setdefault((msg.site, msg.kiosk), []).append(msg.payload["record_id"])
             for boot_id in sorted(learned):
                 self._correct_boot(db, boot_id, touched, sums)
@@ -765,34 +809,6 @@ class CentralStore:
                 db, f"site_waits{suffix} ({period}, site, bucket, n)", [(*k, waits[k]) for k in sorted(waits)],
                 f"ON CONFLICT ({period}, site, bucket) DO UPDATE SET n = site_waits{suffix}.n + excluded.n")
 
-    def _count(self, db, sums: _Sums, stream: str, p: dict, facts: dict, key: tuple) -> None:
-        """What one new record adds to the site-hours: itself, and the person its print or dose completes (a
-        certificate or ticket is counted once per person, under the dose's or check-in's own hour)."""
-        one = lambda sql, *a: db.conn.execute(sql, a).fetchone()  # noqa: E731
-        done = ("SELECT 1 FROM records WHERE ref_checkin = ? AND stream = 'print_events' AND print_kind = ? "
-                "AND print_state = 'done'")
-        if stream == "checkins":
-            sums.add(key, {"checked_in": 1, "tickets": 1 if one(done, p["record_id"], "ticket") else 0})
-        elif stream == "corrections":
-            sums.add(key, {"corrections": 1})
-        elif stream == "vaccinations":
-            ref, desk = facts["ref_checkin"], facts["desk"]
-            first_at_desk = desk is not None and not one(
-                "SELECT 1 FROM records WHERE site = ? AND day = ? AND hour = ? AND stream = 'vaccinations' "
-                "AND desk = ? AND record_id <> ?", key[1], key[0], key[2], desk, p["record_id"])
-            sums.add(key, {"vaccinated": 1, "certificates": 1 if one(done, ref, "certificate") else 0,
-                           "desk_vaccinated": 1 if desk is not None else 0, "desk_hours": 1 if first_at_desk else 0})
-        elif stream == "print_events" and facts["print_state"] == "done":
-            kind, ref = facts["print_kind"], facts["ref_checkin"]
-            if facts["print_copy"] > 0:
-                sums.add(key, {f"{kind}_reprints": 1})
-            again = one(done + " AND record_id <> ?", ref, kind, p["record_id"])
-            owner = one("SELECT day, site, hour FROM records WHERE " + (
-                "record_id = ? AND stream = 'checkins'" if kind == "ticket" else
-                "ref_checkin = ? AND stream = 'vaccinations'"), ref)
-            if owner and not again:  # the first copy that came out: one more person with a paper
-                sums.add(tuple(owner), {"tickets" if kind == "ticket" else "certificates": 1})
-
     def _refresh(self, db, touched: set[tuple[str, str, int]]) -> None:
         """Recompute the site-hours a clock correction changed (rare: the cost is one site-hour's records)."""
         for day, site, hour in sorted(touched):
@@ -820,51 +836,102 @@ class CentralStore:
             if wait_s is not None:
                 sums.bump(sums.waits, (period, key, site, wait_s // WAIT_BUCKET_S), by)
 
-    def _record(self, db, msg: Inbound, now: str, sums: _Sums) -> bool:
+    _RECORD_COLUMNS = ("record_id", "stream", "site", "kiosk", "day", "hour", "at_wall", "sent_wall", "mono",
+                       "boot_id", "clock", "received", "payload", "print_kind", "print_state", "ref_checkin",
+                       "print_copy", "vaccine", "dose_number", "lot", "desk", "called")
+
+    def _record_row(self, db, msg: Inbound, now: str) -> dict:
         p, at = msg.payload, msg.payload["at"]
         wall, clock = at["wall"], "synced"
         if not at["clock_synced"]:
             offset = self._offset(db, at["boot_id"])
             wall, clock = (_iso(offset + at["mono"]), "corrected") if offset is not None else (wall, "unsynced")
         day, hour = self._local(wall)
-        facts = _facts(msg.stream, p)
-        columns = ["record_id", "stream", "site", "kiosk", "day", "hour", "at_wall", "sent_wall", "mono", "boot_id",
-                   "clock", "received", "payload", *facts]
-        cur = db.conn.execute(
-            f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-            "ON CONFLICT(record_id) DO NOTHING",
-            (p["record_id"], msg.stream, msg.site, msg.kiosk, day, hour, wall, at["wall"], at["mono"],
-             at["boot_id"], clock, now, json.dumps(p, ensure_ascii=False, separators=(",", ":")), *facts.values()))
-        if cur.rowcount == 1:
-            self._count(db, sums, msg.stream, p, facts, (day, msg.site, hour))
-            if msg.stream == "vaccinations":
-                self._bump(sums, day, msg.site, (facts["vaccine"], facts["dose_number"], facts["lot"]), None, 1)
-                self._fill_wait(db, sums, facts["ref_checkin"])
-            elif msg.stream == "checkins":
-                self._fill_wait(db, sums, p["record_id"])
-        return cur.rowcount == 1
+        row = dict.fromkeys(self._RECORD_COLUMNS)
+        row.update(record_id=p["record_id"], stream=msg.stream, site=msg.site, kiosk=msg.kiosk, day=day, hour=hour,
+                   at_wall=wall, sent_wall=at["wall"], mono=at["mono"], boot_id=at["boot_id"], clock=clock,
+                   received=now, payload=json.dumps(p, ensure_ascii=False, separators=(",", ":")),
+                   **_facts(msg.stream, p))
+        row["wait_s"] = None  # filled once the dose and its check-in are both in (_fill_wait)
+        return row
 
-    def _fill_wait(self, db, sums: _Sums, checkin_id: str | None) -> None:
+    def _records(self, db, messages: list[Inbound], now: str, sums: _Sums) -> set[str]:
+        """Store a batch's records in one statement and add what each new one counts; returns the new ids.
+
+        What a record counts depends on the records before it (the print that makes a check-in a ticket, the first
+        dose of a desk in an hour, the check-in a dose's wait starts at): those of the site stored before the batch
+        are read first, in a few statements (_Before), and the batch's own are added to that picture one by one in
+        the batch's order, which gives the counts one insert and a few look-ups per record used to give."""
+        rows, ids = [], set()
+        for msg in messages:
+            if msg.payload["record_id"] not in ids:  # a second copy in one batch: the first one is the record
+                ids.add(msg.payload["record_id"])
+                rows.append(self._record_row(db, msg, now))
+        if not rows:
+            return set()
+        before = _Before.read(db, rows)
+        new = {r[0] for r in self._store.insert_many(
+            db, f"records ({', '.join(self._RECORD_COLUMNS)})",
+            [tuple(row[c] for c in self._RECORD_COLUMNS) for row in rows],
+            "ON CONFLICT(record_id) DO NOTHING RETURNING record_id")}
+        waits: dict[str, int] = {}
+        for row in rows:
+            if row["record_id"] in new:
+                self._count(before, row, sums, waits)
+        for chunk in _chunks(sorted(waits), 400):
+            db.conn.execute("UPDATE records SET wait_s = CASE record_id " + "WHEN ? THEN ? " * len(chunk) + "END "
+                            f"WHERE record_id IN ({', '.join('?' * len(chunk))})",
+                            (*(v for rid in chunk for v in (rid, waits[rid])), *chunk))
+        return new
+
+    def _count(self, before: "_Before", row: dict, sums: _Sums, waits: dict[str, int]) -> None:
+        """What one new record adds to the site-hours: itself, and the person its print or dose completes (a
+        certificate or ticket is counted once per person, under the dose's or check-in's own hour); then it joins
+        `before` for the records after it."""
+        stream, rid, ref = row["stream"], row["record_id"], row["ref_checkin"]
+        key = (row["day"], row["site"], row["hour"])
+        if stream == "checkins":
+            sums.add(key, {"checked_in": 1, "tickets": 1 if (rid, "ticket") in before.done else 0})
+            before.checkins[rid] = row
+            self._fill_wait(before, rid, sums, waits)
+        elif stream == "corrections":
+            sums.add(key, {"corrections": 1})
+        elif stream == "vaccinations":
+            desk = row["desk"]
+            at_desk = (row["site"], row["day"], row["hour"], desk)
+            sums.add(key, {"vaccinated": 1, "certificates": 1 if (ref, "certificate") in before.done else 0,
+                           "desk_vaccinated": 1 if desk is not None else 0,
+                           "desk_hours": 1 if desk is not None and at_desk not in before.desks else 0})
+            if desk is not None:
+                before.desks.add(at_desk)
+            self._bump(sums, row["day"], row["site"], (row["vaccine"], row["dose_number"], row["lot"]), None, 1)
+            if ref:
+                before.doses.setdefault(ref, []).append(row)
+                self._fill_wait(before, ref, sums, waits)
+        elif stream == "print_events" and row["print_state"] == "done":
+            kind = row["print_kind"]
+            if row["print_copy"] > 0:
+                sums.add(key, {f"{kind}_reprints": 1})
+            owner = before.checkins.get(ref) if kind == "ticket" else next(iter(before.doses.get(ref, [])), None)
+            if owner is not None and (ref, kind) not in before.done:  # the first copy that came out: one more
+                sums.add((owner["day"], owner["site"], owner["hour"]),  # person with a paper
+                         {"tickets" if kind == "ticket" else "certificates": 1})
+            before.done.add((ref, kind))
+
+    def _fill_wait(self, before: "_Before", checkin_id: str, sums: _Sums, waits: dict[str, int]) -> None:
         """Wait (check-in → first call) of a vaccination, once both its check-in and it have arrived, in either
         order. Within one boot from the monotonic clock (a wall clock set by NTP in between does not count)."""
-        if not checkin_id:
+        checkin = before.checkins.get(checkin_id)
+        dose = next((d for d in before.doses.get(checkin_id, []) if d["wait_s"] is None and d["called"]), None)
+        if checkin is None or dose is None:
             return
-        row = db.conn.execute(
-            "SELECT c.sent_wall, c.mono, c.boot_id, v.record_id, v.called, v.day, v.site FROM records c "
-            "JOIN records v "
-            "ON v.ref_checkin = c.record_id AND v.stream = 'vaccinations' "
-            "WHERE c.record_id = ? AND c.stream = 'checkins' AND v.wait_s IS NULL AND v.called IS NOT NULL",
-            (checkin_id,)).fetchone()
-        if row is None:
-            return
-        called = json.loads(row["called"])
-        if called["boot_id"] == row["boot_id"]:
-            wait = called["mono"] - row["mono"]
+        called = json.loads(dose["called"])
+        if called["boot_id"] == checkin["boot_id"]:
+            wait = called["mono"] - checkin["mono"]
         else:
-            wait = _epoch(called["wall"]) - _epoch(row["sent_wall"])
-        wait_s = max(0, round(wait))
-        db.conn.execute("UPDATE records SET wait_s = ? WHERE record_id = ?", (wait_s, row["record_id"]))
-        self._bump(sums, row["day"], row["site"], None, wait_s, 1)
+            wait = _epoch(called["wall"]) - _epoch(checkin["sent_wall"])
+        dose["wait_s"] = waits[dose["record_id"]] = max(0, round(wait))
+        self._bump(sums, dose["day"], dose["site"], None, dose["wait_s"], 1)
 
     def _correct_boot(self, db, boot_id: str, touched: set, sums: _Sums) -> None:
         offset = self._offset(db, boot_id)
