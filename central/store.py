@@ -647,9 +647,9 @@ class CentralStore:
         """Commit a batch of validated messages (and reject counts) in one durable transaction.
 
         Kiosk rows, health, status, queue and rejects go in a few multi-row statements per batch (on PostgreSQL
-        each statement is a round trip), written in kiosk order. Records go one by one, since what a record adds to the
-        summaries depends on the ones stored before it; what they add is summed in memory (_Sums) and written once,
-        before any refresh. Offsets are learned before the records that need them. Of a kiosk's status and queue messages in
+        each statement is a round trip), written in kiosk order. Records go in one statement too (_records): what each adds to
+        the summaries depends on the records before it, so that is decided in memory in the batch's order (_Before)
+        and summed (_Sums), then written once, before any refresh. Offsets are learned before the records that need them. Of a kiosk's status and queue messages in
         one batch the last one is applied, which leaves the same state as applying each in turn (they carry the whole
         latest state, and share the batch's time)."""
         result = Applied()
