@@ -24,6 +24,7 @@ then clock = 'unsynced' and at_wall is what the kiosk sent.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import time
@@ -456,17 +457,11 @@ class _Sums:
     from `records`, never from the summaries, so the order of the increments does not matter; one upsert per key
     instead of several per record is what lets a backlog drain (docs/performance.md, "The resend backoff")."""
 
-    hours: dict = field(default_factory=dict)  # (day, site, hour) → {column: n}
-    doses: dict = field(default_factory=dict)  # (period, day or month, site, vaccine, dose_number, lot) → n
-    waits: dict = field(default_factory=dict)  # (period, day or month, site, bucket) → n
-
-    def add(self, key: tuple, deltas: dict) -> None:
-        counts = self.hours.setdefault(key, {})
-        for column, n in deltas.items():
-            counts[column] = counts.get(column, 0) + n
-
-    def bump(self, table: dict, key: tuple, by: int) -> None:
-        table[key] = table.get(key, 0) + by
+    # (day, site, hour) → {column: n}; (period, day or month, site, vaccine, dose_number, lot) → n; (period, day or
+    # month, site, bucket) → n
+    hours: collections.defaultdict = field(default_factory=lambda: collections.defaultdict(collections.Counter))
+    doses: collections.Counter = field(default_factory=collections.Counter)
+    waits: collections.Counter = field(default_factory=collections.Counter)
 
 
 def _chunks(items: list, size: int):
@@ -647,11 +642,12 @@ class CentralStore:
         """Commit a batch of validated messages (and reject counts) in one durable transaction.
 
         Kiosk rows, health, status, queue and rejects go in a few multi-row statements per batch (on PostgreSQL
-        each statement is a round trip), written in kiosk order. Records go in one statement too (_records): what each adds to
-        the summaries depends on the records before it, so that is decided in memory in the batch's order (_Before)
-        and summed (_Sums), then written once, before any refresh. Offsets are learned before the records that need them. Of a kiosk's status and queue messages in
-        one batch the last one is applied, which leaves the same state as applying each in turn (they carry the whole
-        latest state, and share the batch's time)."""
+        each statement is a round trip), written in kiosk order. Records go in one statement too (_records): what
+        each adds to the summaries depends on the records before it, so that is decided in memory in the batch's
+        order (_Before) and summed (_Sums), then written once, before any refresh. Offsets are learned before the
+        records that need them. Of a kiosk's status and queue messages in one batch the last one is applied, which
+        leaves the same state as applying each in turn (they carry the whole latest state, and share the batch's
+        time)."""
         result = Applied()
         last: dict[str, dict[str, Inbound]] = {"status": {}, "queue": {}}
         health, records = [], []
@@ -675,24 +671,27 @@ class CentralStore:
             # not write into a minute the health roll-up may have summed up meanwhile (ROLLUP_LAG_S).
             now = _iso(self.clock())
             kiosks = {m.kiosk: m.site for m in batch}
-            self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen)",
-                   [(k, site, "unknown", now, now) for k, site in sorted(kiosks.items())],
-                   "ON CONFLICT(kiosk) DO UPDATE SET site = excluded.site, last_seen = excluded.last_seen")
+            self._store.insert_many(
+                db, "kiosks (kiosk, site, state, state_since, last_seen)",
+                [(k, site, "unknown", now, now) for k, site in sorted(kiosks.items())],
+                "ON CONFLICT(kiosk) DO UPDATE SET site = excluded.site, last_seen = excluded.last_seen")
             learned = self._learn_offsets(db, batch, now)
             self._health(db, health, now)
-            self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen, boot_id, version)",
-                   [(m.kiosk, m.site, m.payload["state"], now, now, m.payload["boot_id"], m.payload.get("version"))
-                    for _, m in sorted(last["status"].items())],
-                   "ON CONFLICT(kiosk) DO UPDATE SET state_since = CASE WHEN kiosks.state = excluded.state "
-                   "THEN kiosks.state_since ELSE excluded.state_since END, state = excluded.state, "
-                   "boot_id = excluded.boot_id, version = COALESCE(excluded.version, kiosks.version)")
-            self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen, queue, queue_day, queue_waiting, "
-                       "queue_avg_wait_s)",
-                   [(m.kiosk, m.site, "unknown", now, now, json.dumps(m.payload, separators=(",", ":")),
-                     m.payload["day"], m.payload["waiting"], m.payload.get("avg_wait_s"))
-                    for _, m in sorted(last["queue"].items())],
-                   "ON CONFLICT(kiosk) DO UPDATE SET queue = excluded.queue, queue_day = excluded.queue_day, "
-                   "queue_waiting = excluded.queue_waiting, queue_avg_wait_s = excluded.queue_avg_wait_s")
+            self._store.insert_many(
+                db, "kiosks (kiosk, site, state, state_since, last_seen, boot_id, version)",
+                [(m.kiosk, m.site, m.payload["state"], now, now, m.payload["boot_id"], m.payload.get("version"))
+                 for _, m in sorted(last["status"].items())],
+                "ON CONFLICT(kiosk) DO UPDATE SET state_since = CASE WHEN kiosks.state = excluded.state "
+                "THEN kiosks.state_since ELSE excluded.state_since END, state = excluded.state, "
+                "boot_id = excluded.boot_id, version = COALESCE(excluded.version, kiosks.version)")
+            self._store.insert_many(
+                db, "kiosks (kiosk, site, state, state_since, last_seen, queue, queue_day, queue_waiting, "
+                    "queue_avg_wait_s)",
+                [(m.kiosk, m.site, "unknown", now, now, json.dumps(m.payload, separators=(",", ":")),
+                  m.payload["day"], m.payload["waiting"], m.payload.get("avg_wait_s"))
+                 for _, m in sorted(last["queue"].items())],
+                "ON CONFLICT(kiosk) DO UPDATE SET queue = excluded.queue, queue_day = excluded.queue_day, "
+                "queue_waiting = excluded.queue_waiting, queue_avg_wait_s = excluded.queue_avg_wait_s")
             new = self._records(db, records, now, sums)
             for msg in records:
                 fresh = msg.payload["record_id"] in new
@@ -704,8 +703,9 @@ class CentralStore:
                 self._correct_boot(db, boot_id, touched, sums)
             self._write_sums(db, sums)  # before the refresh: it recomputes the site-hours a correction touched
             self._refresh(db, touched)
-            self._store.insert_many(db, "rejects (reason, count, last)", [(r, n, now) for r, n in sorted((rejects or {}).items())],
-                   "ON CONFLICT(reason) DO UPDATE SET count = rejects.count + excluded.count, last = excluded.last")
+            self._store.insert_many(
+                db, "rejects (reason, count, last)", [(r, n, now) for r, n in sorted((rejects or {}).items())],
+                "ON CONFLICT(reason) DO UPDATE SET count = rejects.count + excluded.count, last = excluded.last")
         return result
 
     def _summary_sites(self, db, batch: list[Inbound], records: list[Inbound]) -> set[str]:
@@ -723,8 +723,9 @@ class CentralStore:
             stamp = msg.payload.get("at")
             if stamp and stamp["clock_synced"] and stamp["boot_id"] not in first:
                 first[stamp["boot_id"]] = (stamp["boot_id"], msg.kiosk, _epoch(stamp["wall"]) - stamp["mono"], now)
-        rows = self._store.insert_many(db, "boots (boot_id, kiosk, offset_s, learned)", [first[b] for b in sorted(first)],
-                      "ON CONFLICT(boot_id) DO NOTHING RETURNING boot_id")
+        rows = self._store.insert_many(
+            db, "boots (boot_id, kiosk, offset_s, learned)", [first[b] for b in sorted(first)],
+            "ON CONFLICT(boot_id) DO NOTHING RETURNING boot_id")
         return {r[0] for r in rows}
 
     def _health(self, db, messages: list[Inbound], now: str) -> None:
@@ -758,12 +759,13 @@ class CentralStore:
             key = (msg.kiosk, msg.payload["at"]["boot_id"], msg.payload["at"]["mono"])
             if key in new:
                 latest[msg.kiosk] = (msg, texts[key])
-        self._store.insert_many(db, "kiosks (kiosk, site, state, state_since, last_seen, health, health_at, version, boot_id)",
-               [(k, m.site, "online", now, now, text, now, m.payload["version"], m.payload["at"]["boot_id"])
-                for k, (m, text) in sorted(latest.items())],
-               "ON CONFLICT(kiosk) DO UPDATE SET health = excluded.health, health_at = excluded.health_at, "
-               "version = excluded.version, boot_id = excluded.boot_id, state_since = CASE WHEN kiosks.state = "
-               "'online' THEN kiosks.state_since ELSE excluded.state_since END, state = 'online'")
+        self._store.insert_many(
+            db, "kiosks (kiosk, site, state, state_since, last_seen, health, health_at, version, boot_id)",
+            [(k, m.site, "online", now, now, text, now, m.payload["version"], m.payload["at"]["boot_id"])
+             for k, (m, text) in sorted(latest.items())],
+            "ON CONFLICT(kiosk) DO UPDATE SET health = excluded.health, health_at = excluded.health_at, "
+            "version = excluded.version, boot_id = excluded.boot_id, state_since = CASE WHEN kiosks.state = "
+            "'online' THEN kiosks.state_since ELSE excluded.state_since END, state = 'online'")
 
     def _offsets(self, db, boot_ids: set[str]) -> dict[str, float]:
         if not boot_ids:
@@ -783,18 +785,16 @@ class CentralStore:
         """The batch's counts into the site-hours, site-days and site-months, and its doses and waits into their
         day and month tables: one multi-row upsert per table, keys in order (the same order in every aggregator)."""
         hours = {k: c for k, c in sums.hours.items() if any(c.values())}
-        days: dict = {}
-        months: dict = {}
+        days: collections.defaultdict = collections.defaultdict(collections.Counter)
+        months: collections.defaultdict = collections.defaultdict(collections.Counter)
         for (day, site, _hour), counts in hours.items():
-            for into, k in ((days, (day, site)), (months, (month_of(day), site))):
-                total = into.setdefault(k, dict.fromkeys(self._SUMMED, 0))
-                for column, n in counts.items():
-                    total[column] += n
+            days[day, site].update(counts)
+            months[month_of(day), site].update(counts)
         for table, conflict, rows in (("site_hours", "day, site, hour", hours), ("site_days", "day, site", days),
                                       ("site_months", "month, site", months)):
             self._store.insert_many(
                 db, f"{table} ({conflict}, {', '.join(self._SUMMED)})",
-                [(*k, *(rows[k].get(c, 0) for c in self._SUMMED)) for k in sorted(rows)],
+                [(*k, *(rows[k][c] for c in self._SUMMED)) for k in sorted(rows)],
                 f"ON CONFLICT ({conflict}) DO UPDATE SET "
                 + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in self._SUMMED))
         for period, suffix in (("day", ""), ("month", "_month")):
@@ -832,9 +832,9 @@ class CentralStore:
         month."""
         for period, key in (("day", day), ("month", month_of(day))):
             if dose is not None:
-                sums.bump(sums.doses, (period, key, site, dose[0] or "?", dose[1] or 0, dose[2] or "?"), by)
+                sums.doses[period, key, site, dose[0] or "?", dose[1] or 0, dose[2] or "?"] += by
             if wait_s is not None:
-                sums.bump(sums.waits, (period, key, site, wait_s // WAIT_BUCKET_S), by)
+                sums.waits[period, key, site, wait_s // WAIT_BUCKET_S] += by
 
     _RECORD_COLUMNS = ("record_id", "stream", "site", "kiosk", "day", "hour", "at_wall", "sent_wall", "mono",
                        "boot_id", "clock", "received", "payload", "print_kind", "print_state", "ref_checkin",
@@ -891,15 +891,15 @@ class CentralStore:
         stream, rid, ref = row["stream"], row["record_id"], row["ref_checkin"]
         key = (row["day"], row["site"], row["hour"])
         if stream == "checkins":
-            sums.add(key, {"checked_in": 1, "tickets": 1 if (rid, "ticket") in before.done else 0})
+            sums.hours[key].update({"checked_in": 1, "tickets": 1 if (rid, "ticket") in before.done else 0})
             before.checkins[rid] = row
             self._fill_wait(before, rid, sums, waits)
         elif stream == "corrections":
-            sums.add(key, {"corrections": 1})
+            sums.hours[key].update({"corrections": 1})
         elif stream == "vaccinations":
             desk = row["desk"]
             at_desk = (row["site"], row["day"], row["hour"], desk)
-            sums.add(key, {"vaccinated": 1, "certificates": 1 if (ref, "certificate") in before.done else 0,
+            sums.hours[key].update({"vaccinated": 1, "certificates": 1 if (ref, "certificate") in before.done else 0,
                            "desk_vaccinated": 1 if desk is not None else 0,
                            "desk_hours": 1 if desk is not None and at_desk not in before.desks else 0})
             if desk is not None:
@@ -911,11 +911,11 @@ class CentralStore:
         elif stream == "print_events" and row["print_state"] == "done":
             kind = row["print_kind"]
             if row["print_copy"] > 0:
-                sums.add(key, {f"{kind}_reprints": 1})
+                sums.hours[key].update({f"{kind}_reprints": 1})
             owner = before.checkins.get(ref) if kind == "ticket" else next(iter(before.doses.get(ref, [])), None)
             if owner is not None and (ref, kind) not in before.done:  # the first copy that came out: one more
-                sums.add((owner["day"], owner["site"], owner["hour"]),  # person with a paper
-                         {"tickets" if kind == "ticket" else "certificates": 1})
+                sums.hours[owner["day"], owner["site"], owner["hour"]].update(  # person with a paper
+                    {"tickets" if kind == "ticket" else "certificates": 1})
             before.done.add((ref, kind))
 
     def _fill_wait(self, before: "_Before", checkin_id: str, sums: _Sums, waits: dict[str, int]) -> None:
