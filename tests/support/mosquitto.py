@@ -45,7 +45,12 @@ class Mosquitto:
         self.write_config()
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        wait_port(self.port)
+        try:
+            # A generated configuration for 20,000 kiosks (bench/fleet.py) takes Mosquitto seconds to load.
+            wait_port(self.port, timeout=60.0)
+        except BaseException:
+            self.stop(kill=True)  # a broker that never listened is not left running for the caller to find
+            raise
         return self
 
     def stop(self, kill: bool = False) -> None:
