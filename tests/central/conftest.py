@@ -58,8 +58,14 @@ def start_central(tmp_path, port: int, store=None, sections: dict | None = None,
 
     app = CentralApp(from_dict({**central_dict(tmp_path, port, store, **web), **(sections or {})}))
     app.start()
-    ingest = next(p for p in app.parts if p.name == "ingest")
-    wait_for(ingest.connected.is_set, 10, what="ingest connected")
+    try:
+        ingest = next(p for p in app.parts if p.name == "ingest")
+        wait_for(ingest.connected.is_set, 10, what="ingest connected")
+    except BaseException:
+        # No caller gets an app to stop: its alert ticker would keep running into later tests (and, logging
+        # tracebacks every 0.2 s, hit CPython 3.11's ast.parse race in tests/test_layers.py).
+        app.stop()
+        raise
     return app
 
 
