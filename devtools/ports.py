@@ -1,4 +1,5 @@
-"""Free loopback ports for the demo, the tests and the benches, picked where nothing else on this machine takes them.
+"""Free loopback ports for the demo, the tests and the benches, picked where nothing else on this machine takes them,
+and the wait for a server to listen on one.
 
 A port found free by binding port 0 comes from the kernel's ephemeral range, the range every outgoing connection
 takes its source port from. Between that pick and the server's own bind, a client connection of another test may
@@ -13,7 +14,9 @@ from __future__ import annotations
 import os
 import random
 import socket
+import subprocess
 import threading
+import time
 from pathlib import Path
 
 LOWEST = 10000  # below: ports of services a developer may run on this machine
@@ -66,3 +69,18 @@ def free_port() -> int:
                 _next[ports] = (at + step + 1) % len(ports)
                 return port
     raise OSError(f"no free loopback port in {ports.start}-{ports.stop - 1}")
+
+
+def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0, proc: subprocess.Popen | None = None) -> None:
+    """Until something accepts connections on host:port. `proc`: the server's process; if it exits first (a
+    configuration it refuses, a port taken), that is reported at once rather than after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:4]} exited with {proc.returncode} before listening on {host}:{port}")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:g} s")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from devtools.demo import site, summary
 from devtools.demo.citizens import Citizens
-from devtools.demo.processes import Processes, vaxkiosk_argv, wait_path, wait_port
+from devtools.demo.processes import Processes, vaxkiosk_argv, wait_path
 from devtools.demo.staff import StaffDesk
+from devtools.ports import wait_port
 
 PROGRESS_SECONDS = 5.0
 SETTLED_SECONDS = 3.0  # the summary adds up and stays so for this long: nothing was still on its way
@@ -71,8 +72,8 @@ class Demo:
         site.register_sites(self.central)
         mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         broker = self.procs.start("mosquitto", [mosquitto, "-c", str(site.broker_main_conf(self.central))])
-        wait_port(self.central.broker_port, proc=broker)
-        wait_port(self.central.central_port, proc=broker)
+        wait_port(self.central.broker_port, timeout=20, proc=broker)
+        wait_port(self.central.central_port, timeout=20, proc=broker)
         say(f"==> Mosquitto on 127.0.0.1:{self.central.broker_port} (kiosks) and :{self.central.central_port} "
             "(central), generated password file + ACL")
         central = self.procs.start("central", vaxkiosk_argv("central", "--config", str(self.central.config)))
@@ -95,7 +96,7 @@ class Demo:
             k.printer_out.mkdir()
             printer = self.procs.start(f"printer-{k.site.id}", vaxkiosk_argv(
                 "virtual-printer", "--port", str(k.printer_port), "--out", str(k.printer_out)))
-            wait_port(k.printer_port, proc=printer)
+            wait_port(k.printer_port, timeout=20, proc=printer)
         for k in self.kiosks:
             self.procs.start(f"modem-{k.site.id}", [sys.executable, "-m", "drivers.virtual_modem", "--path",
                                                     str(k.modem), "--record", str(k.modem_record)])

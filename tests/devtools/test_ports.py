@@ -1,6 +1,11 @@
 """Ports for the demo, tests and benches come from below the ephemeral range, a slice per xdist worker."""
 
 import socket
+import subprocess
+import sys
+import time
+
+import pytest
 
 from devtools import ports
 
@@ -32,3 +37,21 @@ def test_a_port_someone_listens_on_is_passed_over(monkeypatch):
         assert ports.free_port() != port
     finally:
         taken.close()
+
+
+def test_wait_port_returns_once_a_server_listens_and_reports_a_server_that_exited_at_once():
+    port = ports.free_port()
+    server = subprocess.Popen([sys.executable, "-c", "import socket, time; s = socket.socket(); "
+                               f"s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(30)"])
+    try:
+        ports.wait_port(port, timeout=20, proc=server)
+    finally:
+        server.kill()
+        server.wait()
+    gone = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="exited with 3"):
+        ports.wait_port(ports.free_port(), timeout=20, proc=gone)
+    assert time.monotonic() - start < 10  # reported when it exits, not after the timeout
+    with pytest.raises(TimeoutError, match="nothing listens"):
+        ports.wait_port(ports.free_port(), timeout=0.3)
