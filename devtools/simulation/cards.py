@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -306,9 +307,17 @@ def write_card_video(path: str | Path, payloads: Iterable[str | None], size: tup
 
 
 def write_frame_folder(folder: str | Path, frames: Iterable[np.ndarray]) -> Path:
-    """Frames as numbered PNG files (a folder frame source reads them in name order)."""
+    """Frames as numbered PNG files (a folder frame source reads them in name order).
+
+    The folder appears whole, as a replugged camera does: the files are written beside it and the folder renamed
+    into place, so a running source that reopens meanwhile never lists half of them."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists():
+        raise FileExistsError(f"{folder} exists: a frame folder is written once, whole")
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     for i, frame in enumerate(frames):
-        cv2.imwrite(str(folder / f"frame-{i:05d}.png"), frame)
+        cv2.imwrite(str(partial / f"frame-{i:05d}.png"), frame)
+    partial.rename(folder)
     return folder
