@@ -51,6 +51,8 @@ class Ticker:
     def send_outcomes(self) -> None:
         """Each decision the broker has not taken yet, in turn; the first one it does not take ends this round."""
         for row in corrections.unsent(self.ops.ops_store):
+            if self.stopping.is_set():
+                return
             if not self.ops.publisher.send_command(row["site"], row["kiosk"], "correction_outcome",
                                                    corrections.outcome_args(row), wait_seconds=5):
                 return
@@ -63,6 +65,8 @@ class Ticker:
             try:
                 self.tick()
             except Exception:  # noqa: BLE001 - a bad row must not end alerting
+                if self.stopping.is_set():
+                    return  # the stores closed under a tick that was running when central stopped
                 log.exception("alert evaluation failed")
 
     def _notify_loop(self) -> None:
@@ -74,6 +78,8 @@ class Ticker:
             try:
                 self.notify()
             except Exception:  # noqa: BLE001 - the outbox keeps what was not sent; the next round tries again
+                if self.stopping.is_set():
+                    return
                 log.exception("alert notifications failed")
 
     def _watch_loop(self) -> None:
@@ -100,3 +106,7 @@ class Ticker:
         self.notify_now.set()
         for t in self.threads:
             t.join(10)
+        stuck = [t.name for t in self.threads if t.is_alive()]
+        if stuck:
+            # Daemon threads end with the process; in a process that goes on (tests, an embedding) say so.
+            log.warning("operations threads still running 10 s after stop: %s", ", ".join(stuck))
