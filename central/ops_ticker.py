@@ -24,6 +24,8 @@ NOTIFY_EVERY = 1.0  # due retries are looked for this often
 
 
 class Ticker:
+    stop_wait_seconds = 10.0  # per thread: a tick may be waiting on the broker (5 s) or a slow channel
+
     def __init__(self, ops):
         self.ops = ops
         self.stopping = threading.Event()
@@ -105,8 +107,9 @@ class Ticker:
         self.stopping.set()
         self.notify_now.set()
         for t in self.threads:
-            t.join(10)
+            t.join(self.stop_wait_seconds)
         stuck = [t.name for t in self.threads if t.is_alive()]
         if stuck:
             # Daemon threads end with the process; in a process that goes on (tests, an embedding) say so.
-            log.warning("operations threads still running 10 s after stop: %s", ", ".join(stuck))
+            log.warning("operations threads still running %g s after stop: %s", self.stop_wait_seconds,
+                        ", ".join(stuck))

@@ -38,15 +38,13 @@ def test_a_tick_failing_because_central_stopped_is_not_logged_as_an_alert_failur
     assert not [r for r in caplog.records if "alert evaluation failed" in r.getMessage()]
 
 
-def test_a_thread_that_outlives_stop_is_named(caplog, monkeypatch):
+def test_a_thread_that_outlives_stop_is_named(caplog):
     ticker = StoreClosesUnderTick(ops())
-    real_join = threading.Thread.join
-    monkeypatch.setattr(threading.Thread, "join", lambda self, timeout=None: real_join(self, 0.2))
+    ticker.stop_wait_seconds = 0.2
     ticker.start()
     assert ticker.ticking.wait(5)
     with caplog.at_level(logging.WARNING, logger="vaxkiosk.central.ops"):
         ticker.stop()
-    monkeypatch.undo()
     assert "ops-ticker" in caplog.text and "still running" in caplog.text
     ticker.store_closed.set()
     for t in ticker.threads:
